@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs berth's whole test suite (unit and integration) after setting up the
+# machine. Prints `N passed, M failed` last; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+unset RUST_BACKTRACE
+export NO_COLOR=1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+deno test -A --parallel "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n1)
+passed=$(sed -nE 's/.*\| ([0-9]+) passed.*/\1/p' <<<"$summary")
+failed=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$summary")
+if [ -z "$passed" ]; then
+  # The runner died before its summary: count that as a failure.
+  passed=0
+  failed=$((${failed:-0} + 1))
+  status=1
+fi
+echo "$passed passed, $failed failed"
+exit "$status"

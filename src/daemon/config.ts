@@ -1,0 +1,114 @@
+/**
+ * The daemon's configuration: TOML on disk, merged over embedded defaults.
+ *
+ * A missing file means the defaults; a present file may set any subset.
+ * Wrong types and unknown keys are errors that name the key, so a typo never
+ * silently falls back to a default.
+ *
+ * @module
+ */
+import { parse, stringify } from "smol-toml";
+
+/** Every setting of the daemon. */
+export interface Config {
+  /** Config format version. */
+  version: number;
+  /** Persistent data: content, metadata, snapshots. */
+  root: string;
+  /** Runtime state: sockets, bundles, FIFOs. */
+  state: string;
+  /** The API socket. */
+  grpc: {
+    /** Path of the UNIX socket. */
+    address: string;
+    /** Owner uid of the socket. */
+    uid: number;
+    /** Owner gid of the socket. */
+    gid: number;
+  };
+  /** Diagnostics. */
+  debug: {
+    /** Log level: trace, debug, info, warn or error. */
+    level: string;
+  };
+}
+
+/** The embedded defaults. */
+export function defaultConfig(): Config {
+  return {
+    version: 2,
+    root: "/var/lib/berth",
+    state: "/run/berth",
+    grpc: { address: "/run/berth/berth.sock", uid: 0, gid: 0 },
+    debug: { level: "info" },
+  };
+}
+
+/** Where the daemon reads its config unless told otherwise. */
+export const DEFAULT_CONFIG_PATH = "/etc/berth/config.toml";
+
+/** A config file that does not parse or has a wrong setting. */
+export class ConfigError extends Error {
+  /** Creates the error for the file at `path`. */
+  constructor(path: string, message: string) {
+    super(`config ${path}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Overlays `source` on `target` key by key, checking types against it. */
+function merge(target: Table, source: Table, path: string, file: string) {
+  for (const [key, value] of Object.entries(source)) {
+    const name = path ? `${path}.${key}` : key;
+    if (!(key in target)) {
+      throw new ConfigError(file, `unknown setting ${name}`);
+    }
+    const current = target[key];
+    if (isTable(current)) {
+      if (!isTable(value)) {
+        throw new ConfigError(file, `${name} must be a table`);
+      }
+      merge(current, value, name, file);
+    } else if (typeof current !== typeof value) {
+      throw new ConfigError(file, `${name} must be a ${typeof current}`);
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+/** Parses TOML text over the defaults. `file` names it in errors. */
+export function parseConfig(text: string, file = "<config>"): Config {
+  let parsed: Table;
+  try {
+    parsed = parse(text) as Table;
+  } catch (err) {
+    throw new ConfigError(file, (err as Error).message);
+  }
+  const config = defaultConfig();
+  merge(config as unknown as Table, parsed, "", file);
+  return config;
+}
+
+/** Reads the config at `path`; a missing file gives the defaults. */
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return defaultConfig();
+    throw new ConfigError(path, (err as Error).message);
+  }
+  return parseConfig(text, path);
+}
+
+/** The defaults as TOML, for `berth config default`. */
+export function formatConfig(config: Config): string {
+  return stringify(config) + "\n";
+}

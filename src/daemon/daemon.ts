@@ -1,0 +1,138 @@
+/**
+ * The daemon: wires components and services to the socket from the config.
+ *
+ * Start-up takes an exclusive lock on the root, so a second daemon on the
+ * same root refuses to start instead of corrupting it.
+ *
+ * @module
+ */
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import * as fs from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { Exchange } from "../events/mod.ts";
+import { log, type Logger } from "../log/mod.ts";
+import { MetadataDB, NamespaceStore } from "../metadata/mod.ts";
+import {
+  errorInterceptor,
+  type PluginInfo,
+  readEventField,
+  registerServices,
+  SERVICE_IDS,
+} from "../services/mod.ts";
+import { acquireLock, type LockFile, LockHeldError } from "../sys/mod.ts";
+import { REVISION, VERSION } from "../version.ts";
+import type { Config } from "./config.ts";
+import { listen, type Listener } from "./listener.ts";
+
+/** Where the metadata database lives under the root. */
+export const METADATA_DIR = "io.containerd.metadata.v1.sqlite";
+
+/** A running daemon. */
+export interface Daemon {
+  /** The socket it serves. */
+  readonly address: string;
+  /** Stops serving, closes the database and releases the root. */
+  close(): Promise<void>;
+}
+
+/** Reads the UUID kept under `root`, making one on first start. */
+async function serverUUID(root: string): Promise<string> {
+  const path = join(root, "uuid");
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const uuid = crypto.randomUUID();
+  await Deno.writeTextFile(path, uuid, { mode: 0o644 });
+  return uuid;
+}
+
+function pluginList(root: string): PluginInfo[] {
+  return [
+    { type: "io.containerd.event.v1", id: "exchange" },
+    {
+      type: "io.containerd.metadata.v1",
+      id: "sqlite",
+      exports: { path: join(root, METADATA_DIR, "meta.db") },
+    },
+    ...SERVICE_IDS.map((id) => ({
+      type: "io.containerd.grpc.v1",
+      id,
+      requires: id === "namespaces"
+        ? ["io.containerd.event.v1", "io.containerd.metadata.v1"]
+        : undefined,
+    })),
+  ];
+}
+
+/** Starts a daemon for `config`; resolves once the socket accepts calls. */
+export async function startDaemon(
+  config: Config,
+  logger: Logger = log,
+): Promise<Daemon> {
+  await fs.mkdir(config.root, { recursive: true, mode: 0o711 });
+  await fs.mkdir(config.state, { recursive: true, mode: 0o711 });
+  await fs.mkdir(dirname(config.grpc.address), {
+    recursive: true,
+    mode: 0o711,
+  });
+
+  let lock: LockFile;
+  try {
+    lock = acquireLock(join(config.root, "berth.lock"));
+  } catch (err) {
+    if (err instanceof LockHeldError) {
+      throw new Error(
+        `another berth daemon is running on root ${config.root} (${err.message})`,
+      );
+    }
+    throw err;
+  }
+
+  const cleanups: (() => void | Promise<void>)[] = [() => lock.release()];
+  const unwind = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  try {
+    const uuid = await serverUUID(config.root);
+    await fs.mkdir(join(config.root, METADATA_DIR), {
+      recursive: true,
+      mode: 0o700,
+    });
+    const db = MetadataDB.open(join(config.root, METADATA_DIR, "meta.db"));
+    cleanups.push(() => db.close());
+    const namespaces = new NamespaceStore(db);
+    const events = new Exchange({ eventField: readEventField });
+    const plugins = pluginList(config.root);
+
+    const handler = connectNodeAdapter({
+      interceptors: [errorInterceptor(logger)],
+      routes: (router) =>
+        registerServices(router, {
+          version: { version: VERSION, revision: REVISION },
+          uuid,
+          plugins: () => plugins,
+          namespaces,
+          events,
+        }),
+    });
+    const listener: Listener = await listen({
+      path: config.grpc.address,
+      handler,
+      uid: config.grpc.uid,
+      gid: config.grpc.gid,
+    });
+    cleanups.push(() => listener.close());
+    logger.info("serving", { address: config.grpc.address, root: config.root });
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    address: config.grpc.address,
+    close: () => closing ??= unwind(),
+  };
+}

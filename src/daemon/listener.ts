@@ -1,0 +1,124 @@
+/**
+ * One UNIX socket, two protocols: HTTP/2 (gRPC, for Go clients like ctr)
+ * and HTTP/1.1 (the Connect protocol, for curl with JSON).
+ *
+ * `node:http2` cannot serve HTTP/1.1 on a cleartext socket, so connections
+ * are accepted on a plain `net` server, the first bytes are peeked for the
+ * HTTP/2 preface, and the socket is handed to the matching server.
+ *
+ * @module
+ */
+import * as fs from "node:fs/promises";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { Buffer } from "node:buffer";
+
+/** A request handler both servers accept (connect-node's adapter is one). */
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** Options for {@linkcode listen}. */
+export interface ListenOptions {
+  /** Path of the UNIX socket; an existing socket file there is replaced. */
+  path: string;
+  /** Handles every request, whichever the protocol. */
+  handler: RequestHandler;
+  /** Socket file mode. */
+  mode?: number;
+  /** Socket owner uid. */
+  uid?: number;
+  /** Socket owner gid. */
+  gid?: number;
+}
+
+/** A listening socket. */
+export interface Listener {
+  /** The socket path. */
+  readonly path: string;
+  /** Stops accepting, ends open connections and removes the socket file. */
+  close(): Promise<void>;
+}
+
+const PREFACE = "PRI * HTTP/2.0";
+
+/** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const h2 = http2.createServer(
+    { maxSessionMemory: 64 },
+    options.handler as (
+      req: http2.Http2ServerRequest,
+      res: http2.Http2ServerResponse,
+    ) => void,
+  );
+  const h1 = http.createServer(
+    options.handler as (
+      req: http.IncomingMessage,
+      res: http.ServerResponse,
+    ) => void,
+  );
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (session: http2.Http2Session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let head: Buffer | undefined;
+    const onData = (chunk: Buffer) => {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      const text = head.subarray(0, PREFACE.length).toString("latin1");
+      if (head.length < PREFACE.length && PREFACE.startsWith(text)) return;
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(head);
+      (text === PREFACE ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    };
+    socket.on("data", onData);
+  });
+
+  await removeStaleSocket(options.path);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.path, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  await fs.chmod(options.path, options.mode ?? 0o660);
+  await fs.chown(options.path, options.uid ?? 0, options.gid ?? 0);
+
+  return {
+    path: options.path,
+    async close() {
+      const closed = new Promise<void>((resolve) =>
+        server.close(() => resolve())
+      );
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      await fs.rm(options.path, { force: true });
+    },
+  };
+}
+
+/** Removes a socket file left by a daemon that died; refuses other files. */
+async function removeStaleSocket(path: string) {
+  let stat;
+  try {
+    stat = await fs.lstat(path);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) {
+    throw new Error(`${path} exists and is not a socket`);
+  }
+  await fs.rm(path);
+}

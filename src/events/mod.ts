@@ -1,0 +1,6 @@
+/**
+ * Events: an in-process exchange with containerd's topics and filters.
+ *
+ * @module
+ */
+export * from "./exchange.ts";

@@ -1,0 +1,7 @@
+/**
+ * Namespaced metadata records in SQLite.
+ *
+ * @module
+ */
+export * from "./db.ts";
+export * from "./namespaces.ts";

@@ -1,0 +1,140 @@
+/**
+ * Namespaces: the tenants. Everything else in the metadata store lives in
+ * one, and a namespace can only be deleted once it holds nothing.
+ *
+ * @module
+ */
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  validateIdentifier,
+  validateLabels,
+} from "../types/mod.ts";
+import type { MetadataDB } from "./db.ts";
+
+/** A namespace and its labels. */
+export interface Namespace {
+  /** The namespace's name (an identifier). */
+  name: string;
+  /** Its labels. */
+  labels: Record<string, string>;
+}
+
+/**
+ * Reports what kind of object a namespace still holds (`"images"`,
+ * `"blobs"` …), or undefined when it holds none of that kind.
+ */
+export type NamespaceContentCheck = (namespace: string) => string | undefined;
+
+/** Namespace records in the metadata database. */
+export class NamespaceStore {
+  readonly #db: MetadataDB;
+  readonly #checks: NamespaceContentCheck[] = [];
+
+  /** Creates the store over `db`. */
+  constructor(db: MetadataDB) {
+    this.#db = db;
+  }
+
+  /** Adds a check that {@linkcode NamespaceStore.delete} consults. */
+  addContentCheck(check: NamespaceContentCheck): void {
+    this.#checks.push(check);
+  }
+
+  /** The namespace `name`, or NotFound. */
+  get(name: string): Namespace {
+    const row = this.#db.sql.prepare(
+      "SELECT name, labels FROM namespaces WHERE name = ?",
+    ).get(name) as { name: string; labels: string } | undefined;
+    if (!row) throw notFound(`namespace ${JSON.stringify(name)}`);
+    return { name: row.name, labels: JSON.parse(row.labels) };
+  }
+
+  /** Every namespace, by name. */
+  list(): Namespace[] {
+    const rows = this.#db.sql.prepare(
+      "SELECT name, labels FROM namespaces ORDER BY name",
+    ).all() as { name: string; labels: string }[];
+    return rows.map((row) => ({
+      name: row.name,
+      labels: JSON.parse(row.labels),
+    }));
+  }
+
+  /** Creates a namespace; AlreadyExists when it does. */
+  create(namespace: Namespace): Namespace {
+    validateIdentifier(namespace.name);
+    validateLabels("namespace", namespace.labels);
+    return this.#db.transaction(() => {
+      const result = this.#db.sql.prepare(
+        "INSERT INTO namespaces (name, labels, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      ).run(namespace.name, JSON.stringify(namespace.labels), Date.now());
+      if (result.changes === 0) {
+        throw alreadyExists(`namespace ${JSON.stringify(namespace.name)}`);
+      }
+      return { name: namespace.name, labels: { ...namespace.labels } };
+    });
+  }
+
+  /**
+   * Creates `name` unless it exists: objects created in a namespace bring
+   * it into being, as in containerd.
+   */
+  ensure(name: string): void {
+    validateIdentifier(name);
+    this.#db.sql.prepare(
+      "INSERT INTO namespaces (name, labels, created_at) VALUES (?, '{}', ?) ON CONFLICT DO NOTHING",
+    ).run(name, Date.now());
+  }
+
+  /**
+   * Updates labels. With `paths` (`labels.KEY`), only those keys change (an
+   * empty value removes the key); without, the labels are replaced.
+   */
+  update(namespace: Namespace, paths: readonly string[] = []): Namespace {
+    validateLabels("namespace", namespace.labels);
+    return this.#db.transaction(() => {
+      const current = this.get(namespace.name);
+      let labels: Record<string, string>;
+      if (paths.length === 0) {
+        labels = { ...namespace.labels };
+      } else {
+        labels = { ...current.labels };
+        for (const path of paths) {
+          if (!path.startsWith("labels.")) {
+            throw invalidArgument(
+              `cannot update ${JSON.stringify(path)} field`,
+            );
+          }
+          const key = path.slice("labels.".length);
+          const value = namespace.labels[key];
+          if (value) labels[key] = value;
+          else delete labels[key];
+        }
+      }
+      this.#db.sql.prepare("UPDATE namespaces SET labels = ? WHERE name = ?")
+        .run(JSON.stringify(labels), namespace.name);
+      return { name: namespace.name, labels };
+    });
+  }
+
+  /** Deletes an empty namespace; FailedPrecondition when it holds objects. */
+  delete(name: string): void {
+    this.#db.transaction(() => {
+      this.get(name);
+      const held = this.#checks.map((check) => check(name)).filter((kind) =>
+        kind !== undefined
+      );
+      if (held.length > 0) {
+        throw failedPrecondition(
+          `namespace ${JSON.stringify(name)} must be empty, but it still has ${
+            held.join(", ")
+          }`,
+        );
+      }
+      this.#db.sql.prepare("DELETE FROM namespaces WHERE name = ?").run(name);
+    });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * What every gRPC adapter shares: turning component errors into statuses,
+ * and reading containerd's request headers.
+ *
+ * @module
+ */
+import { Code as ConnectCode, ConnectError } from "@connectrpc/connect";
+import type { HandlerContext, Interceptor } from "@connectrpc/connect";
+import { FilterSyntaxError } from "../filters/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import {
+  BerthError,
+  failedPrecondition,
+  invalidArgument,
+  validateIdentifier,
+} from "../types/mod.ts";
+
+/** The gRPC metadata header that selects the namespace. */
+export const NAMESPACE_HEADER = "containerd-namespace";
+
+/**
+ * The request's namespace, validated. Missing, it fails as containerd's
+ * `NamespaceRequired` does (FailedPrecondition, "namespace is required").
+ */
+export function requireNamespace(ctx: HandlerContext): string {
+  const namespace = ctx.requestHeader.get(NAMESPACE_HEADER);
+  if (!namespace) throw failedPrecondition("namespace is required");
+  try {
+    validateIdentifier(namespace);
+  } catch (err) {
+    throw invalidArgument(`namespace validation: ${(err as Error).message}`);
+  }
+  return namespace;
+}
+
+/** The status a client sees for `err`; never a stack trace. */
+export function toConnectError(err: unknown, logger: Logger): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof BerthError) {
+    return new ConnectError(err.message, err.code as number as ConnectCode);
+  }
+  if (err instanceof FilterSyntaxError) {
+    return new ConnectError(
+      `${(err as Error).message}: invalid argument`,
+      ConnectCode.InvalidArgument,
+    );
+  }
+  logger.error("internal error", { error: err, stack: (err as Error)?.stack });
+  const message = err instanceof Error ? err.message : String(err);
+  return new ConnectError(message, ConnectCode.Internal);
+}
+
+/**
+ * Maps errors thrown by handlers — in unary calls and inside response
+ * streams — to gRPC statuses, and logs unexpected ones.
+ */
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      throw toConnectError(err, logger);
+    }
+    if (!res.stream) return res;
+    const inner = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* inner;
+        } catch (err) {
+          throw toConnectError(err, logger);
+        }
+      })(),
+    };
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The gRPC adapters: each file turns one containerd service's messages into
+ * calls on components. {@linkcode registerServices} mounts them all.
+ *
+ * @module
+ */
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { Exchange } from "../events/mod.ts";
+import type { NamespaceStore } from "../metadata/mod.ts";
+import { Events, eventsService } from "./events.ts";
+import { Health, healthService } from "./health.ts";
+import {
+  Introspection,
+  introspectionService,
+  type PluginInfo,
+} from "./introspection.ts";
+import { Namespaces, namespacesService } from "./namespaces.ts";
+import { Version, type VersionInfo, versionService } from "./version.ts";
+
+export { errorInterceptor, NAMESPACE_HEADER } from "./_rpc.ts";
+export { readEventField } from "./_events.ts";
+export type { PluginInfo, VersionInfo };
+
+/** The components the services adapt. */
+export interface ServiceDeps {
+  /** Reported by Version. */
+  version: VersionInfo;
+  /** The daemon's persistent UUID. */
+  uuid: string;
+  /** The daemon's components, for Introspection. */
+  plugins: () => readonly PluginInfo[];
+  /** Namespace records. */
+  namespaces: NamespaceStore;
+  /** The event exchange. */
+  events: Exchange;
+}
+
+/** The gRPC services this daemon serves, as introspection plugin ids. */
+export const SERVICE_IDS = [
+  "events",
+  "healthcheck",
+  "introspection",
+  "namespaces",
+  "version",
+] as const;
+
+/** Mounts every service on `router`. */
+export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
+  router.service(Version, versionService(deps.version));
+  router.service(
+    Introspection,
+    introspectionService({ plugins: deps.plugins, uuid: deps.uuid }),
+  );
+  router.service(
+    Namespaces,
+    namespacesService({ store: deps.namespaces, events: deps.events }),
+  );
+  router.service(Events, eventsService(deps.events));
+  router.service(Health, healthService());
+}

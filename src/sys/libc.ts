@@ -1,0 +1,52 @@
+/**
+ * Deno FFI bindings to the parts of libc Deno does not offer.
+ *
+ * The library is opened on first use, so programs that never need it (the
+ * client) pay nothing. Calls are synchronous: `errno` is only reliable on the
+ * thread that made the call.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** The loaded libc symbols. */
+export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return library.symbols;
+}
+
+/** A failed libc call, with its errno. */
+export class SyscallError extends Error {
+  /** The errno value. */
+  readonly errno: number;
+  /** Creates the error for `call`, reading errno now. */
+  constructor(call: string, errno: number) {
+    const text = Deno.UnsafePointerView.getCString(libc().strerror(errno)!);
+    super(`${call}: ${text}`);
+    this.name = "SyscallError";
+    this.errno = errno;
+  }
+}
+
+/** The calling thread's errno. */
+export function errno(): number {
+  const pointer = libc().__errno_location();
+  return new Deno.UnsafePointerView(pointer!).getInt32();
+}
+
+/** NUL-terminated bytes of `text`, for `char *` arguments. */
+export function cString(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`${text}\0`);
+}
+
+/** errno values berth checks for by name. */
+export const Errno = { EINTR: 4, EAGAIN: 11, EWOULDBLOCK: 11 } as const;

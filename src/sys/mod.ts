@@ -1,0 +1,7 @@
+/**
+ * System calls through Deno FFI. Imports nothing of berth.
+ *
+ * @module
+ */
+export * from "./libc.ts";
+export * from "./lockfile.ts";

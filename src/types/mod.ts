@@ -1,0 +1,8 @@
+/**
+ * Plain types shared by every component: errors with gRPC codes and
+ * identifier rules. Imports nothing of berth.
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./identifiers.ts";

@@ -1,0 +1,212 @@
+/**
+ * Integration test harness: a real daemon on private temporary paths, the
+ * real `ctr` and `berth ctr` pointed at it, and cleanup that runs even when
+ * a test fails.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
+
+/** What a finished command printed and returned. */
+export interface CommandResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/** Options for {@linkcode startDaemon}. */
+export interface TestDaemonOptions {
+  /** Reuse these paths (to restart a daemon on the same root). */
+  dir?: string;
+  /** TOML written to a config file the daemon reads. */
+  config?: string;
+}
+
+/** A daemon started for one test. */
+export interface TestDaemon {
+  /** Temporary directory holding root, state and socket. */
+  dir: string;
+  /** Root directory. */
+  root: string;
+  /** State directory. */
+  state: string;
+  /** Socket path. */
+  address: string;
+  /** The daemon process. */
+  process: Deno.ChildProcess;
+  /** Runs the real `ctr` against this daemon. */
+  ctr(args: string[], options?: { stdin?: string }): Promise<CommandResult>;
+  /** Runs `berth ctr` against this daemon. */
+  berth(args: string[], options?: { stdin?: string }): Promise<CommandResult>;
+  /** Stops the daemon with SIGTERM and waits; returns its exit code. */
+  stop(): Promise<number>;
+  /** Stops the daemon and removes its directory. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const decoder = new TextDecoder();
+
+/** Runs a command to completion, optionally feeding stdin. */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<CommandResult> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: options.env,
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+/** Runs `deno run -A mod.ts ARGS…`. */
+export function berth(args: string[]): Promise<CommandResult> {
+  return run(Deno.execPath(), ["run", "-A", MOD, ...args], {
+    env: { NO_COLOR: "1" },
+  });
+}
+
+async function waitForSocket(path: string, process: Deno.ChildProcess) {
+  let exited = false;
+  process.status.then(() => exited = true);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error("daemon exited during start-up");
+    try {
+      const conn = await Deno.connect({ transport: "unix", path });
+      conn.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`daemon socket ${path} did not appear`);
+}
+
+/** Starts `berth daemon` on fresh temporary paths. */
+export async function startDaemon(
+  options: TestDaemonOptions = {},
+): Promise<TestDaemon> {
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "berth-test-" });
+  const root = `${dir}/root`;
+  const state = `${dir}/state`;
+  const address = `${dir}/state/berth.sock`;
+  const configPath = `${dir}/config.toml`;
+  if (options.config !== undefined) {
+    await Deno.writeTextFile(configPath, options.config);
+  }
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MOD,
+      "daemon",
+      "--root",
+      root,
+      "--state",
+      state,
+      "--address",
+      address,
+      "--config",
+      configPath,
+      "--log-level",
+      "warn",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    await waitForSocket(address, process);
+  } catch (err) {
+    try {
+      process.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await process.status;
+    throw err;
+  }
+  let stopped: Promise<number> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      try {
+        process.kill("SIGTERM");
+      } catch { /* already gone */ }
+      return (await process.status).code;
+    })();
+  return {
+    dir,
+    root,
+    state,
+    address,
+    process,
+    ctr: (args, opts) => run("ctr", ["--address", address, ...args], opts),
+    berth: (args, opts) =>
+      run(Deno.execPath(), [
+        "run",
+        "-A",
+        MOD,
+        "ctr",
+        "--address",
+        address,
+        ...args,
+      ], {
+        ...opts,
+        env: { NO_COLOR: "1" },
+      }),
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Text read so far from a stream that keeps being read in the background. */
+export interface Collector {
+  /** Everything read so far. */
+  readonly text: string;
+  /** Resolves when `pattern` appears, or rejects after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Reads `stream` to its end in the background, keeping the text. */
+export function collect(stream: ReadableStream<Uint8Array>): Collector {
+  let text = "";
+  (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+    }
+  })().catch(() => {});
+  return {
+    get text() {
+      return text;
+    },
+    async waitFor(pattern, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) {
+          throw new Error(`timed out waiting for ${pattern}; got:\n${text}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
