@@ -1,6 +1,6 @@
 /**
  * Output helpers shaped like ctr's: aligned columns (as Go's tabwriter
- * prints them), `KEY=VALUE` arguments and Go durations.
+ * prints them) and `KEY=VALUE` arguments.
  *
  * @module
  */
@@ -40,14 +40,18 @@ export function columns(
   return table.toString().split("\n").map((line) => line.trimEnd()).join("\n");
 }
 
-/** Splits `KEY=VALUE` arguments into labels (a bare `KEY` maps to ""). */
+/**
+ * Splits `KEY=VALUE` arguments into labels; a bare `KEY` maps to `bare`
+ * (ctr's commands differ: some give "", some "true").
+ */
 export function parseLabelArgs(
   args: readonly string[],
+  bare = "",
 ): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const arg of args) {
     const at = arg.indexOf("=");
-    if (at < 0) labels[arg] = "";
+    if (at < 0) labels[arg] = bare;
     else labels[arg.slice(0, at)] = arg.slice(at + 1);
   }
   return labels;
@@ -56,32 +60,6 @@ export function parseLabelArgs(
 /** Labels as ctr prints them: `k=v` sorted, joined by commas. */
 export function formatLabels(labels: Record<string, string>): string {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).sort().join(",");
-}
-
-const UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  "µs": 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Parses a Go duration (`1m30s`, `500ms`, `0`) into milliseconds. */
-export function parseDuration(text: string): number {
-  if (text === "0") return 0;
-  const pattern = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (const match of text.matchAll(pattern)) {
-    total += Number(match[1]) * UNITS[match[2]];
-    consumed += match[0].length;
-  }
-  if (consumed === 0 || consumed !== text.length) {
-    throw new TypeError(`invalid duration ${JSON.stringify(text)}`);
-  }
-  return total;
 }
 
 /** A time as Go's `time.Time` prints in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`. */
@@ -94,4 +72,146 @@ export function formatGoTime(date: Date, nanos?: number): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${
     fraction ? "." + fraction : ""
   } +0000 UTC`;
+}
+
+/** Settings of Go's `text/tabwriter` (no flags). */
+export interface TabwriterOptions {
+  /** Minimal cell width, padding included. */
+  minwidth?: number;
+  /** Width of a tab stop, when padding with tabs. */
+  tabwidth?: number;
+  /** Padding added to the widest cell of a column. */
+  padding?: number;
+  /** `" "` pads with spaces; `"\t"` pads with tabs to tab stops. */
+  padchar?: string;
+}
+
+/**
+ * Lays out `text` exactly as Go's `text/tabwriter` does with no flags:
+ * cells are tab-terminated, the last cell of a line belongs to no column,
+ * and a column block is a run of consecutive lines that have that cell.
+ * ctr prints its tables through it, some padded with tabs, some with
+ * spaces, some with a trailing tab per line (which pads the last column).
+ */
+export function tabwrite(text: string, options: TabwriterOptions = {}): string {
+  const { minwidth = 0, tabwidth = 8, padding = 1, padchar = " " } = options;
+  const lines = text.split("\n").map((line) => line.split("\t"));
+  const width = (cell: string) => [...cell].length;
+  const widths: number[] = [];
+  let out = "";
+  const pad = (textWidth: number, cellWidth: number) => {
+    if (padchar === "\t") {
+      if (tabwidth === 0) return;
+      const stop = Math.ceil(cellWidth / tabwidth) * tabwidth;
+      out += "\t".repeat(Math.ceil((stop - textWidth) / tabwidth));
+    } else {
+      out += padchar.repeat(cellWidth - textWidth);
+    }
+  };
+  const writeLines = (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      lines[i].forEach((cell, j) => {
+        out += cell;
+        if (j < widths.length) pad(width(cell), widths[j]);
+      });
+      if (i + 1 < lines.length) out += "\n";
+    }
+  };
+  const format = (line0: number, line1: number) => {
+    const column = widths.length;
+    for (let current = line0; current < line1; current++) {
+      if (column >= lines[current].length - 1) continue;
+      writeLines(line0, current);
+      line0 = current;
+      let cellWidth = minwidth;
+      for (; current < line1; current++) {
+        const line = lines[current];
+        if (column >= line.length - 1) break;
+        cellWidth = Math.max(cellWidth, width(line[column]) + padding);
+      }
+      widths.push(cellWidth);
+      format(line0, current);
+      widths.pop();
+      // The line that ended the block lacks this column: the loop's
+      // increment may skip it.
+      line0 = current;
+    }
+    writeLines(line0, line1);
+  };
+  format(0, lines.length);
+  return out;
+}
+
+/**
+ * Rounds `x` to `precision` significant digits and prints it as Go's
+ * `%.{precision}g` does for moderate magnitudes: no trailing zeros, and
+ * exact ties rounded to even (JavaScript's `toPrecision` rounds them up).
+ */
+function formatG(x: number, precision: number): string {
+  const exact = x.toExponential(precision + 20);
+  const [mantissa, exponent] = exact.split("e");
+  const digits = mantissa.replace(".", "").replace("-", "");
+  const tie = digits[precision] === "5" &&
+    /^0*$/.test(digits.slice(precision + 1));
+  if (!tie) return String(Number(x.toPrecision(precision)));
+  let kept = BigInt(digits.slice(0, precision));
+  if (kept % 2n === 1n) kept += 1n;
+  const scaled = `${kept}e${Number(exponent) - precision + 1}`;
+  return String((x < 0 ? -1 : 1) * Number(scaled));
+}
+
+const DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+
+/**
+ * A size as go-units' `HumanSize` prints it (decimal units, four
+ * significant digits, no space): `0B`, `1.5kB`, `209.7MB`.
+ */
+export function humanSize(bytes: number | bigint): string {
+  let size = Number(bytes);
+  let unit = 0;
+  while (size >= 1000 && unit < DECIMAL_UNITS.length - 1) {
+    size /= 1000;
+    unit++;
+  }
+  return `${formatG(size, 4)}${DECIMAL_UNITS[unit]}`;
+}
+
+/**
+ * An elapsed time as go-units' `HumanDuration` prints it: `Less than a
+ * second`, `5 seconds`, `About a minute`, `3 hours`, `2 weeks` …
+ */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return "Less than a second";
+  if (seconds === 1) return "1 second";
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes === 1) return "About a minute";
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.trunc(ms / 3_600_000 + 0.5);
+  if (hours === 1) return "About an hour";
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
+}
+
+/**
+ * A time in the local zone as Go's `time.RFC3339` layout prints it:
+ * `2006-01-02T15:04:05Z` in UTC, `2006-01-02T15:04:05+01:00` elsewhere.
+ */
+export function formatRFC3339(date: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const offset = -date.getTimezoneOffset();
+  const zone = offset === 0
+    ? "Z"
+    : `${offset < 0 ? "-" : "+"}${two(Math.trunc(Math.abs(offset) / 60))}:${
+      two(Math.abs(offset) % 60)
+    }`;
+  return `${String(date.getFullYear()).padStart(4, "0")}-${
+    two(date.getMonth() + 1)
+  }-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}:${
+    two(date.getSeconds())
+  }${zone}`;
 }

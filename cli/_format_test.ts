@@ -3,8 +3,11 @@ import {
   columns,
   formatGoTime,
   formatLabels,
-  parseDuration,
+  formatRFC3339,
+  humanDuration,
+  humanSize,
   parseLabelArgs,
+  tabwrite,
 } from "./_format.ts";
 
 Deno.test("columns aligns like a tabwriter", () => {
@@ -24,14 +27,6 @@ Deno.test("label arguments and formatting", () => {
   assert.equal(formatLabels({ b: "2", a: "1" }), "a=1,b=2");
 });
 
-Deno.test("parseDuration reads Go durations", () => {
-  assert.equal(parseDuration("1m30s"), 90_000);
-  assert.equal(parseDuration("250ms"), 250);
-  assert.equal(parseDuration("0"), 0);
-  assert.throws(() => parseDuration("10"), TypeError);
-  assert.throws(() => parseDuration("5sx"), TypeError);
-});
-
 Deno.test("formatGoTime prints like Go's time.Time", () => {
   const date = new Date("2026-11-28T09:01:02.5Z");
   assert.equal(formatGoTime(date), "2026-11-28 09:01:02.5 +0000 UTC");
@@ -39,4 +34,84 @@ Deno.test("formatGoTime prints like Go's time.Time", () => {
     formatGoTime(date, 500000123),
     "2026-11-28 09:01:02.500000123 +0000 UTC",
   );
+});
+
+Deno.test("tabwrite pads with tabs to tab stops like Go's tabwriter", () => {
+  // The example of Go's tabwriter.Writer.Init documentation.
+  assert.equal(
+    tabwrite("a\tb\tc\td\t.\n123\t12345\t1234567\t123456789\t.\n", {
+      tabwidth: 8,
+      padding: 0,
+      padchar: "\t",
+    }),
+    "a\tb\tc\td\t\t.\n123\t12345\t1234567\t123456789\t.\n",
+  );
+  // ctr's `content ls` layout: minwidth 1, tabwidth 8, padding 1, tabs.
+  const options = { minwidth: 1, tabwidth: 8, padding: 1, padchar: "\t" };
+  assert.equal(
+    tabwrite(
+      "DIGEST\tSIZE\tAGE\tLABELS\nsha256:0123\t4B\t5 seconds\t-\n",
+      options,
+    ),
+    "DIGEST\t\tSIZE\tAGE\t\tLABELS\nsha256:0123\t4B\t5 seconds\t-\n",
+  );
+  // A header alone still ends with its (empty) padded cells.
+  assert.equal(tabwrite("REF\tSIZE\tAGE\t\n", options), "REF\tSIZE\tAGE\t\n");
+});
+
+Deno.test("tabwrite pads with spaces, and a trailing tab pads the last column", () => {
+  const options = { minwidth: 1, tabwidth: 8, padding: 1, padchar: " " };
+  assert.equal(
+    tabwrite(
+      "ID\tCREATED AT\tLABELS\t\nx\t2026-01-01T00:00:00Z\t-\t\n",
+      options,
+    ),
+    "ID CREATED AT           LABELS \nx  2026-01-01T00:00:00Z -      \n",
+  );
+  // Column blocks: a line without the cell splits the block.
+  assert.equal(
+    tabwrite("a\tb\nlonger\tc\nsingle\nx\ty\n", { padchar: " " }),
+    "a      b\nlonger c\nsingle\nx y\n",
+  );
+});
+
+Deno.test("humanSize prints like go-units HumanSize", () => {
+  assert.equal(humanSize(0), "0B");
+  assert.equal(humanSize(999), "999B");
+  assert.equal(humanSize(1000), "1kB");
+  assert.equal(humanSize(1536), "1.536kB");
+  assert.equal(humanSize(12345n), "12.35kB");
+  assert.equal(humanSize(209_715_200), "209.7MB");
+  assert.equal(humanSize(999_950), "1000kB");
+  // An exact tie rounds to even, as Go's %g does.
+  assert.equal(humanSize(10_125), "10.12kB");
+  assert.equal(humanSize(10_135), "10.13kB");
+  assert.equal(humanSize(5e18), "5EB");
+});
+
+Deno.test("humanDuration prints like go-units HumanDuration", () => {
+  assert.equal(humanDuration(999), "Less than a second");
+  assert.equal(humanDuration(1500), "1 second");
+  assert.equal(humanDuration(59_999), "59 seconds");
+  assert.equal(humanDuration(60_000), "About a minute");
+  assert.equal(humanDuration(119_999), "About a minute");
+  assert.equal(humanDuration(120_000), "2 minutes");
+  assert.equal(humanDuration(59 * 60_000), "59 minutes");
+  assert.equal(humanDuration(89 * 60_000), "About an hour");
+  assert.equal(humanDuration(90 * 60_000), "2 hours");
+  assert.equal(humanDuration(47 * 3_600_000), "47 hours");
+  assert.equal(humanDuration(48 * 3_600_000), "2 days");
+  assert.equal(humanDuration(14 * 86_400_000), "2 weeks");
+  assert.equal(humanDuration(60 * 86_400_000), "2 months");
+  assert.equal(humanDuration(800 * 86_400_000), "2 years");
+});
+
+Deno.test("formatRFC3339 prints Go's RFC3339 layout in the local zone", () => {
+  const date = new Date("2026-11-28T09:01:02.5Z");
+  const text = formatRFC3339(date);
+  assert.match(text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
+  assert.equal(new Date(text).getTime(), date.getTime() - 500);
+  if (date.getTimezoneOffset() === 0) {
+    assert.equal(text, "2026-11-28T09:01:02Z");
+  }
 });

@@ -6,8 +6,10 @@
 import { Command, Option } from "commander";
 import { ConnectError } from "@connectrpc/connect";
 import { Connection } from "./_client.ts";
-import { parseDuration } from "./_format.ts";
+import { parseDuration } from "../src/types/duration.ts";
+import { contentCommand } from "./commands/content.ts";
 import { eventsCommand } from "./commands/events.ts";
+import { leasesCommand } from "./commands/leases.ts";
 import { namespacesCommand } from "./commands/namespaces.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
 import { versionCommand } from "./commands/version.ts";
@@ -41,6 +43,8 @@ export function ctrProgram(): Command {
   pluginsCommand(program, connect);
   namespacesCommand(program, connect);
   eventsCommand(program, connect);
+  contentCommand(program, connect);
+  leasesCommand(program, connect);
   return program;
 }
 

@@ -40,9 +40,9 @@ export interface TestDaemon {
   /** The daemon process. */
   process: Deno.ChildProcess;
   /** Runs the real `ctr` against this daemon. */
-  ctr(args: string[], options?: { stdin?: string }): Promise<CommandResult>;
+  ctr(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
   /** Runs `berth ctr` against this daemon. */
-  berth(args: string[], options?: { stdin?: string }): Promise<CommandResult>;
+  berth(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
   /** Stops the daemon with SIGTERM and waits; returns its exit code. */
   stop(): Promise<number>;
   /** Stops the daemon and removes its directory. */
@@ -51,12 +51,31 @@ export interface TestDaemon {
 
 const decoder = new TextDecoder();
 
+/** What a command reads on stdin: text, or a file's bytes streamed. */
+export type Stdin = string | { file: string };
+
 /** Runs a command to completion, optionally feeding stdin. */
 export async function run(
   cmd: string,
   args: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
+  options: { stdin?: Stdin; env?: Record<string, string> } = {},
 ): Promise<CommandResult> {
+  if (typeof options.stdin === "object") {
+    // A redirect gives the command a seekable stdin, as `cmd < file` does:
+    // ctr seeks stdin to resume an ingest.
+    return await run(
+      "sh",
+      [
+        "-c",
+        'f=$1; shift; exec "$@" < "$f"',
+        "sh",
+        options.stdin.file,
+        cmd,
+        ...args,
+      ],
+      { env: options.env },
+    );
+  }
   const child = new Deno.Command(cmd, {
     args,
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -208,5 +227,122 @@ export function collect(stream: ReadableStream<Uint8Array>): Collector {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+  };
+}
+
+/** A containerd started on private temporary paths, for comparisons. */
+export interface TestContainerd {
+  /** Socket path. */
+  address: string;
+  /** Runs the real `ctr` against it. */
+  ctr(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
+  /** Stops it and removes its directory. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts Debian's containerd on its own temporary root, state and socket
+ * (never the host's), with the CRI plugin off. Undefined when containerd
+ * is not installed.
+ */
+export async function startContainerd(): Promise<TestContainerd | undefined> {
+  const found = await run("sh", ["-c", "command -v containerd"]);
+  if (found.code !== 0) return undefined;
+  const dir = await Deno.makeTempDir({ prefix: "containerd-test-" });
+  const address = `${dir}/containerd.sock`;
+  await Deno.writeTextFile(
+    `${dir}/config.toml`,
+    [
+      "version = 2",
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      "[grpc]",
+      `  address = "${address}"`,
+      "[ttrpc]",
+      `  address = "${dir}/containerd.sock.ttrpc"`,
+      "[debug]",
+      `  address = "${dir}/debug.sock"`,
+    ].join("\n"),
+  );
+  const process = new Deno.Command("containerd", {
+    args: ["--config", `${dir}/config.toml`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForSocket(address, process);
+  } catch (err) {
+    process.kill("SIGKILL");
+    await process.status;
+    throw err;
+  }
+  return {
+    address,
+    ctr: (args, opts) => run("ctr", ["--address", address, ...args], opts),
+    async [Symbol.asyncDispose]() {
+      try {
+        process.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await process.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A file of random bytes and its digest. */
+export interface RandomFile {
+  /** Its path. */
+  path: string;
+  /** `sha256:…` of its bytes. */
+  digest: string;
+  /** Its size. */
+  size: number;
+}
+
+/** Writes `size` random bytes to a new file in `dir`. */
+export async function randomFile(
+  dir: string,
+  size: number,
+): Promise<RandomFile> {
+  const { createHash, randomBytes } = await import("node:crypto");
+  const path = `${dir}/random-${size}`;
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { write: true, create: true });
+  for (let left = size; left > 0;) {
+    const chunk = randomBytes(Math.min(left, 1 << 20));
+    hash.update(chunk);
+    await file.write(chunk);
+    left -= chunk.length;
+  }
+  return { path, size, digest: `sha256:${hash.digest("hex")}` };
+}
+
+/** The sha256 digest of a command's stdout, streamed (for large outputs). */
+export async function digestOfOutput(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; digest: string; size: number; stderr: string }> {
+  const { createHash } = await import("node:crypto");
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const hash = createHash("sha256");
+  let size = 0;
+  const stderr = new Response(child.stderr).text();
+  for await (const chunk of child.stdout) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  const { code } = await child.status;
+  return {
+    code,
+    digest: `sha256:${hash.digest("hex")}`,
+    size,
+    stderr: await stderr,
   };
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import { parse, stringify } from "smol-toml";
+import { parseDuration } from "../types/mod.ts";
 
 /** Every setting of the daemon. */
 export interface Config {
@@ -26,6 +27,13 @@ export interface Config {
     /** Owner gid of the socket. */
     gid: number;
   };
+  /** Garbage collection of unreferenced content, snapshots and leases. */
+  gc: {
+    /** How long after a deletion to collect (Go duration); deletions coalesce. */
+    schedule_delay: string;
+    /** Collect this often regardless (Go duration); "0" disables. */
+    interval: string;
+  };
   /** Diagnostics. */
   debug: {
     /** Log level: trace, debug, info, warn or error. */
@@ -40,6 +48,7 @@ export function defaultConfig(): Config {
     root: "/var/lib/berth",
     state: "/run/berth",
     grpc: { address: "/run/berth/berth.sock", uid: 0, gid: 0 },
+    gc: { schedule_delay: "100ms", interval: "1h" },
     debug: { level: "info" },
   };
 }
@@ -93,6 +102,13 @@ export function parseConfig(text: string, file = "<config>"): Config {
   }
   const config = defaultConfig();
   merge(config as unknown as Table, parsed, "", file);
+  for (const key of ["schedule_delay", "interval"] as const) {
+    try {
+      parseDuration(config.gc[key]);
+    } catch (err) {
+      throw new ConfigError(file, `gc.${key}: ${(err as Error).message}`);
+    }
+  }
   return config;
 }
 

@@ -11,7 +11,17 @@ import * as fs from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Exchange } from "../events/mod.ts";
 import { log, type Logger } from "../log/mod.ts";
-import { MetadataDB, NamespaceStore } from "../metadata/mod.ts";
+import { LocalContentStore } from "../content/mod.ts";
+import { GcScheduler } from "../gc/mod.ts";
+import {
+  collectGarbage,
+  contentGcSource,
+  LeaseStore,
+  MetadataDB,
+  NamespacedContentStore,
+  NamespaceStore,
+} from "../metadata/mod.ts";
+import { parseDuration } from "../types/mod.ts";
 import {
   errorInterceptor,
   type PluginInfo,
@@ -26,6 +36,8 @@ import { listen, type Listener } from "./listener.ts";
 
 /** Where the metadata database lives under the root. */
 export const METADATA_DIR = "io.containerd.metadata.v1.sqlite";
+/** Where blobs and ingests live under the root, as in containerd. */
+export const CONTENT_DIR = "io.containerd.content.v1.content";
 
 /** A running daemon. */
 export interface Daemon {
@@ -50,16 +62,27 @@ async function serverUUID(root: string): Promise<string> {
 
 function pluginList(root: string): PluginInfo[] {
   return [
+    {
+      type: "io.containerd.content.v1",
+      id: "content",
+      exports: { root: join(root, CONTENT_DIR) },
+    },
     { type: "io.containerd.event.v1", id: "exchange" },
+    {
+      type: "io.containerd.gc.v1",
+      id: "scheduler",
+      requires: ["io.containerd.metadata.v1"],
+    },
     {
       type: "io.containerd.metadata.v1",
       id: "sqlite",
+      requires: ["io.containerd.content.v1"],
       exports: { path: join(root, METADATA_DIR, "meta.db") },
     },
     ...SERVICE_IDS.map((id) => ({
       type: "io.containerd.grpc.v1",
       id,
-      requires: id === "namespaces"
+      requires: id === "namespaces" || id === "content" || id === "leases"
         ? ["io.containerd.event.v1", "io.containerd.metadata.v1"]
         : undefined,
     })),
@@ -103,10 +126,40 @@ export async function startDaemon(
     const db = MetadataDB.open(join(config.root, METADATA_DIR, "meta.db"));
     cleanups.push(() => db.close());
     const namespaces = new NamespaceStore(db);
+    const leases = new LeaseStore(db, namespaces);
+    const content = new NamespacedContentStore({
+      db,
+      blobs: new LocalContentStore({ root: join(config.root, CONTENT_DIR) }),
+      namespaces,
+      leases,
+    });
+    const gcLog = logger.with({ component: "gc" });
+    const gc = new GcScheduler({
+      collect: async () => {
+        const result = await collectGarbage({
+          db,
+          sources: [contentGcSource(db)],
+          content,
+        });
+        if (result.records.length || result.blobs.length) {
+          gcLog.debug("collected", {
+            records: result.records.length,
+            blobs: result.blobs.length,
+          });
+        }
+      },
+      delayMs: parseDuration(config.gc.schedule_delay),
+      intervalMs: parseDuration(config.gc.interval),
+      onError: (err) => gcLog.error("collection failed", { error: err }),
+    });
+    cleanups.push(() => gc.close());
     const events = new Exchange({ eventField: readEventField });
     const plugins = pluginList(config.root);
 
     const handler = connectNodeAdapter({
+      // Layers are compressed already and the socket is local: compressing
+      // responses only burns CPU (gzip of a layer runs at ~50 MB/s).
+      acceptCompression: [],
       interceptors: [errorInterceptor(logger)],
       routes: (router) =>
         registerServices(router, {
@@ -115,6 +168,10 @@ export async function startDaemon(
           plugins: () => plugins,
           namespaces,
           events,
+          content,
+          leases,
+          scheduleGc: () => gc.schedule(),
+          runGc: () => gc.runNow(),
         }),
     });
     const listener: Listener = await listen({

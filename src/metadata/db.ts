@@ -27,6 +27,48 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE leases (
+        namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, id)
+      ) STRICT;
+      CREATE TABLE lease_resources (
+        namespace TEXT NOT NULL,
+        lease TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (namespace, lease, type, id),
+        FOREIGN KEY (namespace, lease) REFERENCES leases(namespace, id)
+          ON DELETE CASCADE
+      ) STRICT;
+      CREATE TABLE content (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, digest)
+      ) STRICT;
+      CREATE INDEX content_by_digest ON content(digest);
+      CREATE TABLE ingests (
+        namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,
+        ref TEXT NOT NULL,
+        backend_ref TEXT NOT NULL,
+        expected TEXT NOT NULL DEFAULT '',
+        total INTEGER NOT NULL DEFAULT 0,
+        shared INTEGER NOT NULL DEFAULT 0,
+        started_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        PRIMARY KEY (namespace, ref)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** Options for {@linkcode MetadataDB.open}. */

@@ -5,3 +5,6 @@
  */
 export * from "./db.ts";
 export * from "./namespaces.ts";
+export * from "./content.ts";
+export * from "./gc.ts";
+export * from "./leases.ts";

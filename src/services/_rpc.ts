@@ -18,6 +18,14 @@ import {
 /** The gRPC metadata header that selects the namespace. */
 export const NAMESPACE_HEADER = "containerd-namespace";
 
+/** The gRPC metadata header that puts what a call creates under a lease. */
+export const LEASE_HEADER = "containerd-lease";
+
+/** The request's lease, if it names one. */
+export function leaseOf(ctx: HandlerContext): string | undefined {
+  return ctx.requestHeader.get(LEASE_HEADER) || undefined;
+}
+
 /**
  * The request's namespace, validated. Missing, it fails as containerd's
  * `NamespaceRequired` does (FailedPrecondition, "namespace is required").
@@ -38,6 +46,10 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof BerthError) {
     return new ConnectError(err.message, err.code as number as ConnectCode);
+  }
+  if ((err as { code?: string })?.code === "ERR_STREAM_PREMATURE_CLOSE") {
+    // The client went away mid-stream: nobody is left to tell.
+    return new ConnectError("client closed the stream", ConnectCode.Canceled);
   }
   if (err instanceof FilterSyntaxError) {
     return new ConnectError(

@@ -6,7 +6,13 @@
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Exchange } from "../events/mod.ts";
-import type { NamespaceStore } from "../metadata/mod.ts";
+import type {
+  LeaseStore,
+  NamespacedContentStore,
+  NamespaceStore,
+} from "../metadata/mod.ts";
+import { Content, contentService } from "./content.ts";
+import { Leases, leasesService } from "./leases.ts";
 import { Events, eventsService } from "./events.ts";
 import { Health, healthService } from "./health.ts";
 import {
@@ -33,13 +39,23 @@ export interface ServiceDeps {
   namespaces: NamespaceStore;
   /** The event exchange. */
   events: Exchange;
+  /** Namespaced content. */
+  content: NamespacedContentStore;
+  /** Leases. */
+  leases: LeaseStore;
+  /** Asks for a garbage collection soon. */
+  scheduleGc: () => void;
+  /** Collects garbage now; resolves when done. */
+  runGc: () => Promise<void>;
 }
 
 /** The gRPC services this daemon serves, as introspection plugin ids. */
 export const SERVICE_IDS = [
+  "content",
   "events",
   "healthcheck",
   "introspection",
+  "leases",
   "namespaces",
   "version",
 ] as const;
@@ -57,4 +73,20 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
   );
   router.service(Events, eventsService(deps.events));
   router.service(Health, healthService());
+  router.service(
+    Content,
+    contentService({
+      store: deps.content,
+      events: deps.events,
+      scheduleGc: deps.scheduleGc,
+    }),
+  );
+  router.service(
+    Leases,
+    leasesService({
+      store: deps.leases,
+      scheduleGc: deps.scheduleGc,
+      runGc: deps.runGc,
+    }),
+  );
 }

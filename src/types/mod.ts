@@ -6,3 +6,4 @@
  */
 export * from "./errors.ts";
 export * from "./identifiers.ts";
+export * from "./duration.ts";

@@ -1,0 +1,88 @@
+/**
+ * What bench modules take and report, and the table the results print as.
+ *
+ * @module
+ */
+import { columns } from "../cli/_format.ts";
+import type { BenchDaemon } from "./_daemons.ts";
+
+/** One measured quantity, for every daemon. */
+export interface BenchRow {
+  /** What was measured, e.g. `ingest`. */
+  operation: string;
+  /** Unit of the medians, e.g. `MB/s`. */
+  unit: string;
+  /** Whether a larger number is better. */
+  higherIsBetter: boolean;
+  /** Median per daemon name. */
+  median: Record<string, number>;
+  /** Every run's value per daemon name. */
+  runs: Record<string, number[]>;
+}
+
+/** What a bench module reports. */
+export interface BenchResult {
+  /** The module's name. */
+  bench: string;
+  /** Its parameters (sizes, run counts). */
+  params: Record<string, unknown>;
+  /** One row per measured quantity. */
+  rows: BenchRow[];
+}
+
+/** Options every bench module takes. */
+export interface BenchOptions {
+  /** The daemons to compare; the first is berth. */
+  daemons: BenchDaemon[];
+  /** Runs per daemon and operation. */
+  runs: number;
+  /** A scratch directory that is removed afterwards. */
+  scratch: string;
+  /** Progress lines (to stderr). */
+  log(line: string): void;
+}
+
+/** A bench module: `deno task bench` runs each whose name matches. */
+export interface BenchModule {
+  /** Its name. */
+  name: string;
+  /** Runs it. */
+  run(options: BenchOptions): Promise<BenchResult>;
+}
+
+/** berth's median over containerd's, when both ran. */
+export function ratio(row: BenchRow): number | undefined {
+  const { berth, containerd } = row.median;
+  if (berth === undefined || !containerd) return undefined;
+  return berth / containerd;
+}
+
+function fixed(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return "-";
+  return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+/**
+ * The results as a table: one line per measured quantity, the median of
+ * each daemon, and berth's median divided by containerd's.
+ */
+export function formatResult(result: BenchResult, sides: string[]): string {
+  const header = ["OPERATION", ...sides.map((s) => s.toUpperCase())];
+  const compare = sides.includes("berth") && sides.includes("containerd");
+  if (compare) header.push("BERTH/CONTAINERD");
+  const lines = result.rows.map((row) => {
+    const cells = [
+      `${row.operation} (${row.unit})`,
+      ...sides.map((s) => fixed(row.median[s])),
+    ];
+    if (compare) {
+      cells.push(`${ratio(row)?.toFixed(2) ?? "-"}x`);
+    }
+    return cells;
+  });
+  const params = Object.entries(result.params).map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  return `${result.bench} (median; ${params})\n${
+    columns([header, ...lines], 3)
+  }`;
+}

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { BerthError, Code } from "../types/mod.ts";
+import { formatDuration, isRefLocked, lockRef, tryLockRef } from "./locks.ts";
+
+Deno.test("ref locks exclude a second holder until released", async () => {
+  const key = `/test/${crypto.randomUUID()}`;
+  const lock = tryLockRef(key, "r1");
+  assert.ok(isRefLocked(key));
+  assert.throws(() => tryLockRef(key, "r1"), (err) => {
+    assert.ok(BerthError.is(err, Code.Unavailable));
+    assert.match(
+      (err as Error).message,
+      /^ref r1 locked for \d+ms \(since \d{4}-\d\d-\d\dT.*Z\): unavailable$/,
+    );
+    return true;
+  });
+  await assert.rejects(lockRef(key, "r1", { attempts: 3 }), BerthError);
+  // A holder that lets go soon is waited for.
+  setTimeout(() => lock.release(), 5);
+  const second = await lockRef(key, "r1");
+  lock.release(); // A stale release does not free the new holder.
+  assert.ok(isRefLocked(key));
+  second.release();
+  assert.ok(!isRefLocked(key));
+});
+
+Deno.test("formatDuration reads like Go's", () => {
+  assert.equal(formatDuration(850), "850ms");
+  assert.equal(formatDuration(3200), "3.2s");
+  assert.equal(formatDuration(125_000), "2m5s");
+  assert.equal(formatDuration(3_603_000), "1h0m3s");
+});

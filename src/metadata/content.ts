@@ -1,0 +1,567 @@
+/**
+ * Content as tenants see it: the shared blob store underneath, with
+ * per-namespace ownership, labels, ingests and leases on top.
+ *
+ * A blob is stored once on disk; a namespace sees it only once it has
+ * committed it itself. Writing a blob that is already on disk (committed by
+ * another namespace) does not rewrite it: the writer starts complete and its
+ * commit only records ownership.
+ *
+ * @module
+ */
+import type {
+  ContentWriter,
+  IngestStatus,
+  LocalContentStore,
+} from "../content/mod.ts";
+import { validateDigest } from "../content/mod.ts";
+import { fieldsAdaptor, parseFilters } from "../filters/mod.ts";
+import {
+  alreadyExists,
+  BerthError,
+  Code,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  validateLabels,
+} from "../types/mod.ts";
+import type { MetadataDB } from "./db.ts";
+import type { LeaseStore } from "./leases.ts";
+import type { NamespaceStore } from "./namespaces.ts";
+
+/** A blob as one namespace sees it. */
+export interface ContentInfo {
+  /** Its digest. */
+  digest: string;
+  /** Its size in bytes. */
+  size: number;
+  /** When this namespace committed it. */
+  createdAt: Date;
+  /** When its labels last changed. */
+  updatedAt: Date;
+  /** This namespace's labels on it. */
+  labels: Record<string, string>;
+}
+
+/** How long an ingest not held by a lease lives without a write. */
+export const INGEST_EXPIRY_MS = 24 * 60 * 60 * 1000;
+
+/** Options for {@linkcode NamespacedContentStore.writer}. */
+export interface NamespacedWriterOptions {
+  /** The client's ingest ref. */
+  ref: string;
+  /** Expected size; 0 when unknown. */
+  total?: number;
+  /** Expected digest; empty when unknown. */
+  expected?: string;
+  /** The request's lease, which will hold the ingest and the blob. */
+  lease?: string;
+}
+
+/** A namespaced writer: the same calls as the blob store's writer. */
+export interface NamespacedWriter {
+  /** Progress so far. */
+  status(): Promise<IngestStatus>;
+  /** Digest of what was written so far. */
+  digest(): string;
+  /** Appends `data`. */
+  write(data: Uint8Array): Promise<void>;
+  /** Restarts the ingest (only size 0). */
+  truncate(size: number): Promise<void>;
+  /** Verifies and commits; returns the digest. */
+  commit(options: {
+    size?: number;
+    expected?: string;
+    labels?: Record<string, string>;
+  }): Promise<string>;
+  /** Lets the ref go; the ingest stays for a resume. */
+  close(): Promise<void>;
+}
+
+interface ContentRow {
+  digest: string;
+  size: number;
+  labels: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface IngestRow {
+  ref: string;
+  backend_ref: string;
+  expected: string;
+  total: number;
+  shared: number;
+  started_at: number;
+  expires_at: number | null;
+}
+
+function toInfo(row: ContentRow): ContentInfo {
+  return {
+    digest: row.digest,
+    size: row.size,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    labels: JSON.parse(row.labels),
+  };
+}
+
+/** Refs are the client's names for ingests; any text but empty or huge. */
+function validateRef(ref: string): void {
+  if (!ref) throw invalidArgument("ref must not be empty");
+  if (ref.length > 1024) {
+    throw invalidArgument("ref is longer than 1024 characters");
+  }
+}
+
+/** Options for {@linkcode NamespacedContentStore}. */
+export interface NamespacedContentStoreOptions {
+  /** The database. */
+  db: MetadataDB;
+  /** The shared blob store. */
+  blobs: LocalContentStore;
+  /** Namespaces (created on first use). */
+  namespaces: NamespaceStore;
+  /** Leases, which hold ingests and blobs created under them. */
+  leases: LeaseStore;
+}
+
+/** Per-namespace content over the shared blob store. */
+export class NamespacedContentStore {
+  readonly #db: MetadataDB;
+  readonly #blobs: LocalContentStore;
+  readonly #namespaces: NamespaceStore;
+  readonly #leases: LeaseStore;
+  /** Digests committed to the blob store but not yet recorded here. */
+  readonly #committing = new Set<string>();
+
+  /** Creates the store; registers its check on namespace deletion. */
+  constructor(options: NamespacedContentStoreOptions) {
+    this.#db = options.db;
+    this.#blobs = options.blobs;
+    this.#namespaces = options.namespaces;
+    this.#leases = options.leases;
+    this.#namespaces.addContentCheck((namespace) =>
+      this.#db.sql.prepare("SELECT 1 FROM content WHERE namespace = ? LIMIT 1")
+          .get(namespace)
+        ? "blobs"
+        : undefined
+    );
+  }
+
+  /** The shared blob store underneath. */
+  get blobs(): LocalContentStore {
+    return this.#blobs;
+  }
+
+  #row(namespace: string, digest: string): ContentRow | undefined {
+    return this.#db.sql.prepare(
+      "SELECT digest, size, labels, created_at, updated_at FROM content WHERE namespace = ? AND digest = ?",
+    ).get(namespace, digest) as ContentRow | undefined;
+  }
+
+  /** The blob `digest` as `namespace` sees it, or NotFound. */
+  info(namespace: string, digest: string): ContentInfo {
+    validateDigest(digest);
+    const row = this.#row(namespace, digest);
+    if (!row) throw notFound(`content ${digest}`);
+    return toInfo(row);
+  }
+
+  /**
+   * Updates labels. `paths` name `labels` (replace all) or `labels.KEY`
+   * (one key; an empty value removes it); no paths replaces all labels.
+   */
+  update(
+    namespace: string,
+    update: { digest: string; labels: Record<string, string> },
+    paths: readonly string[] = [],
+  ): ContentInfo {
+    validateDigest(update.digest);
+    validateLabels("content", update.labels);
+    return this.#db.transaction(() => {
+      const current = this.info(namespace, update.digest);
+      let labels = { ...current.labels };
+      if (paths.length === 0) labels = { ...update.labels };
+      for (const path of paths) {
+        if (path === "labels") {
+          labels = { ...update.labels };
+        } else if (path.startsWith("labels.")) {
+          const key = path.slice("labels.".length);
+          const value = update.labels[key];
+          if (value) labels[key] = value;
+          else delete labels[key];
+        } else {
+          throw invalidArgument(
+            `cannot update ${JSON.stringify(path)} field on content info ${
+              JSON.stringify(update.digest)
+            }`,
+          );
+        }
+      }
+      const now = Date.now();
+      this.#db.sql.prepare(
+        "UPDATE content SET labels = ?, updated_at = ? WHERE namespace = ? AND digest = ?",
+      ).run(JSON.stringify(labels), now, namespace, update.digest);
+      return { ...current, labels, updatedAt: new Date(now) };
+    });
+  }
+
+  /** Blobs of `namespace` matching any of `filters` (`digest`, `size`, `labels`). */
+  list(namespace: string, filters: readonly string[] = []): ContentInfo[] {
+    const filter = parseFilters(filters);
+    const rows = this.#db.sql.prepare(
+      "SELECT digest, size, labels, created_at, updated_at FROM content WHERE namespace = ? ORDER BY digest",
+    ).all(namespace) as unknown as ContentRow[];
+    return rows.map(toInfo).filter((info) =>
+      filter.match(fieldsAdaptor({
+        digest: info.digest,
+        size: String(info.size),
+        labels: info.labels,
+      }))
+    );
+  }
+
+  /**
+   * Removes the blob from `namespace`. The bytes stay on disk until garbage
+   * collection finds no namespace that still owns them.
+   */
+  delete(namespace: string, digest: string): void {
+    validateDigest(digest);
+    const result = this.#db.sql.prepare(
+      "DELETE FROM content WHERE namespace = ? AND digest = ?",
+    ).run(namespace, digest);
+    if (result.changes === 0) throw notFound(`content ${digest}`);
+  }
+
+  /** Streams `size` bytes (all when 0) from `offset` of a blob the namespace owns. */
+  read(
+    namespace: string,
+    digest: string,
+    options: { offset?: number; size?: number } = {},
+  ): AsyncIterable<Uint8Array> {
+    this.info(namespace, digest);
+    return this.#blobs.read(digest, options);
+  }
+
+  #ingest(namespace: string, ref: string): IngestRow | undefined {
+    return this.#db.sql.prepare(
+      "SELECT ref, backend_ref, expected, total, shared, started_at, expires_at FROM ingests WHERE namespace = ? AND ref = ?",
+    ).get(namespace, ref) as IngestRow | undefined;
+  }
+
+  async #status(row: IngestRow): Promise<IngestStatus> {
+    if (row.shared) {
+      return {
+        ref: row.ref,
+        offset: row.total,
+        total: row.total,
+        expected: row.expected,
+        startedAt: new Date(row.started_at),
+        updatedAt: new Date(row.started_at),
+      };
+    }
+    const status = await this.#blobs.status(row.backend_ref);
+    return { ...status, ref: row.ref };
+  }
+
+  /** Progress of ingest `ref` in `namespace`, or NotFound. */
+  async status(namespace: string, ref: string): Promise<IngestStatus> {
+    const row = this.#ingest(namespace, ref);
+    if (!row) throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+    return await this.#status(row);
+  }
+
+  /** Active ingests of `namespace` matching any of `filters` (`ref`). */
+  async listStatuses(
+    namespace: string,
+    filters: readonly string[] = [],
+  ): Promise<IngestStatus[]> {
+    const filter = parseFilters(filters);
+    const rows = this.#db.sql.prepare(
+      "SELECT ref, backend_ref, expected, total, shared, started_at, expires_at FROM ingests WHERE namespace = ? ORDER BY ref",
+    ).all(namespace) as unknown as IngestRow[];
+    const statuses: IngestStatus[] = [];
+    for (const row of rows) {
+      if (!filter.match(fieldsAdaptor({ ref: row.ref }))) continue;
+      try {
+        statuses.push(await this.#status(row));
+      } catch (err) {
+        // A row whose bytes are gone (aborted elsewhere) is not active.
+        if (!BerthError.is(err, Code.NotFound)) throw err;
+      }
+    }
+    return statuses;
+  }
+
+  /** Abandons ingest `ref`: its partial bytes are removed. */
+  async abort(namespace: string, ref: string): Promise<void> {
+    const row = this.#ingest(namespace, ref);
+    if (!row) throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+    this.#db.transaction(() => {
+      this.#db.sql.prepare(
+        "DELETE FROM ingests WHERE namespace = ? AND ref = ?",
+      )
+        .run(namespace, ref);
+      this.#db.sql.prepare(
+        "DELETE FROM lease_resources WHERE namespace = ? AND type = 'ingests' AND id = ?",
+      ).run(namespace, ref);
+    });
+    if (!row.shared) {
+      await this.#blobs.abort(row.backend_ref).catch((err) => {
+        if (!BerthError.is(err, Code.NotFound)) throw err;
+      });
+    }
+  }
+
+  /**
+   * Opens (or resumes) ingest `ref`. AlreadyExists when the namespace
+   * already owns the expected blob.
+   */
+  async writer(
+    namespace: string,
+    options: NamespacedWriterOptions,
+  ): Promise<NamespacedWriter> {
+    validateRef(options.ref);
+    const expected = options.expected ?? "";
+    if (expected) validateDigest(expected);
+    let total = options.total ?? 0;
+    if (total < 0 || !Number.isSafeInteger(total)) {
+      throw invalidArgument(`total ${total} is not a valid size`);
+    }
+
+    let shared = false;
+    if (expected) {
+      if (this.#row(namespace, expected)) {
+        this.#db.transaction(() =>
+          this.#leases.hold(namespace, options.lease, {
+            type: "content",
+            id: expected,
+          })
+        );
+        throw alreadyExists(`content ${expected}`);
+      }
+      if (await this.#blobs.has(expected)) {
+        const stored = await this.#blobs.info(expected);
+        if (total === 0 || total === stored.size) {
+          shared = true;
+          total = stored.size;
+        }
+      }
+    }
+
+    const backendRef = `${namespace}/${options.ref}`;
+    const row = this.#db.transaction(() => {
+      this.#namespaces.ensure(namespace);
+      const existing = this.#ingest(namespace, options.ref);
+      const now = Date.now();
+      const leased = options.lease !== undefined;
+      this.#leases.hold(namespace, options.lease, {
+        type: "ingests",
+        id: options.ref,
+      });
+      const expiresAt = leased ? null : now + INGEST_EXPIRY_MS;
+      if (existing) {
+        this.#db.sql.prepare(
+          "UPDATE ingests SET expires_at = ?, expected = ?, total = ?, shared = ? WHERE namespace = ? AND ref = ?",
+        ).run(
+          expiresAt,
+          expected || existing.expected,
+          total || existing.total,
+          shared ? 1 : existing.shared,
+          namespace,
+          options.ref,
+        );
+      } else {
+        this.#db.sql.prepare(
+          "INSERT INTO ingests (namespace, ref, backend_ref, expected, total, shared, started_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ).run(
+          namespace,
+          options.ref,
+          backendRef,
+          expected,
+          total,
+          shared ? 1 : 0,
+          now,
+          expiresAt,
+        );
+      }
+      return this.#ingest(namespace, options.ref)!;
+    });
+
+    let inner: ContentWriter | undefined;
+    if (!row.shared) {
+      inner = await this.#blobs.writer({
+        ref: row.backend_ref,
+        total: total || undefined,
+      });
+    }
+    return this.#namespacedWriter(namespace, row, options.lease, inner);
+  }
+
+  /**
+   * Removes from disk what no namespace owns any more: blobs without an
+   * owner (unless an ingest expects them or a commit is recording them)
+   * and ingests without a record. Returns the removed digests.
+   */
+  async sweep(): Promise<string[]> {
+    const sql = this.#db.sql;
+    const owned = new Set(
+      (sql.prepare(
+        "SELECT digest FROM content UNION SELECT expected FROM ingests WHERE expected != ''",
+      ).all() as { digest: string }[]).map((row) => row.digest),
+    );
+    const orphans: string[] = [];
+    for await (const blob of this.#blobs.walk()) {
+      if (!owned.has(blob.digest)) orphans.push(blob.digest);
+    }
+    const removed: string[] = [];
+    for (const digest of orphans) {
+      if (this.#committing.has(digest)) continue;
+      await this.#blobs.delete(digest).then(
+        () => removed.push(digest),
+        (err) => {
+          if (!BerthError.is(err, Code.NotFound)) throw err;
+        },
+      );
+    }
+    const recorded = new Set(
+      (sql.prepare("SELECT backend_ref FROM ingests").all() as {
+        backend_ref: string;
+      }[]).map((row) => row.backend_ref),
+    );
+    for (const ref of await this.#blobs.ingestRefs()) {
+      if (recorded.has(ref)) continue;
+      // A locked ingest is being written right now: leave it for next time.
+      await this.#blobs.abort(ref).catch(() => {});
+    }
+    return removed;
+  }
+
+  #namespacedWriter(
+    namespace: string,
+    row: IngestRow,
+    lease: string | undefined,
+    inner: ContentWriter | undefined,
+  ): NamespacedWriter {
+    const db = this.#db;
+    const blobs = this.#blobs;
+    const leases = this.#leases;
+    const namespaces = this.#namespaces;
+    const committing = this.#committing;
+    const statusOf = (ingest: IngestRow) => this.#status(ingest);
+    const finish = (
+      digest: string,
+      size: number,
+      labels: Record<string, string>,
+    ) =>
+      db.transaction(() => {
+        namespaces.ensure(namespace);
+        db.sql.prepare(
+          "DELETE FROM ingests WHERE namespace = ? AND ref = ?",
+        )
+          .run(namespace, row.ref);
+        leases.release(namespace, lease, {
+          type: "ingests",
+          id: row.ref,
+        });
+        leases.hold(namespace, lease, { type: "content", id: digest });
+        const now = Date.now();
+        const result = db.sql.prepare(
+          "INSERT INTO content (namespace, digest, size, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        ).run(namespace, digest, size, JSON.stringify(labels), now, now);
+        return result.changes > 0;
+      });
+    return {
+      async status() {
+        return inner
+          ? { ...inner.status(), ref: row.ref }
+          : await statusOf(row);
+      },
+      digest() {
+        return inner ? inner.digest() : row.expected;
+      },
+      async write(data) {
+        if (!inner) {
+          if (data.length === 0) return;
+          throw new BerthError(
+            Code.OutOfRange,
+            `write of ${data.length} bytes past total ${row.total}`,
+          );
+        }
+        await inner.write(data);
+      },
+      async truncate(size) {
+        if (size !== 0) {
+          throw invalidArgument("truncate is only supported to 0");
+        }
+        if (inner) return await inner.truncate(0);
+        // The shared blob is rewritten after all: start a real ingest.
+        inner = await blobs.writer({
+          ref: row.backend_ref,
+          total: row.total,
+        });
+        db.sql.prepare(
+          "UPDATE ingests SET shared = 0 WHERE namespace = ? AND ref = ?",
+        ).run(namespace, row.ref);
+      },
+      async commit({ size = 0, expected = "", labels = {} }) {
+        validateLabels("content", labels);
+        if (expected) validateDigest(expected);
+        if (!inner) {
+          if (size > 0 && size !== row.total) {
+            throw failedPrecondition(
+              `unexpected commit size ${size}, expected ${row.total}`,
+            );
+          }
+          if (expected && expected !== row.expected) {
+            throw failedPrecondition(
+              `unexpected commit digest ${row.expected}, expected ${expected}`,
+            );
+          }
+          if (!finish(row.expected, row.total, labels)) {
+            throw alreadyExists(`content ${row.expected}`);
+          }
+          return row.expected;
+        }
+        const committedSize = inner.status().offset;
+        // Guard the new blob from a sweep until its record exists.
+        const pending = inner.digest();
+        committing.add(pending);
+        try {
+          let digest: string;
+          try {
+            digest = await inner.commit({
+              size,
+              expected: expected || row.expected || undefined,
+            });
+          } catch (err) {
+            if (!BerthError.is(err, Code.AlreadyExists)) {
+              // A mismatch makes the blob store drop the ingest: so does the
+              // record. Other failures leave both for a retry.
+              if (
+                BerthError.is(err, Code.FailedPrecondition) ||
+                BerthError.is(err, Code.DataLoss)
+              ) {
+                db.sql.prepare(
+                  "DELETE FROM ingests WHERE namespace = ? AND ref = ?",
+                ).run(namespace, row.ref);
+              }
+              throw err;
+            }
+            digest = pending;
+          }
+          if (!finish(digest, committedSize, labels)) {
+            throw alreadyExists(`content ${digest}`);
+          }
+          return digest;
+        } finally {
+          committing.delete(pending);
+        }
+      },
+      async close() {
+        await inner?.close();
+      },
+    };
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The metadata database as a garbage-collection graph.
+ *
+ * Roots: leases that have not expired (and what they hold), content
+ * labelled `containerd.io/gc.root`, ingests that have not expired, and the
+ * roots other stores add (images, containers). References: a blob's
+ * `containerd.io/gc.ref.content*` labels name blobs, its
+ * `containerd.io/gc.ref.snapshot.<snapshotter>*` labels name snapshots; an
+ * ingest references its expected blob. A `containerd.io/gc.flat` lease holds
+ * only what it names, not what that references.
+ *
+ * @module
+ */
+import { collect, type GcGraph, type GcNode } from "../gc/mod.ts";
+import type { NamespacedContentStore } from "./content.ts";
+import type { MetadataDB } from "./db.ts";
+import { LABEL_GC_EXPIRE, LABEL_GC_FLAT } from "./leases.ts";
+
+/** The label that makes a blob or snapshot a root. */
+export const LABEL_GC_ROOT = "containerd.io/gc.root";
+/** Prefix of labels referencing blobs. */
+export const LABEL_GC_REF_CONTENT = "containerd.io/gc.ref.content";
+/** Prefix of labels referencing snapshots: `…snapshot.<snapshotter>[.suffix]`. */
+export const LABEL_GC_REF_SNAPSHOT = "containerd.io/gc.ref.snapshot.";
+
+/** Node types. */
+export const ResourceType = {
+  content: "content",
+  /** Content held by a flat lease: kept, but its references are not followed. */
+  contentFlat: "content-flat",
+  ingest: "ingest",
+  lease: "lease",
+  snapshot: "snapshot",
+  snapshotFlat: "snapshot-flat",
+} as const;
+
+/** The nodes `labels` reference, in `namespace`. */
+export function labelReferences(
+  namespace: string,
+  labels: Record<string, string>,
+): GcNode[] {
+  const refs: GcNode[] = [];
+  for (const [key, value] of Object.entries(labels)) {
+    if (key.startsWith(LABEL_GC_REF_CONTENT)) {
+      refs.push({ type: ResourceType.content, namespace, key: value });
+    } else if (key.startsWith(LABEL_GC_REF_SNAPSHOT)) {
+      const snapshotter = key.slice(LABEL_GC_REF_SNAPSHOT.length).split("/")[0]
+        .split(".")[0];
+      refs.push({
+        type: ResourceType.snapshot,
+        namespace,
+        key: `${snapshotter}/${value}`,
+      });
+    }
+  }
+  return refs;
+}
+
+/** A store's part of the graph. */
+export interface GcSource {
+  /** Roots this store contributes. */
+  roots(now: number): Iterable<GcNode>;
+  /** References of a node of a type this store owns, else nothing. */
+  references(node: GcNode): Iterable<GcNode>;
+  /** Every collectable node this store owns. */
+  all(): Iterable<GcNode>;
+  /** Removes nodes this store owns (others are ignored). */
+  remove(nodes: readonly GcNode[]): void;
+}
+
+function expired(labels: Record<string, string>, now: number): boolean {
+  const value = labels[LABEL_GC_EXPIRE];
+  if (!value) return false;
+  const at = Date.parse(value);
+  return !Number.isNaN(at) && at < now;
+}
+
+/** Leases, content and ingests as graph sources. */
+export function contentGcSource(db: MetadataDB): GcSource {
+  const sql = db.sql;
+  return {
+    *roots(now) {
+      const leases = sql.prepare("SELECT namespace, id, labels FROM leases")
+        .all() as { namespace: string; id: string; labels: string }[];
+      for (const lease of leases) {
+        const labels = JSON.parse(lease.labels) as Record<string, string>;
+        if (expired(labels, now)) continue;
+        const flat = LABEL_GC_FLAT in labels;
+        yield {
+          type: ResourceType.lease,
+          namespace: lease.namespace,
+          key: lease.id,
+        };
+        const resources = sql.prepare(
+          "SELECT type, id FROM lease_resources WHERE namespace = ? AND lease = ?",
+        ).all(lease.namespace, lease.id) as { type: string; id: string }[];
+        for (const resource of resources) {
+          const [kind, snapshotter] = resource.type.split("/");
+          if (kind === "content") {
+            yield {
+              type: flat ? ResourceType.contentFlat : ResourceType.content,
+              namespace: lease.namespace,
+              key: resource.id,
+            };
+          } else if (kind === "ingests") {
+            yield {
+              type: ResourceType.ingest,
+              namespace: lease.namespace,
+              key: resource.id,
+            };
+          } else if (kind === "snapshots") {
+            yield {
+              type: flat ? ResourceType.snapshotFlat : ResourceType.snapshot,
+              namespace: lease.namespace,
+              key: `${snapshotter}/${resource.id}`,
+            };
+          }
+        }
+      }
+      const ingests = sql.prepare(
+        "SELECT namespace, ref FROM ingests WHERE expires_at IS NOT NULL AND expires_at >= ?",
+      ).all(now) as { namespace: string; ref: string }[];
+      for (const ingest of ingests) {
+        yield {
+          type: ResourceType.ingest,
+          namespace: ingest.namespace,
+          key: ingest.ref,
+        };
+      }
+      const rootContent = sql.prepare(
+        "SELECT namespace, digest FROM content WHERE json_extract(labels, '$.\"containerd.io/gc.root\"') IS NOT NULL",
+      ).all() as { namespace: string; digest: string }[];
+      for (const content of rootContent) {
+        yield {
+          type: ResourceType.content,
+          namespace: content.namespace,
+          key: content.digest,
+        };
+      }
+    },
+    *references(node) {
+      if (node.type === ResourceType.content) {
+        const row = sql.prepare(
+          "SELECT labels FROM content WHERE namespace = ? AND digest = ?",
+        ).get(node.namespace, node.key) as { labels: string } | undefined;
+        if (row) yield* labelReferences(node.namespace, JSON.parse(row.labels));
+      } else if (node.type === ResourceType.contentFlat) {
+        yield { ...node, type: ResourceType.content };
+      } else if (node.type === ResourceType.ingest) {
+        const row = sql.prepare(
+          "SELECT expected FROM ingests WHERE namespace = ? AND ref = ?",
+        ).get(node.namespace, node.key) as { expected: string } | undefined;
+        if (row?.expected) {
+          yield {
+            type: ResourceType.content,
+            namespace: node.namespace,
+            key: row.expected,
+          };
+        }
+      }
+    },
+    *all() {
+      for (const row of sql.prepare("SELECT namespace, id FROM leases").all()) {
+        yield {
+          type: ResourceType.lease,
+          namespace: row.namespace as string,
+          key: row.id as string,
+        };
+      }
+      for (
+        const row of sql.prepare("SELECT namespace, digest FROM content").all()
+      ) {
+        yield {
+          type: ResourceType.content,
+          namespace: row.namespace as string,
+          key: row.digest as string,
+        };
+      }
+      for (
+        const row of sql.prepare("SELECT namespace, ref FROM ingests").all()
+      ) {
+        yield {
+          type: ResourceType.ingest,
+          namespace: row.namespace as string,
+          key: row.ref as string,
+        };
+      }
+    },
+    remove(nodes) {
+      const statements = {
+        [ResourceType.lease]: sql.prepare(
+          "DELETE FROM leases WHERE namespace = ? AND id = ?",
+        ),
+        [ResourceType.content]: sql.prepare(
+          "DELETE FROM content WHERE namespace = ? AND digest = ?",
+        ),
+        [ResourceType.ingest]: sql.prepare(
+          "DELETE FROM ingests WHERE namespace = ? AND ref = ?",
+        ),
+      } as Record<string, ReturnType<typeof sql.prepare>>;
+      for (const node of nodes) {
+        statements[node.type]?.run(node.namespace, node.key);
+      }
+    },
+  };
+}
+
+/** The whole graph over several sources, marked and swept in one transaction. */
+export function metadataGraph(
+  sources: readonly GcSource[],
+  now: number,
+): GcGraph {
+  return {
+    *roots() {
+      for (const source of sources) yield* source.roots(now);
+    },
+    *references(node) {
+      for (const source of sources) yield* source.references(node);
+    },
+    *all() {
+      for (const source of sources) yield* source.all();
+    },
+    remove(nodes) {
+      for (const source of sources) source.remove(nodes);
+    },
+  };
+}
+
+/** What one collection removed. */
+export interface CollectionResult {
+  /** Records removed from the database. */
+  records: GcNode[];
+  /** Blobs removed from disk. */
+  blobs: string[];
+}
+
+/** Options for {@linkcode collectGarbage}. */
+export interface CollectGarbageOptions {
+  /** The database. */
+  db: MetadataDB;
+  /** Every store's part of the graph. */
+  sources: readonly GcSource[];
+  /** The content store, swept after the records. */
+  content: NamespacedContentStore;
+}
+
+/** One full collection: mark and sweep the records, then sweep the disk. */
+export async function collectGarbage(
+  options: CollectGarbageOptions,
+): Promise<CollectionResult> {
+  const records = options.db.transaction(() =>
+    collect(metadataGraph(options.sources, Date.now()))
+  );
+  const blobs = await options.content.sweep();
+  return { records, blobs };
+}

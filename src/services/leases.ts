@@ -1,0 +1,92 @@
+/**
+ * `containerd.services.leases.v1.Leases`: holds on resources against
+ * garbage collection. Delete with `sync` waits for a collection.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import { EmptySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  CreateResponseSchema,
+  type Lease as LeaseMessage,
+  Leases,
+  LeaseSchema,
+  ListResourcesResponseSchema,
+  ListResponseSchema,
+} from "../gen/containerd/services/leases/v1/leases_pb.ts";
+import type { Lease, LeaseStore } from "../metadata/mod.ts";
+import { invalidArgument } from "../types/mod.ts";
+import { requireNamespace } from "./_rpc.ts";
+
+function toLease(lease: Lease): LeaseMessage {
+  return create(LeaseSchema, {
+    id: lease.id,
+    createdAt: timestampFromDate(lease.createdAt),
+    labels: lease.labels,
+  });
+}
+
+/** Options for {@linkcode leasesService}. */
+export interface LeasesServiceOptions {
+  /** Lease records. */
+  store: LeaseStore;
+  /** Asks for a collection soon. */
+  scheduleGc: () => void;
+  /** Collects now; resolves when done. */
+  runGc: () => Promise<void>;
+}
+
+/** The Leases service. */
+export function leasesService(
+  { store, scheduleGc, runGc }: LeasesServiceOptions,
+): ServiceImpl<typeof Leases> {
+  const resourceOf = (resource: { id: string; type: string } | undefined) => {
+    if (!resource) throw invalidArgument("resource must be set");
+    return { id: resource.id, type: resource.type };
+  };
+  return {
+    create(req, ctx) {
+      const lease = store.create(requireNamespace(ctx), {
+        id: req.id,
+        labels: req.labels,
+      });
+      return create(CreateResponseSchema, { lease: toLease(lease) });
+    },
+    async delete(req, ctx) {
+      store.delete(requireNamespace(ctx), req.id);
+      if (req.sync) await runGc();
+      else scheduleGc();
+      return create(EmptySchema);
+    },
+    list(req, ctx) {
+      return create(ListResponseSchema, {
+        leases: store.list(requireNamespace(ctx), req.filters).map(toLease),
+      });
+    },
+    addResource(req, ctx) {
+      store.addResource(
+        requireNamespace(ctx),
+        req.id,
+        resourceOf(req.resource),
+      );
+      return create(EmptySchema);
+    },
+    deleteResource(req, ctx) {
+      store.deleteResource(
+        requireNamespace(ctx),
+        req.id,
+        resourceOf(req.resource),
+      );
+      scheduleGc();
+      return create(EmptySchema);
+    },
+    listResources(req, ctx) {
+      return create(ListResourcesResponseSchema, {
+        resources: store.listResources(requireNamespace(ctx), req.id),
+      });
+    },
+  };
+}
+
+export { Leases };
