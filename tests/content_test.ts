@@ -174,6 +174,10 @@ Deno.test("ctr leases create|ls|rm match containerd", async () => {
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
       out.push(r.stdout);
     }
+    const anonymous = await side.ctr(["leases", "create"]);
+    assert.equal(anonymous.code, 0, anonymous.stderr);
+    assert.match(anonymous.stdout, /^\d+-[A-Za-z0-9_-]{4}\n$/);
+    await side.ctr(["leases", "rm", anonymous.stdout.trim()]);
     const dup = await side.ctr(["leases", "create", "--id", "x"]);
     assert.equal(dup.code, 0);
     const again = await side.ctr(["leases", "create", "--id", "x"]);
@@ -657,4 +661,39 @@ Deno.test("content events: /content/delete is published", async () => {
     events.kill("SIGTERM");
     await events.status;
   }
+});
+
+Deno.test("abort refuses an ingest being written and keeps it whole", async () => {
+  await using berth = await startDaemon();
+  const content = apiClient(Content, {
+    address: berth.address,
+    namespace: "default",
+  });
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  let offset = 0;
+  const stream = content.write((async function* () {
+    yield { action: WriteAction.WRITE, ref: "busy", data: new Uint8Array(MB) };
+    await held;
+  })());
+  const reading = (async () => {
+    for await (const res of stream) offset = Number(res.offset);
+  })();
+  for (let i = 0; i < 100 && offset < MB; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await assert.rejects(() => content.abort({ ref: "busy" }), (err) => {
+    assert.ok(err instanceof ConnectError);
+    assert.equal(err.code, 14);
+    assert.match(err.rawMessage, /ref .*busy locked/);
+    return true;
+  });
+  assert.match(
+    (await berth.ctr(["content", "active"])).stdout,
+    /busy\s+1\.049MB/,
+  );
+  release();
+  await reading;
+  await content.abort({ ref: "busy" });
+  assert.doesNotMatch((await berth.ctr(["content", "active"])).stdout, /busy/);
 });

@@ -97,8 +97,18 @@ export function contentCommand(
     .action(async (digest: string) => {
       parseDigest(digest);
       const conn = connect();
-      for await (const data of readBlob(conn, digest)) {
-        await writeFull(Deno.stdout, data);
+      try {
+        for await (const data of readBlob(conn, digest)) {
+          await writeFull(Deno.stdout, data);
+        }
+      } catch (err) {
+        if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+        // The reader went away (`| head`): end quietly with the status a
+        // process killed by SIGPIPE has, as ctr does.
+        throw Object.assign(new Error("broken pipe"), {
+          code: "berth.brokenPipe",
+          exitCode: 141,
+        });
       }
     });
 

@@ -160,11 +160,13 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
 
 Deno.test("content fetch-blob stores a registry blob and refuses a wrong one", async () => {
   await using daemon = await startDaemon();
-  const good = new Uint8Array(randomBytes(2_500_000));
+  const good = new Uint8Array(randomBytes(2_500_000)) as Uint8Array<
+    ArrayBuffer
+  >;
   const digest = digestOf(good);
-  const wrong = new Uint8Array(randomBytes(1000));
+  const wrong = new Uint8Array(randomBytes(1000)) as Uint8Array<ArrayBuffer>;
   const wrongDigest = digestOf(new Uint8Array(randomBytes(1000)));
-  const blobs: Record<string, Uint8Array> = {
+  const blobs: Record<string, Uint8Array<ArrayBuffer>> = {
     [digest]: good,
     [wrongDigest]: wrong,
   };

@@ -19,8 +19,17 @@ import {
   LeaseStore,
   MetadataDB,
   NamespacedContentStore,
+  NamespacedSnapshotStore,
   NamespaceStore,
+  snapshotGcSource,
 } from "../metadata/mod.ts";
+import {
+  NATIVE_PLUGIN_DIR,
+  NativeSnapshotter,
+  OVERLAY_PLUGIN_DIR,
+  OverlaySnapshotter,
+  type Snapshotter,
+} from "../snapshots/mod.ts";
 import { parseDuration } from "../types/mod.ts";
 import {
   errorInterceptor,
@@ -74,15 +83,25 @@ function pluginList(root: string): PluginInfo[] {
       requires: ["io.containerd.metadata.v1"],
     },
     {
+      type: "io.containerd.snapshotter.v1",
+      id: "native",
+      exports: { root: join(root, NATIVE_PLUGIN_DIR) },
+    },
+    {
+      type: "io.containerd.snapshotter.v1",
+      id: "overlayfs",
+      exports: { root: join(root, OVERLAY_PLUGIN_DIR) },
+    },
+    {
       type: "io.containerd.metadata.v1",
       id: "sqlite",
-      requires: ["io.containerd.content.v1"],
+      requires: ["io.containerd.content.v1", "io.containerd.snapshotter.v1"],
       exports: { path: join(root, METADATA_DIR, "meta.db") },
     },
     ...SERVICE_IDS.map((id) => ({
       type: "io.containerd.grpc.v1",
       id,
-      requires: id === "namespaces" || id === "content" || id === "leases"
+      requires: ["namespaces", "content", "leases", "snapshots"].includes(id)
         ? ["io.containerd.event.v1", "io.containerd.metadata.v1"]
         : undefined,
     })),
@@ -133,18 +152,41 @@ export async function startDaemon(
       namespaces,
       leases,
     });
+    const snapshotters = new Map<string, Snapshotter>([
+      [
+        "overlayfs",
+        new OverlaySnapshotter({ root: join(config.root, OVERLAY_PLUGIN_DIR) }),
+      ],
+      [
+        "native",
+        new NativeSnapshotter({ root: join(config.root, NATIVE_PLUGIN_DIR) }),
+      ],
+    ]);
+    cleanups.push(async () => {
+      for (const snapshotter of snapshotters.values()) {
+        await snapshotter.close();
+      }
+    });
+    const snapshots = new NamespacedSnapshotStore({
+      db,
+      snapshotters,
+      namespaces,
+      leases,
+    });
     const gcLog = logger.with({ component: "gc" });
     const gc = new GcScheduler({
       collect: async () => {
         const result = await collectGarbage({
           db,
-          sources: [contentGcSource(db)],
+          sources: [contentGcSource(db), snapshotGcSource(db)],
           content,
+          snapshots,
         });
-        if (result.records.length || result.blobs.length) {
+        if (result.records.length || result.blobs.length || result.snapshots) {
           gcLog.debug("collected", {
             records: result.records.length,
             blobs: result.blobs.length,
+            snapshots: result.snapshots,
           });
         }
       },
@@ -153,6 +195,9 @@ export async function startDaemon(
       onError: (err) => gcLog.error("collection failed", { error: err }),
     });
     cleanups.push(() => gc.close());
+    // As containerd: collect once soon after start (a crash may have left
+    // records and ingests behind).
+    gc.schedule();
     const events = new Exchange({ eventField: readEventField });
     const plugins = pluginList(config.root);
 
@@ -170,6 +215,7 @@ export async function startDaemon(
           events,
           content,
           leases,
+          snapshots,
           scheduleGc: () => gc.schedule(),
           runGc: () => gc.runNow(),
         }),

@@ -28,6 +28,12 @@ export interface GcGraph {
   all(): Iterable<GcNode>;
   /** Removes the unreachable nodes. */
   remove(nodes: readonly GcNode[]): void;
+  /**
+   * The resource a node stands for, when several node types mark one
+   * resource (a "flat" node keeps a resource without following its
+   * references). Defaults to {@linkcode nodeKey}.
+   */
+  identity?(node: GcNode): string;
 }
 
 /** A stable string key for a node. */

@@ -43,3 +43,26 @@ Deno.test("collect with nothing to remove does not call remove", () => {
   assert.deepEqual(collect(g), []);
   assert.deepEqual(g.removed, []);
 });
+
+Deno.test("identity lets a flat node keep a resource without its references", () => {
+  const removed: string[] = [];
+  const flat = (key: string): GcNode => ({
+    type: "flat",
+    namespace: "ns",
+    key,
+  });
+  const full = (key: string): GcNode => ({
+    type: "full",
+    namespace: "ns",
+    key,
+  });
+  const g: GcGraph = {
+    roots: () => [flat("a")],
+    references: (n) => n.type === "full" && n.key === "a" ? [full("b")] : [],
+    all: () => [full("a"), full("b")],
+    remove: (gone) => removed.push(...gone.map((n) => n.key)),
+    identity: (n) => n.key,
+  };
+  collect(g);
+  assert.deepEqual(removed, ["b"]);
+});

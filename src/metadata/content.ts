@@ -25,6 +25,7 @@ import {
   notFound,
   validateLabels,
 } from "../types/mod.ts";
+import { updateLabels } from "./_labels.ts";
 import type { MetadataDB } from "./db.ts";
 import type { LeaseStore } from "./leases.ts";
 import type { NamespaceStore } from "./namespaces.ts";
@@ -181,24 +182,12 @@ export class NamespacedContentStore {
     validateLabels("content", update.labels);
     return this.#db.transaction(() => {
       const current = this.info(namespace, update.digest);
-      let labels = { ...current.labels };
-      if (paths.length === 0) labels = { ...update.labels };
-      for (const path of paths) {
-        if (path === "labels") {
-          labels = { ...update.labels };
-        } else if (path.startsWith("labels.")) {
-          const key = path.slice("labels.".length);
-          const value = update.labels[key];
-          if (value) labels[key] = value;
-          else delete labels[key];
-        } else {
-          throw invalidArgument(
-            `cannot update ${JSON.stringify(path)} field on content info ${
-              JSON.stringify(update.digest)
-            }`,
-          );
-        }
-      }
+      const labels = updateLabels(
+        current.labels,
+        update.labels,
+        paths,
+        `content info ${JSON.stringify(update.digest)}`,
+      );
       const now = Date.now();
       this.#db.sql.prepare(
         "UPDATE content SET labels = ?, updated_at = ? WHERE namespace = ? AND digest = ?",
@@ -298,6 +287,13 @@ export class NamespacedContentStore {
   async abort(namespace: string, ref: string): Promise<void> {
     const row = this.#ingest(namespace, ref);
     if (!row) throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+    // The bytes first: an ingest being written refuses (Unavailable) and
+    // then keeps its record too.
+    if (!row.shared) {
+      await this.#blobs.abort(row.backend_ref).catch((err) => {
+        if (!BerthError.is(err, Code.NotFound)) throw err;
+      });
+    }
     this.#db.transaction(() => {
       this.#db.sql.prepare(
         "DELETE FROM ingests WHERE namespace = ? AND ref = ?",
@@ -307,11 +303,6 @@ export class NamespacedContentStore {
         "DELETE FROM lease_resources WHERE namespace = ? AND type = 'ingests' AND id = ?",
       ).run(namespace, ref);
     });
-    if (!row.shared) {
-      await this.#blobs.abort(row.backend_ref).catch((err) => {
-        if (!BerthError.is(err, Code.NotFound)) throw err;
-      });
-    }
   }
 
   /**
@@ -339,6 +330,10 @@ export class NamespacedContentStore {
             id: expected,
           })
         );
+        // A leftover ingest of what is already here is of no further use.
+        if (this.#ingest(namespace, options.ref)) {
+          await this.abort(namespace, options.ref).catch(() => {});
+        }
         throw alreadyExists(`content ${expected}`);
       }
       if (await this.#blobs.has(expected)) {

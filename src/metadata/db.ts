@@ -69,7 +69,37 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE snapshots (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        snapshotter TEXT NOT NULL,
+        key TEXT NOT NULL,
+        backend_key TEXT NOT NULL UNIQUE,
+        parent TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, snapshotter, key)
+      ) STRICT;
+      CREATE INDEX snapshots_by_parent ON snapshots(namespace, snapshotter, parent);
+      CREATE TABLE sequences (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
+
+/** The next number of the sequence `name` (1, 2, 3 …), inside a transaction. */
+export function nextSequence(db: MetadataDB, name: string): number {
+  const row = db.sql.prepare(
+    "INSERT INTO sequences (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+  ).get(name) as { value: number };
+  return row.value;
+}
 
 /** Options for {@linkcode MetadataDB.open}. */
 export interface OpenOptions {

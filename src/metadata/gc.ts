@@ -13,6 +13,7 @@
  */
 import { collect, type GcGraph, type GcNode } from "../gc/mod.ts";
 import type { NamespacedContentStore } from "./content.ts";
+import type { NamespacedSnapshotStore } from "./snapshots.ts";
 import type { MetadataDB } from "./db.ts";
 import { LABEL_GC_EXPIRE, LABEL_GC_FLAT } from "./leases.ts";
 
@@ -144,8 +145,6 @@ export function contentGcSource(db: MetadataDB): GcSource {
           "SELECT labels FROM content WHERE namespace = ? AND digest = ?",
         ).get(node.namespace, node.key) as { labels: string } | undefined;
         if (row) yield* labelReferences(node.namespace, JSON.parse(row.labels));
-      } else if (node.type === ResourceType.contentFlat) {
-        yield { ...node, type: ResourceType.content };
       } else if (node.type === ResourceType.ingest) {
         const row = sql.prepare(
           "SELECT expected FROM ingests WHERE namespace = ? AND ref = ?",
@@ -205,12 +204,87 @@ export function contentGcSource(db: MetadataDB): GcSource {
   };
 }
 
+/** Snapshots as a graph source: parents and label references. */
+export function snapshotGcSource(db: MetadataDB): GcSource {
+  const sql = db.sql;
+  const split = (key: string) => {
+    const at = key.indexOf("/");
+    return [key.slice(0, at), key.slice(at + 1)];
+  };
+  return {
+    *roots() {
+      const rows = sql.prepare(
+        "SELECT namespace, snapshotter, key FROM snapshots WHERE json_extract(labels, '$.\"containerd.io/gc.root\"') IS NOT NULL",
+      ).all() as { namespace: string; snapshotter: string; key: string }[];
+      for (const row of rows) {
+        yield {
+          type: ResourceType.snapshot,
+          namespace: row.namespace,
+          key: `${row.snapshotter}/${row.key}`,
+        };
+      }
+    },
+    *references(node) {
+      if (
+        node.type !== ResourceType.snapshot &&
+        node.type !== ResourceType.snapshotFlat
+      ) return;
+      const [snapshotter, key] = split(node.key);
+      const row = sql.prepare(
+        "SELECT parent, labels FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?",
+      ).get(node.namespace, snapshotter, key) as
+        | { parent: string; labels: string }
+        | undefined;
+      if (!row) return;
+      if (row.parent) {
+        yield { ...node, key: `${snapshotter}/${row.parent}` };
+      }
+      if (node.type === ResourceType.snapshot) {
+        yield* labelReferences(node.namespace, JSON.parse(row.labels));
+      }
+    },
+    *all() {
+      const rows = sql.prepare(
+        "SELECT namespace, snapshotter, key FROM snapshots",
+      ).all() as { namespace: string; snapshotter: string; key: string }[];
+      for (const row of rows) {
+        yield {
+          type: ResourceType.snapshot,
+          namespace: row.namespace,
+          key: `${row.snapshotter}/${row.key}`,
+        };
+      }
+    },
+    remove(nodes) {
+      const statement = sql.prepare(
+        "DELETE FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?",
+      );
+      for (const node of nodes) {
+        if (node.type !== ResourceType.snapshot) continue;
+        const [snapshotter, key] = split(node.key);
+        statement.run(node.namespace, snapshotter, key);
+      }
+    },
+  };
+}
+
+/** Flat node types stand for the same resource as their full types. */
+function identity(node: GcNode): string {
+  const type = node.type === ResourceType.contentFlat
+    ? ResourceType.content
+    : node.type === ResourceType.snapshotFlat
+    ? ResourceType.snapshot
+    : node.type;
+  return `${type}\u0000${node.namespace}\u0000${node.key}`;
+}
+
 /** The whole graph over several sources, marked and swept in one transaction. */
 export function metadataGraph(
   sources: readonly GcSource[],
   now: number,
 ): GcGraph {
   return {
+    identity,
     *roots() {
       for (const source of sources) yield* source.roots(now);
     },
@@ -232,6 +306,8 @@ export interface CollectionResult {
   records: GcNode[];
   /** Blobs removed from disk. */
   blobs: string[];
+  /** Backend snapshots removed. */
+  snapshots: number;
 }
 
 /** Options for {@linkcode collectGarbage}. */
@@ -242,6 +318,8 @@ export interface CollectGarbageOptions {
   sources: readonly GcSource[];
   /** The content store, swept after the records. */
   content: NamespacedContentStore;
+  /** The snapshot store, swept after the records. */
+  snapshots?: NamespacedSnapshotStore;
 }
 
 /** One full collection: mark and sweep the records, then sweep the disk. */
@@ -252,5 +330,6 @@ export async function collectGarbage(
     collect(metadataGraph(options.sources, Date.now()))
   );
   const blobs = await options.content.sweep();
-  return { records, blobs };
+  const snapshots = await options.snapshots?.sweep() ?? 0;
+  return { records, blobs, snapshots };
 }

@@ -8,3 +8,4 @@ export * from "./namespaces.ts";
 export * from "./content.ts";
 export * from "./gc.ts";
 export * from "./leases.ts";
+export * from "./snapshots.ts";

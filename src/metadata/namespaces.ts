@@ -7,11 +7,11 @@
 import {
   alreadyExists,
   failedPrecondition,
-  invalidArgument,
   notFound,
   validateIdentifier,
   validateLabels,
 } from "../types/mod.ts";
+import { updateLabels } from "./_labels.ts";
 import type { MetadataDB } from "./db.ts";
 
 /** A namespace and its labels. */
@@ -97,23 +97,7 @@ export class NamespaceStore {
     validateLabels("namespace", namespace.labels);
     return this.#db.transaction(() => {
       const current = this.get(namespace.name);
-      let labels: Record<string, string>;
-      if (paths.length === 0) {
-        labels = { ...namespace.labels };
-      } else {
-        labels = { ...current.labels };
-        for (const path of paths) {
-          if (!path.startsWith("labels.")) {
-            throw invalidArgument(
-              `cannot update ${JSON.stringify(path)} field`,
-            );
-          }
-          const key = path.slice("labels.".length);
-          const value = namespace.labels[key];
-          if (value) labels[key] = value;
-          else delete labels[key];
-        }
-      }
+      const labels = updateLabels(current.labels, namespace.labels, paths);
       this.#db.sql.prepare("UPDATE namespaces SET labels = ? WHERE name = ?")
         .run(JSON.stringify(labels), namespace.name);
       return { name: namespace.name, labels };

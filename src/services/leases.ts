@@ -27,6 +27,16 @@ function toLease(lease: Lease): LeaseMessage {
   });
 }
 
+/** An id like containerd's random ones: `<nanoseconds>-<base64url of 3 bytes>`. */
+function randomLeaseId(): string {
+  const random = crypto.getRandomValues(new Uint8Array(3));
+  const text = btoa(String.fromCharCode(...random)).replace(/\+/g, "-")
+    .replace(/\//g, "_");
+  const nanos = Math.floor((performance.timeOrigin + performance.now()) * 1e6) %
+    1e9;
+  return `${nanos}-${text}`;
+}
+
 /** Options for {@linkcode leasesService}. */
 export interface LeasesServiceOptions {
   /** Lease records. */
@@ -48,7 +58,7 @@ export function leasesService(
   return {
     create(req, ctx) {
       const lease = store.create(requireNamespace(ctx), {
-        id: req.id,
+        id: req.id || randomLeaseId(),
         labels: req.labels,
       });
       return create(CreateResponseSchema, { lease: toLease(lease) });

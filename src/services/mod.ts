@@ -9,10 +9,12 @@ import type { Exchange } from "../events/mod.ts";
 import type {
   LeaseStore,
   NamespacedContentStore,
+  NamespacedSnapshotStore,
   NamespaceStore,
 } from "../metadata/mod.ts";
 import { Content, contentService } from "./content.ts";
 import { Leases, leasesService } from "./leases.ts";
+import { Snapshots, snapshotsService } from "./snapshots.ts";
 import { Events, eventsService } from "./events.ts";
 import { Health, healthService } from "./health.ts";
 import {
@@ -43,6 +45,8 @@ export interface ServiceDeps {
   content: NamespacedContentStore;
   /** Leases. */
   leases: LeaseStore;
+  /** Namespaced snapshots. */
+  snapshots: NamespacedSnapshotStore;
   /** Asks for a garbage collection soon. */
   scheduleGc: () => void;
   /** Collects garbage now; resolves when done. */
@@ -57,6 +61,7 @@ export const SERVICE_IDS = [
   "introspection",
   "leases",
   "namespaces",
+  "snapshots",
   "version",
 ] as const;
 
@@ -77,6 +82,14 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
     Content,
     contentService({
       store: deps.content,
+      events: deps.events,
+      scheduleGc: deps.scheduleGc,
+    }),
+  );
+  router.service(
+    Snapshots,
+    snapshotsService({
+      store: deps.snapshots,
       events: deps.events,
       scheduleGc: deps.scheduleGc,
     }),

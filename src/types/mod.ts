@@ -7,3 +7,5 @@
 export * from "./errors.ts";
 export * from "./identifiers.ts";
 export * from "./duration.ts";
+export * from "./mount.ts";
+export * from "./descriptor.ts";

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { LocalContentStore } from "../content/mod.ts";
+import { BerthError, Code } from "../types/mod.ts";
+import { NamespacedContentStore } from "./content.ts";
+import { MetadataDB } from "./db.ts";
+import { collectGarbage, contentGcSource } from "./gc.ts";
+import { LeaseStore } from "./leases.ts";
+import { NamespaceStore } from "./namespaces.ts";
+
+interface Fixture {
+  db: MetadataDB;
+  store: NamespacedContentStore;
+  leases: LeaseStore;
+  gc: () => ReturnType<typeof collectGarbage>;
+}
+
+function withStore(fn: (f: Fixture) => Promise<void>) {
+  return async () => {
+    const dir = await Deno.makeTempDir({ prefix: "berth-meta-" });
+    const db = MetadataDB.open(":memory:");
+    try {
+      const namespaces = new NamespaceStore(db);
+      const leases = new LeaseStore(db, namespaces);
+      const store = new NamespacedContentStore({
+        db,
+        blobs: new LocalContentStore({ root: dir }),
+        namespaces,
+        leases,
+      });
+      const gc = () =>
+        collectGarbage({ db, sources: [contentGcSource(db)], content: store });
+      await fn({ db, store, leases, gc });
+    } finally {
+      db.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const digestOf = (data: Uint8Array) =>
+  `sha256:${createHash("sha256").update(data).digest("hex")}`;
+
+async function put(
+  store: NamespacedContentStore,
+  namespace: string,
+  text: string,
+  options: { lease?: string; labels?: Record<string, string> } = {},
+) {
+  const data = bytes(text);
+  const writer = await store.writer(namespace, {
+    ref: `ref-${text}`,
+    total: data.length,
+    expected: digestOf(data),
+    lease: options.lease,
+  });
+  try {
+    await writer.write(data);
+    return await writer.commit({ labels: options.labels });
+  } finally {
+    await writer.close();
+  }
+}
+
+Deno.test(
+  "a blob already on disk commits at once in another namespace",
+  withStore(async ({ store }) => {
+    const digest = await put(store, "a", "shared bytes");
+    const writer = await store.writer("b", {
+      ref: "r",
+      expected: digest,
+    });
+    const status = await writer.status();
+    assert.equal(status.offset, "shared bytes".length);
+    assert.equal(status.total, "shared bytes".length);
+    assert.equal(await writer.commit({ labels: { mine: "b" } }), digest);
+    await writer.close();
+    assert.deepEqual(store.info("b", digest).labels, { mine: "b" });
+    assert.deepEqual(store.info("a", digest).labels, {});
+    await assert.rejects(
+      () => store.writer("b", { ref: "again", expected: digest }),
+      (err) => BerthError.is(err, Code.AlreadyExists),
+    );
+  }),
+);
+
+Deno.test(
+  "stale ingests expire; leased and fresh ones stay",
+  withStore(async ({ db, store, leases, gc }) => {
+    leases.create("ns", { id: "hold" });
+    for (
+      const [ref, lease] of [["stale", undefined], ["fresh", undefined], [
+        "leased",
+        "hold",
+      ]]
+    ) {
+      const writer = await store.writer("ns", { ref: ref!, lease });
+      await writer.write(bytes(`partial ${ref}`));
+      await writer.close();
+    }
+    db.sql.prepare("UPDATE ingests SET expires_at = ? WHERE ref = 'stale'")
+      .run(Date.now() - 1);
+    await gc();
+    const refs = (await store.listStatuses("ns")).map((s) => s.ref);
+    assert.deepEqual(refs, ["fresh", "leased"]);
+    assert.equal((await store.blobs.listStatuses()).length, 2);
+  }),
+);
+
+Deno.test(
+  "content references through labels keep blobs alive across a collection",
+  withStore(async ({ store, gc }) => {
+    const leaf = await put(store, "ns", "leaf");
+    const mid = await put(store, "ns", "mid", {
+      labels: { "containerd.io/gc.ref.content.l": leaf },
+    });
+    await put(store, "ns", "top", {
+      labels: {
+        "containerd.io/gc.root": "1",
+        "containerd.io/gc.ref.content.m": mid,
+      },
+    });
+    const loose = await put(store, "ns", "loose");
+    const result = await gc();
+    assert.deepEqual(result.blobs, [loose]);
+    assert.equal(store.list("ns").length, 3);
+  }),
+);
+
+Deno.test(
+  "a failed commit leaves neither a blob nor an ingest",
+  withStore(async ({ store }) => {
+    const writer = await store.writer("ns", {
+      ref: "bad",
+      expected: "sha256:" + "1".repeat(64),
+    });
+    await writer.write(bytes("not what was promised"));
+    await assert.rejects(
+      () => writer.commit({}),
+      (err) => BerthError.is(err, Code.FailedPrecondition),
+    );
+    await writer.close();
+    assert.deepEqual(await store.listStatuses("ns"), []);
+    assert.deepEqual(await store.blobs.listStatuses(), []);
+    assert.deepEqual(store.list("ns"), []);
+  }),
+);
