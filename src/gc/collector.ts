@@ -41,14 +41,17 @@ export function nodeKey(node: GcNode): string {
   return `${node.type}\u0000${node.namespace}\u0000${node.key}`;
 }
 
-/** The keys of every node reachable from the roots. */
+/** The identities of every resource reachable from the roots. */
 export function mark(graph: GcGraph): Set<string> {
+  const identity = graph.identity ?? nodeKey;
+  const visited = new Set<string>();
   const reachable = new Set<string>();
   const pending: GcNode[] = [];
   const visit = (node: GcNode) => {
     const key = nodeKey(node);
-    if (reachable.has(key)) return;
-    reachable.add(key);
+    if (visited.has(key)) return;
+    visited.add(key);
+    reachable.add(identity(node));
     pending.push(node);
   };
   for (const root of graph.roots()) visit(root);
@@ -61,8 +64,9 @@ export function mark(graph: GcGraph): Set<string> {
 /** Marks, then removes every unreachable node; returns what was removed. */
 export function collect(graph: GcGraph): GcNode[] {
   const reachable = mark(graph);
+  const identity = graph.identity ?? nodeKey;
   const garbage = [...graph.all()].filter((node) =>
-    !reachable.has(nodeKey(node))
+    !reachable.has(identity(node))
   );
   if (garbage.length > 0) graph.remove(garbage);
   return garbage;

@@ -49,4 +49,15 @@ export function cString(text: string): Uint8Array<ArrayBuffer> {
 }
 
 /** errno values berth checks for by name. */
-export const Errno = { EINTR: 4, EAGAIN: 11, EWOULDBLOCK: 11 } as const;
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EAGAIN: 11,
+  EWOULDBLOCK: 11,
+  EBUSY: 16,
+  EINVAL: 22,
+  EROFS: 30,
+  ENOSYS: 38,
+  ENODATA: 61,
+} as const;

@@ -5,3 +5,4 @@
  */
 export * from "./libc.ts";
 export * from "./lockfile.ts";
+export * from "./mount.ts";
