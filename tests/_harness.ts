@@ -232,6 +232,10 @@ export function collect(stream: ReadableStream<Uint8Array>): Collector {
 
 /** A containerd started on private temporary paths, for comparisons. */
 export interface TestContainerd {
+  /** Temporary directory holding root, state and socket. */
+  dir: string;
+  /** Root directory. */
+  root: string;
   /** Socket path. */
   address: string;
   /** Runs the real `ctr` against it. */
@@ -279,6 +283,8 @@ export async function startContainerd(): Promise<TestContainerd | undefined> {
     throw err;
   }
   return {
+    dir,
+    root: `${dir}/root`,
     address,
     ctr: (args, opts) => run("ctr", ["--address", address, ...args], opts),
     async [Symbol.asyncDispose]() {
@@ -345,4 +351,28 @@ export async function digestOfOutput(
     size,
     stderr: await stderr,
   };
+}
+
+/**
+ * ctr output with what legitimately differs between two daemons made
+ * equal: the given root paths, snapshot ids, ages, times, column padding,
+ * and the order of `k=v,k=v` label lists (Go prints maps in random order).
+ */
+export function normalizeCtr(
+  text: string,
+  roots: readonly string[] = [],
+): string {
+  let out = text;
+  for (const root of roots) out = out.replaceAll(root, "ROOT");
+  const sortLabels = (list: string) => list.split(",").sort().join(",");
+  return out
+    .replace(/\S+=[^\s,]*(,\S+=[^\s,]*)+/g, sortLabels)
+    .replace(/\/snapshots\/\d+\//g, "/snapshots/N/")
+    .replace(
+      /Less than a second|About a minute|\d+ (seconds?|minutes?)/g,
+      "AGE",
+    )
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "TIME")
+    .replace(/[ \t]+/g, " ")
+    .trim();
 }
