@@ -101,8 +101,10 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       const closed = new Promise<void>((resolve) =>
         server.close(() => resolve())
       );
-      for (const session of sessions) session.destroy();
+      // Close the sockets without a GOAWAY first: Deno's HTTP/2 client
+      // (nghttp2) can abort on a GOAWAY that races its own stream closes.
       for (const socket of sockets) socket.destroy();
+      for (const session of sessions) session.destroy();
       await closed;
       await fs.rm(options.path, { force: true });
     },
