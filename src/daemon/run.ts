@@ -34,12 +34,14 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   }
   setLevel(config.debug.level);
 
-  const daemon = await startDaemon(config);
+  // Listen before serving: a signal that comes during start-up still
+  // stops the daemon cleanly once it is up.
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       Deno.addSignalListener(signal, () => resolve(signal));
     }
   });
+  const daemon = await startDaemon(config);
   const signal = await stopped;
   log.info("stopping", { signal });
   await daemon.close();
