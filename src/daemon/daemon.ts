@@ -12,6 +12,8 @@ import { dirname, join } from "node:path";
 import { Exchange } from "../events/mod.ts";
 import { log, type Logger } from "../log/mod.ts";
 import { LocalContentStore } from "../content/mod.ts";
+import { WalkingDiffer } from "../diff/mod.ts";
+import { cleanupTempMounts } from "../mount/mod.ts";
 import { GcScheduler } from "../gc/mod.ts";
 import {
   collectGarbage,
@@ -45,6 +47,8 @@ import { listen, type Listener } from "./listener.ts";
 
 /** Where the metadata database lives under the root. */
 export const METADATA_DIR = "io.containerd.metadata.v1.sqlite";
+/** Where temporary mounts (layer apply, diff) live under the root. */
+export const TEMP_MOUNTS_DIR = "tmpmounts";
 /** Where blobs and ingests live under the root, as in containerd. */
 export const CONTENT_DIR = "io.containerd.content.v1.content";
 
@@ -54,6 +58,12 @@ export interface Daemon {
   readonly address: string;
   /** Stops serving, closes the database and releases the root. */
   close(): Promise<void>;
+}
+
+/** The host's architecture as OCI names it. */
+function hostArchitecture(): string {
+  const arch = Deno.build.arch;
+  return arch === "x86_64" ? "amd64" : arch === "aarch64" ? "arm64" : arch;
 }
 
 /** Reads the UUID kept under `root`, making one on first start. */
@@ -75,6 +85,11 @@ function pluginList(root: string): PluginInfo[] {
       type: "io.containerd.content.v1",
       id: "content",
       exports: { root: join(root, CONTENT_DIR) },
+    },
+    {
+      type: "io.containerd.differ.v1",
+      id: "walking",
+      platforms: [{ os: "linux", architecture: hostArchitecture() }],
     },
     { type: "io.containerd.event.v1", id: "exchange" },
     {
@@ -142,6 +157,10 @@ export async function startDaemon(
       recursive: true,
       mode: 0o700,
     });
+    // Mounts a crash left behind go before anything mounts anew.
+    const tempMounts = join(config.root, TEMP_MOUNTS_DIR);
+    await fs.mkdir(tempMounts, { recursive: true, mode: 0o700 });
+    await cleanupTempMounts(tempMounts);
     const db = MetadataDB.open(join(config.root, METADATA_DIR, "meta.db"));
     cleanups.push(() => db.close());
     const namespaces = new NamespaceStore(db);
@@ -216,6 +235,7 @@ export async function startDaemon(
           content,
           leases,
           snapshots,
+          differ: new WalkingDiffer({ tempRoot: tempMounts }),
           scheduleGc: () => gc.schedule(),
           runGc: () => gc.runNow(),
         }),

@@ -12,7 +12,9 @@ import type {
   NamespacedSnapshotStore,
   NamespaceStore,
 } from "../metadata/mod.ts";
+import type { WalkingDiffer } from "../diff/mod.ts";
 import { Content, contentService } from "./content.ts";
+import { Diff, diffService } from "./diff.ts";
 import { Leases, leasesService } from "./leases.ts";
 import { Snapshots, snapshotsService } from "./snapshots.ts";
 import { Events, eventsService } from "./events.ts";
@@ -47,6 +49,8 @@ export interface ServiceDeps {
   leases: LeaseStore;
   /** Namespaced snapshots. */
   snapshots: NamespacedSnapshotStore;
+  /** The differ. */
+  differ: WalkingDiffer;
   /** Asks for a garbage collection soon. */
   scheduleGc: () => void;
   /** Collects garbage now; resolves when done. */
@@ -56,6 +60,7 @@ export interface ServiceDeps {
 /** The gRPC services this daemon serves, as introspection plugin ids. */
 export const SERVICE_IDS = [
   "content",
+  "diff",
   "events",
   "healthcheck",
   "introspection",
@@ -93,6 +98,10 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       events: deps.events,
       scheduleGc: deps.scheduleGc,
     }),
+  );
+  router.service(
+    Diff,
+    diffService({ content: deps.content, differ: deps.differ }),
   );
   router.service(
     Leases,

@@ -6,3 +6,4 @@
 export * from "./libc.ts";
 export * from "./lockfile.ts";
 export * from "./mount.ts";
+export * from "./fsx.ts";

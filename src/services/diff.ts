@@ -1,0 +1,124 @@
+/**
+ * `containerd.services.diff.v1.Diff`: Apply a layer from the content store
+ * onto mounts, and Diff two mounts into a new layer in the content store.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  ApplyResponseSchema,
+  Diff,
+  DiffResponseSchema,
+} from "../gen/containerd/services/diff/v1/diff_pb.ts";
+import {
+  type Descriptor as DescriptorMessage,
+  DescriptorSchema,
+} from "../gen/containerd/types/descriptor_pb.ts";
+import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
+import type { DiffContent, WalkingDiffer } from "../diff/mod.ts";
+import type { NamespacedContentStore } from "../metadata/mod.ts";
+import {
+  BerthError,
+  Code,
+  type Descriptor,
+  invalidArgument,
+  type Mount,
+} from "../types/mod.ts";
+import { leaseOf, requireNamespace } from "./_rpc.ts";
+
+function fromMounts(mounts: readonly MountMessage[]): Mount[] {
+  return mounts.map((m) => ({
+    type: m.type,
+    source: m.source,
+    target: m.target,
+    options: m.options,
+  }));
+}
+
+function toDescriptor(desc: Descriptor): DescriptorMessage {
+  return create(DescriptorSchema, {
+    mediaType: desc.mediaType,
+    digest: desc.digest,
+    size: BigInt(desc.size),
+    annotations: desc.annotations ?? {},
+  });
+}
+
+/** The content store as the differ sees it, in one namespace and lease. */
+function diffContent(
+  store: NamespacedContentStore,
+  namespace: string,
+  lease: string | undefined,
+): DiffContent {
+  return {
+    read: (digest) => store.read(namespace, digest),
+    labels: (digest) => store.info(namespace, digest).labels,
+    async write(ref, stream, labels) {
+      const writer = await store.writer(namespace, { ref, lease });
+      let size = 0;
+      try {
+        for await (const chunk of stream) {
+          await writer.write(chunk);
+          size += chunk.byteLength;
+        }
+        const digest = await writer.commit({ labels: await labels });
+        return { digest, size };
+      } catch (err) {
+        // The same layer made before: it is there, and that is success.
+        if (BerthError.is(err, Code.AlreadyExists)) {
+          return { digest: writer.digest(), size };
+        }
+        await writer.close();
+        await store.abort(namespace, ref).catch(() => {});
+        throw err;
+      } finally {
+        await writer.close();
+      }
+    },
+  };
+}
+
+/** Options for {@linkcode diffService}. */
+export interface DiffServiceOptions {
+  /** The namespaced content store. */
+  content: NamespacedContentStore;
+  /** The differ. */
+  differ: WalkingDiffer;
+}
+
+/** The Diff service. */
+export function diffService(
+  { content, differ }: DiffServiceOptions,
+): ServiceImpl<typeof Diff> {
+  return {
+    async apply(req, ctx) {
+      const namespace = requireNamespace(ctx);
+      if (!req.diff) throw invalidArgument("diff descriptor must be set");
+      const applied = await differ.apply(
+        diffContent(content, namespace, leaseOf(ctx)),
+        {
+          mediaType: req.diff.mediaType,
+          digest: req.diff.digest,
+          size: Number(req.diff.size),
+          annotations: req.diff.annotations,
+        },
+        fromMounts(req.mounts),
+        { signal: ctx.signal },
+      );
+      return create(ApplyResponseSchema, { applied: toDescriptor(applied) });
+    },
+    async diff(req, ctx) {
+      const namespace = requireNamespace(ctx);
+      const made = await differ.compare(
+        diffContent(content, namespace, leaseOf(ctx)),
+        fromMounts(req.left),
+        fromMounts(req.right),
+        { mediaType: req.mediaType, ref: req.ref, labels: req.labels },
+      );
+      return create(DiffResponseSchema, { diff: toDescriptor(made) });
+    },
+  };
+}
+
+export { Diff };
