@@ -9,8 +9,18 @@ export NO_COLOR=1
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Mounts the suite makes live under temporary berth-* / containerd-test-*
+# directories; any left afterwards is a leak, and fails the run.
+test_mounts() { awk '$5 ~ /berth|containerd-test/ { print $5 }' /proc/self/mountinfo | sort; }
+mounts_before=$(test_mounts)
 deno test -A --parallel "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+leaked=$(comm -13 <(echo "$mounts_before") <(test_mounts))
+if [ -n "$leaked" ]; then
+  echo "mounts leaked by the suite:"
+  echo "$leaked"
+  status=1
+fi
 
 summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n1)
 passed=$(sed -nE 's/.*\| ([0-9]+) passed.*/\1/p' <<<"$summary")
@@ -21,5 +31,6 @@ if [ -z "$passed" ]; then
   failed=$((${failed:-0} + 1))
   status=1
 fi
+[ -n "$leaked" ] && failed=$((failed + 1))
 echo "$passed passed, $failed failed"
 exit "$status"

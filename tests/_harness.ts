@@ -6,6 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { unmountRecursive } from "../src/mount/mod.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 
@@ -120,6 +121,15 @@ async function waitForSocket(path: string, process: Deno.ChildProcess) {
   throw new Error(`daemon socket ${path} did not appear`);
 }
 
+/**
+ * Removes a test's directory, unmounting whatever is still mounted below
+ * it first: a recursive delete must never reach through a mount.
+ */
+export async function removeTestDir(dir: string): Promise<void> {
+  await unmountRecursive(dir, { detach: true });
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
 /** Starts `berth daemon` on fresh temporary paths. */
 export async function startDaemon(
   options: TestDaemonOptions = {},
@@ -193,7 +203,7 @@ export async function startDaemon(
     stop,
     async [Symbol.asyncDispose]() {
       await stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeTestDir(dir);
     },
   };
 }
@@ -292,7 +302,7 @@ export async function startContainerd(): Promise<TestContainerd | undefined> {
         process.kill("SIGTERM");
       } catch { /* already gone */ }
       await process.status;
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeTestDir(dir);
     },
   };
 }
