@@ -18,6 +18,8 @@ import { GcScheduler } from "../gc/mod.ts";
 import {
   collectGarbage,
   contentGcSource,
+  imageGcSource,
+  ImageStore,
   LeaseStore,
   MetadataDB,
   NamespacedContentStore,
@@ -116,7 +118,8 @@ function pluginList(root: string): PluginInfo[] {
     ...SERVICE_IDS.map((id) => ({
       type: "io.containerd.grpc.v1",
       id,
-      requires: ["namespaces", "content", "leases", "snapshots"].includes(id)
+      requires: ["namespaces", "content", "leases", "snapshots", "images"]
+          .includes(id)
         ? ["io.containerd.event.v1", "io.containerd.metadata.v1"]
         : undefined,
     })),
@@ -197,7 +200,11 @@ export async function startDaemon(
       collect: async () => {
         const result = await collectGarbage({
           db,
-          sources: [contentGcSource(db), snapshotGcSource(db)],
+          sources: [
+            contentGcSource(db),
+            snapshotGcSource(db),
+            imageGcSource(db),
+          ],
           content,
           snapshots,
         });
@@ -236,6 +243,7 @@ export async function startDaemon(
           leases,
           snapshots,
           differ: new WalkingDiffer({ tempRoot: tempMounts }),
+          images: new ImageStore(db, namespaces),
           scheduleGc: () => gc.schedule(),
           runGc: () => gc.runNow(),
         }),

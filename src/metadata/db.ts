@@ -91,6 +91,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      CREATE TABLE images (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        target TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, name)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The next number of the sequence `name` (1, 2, 3 …), inside a transaction. */

@@ -268,6 +268,29 @@ export function snapshotGcSource(db: MetadataDB): GcSource {
   };
 }
 
+/** Images as roots: each keeps its target and what its labels reference. */
+export function imageGcSource(db: MetadataDB): GcSource {
+  return {
+    *roots() {
+      const rows = db.sql.prepare(
+        "SELECT namespace, labels, target FROM images",
+      ).all() as { namespace: string; labels: string; target: string }[];
+      for (const row of rows) {
+        const target = JSON.parse(row.target) as { digest: string };
+        yield {
+          type: ResourceType.content,
+          namespace: row.namespace,
+          key: target.digest,
+        };
+        yield* labelReferences(row.namespace, JSON.parse(row.labels));
+      }
+    },
+    references: () => [],
+    all: () => [],
+    remove: () => {},
+  };
+}
+
 /** Flat node types stand for the same resource as their full types. */
 function identity(node: GcNode): string {
   const type = node.type === ResourceType.contentFlat

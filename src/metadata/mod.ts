@@ -9,3 +9,4 @@ export * from "./content.ts";
 export * from "./gc.ts";
 export * from "./leases.ts";
 export * from "./snapshots.ts";
+export * from "./images.ts";

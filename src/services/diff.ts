@@ -11,39 +11,15 @@ import {
   Diff,
   DiffResponseSchema,
 } from "../gen/containerd/services/diff/v1/diff_pb.ts";
-import {
-  type Descriptor as DescriptorMessage,
-  DescriptorSchema,
-} from "../gen/containerd/types/descriptor_pb.ts";
-import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
 import type { DiffContent, WalkingDiffer } from "../diff/mod.ts";
 import type { NamespacedContentStore } from "../metadata/mod.ts";
+import { BerthError, Code } from "../types/mod.ts";
 import {
-  BerthError,
-  Code,
-  type Descriptor,
-  invalidArgument,
-  type Mount,
-} from "../types/mod.ts";
+  fromDescriptorMessage,
+  fromMountMessages,
+  toDescriptorMessage,
+} from "./_convert.ts";
 import { leaseOf, requireNamespace } from "./_rpc.ts";
-
-function fromMounts(mounts: readonly MountMessage[]): Mount[] {
-  return mounts.map((m) => ({
-    type: m.type,
-    source: m.source,
-    target: m.target,
-    options: m.options,
-  }));
-}
-
-function toDescriptor(desc: Descriptor): DescriptorMessage {
-  return create(DescriptorSchema, {
-    mediaType: desc.mediaType,
-    digest: desc.digest,
-    size: BigInt(desc.size),
-    annotations: desc.annotations ?? {},
-  });
-}
 
 /** The content store as the differ sees it, in one namespace and lease. */
 function diffContent(
@@ -94,29 +70,25 @@ export function diffService(
   return {
     async apply(req, ctx) {
       const namespace = requireNamespace(ctx);
-      if (!req.diff) throw invalidArgument("diff descriptor must be set");
       const applied = await differ.apply(
         diffContent(content, namespace, leaseOf(ctx)),
-        {
-          mediaType: req.diff.mediaType,
-          digest: req.diff.digest,
-          size: Number(req.diff.size),
-          annotations: req.diff.annotations,
-        },
-        fromMounts(req.mounts),
+        fromDescriptorMessage(req.diff, "diff descriptor"),
+        fromMountMessages(req.mounts),
         { signal: ctx.signal },
       );
-      return create(ApplyResponseSchema, { applied: toDescriptor(applied) });
+      return create(ApplyResponseSchema, {
+        applied: toDescriptorMessage(applied),
+      });
     },
     async diff(req, ctx) {
       const namespace = requireNamespace(ctx);
       const made = await differ.compare(
         diffContent(content, namespace, leaseOf(ctx)),
-        fromMounts(req.left),
-        fromMounts(req.right),
+        fromMountMessages(req.left),
+        fromMountMessages(req.right),
         { mediaType: req.mediaType, ref: req.ref, labels: req.labels },
       );
-      return create(DiffResponseSchema, { diff: toDescriptor(made) });
+      return create(DiffResponseSchema, { diff: toDescriptorMessage(made) });
     },
   };
 }

@@ -7,6 +7,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Exchange } from "../events/mod.ts";
 import type {
+  ImageStore,
   LeaseStore,
   NamespacedContentStore,
   NamespacedSnapshotStore,
@@ -15,6 +16,7 @@ import type {
 import type { WalkingDiffer } from "../diff/mod.ts";
 import { Content, contentService } from "./content.ts";
 import { Diff, diffService } from "./diff.ts";
+import { Images, imagesService } from "./images.ts";
 import { Leases, leasesService } from "./leases.ts";
 import { Snapshots, snapshotsService } from "./snapshots.ts";
 import { Events, eventsService } from "./events.ts";
@@ -51,6 +53,8 @@ export interface ServiceDeps {
   snapshots: NamespacedSnapshotStore;
   /** The differ. */
   differ: WalkingDiffer;
+  /** Image records. */
+  images: ImageStore;
   /** Asks for a garbage collection soon. */
   scheduleGc: () => void;
   /** Collects garbage now; resolves when done. */
@@ -63,6 +67,7 @@ export const SERVICE_IDS = [
   "diff",
   "events",
   "healthcheck",
+  "images",
   "introspection",
   "leases",
   "namespaces",
@@ -102,6 +107,15 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
   router.service(
     Diff,
     diffService({ content: deps.content, differ: deps.differ }),
+  );
+  router.service(
+    Images,
+    imagesService({
+      store: deps.images,
+      events: deps.events,
+      scheduleGc: deps.scheduleGc,
+      runGc: deps.runGc,
+    }),
   );
   router.service(
     Leases,

@@ -25,14 +25,11 @@ import {
   UsageResponseSchema,
   ViewSnapshotResponseSchema,
 } from "../gen/containerd/services/snapshots/v1/snapshots_pb.ts";
-import {
-  type Mount as MountMessage,
-  MountSchema,
-} from "../gen/containerd/types/mount_pb.ts";
 import type { Exchange } from "../events/mod.ts";
 import type { NamespacedSnapshotStore } from "../metadata/mod.ts";
 import type { SnapshotInfo } from "../snapshots/mod.ts";
-import { invalidArgument, type Mount } from "../types/mod.ts";
+import { invalidArgument } from "../types/mod.ts";
+import { toMountMessages } from "./_convert.ts";
 import { packEvent } from "./_events.ts";
 import { leaseOf, requireNamespace } from "./_rpc.ts";
 
@@ -54,18 +51,6 @@ function toInfo(info: SnapshotInfo): Info {
     updatedAt: timestampFromDate(info.updatedAt),
     labels: info.labels,
   });
-}
-
-/** Mounts as the wire carries them. */
-export function toMountMessages(mounts: readonly Mount[]): MountMessage[] {
-  return mounts.map((m) =>
-    create(MountSchema, {
-      type: m.type,
-      source: m.source,
-      target: m.target ?? "",
-      options: m.options,
-    })
-  );
 }
 
 function snapshotterOf(name: string): string {

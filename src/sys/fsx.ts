@@ -3,13 +3,14 @@
  * follows symbolic links: `mknod`, `lchown`, `fchmodat` and `utimensat` with
  * `AT_SYMLINK_NOFOLLOW`, and the `l*xattr` family.
  *
- * This file opens its own handle on libc (the same library, so `errno` from
- * `./libc.ts` is the right one) to keep its symbol table separate. Every
+ * This file keeps its own symbol table, loaded through
+ * {@linkcode libcSymbols} (the same library, so `errno` from `./libc.ts` is
+ * the right one). Every
  * call is synchronous and throws {@linkcode SyscallError} on failure.
  *
  * @module
  */
-import { cString, errno, SyscallError } from "./libc.ts";
+import { cString, errno, libcSymbols, SyscallError } from "./libc.ts";
 
 const SYMBOLS = {
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
@@ -27,12 +28,7 @@ const SYMBOLS = {
   llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-
-function fsx(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  return library.symbols;
-}
+const fsx = libcSymbols(SYMBOLS);
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;

@@ -16,13 +16,25 @@ const SYMBOLS = {
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+/**
+ * A loader for libc's `symbols`: the first call opens `libc.so.6` with that
+ * table, later calls return the same symbols. Each table gets its own handle
+ * on the one library, so `errno` read through {@linkcode errno} belongs to
+ * calls made through any of them.
+ */
+export function libcSymbols<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): () => Deno.DynamicLibrary<S>["symbols"] {
+  let library: Deno.DynamicLibrary<S> | undefined;
+  return () => {
+    library ??= Deno.dlopen("libc.so.6", symbols);
+    return library.symbols;
+  };
+}
 
 /** The loaded libc symbols. */
-export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  return library.symbols;
-}
+export const libc: () => Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] =
+  libcSymbols(SYMBOLS);
 
 /** A failed libc call, with its errno. */
 export class SyscallError extends Error {

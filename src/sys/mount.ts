@@ -8,7 +8,13 @@
  *
  * @module
  */
-import { cString, errno, libc, SyscallError } from "./libc.ts";
+import {
+  cString,
+  errno,
+  libc,
+  libcSymbols,
+  SyscallError,
+} from "./libc.ts";
 
 const SYMBOLS = {
   mount: {
@@ -29,12 +35,7 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-
-function sys(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  return library.symbols;
-}
+const sys = libcSymbols(SYMBOLS);
 
 /** `mount(2)` flags (`MS_*`). */
 export const MS = {
