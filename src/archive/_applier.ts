@@ -24,7 +24,6 @@
  */
 import type { Logger } from "../log/mod.ts";
 import {
-  FileType,
   FsErrno,
   lchmod,
   lchown,
@@ -34,6 +33,7 @@ import {
   type Timespec,
 } from "../sys/fsx.ts";
 import { SyscallError } from "../sys/libc.ts";
+import { FileType } from "../sys/statx.ts";
 import { BerthError, Code, invalidArgument } from "../types/mod.ts";
 import { entrySubject, type LayerEntry } from "./_entry.ts";
 import {

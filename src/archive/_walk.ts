@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type FileStat, fileType, lstatx, S_IFDIR, S_IFLNK } from "./_statx.ts";
+import { type FileStat, FileType, fileType, lstatx } from "../sys/statx.ts";
 import { readXattrs } from "./_xattr.ts";
 import { BerthError, Code } from "../types/errors.ts";
 
@@ -76,7 +76,7 @@ async function sortedNames(dir: string): Promise<string[]> {
 }
 
 function isDir(stat: FileStat): boolean {
-  return fileType(stat.mode) === S_IFDIR;
+  return fileType(stat.mode) === FileType.S_IFDIR;
 }
 
 /**
@@ -192,7 +192,7 @@ export async function sameFile(
     return false;
   }
   if (lower.mtimeNsec !== upper.mtimeNsec) return false;
-  if (fileType(lower.mode) === S_IFLNK) {
+  if (fileType(lower.mode) === FileType.S_IFLNK) {
     return await Deno.readLink(lowerPath) === await Deno.readLink(upperPath);
   }
   if (lower.mtimeNsec !== 0 || lower.size === 0) return true;

@@ -14,18 +14,7 @@
  *
  * @module
  */
-import {
-  type FileStat,
-  fileType,
-  lstatx,
-  S_IFBLK,
-  S_IFCHR,
-  S_IFDIR,
-  S_IFIFO,
-  S_IFLNK,
-  S_IFREG,
-  S_IFSOCK,
-} from "./_statx.ts";
+import { type FileStat, FileType, fileType, lstatx } from "../sys/statx.ts";
 import { readXattrs } from "./_xattr.ts";
 import { cleanRoot, joinRoot, walkChanges, type WalkKind } from "./_walk.ts";
 import {
@@ -36,7 +25,7 @@ import {
   type TarType,
 } from "./_tar.ts";
 
-export type { FileStat } from "./_statx.ts";
+export type { FileStat } from "../sys/statx.ts";
 
 /** How a path differs between the trees. */
 export type ChangeKind = "add" | "modify" | "delete";
@@ -346,23 +335,22 @@ class ChangeWriter {
   }
 }
 
+/** The tar type of each file type; sockets have none. */
+const TAR_TYPES = new Map<number, TarType | undefined>([
+  [FileType.S_IFREG, "0"],
+  [FileType.S_IFDIR, "5"],
+  [FileType.S_IFLNK, "2"],
+  [FileType.S_IFCHR, "3"],
+  [FileType.S_IFBLK, "4"],
+  [FileType.S_IFIFO, "6"],
+  [FileType.S_IFSOCK, undefined],
+]);
+
 /** The tar type of a file mode; `undefined` for sockets. */
 function tarType(mode: number): TarType | undefined {
-  switch (fileType(mode)) {
-    case S_IFREG:
-      return "0";
-    case S_IFDIR:
-      return "5";
-    case S_IFLNK:
-      return "2";
-    case S_IFCHR:
-      return "3";
-    case S_IFBLK:
-      return "4";
-    case S_IFIFO:
-      return "6";
-    case S_IFSOCK:
-      return undefined;
+  const type = fileType(mode);
+  if (!TAR_TYPES.has(type)) {
+    throw new Error(`unknown file mode 0${mode.toString(8)}`);
   }
-  throw new Error(`unknown file mode 0${mode.toString(8)}`);
+  return TAR_TYPES.get(type);
 }

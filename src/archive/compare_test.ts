@@ -2,11 +2,16 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { extract } from "tar-stream";
 import { type Change, changes, writeDiff } from "./compare.ts";
-import { lstatx } from "./_statx.ts";
-import { readXattrs, setXattr } from "./_xattr.ts";
+import { lsetxattr } from "../sys/fsx.ts";
+import { lstatx } from "../sys/statx.ts";
+import { readXattrs } from "./_xattr.ts";
 import { BerthError, Code } from "../types/errors.ts";
 
 const WHITEOUT_TIME = new Date(1_234_567_890_000);
+
+function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
 
 /** A test that needs root (chown, mknod, file capabilities). */
 function rootTest(name: string, fn: () => Promise<void>): void {
@@ -197,7 +202,7 @@ async function scenario(): Promise<
   await write(L("hard1"), "h\n");
   await Deno.link(L("hard1"), L("hard2"));
   await Deno.symlink("a", L("link"));
-  setXattr(L("xa"), "user.note", "one");
+  lsetxattr(L("xa"), "user.note", utf8("one"));
   await run("touch", "-d", "@1000000000", L("sec"), L("secsame"));
 
   await run("cp", "-a", `${lower}/.`, `${upper}/`);
@@ -219,7 +224,7 @@ async function scenario(): Promise<
   await write(U("typechange/child"), "child\n");
   await Deno.remove(U("dir2file"), { recursive: true });
   await write(U("dir2file"), "now a file\n");
-  setXattr(U("xa"), "user.note", "two");
+  lsetxattr(U("xa"), "user.note", utf8("two"));
   await run("touch", "-d", "2001-01-01 00:00:00.5", U("touched"));
   await write(U("sec"), "bbb\n");
   await write(U("secsame"), "same\n");
@@ -595,8 +600,8 @@ Deno.test("xattr values travel as raw bytes; the filter picks which", async () =
     await Deno.mkdir(upper);
     await write(`${upper}/f`, "x");
     const value = new Uint8Array([1, 0, 0, 2, 0x80, 0xff, 0x0a, 0x20]);
-    setXattr(`${upper}/f`, "user.bin", value);
-    setXattr(`${upper}/f`, "user.skip", "no");
+    lsetxattr(`${upper}/f`, "user.bin", value);
+    lsetxattr(`${upper}/f`, "user.skip", utf8("no"));
     const tar = await collect(
       writeDiff(null, upper, { xattrs: (name) => name !== "user.skip" }),
     );
@@ -648,12 +653,12 @@ rootTest("xattr-only and capability changes make a file modified", async () => {
     await write(`${lower}/f`, "x");
     await write(`${lower}/g`, "y");
     await run("cp", "-a", `${lower}/.`, `${upper}/`);
-    setXattr(`${upper}/f`, "user.added", "1");
+    lsetxattr(`${upper}/f`, "user.added", utf8("1"));
     // file capabilities v2: effective; permitted CAP_SETUID, CAP_NET_BIND_SERVICE
     const caps = new Uint8Array(20);
     new DataView(caps.buffer).setUint32(0, 0x02000001, true);
     new DataView(caps.buffer).setUint32(4, (1 << 7) | (1 << 10), true);
-    setXattr(`${upper}/g`, "security.capability", caps);
+    lsetxattr(`${upper}/g`, "security.capability", caps);
     const list = [];
     for await (const c of changes(lower, upper)) {
       list.push(`${c.kind} ${c.path}`);

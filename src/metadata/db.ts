@@ -1,19 +1,11 @@
 /**
- * The metadata database: one SQLite file (`node:sqlite`) in WAL mode, a
- * versioned schema applied by ordered migrations, and one transaction per
+ * The metadata database: its schema's migrations, and one
+ * {@linkcode SqliteDatabase} holding them, with one transaction per
  * mutation.
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
-
-/** One schema step; `version` counts from 1 and never changes once shipped. */
-export interface Migration {
-  /** The schema version this step produces. */
-  version: number;
-  /** SQL statements that take the schema from `version - 1` to `version`. */
-  sql: string;
-}
+import { type Migration, SqliteDatabase } from "../sqlite/mod.ts";
 
 /** The schema, oldest step first. Append new steps; never edit old ones. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -121,82 +113,13 @@ export interface OpenOptions {
   migrations?: readonly Migration[];
 }
 
-/** The open database. */
-export class MetadataDB {
-  /** The underlying connection, for the stores built on it. */
-  readonly sql: DatabaseSync;
-  #depth = 0;
-
-  private constructor(sql: DatabaseSync) {
-    this.sql = sql;
-  }
-
+/** The open metadata database. */
+export class MetadataDB extends SqliteDatabase {
   /** Opens (creating when missing) and migrates the database at `path`. */
-  static open(path: string, options: OpenOptions = {}): MetadataDB {
-    const sql = new DatabaseSync(path);
-    sql.exec("PRAGMA journal_mode = WAL");
-    sql.exec("PRAGMA synchronous = NORMAL");
-    sql.exec("PRAGMA foreign_keys = ON");
-    sql.exec("PRAGMA busy_timeout = 5000");
-    const db = new MetadataDB(sql);
-    db.#migrate(options.migrations ?? MIGRATIONS);
-    return db;
-  }
-
-  /** The schema version on disk. */
-  get schemaVersion(): number {
-    const row = this.sql.prepare("PRAGMA user_version").get() as {
-      user_version: number;
-    };
-    return row.user_version;
-  }
-
-  #migrate(migrations: readonly Migration[]) {
-    const current = this.schemaVersion;
-    const latest = migrations.at(-1)?.version ?? 0;
-    if (current > latest) {
-      throw new Error(
-        `metadata schema version ${current} is newer than this berth understands (${latest})`,
-      );
-    }
-    for (const step of migrations) {
-      if (step.version <= current) continue;
-      this.transaction(() => {
-        this.sql.exec(step.sql);
-        this.sql.exec(`PRAGMA user_version = ${step.version}`);
-      });
-    }
-  }
-
-  /**
-   * Runs `fn` in one transaction: committed when it returns, rolled back when
-   * it throws. Nested calls join the outer transaction.
-   */
-  transaction<T>(fn: () => T): T {
-    if (this.#depth > 0) {
-      this.#depth++;
-      try {
-        return fn();
-      } finally {
-        this.#depth--;
-      }
-    }
-    this.sql.exec("BEGIN IMMEDIATE");
-    this.#depth = 1;
-    try {
-      const result = fn();
-      this.sql.exec("COMMIT");
-      return result;
-    } catch (err) {
-      this.sql.exec("ROLLBACK");
-      throw err;
-    } finally {
-      this.#depth = 0;
-    }
-  }
-
-  /** Closes the connection. */
-  close(): void {
-    this.sql.close();
+  static override open(path: string, options: OpenOptions = {}): MetadataDB {
+    return new MetadataDB(path, {
+      name: "metadata",
+      migrations: options.migrations ?? MIGRATIONS,
+    });
   }
 }

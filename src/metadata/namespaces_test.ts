@@ -81,27 +81,3 @@ Deno.test(
     assert.equal(store.get("busy").name, "busy");
   }),
 );
-
-Deno.test("db: migrations run once and record the schema version", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/meta.db`;
-    const first = MetadataDB.open(path);
-    const version = first.schemaVersion;
-    assert.ok(version >= 1);
-    first.close();
-    const again = MetadataDB.open(path);
-    assert.equal(again.schemaVersion, version);
-    const mode = again.sql.prepare("PRAGMA journal_mode").get() as {
-      journal_mode: string;
-    };
-    assert.equal(mode.journal_mode, "wal");
-    again.close();
-    assert.throws(
-      () => MetadataDB.open(path, { migrations: [] }),
-      /newer than this berth understands/,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { StatementSync } from "node:sqlite";
+import { type Migration, SqliteDatabase } from "../sqlite/mod.ts";
 import {
   alreadyExists,
   failedPrecondition,
@@ -31,16 +32,8 @@ import {
   type Usage,
 } from "./snapshotter.ts";
 
-/** One schema step; `version` counts from 1 and never changes once shipped. */
-export interface StorageMigration {
-  /** The schema version this step produces. */
-  version: number;
-  /** SQL taking the schema from `version - 1` to `version`. */
-  sql: string;
-}
-
 /** The schema, oldest step first. Append new steps; never edit old ones. */
-export const STORAGE_MIGRATIONS: readonly StorageMigration[] = [
+export const STORAGE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -128,54 +121,28 @@ const SELECT_ROW = `
 
 /** The records of one backend snapshotter. */
 export class MetaStore {
-  #sql: DatabaseSync;
+  #db: SqliteDatabase;
   #statements = new Map<string, StatementSync>();
-  #depth = 0;
 
-  private constructor(sql: DatabaseSync) {
-    this.#sql = sql;
+  private constructor(db: SqliteDatabase) {
+    this.#db = db;
   }
 
-  /** Opens (creating when missing) and migrates the file at `path`. */
+  /** Opens (creating when missing, mode 0600) and migrates the file at `path`. */
   static open(path: string): MetaStore {
-    const sql = new DatabaseSync(path);
-    try {
-      Deno.chmodSync(path, 0o600);
-      sql.exec("PRAGMA journal_mode = WAL");
-      sql.exec("PRAGMA synchronous = NORMAL");
-      sql.exec("PRAGMA foreign_keys = ON");
-      sql.exec("PRAGMA busy_timeout = 5000");
-      const store = new MetaStore(sql);
-      store.#migrate();
-      return store;
-    } catch (err) {
-      sql.close();
-      throw err;
-    }
-  }
-
-  #migrate() {
-    const { user_version: current } = this.#sql.prepare("PRAGMA user_version")
-      .get() as { user_version: number };
-    const latest = STORAGE_MIGRATIONS.at(-1)!.version;
-    if (current > latest) {
-      throw new Error(
-        `snapshot metadata schema version ${current} is newer than this berth understands (${latest})`,
-      );
-    }
-    for (const step of STORAGE_MIGRATIONS) {
-      if (step.version <= current) continue;
-      this.transaction(() => {
-        this.#sql.exec(step.sql);
-        this.#sql.exec(`PRAGMA user_version = ${step.version}`);
-      });
-    }
+    return new MetaStore(
+      SqliteDatabase.open(path, {
+        name: "snapshot metadata",
+        migrations: STORAGE_MIGRATIONS,
+        mode: 0o600,
+      }),
+    );
   }
 
   #prepare(text: string): StatementSync {
     let statement = this.#statements.get(text);
     if (!statement) {
-      statement = this.#sql.prepare(text);
+      statement = this.#db.sql.prepare(text);
       this.#statements.set(text, statement);
     }
     return statement;
@@ -186,26 +153,7 @@ export class MetaStore {
    * when it throws. Nested calls join the outer transaction.
    */
   transaction<T>(fn: () => T): T {
-    if (this.#depth > 0) {
-      this.#depth++;
-      try {
-        return fn();
-      } finally {
-        this.#depth--;
-      }
-    }
-    this.#sql.exec("BEGIN IMMEDIATE");
-    this.#depth = 1;
-    try {
-      const result = fn();
-      this.#sql.exec("COMMIT");
-      return result;
-    } catch (err) {
-      if (this.#sql.isTransaction) this.#sql.exec("ROLLBACK");
-      throw err;
-    } finally {
-      this.#depth = 0;
-    }
+    return this.#db.transaction(fn);
   }
 
   /**
@@ -430,7 +378,7 @@ export class MetaStore {
   /** Closes the file. */
   close(): void {
     this.#statements.clear();
-    if (this.#sql.isOpen) this.#sql.close();
+    this.#db.close();
   }
 }
 

@@ -33,13 +33,6 @@ const fsx = libcSymbols(SYMBOLS);
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
-/** File type bits for {@linkcode mknod}'s mode. */
-export const FileType = {
-  S_IFIFO: 0o010000,
-  S_IFCHR: 0o020000,
-  S_IFBLK: 0o060000,
-} as const;
-
 /** errno values the file-system helpers check for by name. */
 export const FsErrno = {
   EPERM: 1,
@@ -70,7 +63,7 @@ export function splitdev(dev: number | bigint): [number, number] {
 
 /** Options of {@linkcode mknod}. */
 export interface MknodOptions {
-  /** The type bits ({@linkcode FileType}). */
+  /** The type bits (`FileType.S_IFIFO`, `S_IFCHR`… from `./statx.ts`). */
   type: number;
   /** Permission bits (the umask applies). */
   mode: number;

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  FileType,
   FsErrno,
   lchmod,
   lchown,
@@ -13,6 +12,7 @@ import {
   splitdev,
 } from "./fsx.ts";
 import { SyscallError } from "./libc.ts";
+import { FileType } from "./statx.ts";
 
 Deno.test("makedev and splitdev round-trip large numbers", () => {
   assert.equal(makedev(1, 3), 0x103n);

@@ -7,3 +7,4 @@ export * from "./libc.ts";
 export * from "./lockfile.ts";
 export * from "./mount.ts";
 export * from "./fsx.ts";
+export * from "./statx.ts";

@@ -8,13 +8,7 @@
  *
  * @module
  */
-import {
-  cString,
-  errno,
-  libc,
-  libcSymbols,
-  SyscallError,
-} from "./libc.ts";
+import { cString, errno, libc, libcSymbols, SyscallError } from "./libc.ts";
 
 const SYMBOLS = {
   mount: {

@@ -1,11 +1,11 @@
 /**
- * `lstat` with nanosecond timestamps, through `statx(2)` over Deno FFI
- * (`Deno.lstat` rounds times to milliseconds and has no device numbers
- * split into major and minor).
+ * `lstat` with nanosecond timestamps, through `statx(2)` (`Deno.lstat`
+ * rounds times to milliseconds and has no device numbers split into major
+ * and minor), and the file type bits of `st_mode`.
  *
  * @module
  */
-import { cString, errno, SyscallError } from "../sys/libc.ts";
+import { cString, errno, libcSymbols, SyscallError } from "./libc.ts";
 
 const SYMBOLS = {
   statx: {
@@ -14,26 +14,37 @@ const SYMBOLS = {
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+const symbols = libcSymbols(SYMBOLS);
+
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const STATX_BASIC_STATS = 0x7ff;
 
-/** File type bits of `st_mode`. */
+/** The mask of the file type bits of `st_mode`. */
 export const S_IFMT = 0o170000;
-/** Socket. */
-export const S_IFSOCK = 0o140000;
-/** Symbolic link. */
-export const S_IFLNK = 0o120000;
-/** Regular file. */
-export const S_IFREG = 0o100000;
-/** Block device. */
-export const S_IFBLK = 0o060000;
-/** Directory. */
-export const S_IFDIR = 0o040000;
-/** Character device. */
-export const S_IFCHR = 0o020000;
-/** FIFO. */
-export const S_IFIFO = 0o010000;
+
+/** File type bits of `st_mode` (and of `mknod`'s mode). */
+export const FileType = {
+  /** Socket. */
+  S_IFSOCK: 0o140000,
+  /** Symbolic link. */
+  S_IFLNK: 0o120000,
+  /** Regular file. */
+  S_IFREG: 0o100000,
+  /** Block device. */
+  S_IFBLK: 0o060000,
+  /** Directory. */
+  S_IFDIR: 0o040000,
+  /** Character device. */
+  S_IFCHR: 0o020000,
+  /** FIFO. */
+  S_IFIFO: 0o010000,
+} as const;
+
+/** The file type bits of a mode: one of {@linkcode FileType}'s values. */
+export function fileType(mode: number): number {
+  return mode & S_IFMT;
+}
 
 /** What `lstat` says about one file, with nanosecond mtime. */
 export interface FileStat {
@@ -61,18 +72,17 @@ export interface FileStat {
   rdevMinor: number;
 }
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 const buffer = new Uint8Array(256);
 const view = new DataView(buffer.buffer);
 
 /**
  * Stats `path` without following a final symlink.
  *
- * @throws {SyscallError} when the call fails (`ENOENT`, `EACCES` …).
+ * @throws {SyscallError} `lstat PATH: …` when the call fails (`ENOENT`,
+ *   `EACCES` …).
  */
 export function lstatx(path: string): FileStat {
-  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  const rc = library.symbols.statx(
+  const rc = symbols().statx(
     AT_FDCWD,
     cString(path),
     AT_SYMLINK_NOFOLLOW,
@@ -93,9 +103,4 @@ export function lstatx(path: string): FileStat {
     rdevMinor: view.getUint32(132, true),
     dev: `${view.getUint32(136, true)}:${view.getUint32(140, true)}`,
   };
-}
-
-/** The file type bits of a mode. */
-export function fileType(mode: number): number {
-  return mode & S_IFMT;
 }

@@ -1,0 +1,129 @@
+/**
+ * One SQLite file (`node:sqlite`) in WAL mode, its schema brought up to date
+ * by ordered migrations counted in `PRAGMA user_version`, and transactions
+ * that nest by joining the outermost one.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+
+/** One schema step; `version` counts from 1 and never changes once shipped. */
+export interface Migration {
+  /** The schema version this step produces. */
+  version: number;
+  /** SQL statements that take the schema from `version - 1` to `version`. */
+  sql: string;
+}
+
+/** Options of {@linkcode SqliteDatabase.open}. */
+export interface SqliteOpenOptions {
+  /** The schema, oldest step first. Append new steps; never edit old ones. */
+  migrations: readonly Migration[];
+  /**
+   * What the file holds, for the error refusing a newer schema
+   * (`NAME schema version 9 is newer than this berth understands (3)`);
+   * default `database`.
+   */
+  name?: string;
+  /** Permission bits the file gets once open (`0o600`); default untouched. */
+  mode?: number;
+}
+
+const PRAGMAS = [
+  "PRAGMA journal_mode = WAL",
+  "PRAGMA synchronous = NORMAL",
+  "PRAGMA foreign_keys = ON",
+  "PRAGMA busy_timeout = 5000",
+];
+
+/** An open, migrated database. */
+export class SqliteDatabase {
+  /** The underlying connection, for the stores built on it. */
+  readonly sql: DatabaseSync;
+  #depth = 0;
+
+  /**
+   * Opens (creating when missing) and migrates the file at `path`; the
+   * connection is closed again when that fails. Use
+   * {@linkcode SqliteDatabase.open}, or `new` in a subclass.
+   */
+  protected constructor(path: string, options: SqliteOpenOptions) {
+    this.sql = new DatabaseSync(path);
+    try {
+      if (options.mode !== undefined) Deno.chmodSync(path, options.mode);
+      for (const pragma of PRAGMAS) this.sql.exec(pragma);
+      this.#migrate(options.name ?? "database", options.migrations);
+    } catch (err) {
+      this.sql.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens (creating when missing) the database at `path` and applies the
+   * migrations it has not seen.
+   *
+   * @throws {Error} when the file's schema is newer than the last migration.
+   */
+  static open(path: string, options: SqliteOpenOptions): SqliteDatabase {
+    return new SqliteDatabase(path, options);
+  }
+
+  /** The schema version on disk. */
+  get schemaVersion(): number {
+    const row = this.sql.prepare("PRAGMA user_version").get() as {
+      user_version: number;
+    };
+    return row.user_version;
+  }
+
+  #migrate(name: string, migrations: readonly Migration[]) {
+    const current = this.schemaVersion;
+    const latest = migrations.at(-1)?.version ?? 0;
+    if (current > latest) {
+      throw new Error(
+        `${name} schema version ${current} is newer than this berth understands (${latest})`,
+      );
+    }
+    for (const step of migrations) {
+      if (step.version <= current) continue;
+      this.transaction(() => {
+        this.sql.exec(step.sql);
+        this.sql.exec(`PRAGMA user_version = ${step.version}`);
+      });
+    }
+  }
+
+  /**
+   * Runs `fn` in one `BEGIN IMMEDIATE` transaction: committed when it
+   * returns, rolled back when it throws. Nested calls join the outer
+   * transaction.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) {
+      this.#depth++;
+      try {
+        return fn();
+      } finally {
+        this.#depth--;
+      }
+    }
+    this.sql.exec("BEGIN IMMEDIATE");
+    this.#depth = 1;
+    try {
+      const result = fn();
+      this.sql.exec("COMMIT");
+      return result;
+    } catch (err) {
+      if (this.sql.isTransaction) this.sql.exec("ROLLBACK");
+      throw err;
+    } finally {
+      this.#depth = 0;
+    }
+  }
+
+  /** Closes the connection; closing twice is harmless. */
+  close(): void {
+    if (this.sql.isOpen) this.sql.close();
+  }
+}
