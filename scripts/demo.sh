@@ -24,7 +24,12 @@ fi
 
 echo "== berth ctr version"
 berth ctr version
-echo "== ctr (containerd's client) against berth"
-ctr --address "$SOCK" namespaces create demo owner=berth 2>/dev/null || true
-ctr --address "$SOCK" namespaces ls
+echo "== the demo image: busybox-static built offline into an OCI archive"
+deno run -A scripts/build_test_images.ts busybox --archive /var/tmp/berth-demo-busybox.tar \
+  --ref docker.io/library/busybox:latest
+echo "== ctr (containerd's client) imports and unpacks it into berth"
+ctr --address "$SOCK" images import /var/tmp/berth-demo-busybox.tar
+ctr --address "$SOCK" images ls
+ctr --address "$SOCK" images check
+ctr --address "$SOCK" snapshots ls
 ctr --address "$SOCK" plugins ls
