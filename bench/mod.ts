@@ -16,9 +16,10 @@ import {
 } from "./_bench.ts";
 import { onPath, startDaemons } from "./_daemons.ts";
 import * as content from "./content.ts";
+import * as diff from "./diff.ts";
 
 /** Every bench module, in the order they run. */
-export const MODULES: BenchModule[] = [content];
+export const MODULES: BenchModule[] = [content, diff];
 
 /** Runs the benchmarks; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

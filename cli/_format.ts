@@ -215,3 +215,221 @@ export function formatRFC3339(date: Date): string {
     two(date.getSeconds())
   }${zone}`;
 }
+
+/**
+ * `x` with `precision` decimals as Go's `%.{precision}f` prints it: exact
+ * ties round to even (JavaScript's `toFixed` rounds them away from zero).
+ */
+export function formatFixed(x: number, precision: number): string {
+  if (!Number.isFinite(x) || Math.abs(x) >= 1e21) return x.toFixed(precision);
+  // toFixed gives the exact decimal expansion of the double when asked
+  // for enough digits: a tie is a 5 followed only by zeros.
+  const exact = Math.abs(x).toFixed(Math.min(100, precision + 60));
+  const point = exact.indexOf(".");
+  const rest = exact.slice(point + 1 + precision);
+  if (!/^50*$/.test(rest)) return x.toFixed(precision);
+  const kept = exact.slice(0, point + 1 + precision).replace(/\.$/, "");
+  const lastDigit = Number(kept[kept.length - 1]);
+  if (lastDigit % 2 === 0) return `${x < 0 ? "-" : ""}${kept}`;
+  return x.toFixed(precision);
+}
+
+const BINARY_UNITS = [
+  "B",
+  "KiB",
+  "MiB",
+  "GiB",
+  "TiB",
+  "PiB",
+  "EiB",
+  "ZiB",
+  "YiB",
+];
+
+/**
+ * A size as ctr's `progress.Bytes` prints it (binary units, one decimal,
+ * a space): `0.0 B`, `4.0 KiB`, `1.2 MiB`.
+ */
+export function progressBytes(bytes: number | bigint): string {
+  let size = Number(bytes);
+  let unit = 0;
+  while (size >= 1024 && unit < BINARY_UNITS.length - 1) {
+    size /= 1024;
+    unit++;
+  }
+  return `${formatFixed(size, 1).padStart(2, "0")} ${BINARY_UNITS[unit]}`;
+}
+
+/**
+ * A protobuf timestamp as Go's `time.Time` marshals to JSON in UTC
+ * (RFC 3339 with nanoseconds, trailing zeros dropped):
+ * `2026-11-28T09:32:34.143Z`. No timestamp is Go's zero time.
+ */
+export function formatRFC3339Nano(
+  ts: { seconds: bigint; nanos: number } | undefined,
+): string {
+  const seconds = ts?.seconds ?? -62135596800n;
+  const nanos = ts?.nanos ?? 0;
+  const iso = new Date(Number(seconds) * 1000).toISOString();
+  const fraction = String(nanos).padStart(9, "0").replace(/0+$/, "");
+  // Years beyond 9999 are six digits in toISOString; Go keeps four or more.
+  const date = iso.replace(/^\+0*(\d{4,})/, "$1").replace(/\.\d+Z$/, "");
+  return `${date}${fraction ? "." + fraction : ""}Z`;
+}
+
+const GO_JSON_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  "\\": "\\\\",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "<": "\\u003c",
+  ">": "\\u003e",
+  "&": "\\u0026",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
+
+/** A string as Go's `encoding/json` (1.19) writes it, HTML escaping on. */
+function goJSONString(text: string): string {
+  return `"${
+    text.replace(
+      // deno-lint-ignore no-control-regex
+      /["\\<>&\u2028\u2029\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+      (c) =>
+        GO_JSON_ESCAPES[c] ??
+          (c.charCodeAt(0) < 0x20
+            ? `\\u00${c.charCodeAt(0).toString(16).padStart(2, "0")}`
+            : "\\ufffd"),
+    )
+  }"`;
+}
+
+/** Compares strings by their UTF-8 bytes, the order Go sorts map keys in. */
+export function compareUTF8(a: string, b: string): number {
+  const enc = new TextEncoder();
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i] - y[i];
+  }
+  return x.length - y.length;
+}
+
+/** A value Go's `encoding/json` would marshal: objects keep their key order. */
+export type GoJSONValue =
+  | null
+  | boolean
+  | number
+  | string
+  | GoJSONValue[]
+  | { [key: string]: GoJSONValue | undefined };
+
+/**
+ * `value` as ctr's `PrintAsJSON` prints it (`json.MarshalIndent` with four
+ * spaces): Go's string escapes, `[]` and `{}` when empty. Keys are written
+ * in the object's order (a Go struct's field order; sort maps with
+ * {@linkcode goMap}); undefined members are left out (`omitempty`).
+ */
+export function goJSON(value: GoJSONValue, indent = "    "): string {
+  const write = (v: GoJSONValue, depth: number): string => {
+    if (v === null) return "null";
+    if (typeof v === "string") return goJSONString(v);
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    const inner = indent.repeat(depth + 1);
+    const outer = indent.repeat(depth);
+    if (Array.isArray(v)) {
+      if (v.length === 0) return "[]";
+      return `[\n${
+        v.map((item) => inner + write(item, depth + 1)).join(",\n")
+      }\n${outer}]`;
+    }
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) return "{}";
+    return `{\n${
+      entries.map(([k, x]) =>
+        `${inner}${goJSONString(k)}: ${write(x!, depth + 1)}`
+      ).join(",\n")
+    }\n${outer}}`;
+  };
+  return write(value, 0);
+}
+
+/** A Go `map[string]string` for {@linkcode goJSON}: keys sorted as Go sorts them. */
+export function goMap(map: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(map).sort(([a], [b]) => compareUTF8(a, b)),
+  );
+}
+
+/** A string as Go's `%q` (strconv.Quote) prints it. */
+export function goQuote(text: string): string {
+  let out = '"';
+  for (const c of text) {
+    const code = c.codePointAt(0)!;
+    switch (c) {
+      case '"':
+        out += '\\"';
+        continue;
+      case "\\":
+        out += "\\\\";
+        continue;
+      case "\x07":
+        out += "\\a";
+        continue;
+      case "\b":
+        out += "\\b";
+        continue;
+      case "\f":
+        out += "\\f";
+        continue;
+      case "\n":
+        out += "\\n";
+        continue;
+      case "\r":
+        out += "\\r";
+        continue;
+      case "\t":
+        out += "\\t";
+        continue;
+      case "\v":
+        out += "\\v";
+        continue;
+    }
+    if (code >= 0xd800 && code <= 0xdfff) out += "\\ufffd";
+    else if (c === " " || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(c)) out += c;
+    else if (code < 0x80) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else if (code < 0x10000) {
+      out += `\\u${code.toString(16).padStart(4, "0")}`;
+    } else out += `\\U${code.toString(16).padStart(8, "0")}`;
+  }
+  return out + '"';
+}
+
+/** What ctr's (urfave/cli's) help for a subcommand shows. */
+export interface CtrHelp {
+  /** The full name, e.g. `ctr snapshots prepare`. */
+  helpName: string;
+  /** The one-line usage. */
+  usage: string;
+  /** The arguments' usage, e.g. `<key> [<parent>]`. */
+  argsUsage?: string;
+  /** The flags, each `NAMES\tUSAGE`, e.g. `--mounts\tprint mounts`. */
+  flags?: string[];
+}
+
+/**
+ * A subcommand's help exactly as ctr prints it when the arguments do not
+ * fit (it then exits 0): NAME, USAGE and OPTIONS, laid out by a tabwriter.
+ */
+export function ctrHelp(help: CtrHelp): string {
+  const flags = help.flags ?? [];
+  let text =
+    `NAME:\n   ${help.helpName} - ${help.usage}\n\nUSAGE:\n   ${help.helpName}${
+      flags.length ? " [command options]" : ""
+    } ${help.argsUsage || "[arguments...]"}`;
+  if (flags.length) {
+    text += "\n\nOPTIONS:\n   " + flags.map((f) => `${f}\n   `).join("");
+  }
+  return tabwrite(text + "\n", { minwidth: 1, tabwidth: 8, padding: 2 });
+}

@@ -1,12 +1,20 @@
 import assert from "node:assert/strict";
 import {
   columns,
+  compareUTF8,
+  ctrHelp,
+  formatFixed,
   formatGoTime,
   formatLabels,
   formatRFC3339,
+  formatRFC3339Nano,
+  goJSON,
+  goMap,
+  goQuote,
   humanDuration,
   humanSize,
   parseLabelArgs,
+  progressBytes,
   tabwrite,
 } from "./_format.ts";
 
@@ -114,4 +122,96 @@ Deno.test("formatRFC3339 prints Go's RFC3339 layout in the local zone", () => {
   if (date.getTimezoneOffset() === 0) {
     assert.equal(text, "2026-11-28T09:01:02Z");
   }
+});
+
+Deno.test("formatFixed rounds exact ties to even as Go's %f", () => {
+  assert.equal(formatFixed(1.25, 1), "1.2");
+  assert.equal(formatFixed(1.75, 1), "1.8");
+  assert.equal(formatFixed(0.25, 1), "0.2");
+  assert.equal(formatFixed(-2.25, 1), "-2.2");
+  assert.equal(formatFixed(2.5, 0), "2");
+  assert.equal(formatFixed(3.5, 0), "4");
+  // 0.15 is a little below 0.15 as a double: not a tie.
+  assert.equal(formatFixed(0.15, 1), "0.1");
+  assert.equal(formatFixed(1.26, 1), "1.3");
+  assert.equal(formatFixed(4, 1), "4.0");
+});
+
+Deno.test("progressBytes prints like ctr's progress.Bytes", () => {
+  assert.equal(progressBytes(0), "0.0 B");
+  assert.equal(progressBytes(1023), "1023.0 B");
+  assert.equal(progressBytes(4096n), "4.0 KiB");
+  assert.equal(progressBytes(1280), "1.2 KiB");
+  assert.equal(progressBytes(1792), "1.8 KiB");
+  assert.equal(progressBytes(52_428_800), "50.0 MiB");
+  assert.equal(progressBytes(3 * 1024 ** 3), "3.0 GiB");
+});
+
+Deno.test("formatRFC3339Nano prints like Go's time.Time in JSON", () => {
+  assert.equal(
+    formatRFC3339Nano({ seconds: 1795858354n, nanos: 143000000 }),
+    "2026-11-28T09:32:34.143Z",
+  );
+  assert.equal(
+    formatRFC3339Nano({ seconds: 1795858354n, nanos: 1 }),
+    "2026-11-28T09:32:34.000000001Z",
+  );
+  assert.equal(
+    formatRFC3339Nano({ seconds: 1795858354n, nanos: 0 }),
+    "2026-11-28T09:32:34Z",
+  );
+  assert.equal(formatRFC3339Nano(undefined), "0001-01-01T00:00:00Z");
+});
+
+Deno.test("goJSON marshals as Go's json.MarshalIndent with four spaces", () => {
+  assert.equal(goJSON([]), "[]");
+  assert.equal(goJSON({}), "{}");
+  assert.equal(goJSON(null), "null");
+  assert.equal(
+    goJSON({ Kind: "Active", Parent: undefined, Options: null, L: ["a"] }),
+    '{\n    "Kind": "Active",\n    "Options": null,\n    "L": [\n        "a"\n    ]\n}',
+  );
+  assert.equal(
+    goJSON('<a&b>\n\t"\\\u0001\b\u2028é'),
+    '"\\u003ca\\u0026b\\u003e\\n\\t\\"\\\\\\u0001\\u0008\\u2028é"',
+  );
+  assert.deepEqual(Object.keys(goMap({ b: "", a: "", "é": "", Z: "" })), [
+    "Z",
+    "a",
+    "b",
+    "é",
+  ]);
+  assert.ok(compareUTF8("\uffff", "\u{10000}") < 0);
+});
+
+Deno.test("goQuote quotes as Go's %q", () => {
+  assert.equal(goQuote("key"), '"key"');
+  assert.equal(goQuote('a"b\\c'), '"a\\"b\\\\c"');
+  assert.equal(goQuote("tab\there\n\x00\x7f"), '"tab\\there\\n\\x00\\x7f"');
+  assert.equal(goQuote("héllo ✓"), '"héllo ✓"');
+  assert.equal(goQuote("\u00a0"), '"\\u00a0"');
+});
+
+Deno.test("ctrHelp lays out a subcommand's help as urfave/cli does", () => {
+  assert.equal(
+    ctrHelp({
+      helpName: "ctr snapshots commit",
+      usage: "commit an active snapshot into the provided name",
+      argsUsage: "<key> <active>",
+    }),
+    "NAME:\n   ctr snapshots commit - commit an active snapshot into the provided name\n\n" +
+      "USAGE:\n   ctr snapshots commit <key> <active>\n",
+  );
+  assert.equal(
+    ctrHelp({
+      helpName: "ctr snapshots prepare",
+      usage: "prepare a snapshot from a committed snapshot",
+      argsUsage: "[flags] <key> [<parent>]",
+      flags: ["--target value, -t value\tmount target", "--mounts\tas JSON"],
+    }),
+    "NAME:\n   ctr snapshots prepare - prepare a snapshot from a committed snapshot\n\n" +
+      "USAGE:\n   ctr snapshots prepare [command options] [flags] <key> [<parent>]\n\n" +
+      "OPTIONS:\n   --target value, -t value  mount target\n" +
+      "   --mounts                  as JSON\n   \n",
+  );
 });

@@ -12,6 +12,7 @@ import { eventsCommand } from "./commands/events.ts";
 import { leasesCommand } from "./commands/leases.ts";
 import { namespacesCommand } from "./commands/namespaces.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
+import { snapshotsCommand } from "./commands/snapshots.ts";
 import { versionCommand } from "./commands/version.ts";
 
 /** The daemon's socket when neither `--address` nor `BERTH_ADDRESS` say. */
@@ -45,6 +46,7 @@ export function ctrProgram(): Command {
   eventsCommand(program, connect);
   contentCommand(program, connect);
   leasesCommand(program, connect);
+  snapshotsCommand(program, connect);
   return program;
 }
 
