@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/services/transfer/v1/transfer.proto.
  */
 export const file_berth_services_transfer_v1_transfer: GenFile = /*@__PURE__*/
-  fileDesc("CiliZXJ0aC9zZXJ2aWNlcy90cmFuc2Zlci92MS90cmFuc2Zlci5wcm90bxIaYmVydGguc2VydmljZXMudHJhbnNmZXIudjEiTQoPUmVnaXN0cnlPcHRpb25zEhIKCnBsYWluX2h0dHAYASABKAgSEwoLY3JlZGVudGlhbHMYAiABKAkSEQoJaG9zdHNfZGlyGAMgASgJIrQCCgtQdWxsUmVxdWVzdBIRCglyZWZlcmVuY2UYASABKAkSEQoJcGxhdGZvcm1zGAIgAygJEhUKDWFsbF9wbGF0Zm9ybXMYAyABKAgSEwoLc25hcHNob3R0ZXIYBCABKAkSPQoIcmVnaXN0cnkYBSABKAsyKy5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5SZWdpc3RyeU9wdGlvbnMSIAoYbWF4X2NvbmN1cnJlbnRfZG93bmxvYWRzGAYgASgFEkMKBmxhYmVscxgHIAMoCzIzLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLlB1bGxSZXF1ZXN0LkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimAEKC1B1c2hSZXF1ZXN0Eg0KBWltYWdlGAEgASgJEhEKCXJlZmVyZW5jZRgCIAEoCRIRCglwbGF0Zm9ybXMYAyADKAkSFQoNYWxsX3BsYXRmb3JtcxgEIAEoCBI9CghyZWdpc3RyeRgFIAEoCzIrLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLlJlZ2lzdHJ5T3B0aW9ucyJtCgxCbG9iUHJvZ3Jlc3MSDAoEa2luZBgBIAEoCRIwCgpkZXNjcmlwdG9yGAIgASgLMhwuY29udGFpbmVyZC50eXBlcy5EZXNjcmlwdG9yEg0KBXN0YXRlGAMgASgJEg4KBm9mZnNldBgEIAEoAyLCAQoIUHJvZ3Jlc3MSNwoFYmxvYnMYASADKAsyKC5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5CbG9iUHJvZ3Jlc3MSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFaW1hZ2UYAyABKAkSLAoGdGFyZ2V0GAQgASgLMhwuY29udGFpbmVyZC50eXBlcy5EZXNjcmlwdG9yEhAKCHNuYXBzaG90GAUgASgJMrwBCghUcmFuc2ZlchJXCgRQdWxsEicuYmVydGguc2VydmljZXMudHJhbnNmZXIudjEuUHVsbFJlcXVlc3QaJC5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5Qcm9ncmVzczABElcKBFB1c2gSJy5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5QdXNoUmVxdWVzdBokLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLlByb2dyZXNzMAFiBnByb3RvMw", [file_containerd_types_descriptor, file_google_protobuf_timestamp]);
+  fileDesc("CiliZXJ0aC9zZXJ2aWNlcy90cmFuc2Zlci92MS90cmFuc2Zlci5wcm90bxIaYmVydGguc2VydmljZXMudHJhbnNmZXIudjEiTQoPUmVnaXN0cnlPcHRpb25zEhIKCnBsYWluX2h0dHAYASABKAgSEwoLY3JlZGVudGlhbHMYAiABKAkSEQoJaG9zdHNfZGlyGAMgASgJIrQCCgtQdWxsUmVxdWVzdBIRCglyZWZlcmVuY2UYASABKAkSEQoJcGxhdGZvcm1zGAIgAygJEhUKDWFsbF9wbGF0Zm9ybXMYAyABKAgSEwoLc25hcHNob3R0ZXIYBCABKAkSPQoIcmVnaXN0cnkYBSABKAsyKy5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5SZWdpc3RyeU9wdGlvbnMSIAoYbWF4X2NvbmN1cnJlbnRfZG93bmxvYWRzGAYgASgFEkMKBmxhYmVscxgHIAMoCzIzLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLlB1bGxSZXF1ZXN0LkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimAEKC1B1c2hSZXF1ZXN0Eg0KBWltYWdlGAEgASgJEhEKCXJlZmVyZW5jZRgCIAEoCRIRCglwbGF0Zm9ybXMYAyADKAkSFQoNYWxsX3BsYXRmb3JtcxgEIAEoCBI9CghyZWdpc3RyeRgFIAEoCzIrLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLlJlZ2lzdHJ5T3B0aW9ucyJtCgxCbG9iUHJvZ3Jlc3MSDAoEa2luZBgBIAEoCRIwCgpkZXNjcmlwdG9yGAIgASgLMhwuY29udGFpbmVyZC50eXBlcy5EZXNjcmlwdG9yEg0KBXN0YXRlGAMgASgJEg4KBm9mZnNldBgEIAEoAyLCAQoIUHJvZ3Jlc3MSNwoFYmxvYnMYASADKAsyKC5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5CbG9iUHJvZ3Jlc3MSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFaW1hZ2UYAyABKAkSLAoGdGFyZ2V0GAQgASgLMhwuY29udGFpbmVyZC50eXBlcy5EZXNjcmlwdG9yEhAKCHNuYXBzaG90GAUgASgJIlkKDUltcG9ydFJlcXVlc3QSOgoHb3B0aW9ucxgBIAEoCzIpLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLkltcG9ydE9wdGlvbnMSDAoEZGF0YRgCIAEoDCL8AQoNSW1wb3J0T3B0aW9ucxIRCgliYXNlX25hbWUYASABKAkSDwoHZGlnZXN0cxgCIAEoCBISCgppbmRleF9uYW1lGAMgASgJEhEKCXBsYXRmb3JtcxgEIAMoCRIVCg1hbGxfcGxhdGZvcm1zGAUgASgIEhMKC3NuYXBzaG90dGVyGAYgASgJEkUKBmxhYmVscxgHIAMoCzI1LmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLkltcG9ydE9wdGlvbnMuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKHAQoNRXhwb3J0UmVxdWVzdBIOCgZpbWFnZXMYASADKAkSEQoJcGxhdGZvcm1zGAIgAygJEhUKDWFsbF9wbGF0Zm9ybXMYAyABKAgSHgoWc2tpcF9ub25fZGlzdHJpYnV0YWJsZRgEIAEoCBIcChRza2lwX2RvY2tlcl9tYW5pZmVzdBgFIAEoCCIeCg5FeHBvcnRSZXNwb25zZRIMCgRkYXRhGAEgASgMMv4CCghUcmFuc2ZlchJXCgRQdWxsEicuYmVydGguc2VydmljZXMudHJhbnNmZXIudjEuUHVsbFJlcXVlc3QaJC5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5Qcm9ncmVzczABElcKBFB1c2gSJy5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5QdXNoUmVxdWVzdBokLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLlByb2dyZXNzMAESXQoGSW1wb3J0EikuYmVydGguc2VydmljZXMudHJhbnNmZXIudjEuSW1wb3J0UmVxdWVzdBokLmJlcnRoLnNlcnZpY2VzLnRyYW5zZmVyLnYxLlByb2dyZXNzKAEwARJhCgZFeHBvcnQSKS5iZXJ0aC5zZXJ2aWNlcy50cmFuc2Zlci52MS5FeHBvcnRSZXF1ZXN0GiouYmVydGguc2VydmljZXMudHJhbnNmZXIudjEuRXhwb3J0UmVzcG9uc2UwAWIGcHJvdG8z", [file_containerd_types_descriptor, file_google_protobuf_timestamp]);
 
 /**
  * How to reach a registry.
@@ -235,6 +235,149 @@ export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
   messageDesc(file_berth_services_transfer_v1_transfer, 4);
 
 /**
+ * @generated from message berth.services.transfer.v1.ImportRequest
+ */
+export type ImportRequest = Message<"berth.services.transfer.v1.ImportRequest"> & {
+  /**
+   * Options, read from the first message only.
+   *
+   * @generated from field: berth.services.transfer.v1.ImportOptions options = 1;
+   */
+  options?: ImportOptions | undefined;
+
+  /**
+   * The next bytes of the archive.
+   *
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message berth.services.transfer.v1.ImportRequest.
+ * Use `create(ImportRequestSchema)` to create a new message.
+ */
+export const ImportRequestSchema: GenMessage<ImportRequest> = /*@__PURE__*/
+  messageDesc(file_berth_services_transfer_v1_transfer, 5);
+
+/**
+ * @generated from message berth.services.transfer.v1.ImportOptions
+ */
+export type ImportOptions = Message<"berth.services.transfer.v1.ImportOptions"> & {
+  /**
+   * Prefix for images whose archive names are bare tags (ctr's --base-name).
+   *
+   * @generated from field: string base_name = 1;
+   */
+  baseName: string;
+
+  /**
+   * Also name each image by its digest ("NAME@sha256:…").
+   *
+   * @generated from field: bool digests = 2;
+   */
+  digests: boolean;
+
+  /**
+   * Index name for an archive whose images carry no names (ctr's --index-name).
+   *
+   * @generated from field: string index_name = 3;
+   */
+  indexName: string;
+
+  /**
+   * @generated from field: repeated string platforms = 4;
+   */
+  platforms: string[];
+
+  /**
+   * @generated from field: bool all_platforms = 5;
+   */
+  allPlatforms: boolean;
+
+  /**
+   * Unpack into this snapshotter; empty to only import.
+   *
+   * @generated from field: string snapshotter = 6;
+   */
+  snapshotter: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 7;
+   */
+  labels: { [key: string]: string };
+};
+
+/**
+ * Describes the message berth.services.transfer.v1.ImportOptions.
+ * Use `create(ImportOptionsSchema)` to create a new message.
+ */
+export const ImportOptionsSchema: GenMessage<ImportOptions> = /*@__PURE__*/
+  messageDesc(file_berth_services_transfer_v1_transfer, 6);
+
+/**
+ * @generated from message berth.services.transfer.v1.ExportRequest
+ */
+export type ExportRequest = Message<"berth.services.transfer.v1.ExportRequest"> & {
+  /**
+   * Image names to export.
+   *
+   * @generated from field: repeated string images = 1;
+   */
+  images: string[];
+
+  /**
+   * @generated from field: repeated string platforms = 2;
+   */
+  platforms: string[];
+
+  /**
+   * @generated from field: bool all_platforms = 3;
+   */
+  allPlatforms: boolean;
+
+  /**
+   * Skip layers marked non-distributable.
+   *
+   * @generated from field: bool skip_non_distributable = 4;
+   */
+  skipNonDistributable: boolean;
+
+  /**
+   * Also write a Docker-compatible manifest.json (default on in ctr).
+   *
+   * @generated from field: bool skip_docker_manifest = 5;
+   */
+  skipDockerManifest: boolean;
+};
+
+/**
+ * Describes the message berth.services.transfer.v1.ExportRequest.
+ * Use `create(ExportRequestSchema)` to create a new message.
+ */
+export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
+  messageDesc(file_berth_services_transfer_v1_transfer, 7);
+
+/**
+ * @generated from message berth.services.transfer.v1.ExportResponse
+ */
+export type ExportResponse = Message<"berth.services.transfer.v1.ExportResponse"> & {
+  /**
+   * The next bytes of the archive.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message berth.services.transfer.v1.ExportResponse.
+ * Use `create(ExportResponseSchema)` to create a new message.
+ */
+export const ExportResponseSchema: GenMessage<ExportResponse> = /*@__PURE__*/
+  messageDesc(file_berth_services_transfer_v1_transfer, 8);
+
+/**
  * @generated from service berth.services.transfer.v1.Transfer
  */
 export const Transfer: GenService<{
@@ -257,6 +400,27 @@ export const Transfer: GenService<{
     methodKind: "server_streaming";
     input: typeof PushRequestSchema;
     output: typeof ProgressSchema;
+  },
+  /**
+   * Imports an OCI or Docker archive: the first message carries the
+   * options, every message may carry bytes of the archive, in order.
+   *
+   * @generated from rpc berth.services.transfer.v1.Transfer.Import
+   */
+  import: {
+    methodKind: "bidi_streaming";
+    input: typeof ImportRequestSchema;
+    output: typeof ProgressSchema;
+  },
+  /**
+   * Exports images as an OCI archive (importable by containerd and docker).
+   *
+   * @generated from rpc berth.services.transfer.v1.Transfer.Export
+   */
+  export: {
+    methodKind: "server_streaming";
+    input: typeof ExportRequestSchema;
+    output: typeof ExportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_berth_services_transfer_v1_transfer, 0);
