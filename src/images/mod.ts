@@ -1,0 +1,21 @@
+/**
+ * Image logic over content and snapshots: media types, manifests and
+ * indexes, platforms, references, chain IDs, unpacking into a snapshotter,
+ * walking and labelling an image's content graph, and image archives.
+ *
+ * Everything here depends on narrow interfaces ({@linkcode ImageContent},
+ * {@linkcode ImageSnapshots}, {@linkcode LayerApplier}) that the daemon
+ * binds to one namespace, never on the stores themselves.
+ *
+ * @module
+ */
+export * from "./mediatypes.ts";
+export * from "./labels.ts";
+export * from "./platforms.ts";
+export * from "./content.ts";
+export * from "./manifest.ts";
+export * from "./reference.ts";
+export * from "./identity.ts";
+export * from "./unpack.ts";
+export * from "./walk.ts";
+export * from "./archive.ts";
