@@ -94,6 +94,14 @@ export interface ReadOptions {
   chunkSize?: number;
 }
 
+/** Reads an ingest's bytes written so far. */
+export interface IngestReader {
+  /** Up to `size` bytes from `offset` (fewer at the end of what is written). */
+  readAt(offset: number, size: number): Promise<Uint8Array>;
+  /** Closes the file. */
+  close(): void;
+}
+
 /** An open ingest, held exclusively until committed or closed. */
 export interface ContentWriter {
   /** The ingest's ref. */
@@ -143,6 +151,39 @@ export class LocalContentStore {
   /** The path of the blob with `digest` (whether or not it exists). */
   path(digest: string): string {
     return join(this.#blobs, DIGEST_ALGORITHM, digestHex(digest));
+  }
+
+  /**
+   * Opens the bytes of ingest `ref` for reading while it is still being
+   * written (to unpack a layer as it downloads). The open file survives the
+   * commit that renames it into the blob store.
+   */
+  async openIngest(ref: string): Promise<IngestReader> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(join(this.#ingestDir(ref), "data"), {
+        read: true,
+      });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+      }
+      throw err;
+    }
+    return {
+      async readAt(offset, size) {
+        const chunk = new Uint8Array(size);
+        await file.seek(offset, Deno.SeekMode.Start);
+        let filled = 0;
+        while (filled < size) {
+          const n = await file.read(chunk.subarray(filled));
+          if (n === null) break;
+          filled += n;
+        }
+        return chunk.subarray(0, filled);
+      },
+      close: () => file.close(),
+    };
   }
 
   /** The blob's info; NotFound when absent. */

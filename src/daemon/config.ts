@@ -34,6 +34,13 @@ export interface Config {
     /** Collect this often regardless (Go duration); "0" disables. */
     interval: string;
   };
+  /** Talking to registries (server-side pulls and pushes). */
+  registry: {
+    /** containerd-style hosts directory (`<host>/hosts.toml`, CAs). */
+    config_path: string;
+    /** Layers fetched at once by a pull. */
+    max_concurrent_downloads: number;
+  };
   /** Diagnostics. */
   debug: {
     /** Log level: trace, debug, info, warn or error. */
@@ -49,6 +56,10 @@ export function defaultConfig(): Config {
     state: "/run/berth",
     grpc: { address: "/run/berth/berth.sock", uid: 0, gid: 0 },
     gc: { schedule_delay: "100ms", interval: "1h" },
+    registry: {
+      config_path: "/etc/berth/certs.d",
+      max_concurrent_downloads: 3,
+    },
     debug: { level: "info" },
   };
 }

@@ -118,8 +118,14 @@ function pluginList(root: string): PluginInfo[] {
     ...SERVICE_IDS.map((id) => ({
       type: "io.containerd.grpc.v1",
       id,
-      requires: ["namespaces", "content", "leases", "snapshots", "images"]
-          .includes(id)
+      requires: [
+          "namespaces",
+          "content",
+          "leases",
+          "snapshots",
+          "images",
+          "transfer",
+        ].includes(id)
         ? ["io.containerd.event.v1", "io.containerd.metadata.v1"]
         : undefined,
     })),
@@ -244,6 +250,10 @@ export async function startDaemon(
           snapshots,
           differ: new WalkingDiffer({ tempRoot: tempMounts }),
           images: new ImageStore(db, namespaces),
+          registry: {
+            hostsDir: config.registry.config_path,
+            maxConcurrentDownloads: config.registry.max_concurrent_downloads,
+          },
           scheduleGc: () => gc.schedule(),
           runGc: () => gc.runNow(),
         }),

@@ -40,6 +40,17 @@ export interface DiffContent {
   ): Promise<{ digest: string; size: number }>;
 }
 
+/** Options of {@linkcode WalkingDiffer.apply}. */
+export interface ApplyOptions {
+  /** Stops the application. */
+  signal?: AbortSignal;
+  /**
+   * The layer's bytes, when they come from elsewhere than the content
+   * store (a download in progress); default: read from `content`.
+   */
+  source?: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+}
+
 /** Options of {@linkcode WalkingDiffer.compare}. */
 export interface CompareOptions {
   /** Media type of the layer to make (default: tar+gzip). */
@@ -73,18 +84,20 @@ export class WalkingDiffer {
    * its uncompressed digest, a mismatch is FailedPrecondition.
    */
   async apply(
-    content: DiffContent,
+    content: Pick<DiffContent, "read" | "labels">,
     layer: Descriptor,
     mounts: readonly Mount[],
-    options: { signal?: AbortSignal } = {},
+    options: ApplyOptions = {},
   ): Promise<Descriptor> {
     mediaTypeCompression(layer.mediaType);
     const expected = layer.annotations?.[LABEL_UNCOMPRESSED] ??
-      content.labels(layer.digest)[LABEL_UNCOMPRESSED];
+      (options.source
+        ? undefined
+        : content.labels(layer.digest)[LABEL_UNCOMPRESSED]);
     const result = await withTempMount(
       mounts,
       (root) =>
-        applyLayer(root, content.read(layer.digest), {
+        applyLayer(root, options.source ?? content.read(layer.digest), {
           mediaType: layer.mediaType,
           expectedDigest: expected,
           signal: options.signal,

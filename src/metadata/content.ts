@@ -11,6 +11,7 @@
  */
 import type {
   ContentWriter,
+  IngestReader,
   IngestStatus,
   LocalContentStore,
 } from "../content/mod.ts";
@@ -281,6 +282,15 @@ export class NamespacedContentStore {
       }
     }
     return statuses;
+  }
+
+  /** Opens ingest `ref`'s bytes for reading while they are written. */
+  async openIngest(namespace: string, ref: string): Promise<IngestReader> {
+    const row = this.#ingest(namespace, ref);
+    if (!row || row.shared) {
+      throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+    }
+    return await this.#blobs.openIngest(row.backend_ref);
   }
 
   /** Abandons ingest `ref`: its partial bytes are removed. */

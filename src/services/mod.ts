@@ -19,6 +19,7 @@ import { Diff, diffService } from "./diff.ts";
 import { Images, imagesService } from "./images.ts";
 import { Leases, leasesService } from "./leases.ts";
 import { Snapshots, snapshotsService } from "./snapshots.ts";
+import { Transfer, transferService } from "./transfer.ts";
 import { Events, eventsService } from "./events.ts";
 import { Health, healthService } from "./health.ts";
 import {
@@ -55,6 +56,8 @@ export interface ServiceDeps {
   differ: WalkingDiffer;
   /** Image records. */
   images: ImageStore;
+  /** Registry defaults for transfers. */
+  registry: { hostsDir?: string; maxConcurrentDownloads: number };
   /** Asks for a garbage collection soon. */
   scheduleGc: () => void;
   /** Collects garbage now; resolves when done. */
@@ -72,6 +75,7 @@ export const SERVICE_IDS = [
   "leases",
   "namespaces",
   "snapshots",
+  "transfer",
   "version",
 ] as const;
 
@@ -115,6 +119,20 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       events: deps.events,
       scheduleGc: deps.scheduleGc,
       runGc: deps.runGc,
+    }),
+  );
+  router.service(
+    Transfer,
+    transferService({
+      stores: {
+        content: deps.content,
+        snapshots: deps.snapshots,
+        images: deps.images,
+        leases: deps.leases,
+        differ: deps.differ,
+      },
+      hostsDir: deps.registry.hostsDir,
+      maxConcurrentDownloads: deps.registry.maxConcurrentDownloads,
     }),
   );
   router.service(
