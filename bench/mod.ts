@@ -17,9 +17,10 @@ import {
 import { onPath, startDaemons } from "./_daemons.ts";
 import * as content from "./content.ts";
 import * as diff from "./diff.ts";
+import * as pull from "./pull.ts";
 
 /** Every bench module, in the order they run. */
-export const MODULES: BenchModule[] = [content, diff];
+export const MODULES: BenchModule[] = [content, diff, pull];
 
 /** Runs the benchmarks; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

@@ -43,6 +43,12 @@ export interface FetchOptions {
   resumes?: number;
   /** First pause before reopening, in ms, doubling; default 100. */
   resumeDelay?: number;
+  /**
+   * Check the digest while streaming (default true). A caller writing into
+   * a content store that verifies on commit may skip the second hash; the
+   * size is always checked.
+   */
+  verifyDigest?: boolean;
 }
 
 interface Opened {
@@ -154,7 +160,12 @@ export async function fetchContent(
     throw firstError ?? new BerthError(Code.NotFound, subject);
   };
 
-  const verifier = new Verifier(descriptor, subject, offset);
+  const verifier = new Verifier(
+    descriptor,
+    subject,
+    offset,
+    options.verifyDigest ?? true,
+  );
   if (offset === size) {
     return new ReadableStream({
       start(controller) {

@@ -25,12 +25,13 @@ export class Verifier {
     expected: Pick<Descriptor, "digest" | "size">,
     subject: string,
     offset = 0,
+    digest = true,
   ) {
     validateDigest(expected.digest);
     this.#expected = expected;
     this.#subject = subject;
     this.#received = offset;
-    this.#hash = offset === 0 ? createHash("sha256") : undefined;
+    this.#hash = digest && offset === 0 ? createHash("sha256") : undefined;
   }
 
   /** Bytes seen so far (with the starting offset). */
