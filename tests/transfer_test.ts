@@ -240,3 +240,163 @@ Deno.test("Transfer.Push, Import and Export", async () => {
     );
   }
 });
+
+/** A one-layer image served by the in-process fake registry. */
+async function fakeImage(dir: string) {
+  const { createHash } = await import("node:crypto");
+  const { FakeRegistry } = await import("../src/remotes/_testing.ts");
+  const registry = FakeRegistry.start();
+  const root = await Deno.makeTempDir({ dir });
+  await Deno.writeTextFile(`${root}/hello.txt`, "hello\n".repeat(20_000));
+  await run("tar", ["-C", root, "-czf", `${dir}/layer.tgz`, "."]);
+  const layerBytes = await Deno.readFile(`${dir}/layer.tgz`);
+  const tar = await new Deno.Command("gunzip", {
+    args: ["-c", `${dir}/layer.tgz`],
+    stdout: "piped",
+  }).output();
+  const diffID = `sha256:${
+    createHash("sha256").update(tar.stdout).digest("hex")
+  }`;
+  const layer = registry.addBlob(
+    "img",
+    layerBytes,
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+  );
+  const config = registry.addBlob(
+    "img",
+    new TextEncoder().encode(JSON.stringify({
+      architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+      os: "linux",
+      rootfs: { type: "layers", diff_ids: [diffID] },
+      config: {},
+    })),
+    "application/vnd.oci.image.config.v1+json",
+  );
+  const manifestBytes = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config,
+    layers: [layer],
+  }));
+  const manifest = registry.addManifest(
+    "img",
+    "application/vnd.oci.image.manifest.v1+json",
+    manifestBytes,
+    "v1",
+  );
+  return { registry, layer, manifest, layerBytes };
+}
+
+Deno.test("pulls refuse wrong bytes and oversized manifests, and resume a dropped blob", async (t) => {
+  await using berth = await startDaemon();
+  const { registry, layer, manifest, layerBytes } = await fakeImage(berth.dir);
+  // Each case pulls into a namespace of its own: none sees another's blobs.
+  const pullError = async (namespace: string, reference: string) => {
+    const transfer = apiClient(Transfer, { address: berth.address, namespace });
+    try {
+      await drain(transfer.pull({ reference, snapshotter: "overlayfs" }));
+      return undefined;
+    } catch (err) {
+      assert.ok(err instanceof ConnectError, String(err));
+      return err;
+    }
+  };
+  const imagesIn = async (namespace: string) =>
+    (await apiClient(Images, { address: berth.address, namespace }).list({}))
+      .images.map((i) => i.name);
+  const ref = `${registry.host}/img:v1`;
+  try {
+    await t.step(
+      "a layer whose bytes do not match its descriptor",
+      async () => {
+        const wrong = layerBytes.slice();
+        wrong[wrong.length - 10] ^= 0xff;
+        registry.corrupt.set(layer.digest, wrong);
+        const err = await pullError("corrupt", ref);
+        registry.corrupt.delete(layer.digest);
+        assert.equal(err?.code, 9, err?.rawMessage);
+        assert.match(err.rawMessage, /digest/);
+        assert.deepEqual(await imagesIn("corrupt"), []);
+        const blobs =
+          (await berth.ctr(["-n", "corrupt", "content", "ls", "-q"])).stdout;
+        assert.doesNotMatch(blobs, new RegExp(layer.digest));
+        const active =
+          (await berth.ctr(["-n", "corrupt", "content", "active"])).stdout;
+        assert.doesNotMatch(active, /layer-/);
+      },
+    );
+    await t.step("a manifest whose digest does not match", async () => {
+      // Same length, other bytes: only the digest tells them apart.
+      const forged = new TextEncoder().encode(
+        JSON.stringify({ pad: "y".repeat(manifest.size - 10) }),
+      );
+      registry.intercept = (req, url) =>
+        req.method === "GET" &&
+          url.pathname.endsWith(`/manifests/${manifest.digest}`)
+          ? new Response(forged, {
+            headers: { "content-type": manifest.mediaType },
+          })
+          : undefined;
+      const err = await pullError(
+        "mismatch",
+        `${registry.host}/img@${manifest.digest}`,
+      );
+      registry.intercept = undefined;
+      assert.equal(err?.code, 9, err?.rawMessage);
+      assert.deepEqual(await imagesIn("mismatch"), []);
+    });
+    await t.step("a manifest larger than the limit", async () => {
+      const huge = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        annotations: { pad: "x".repeat(5 << 20) },
+      }));
+      registry.addManifest(
+        "img",
+        "application/vnd.oci.image.manifest.v1+json",
+        huge,
+        "huge",
+      );
+      const err = await pullError("huge", `${registry.host}/img:huge`);
+      assert.ok(err && [8, 9].includes(err.code), err?.rawMessage);
+      assert.deepEqual(await imagesIn("huge"), []);
+    });
+    await t.step(
+      "a registry that drops the connection mid-blob: the pull resumes",
+      async () => {
+        registry.drops.set(layer.digest, [layerBytes.length >> 1]);
+        const err = await pullError("dropped", ref);
+        assert.equal(err, undefined, err?.rawMessage);
+        assert.deepEqual(await imagesIn("dropped"), [ref]);
+        const check = await berth.ctr(["-n", "dropped", "images", "check"]);
+        assert.match(check.stdout, /complete \(2\/2\)/);
+      },
+    );
+  } finally {
+    await registry.close();
+  }
+});
+
+Deno.test("server-side pulls authenticate with basic and token auth", async (t) => {
+  for (const auth of ["htpasswd", "token"] as const) {
+    await t.step(auth, async () => {
+      await using registry = await startRegistry({ auth });
+      const busybox = await buildImage("busybox");
+      await pushLayout(registry, busybox.layout, "private:latest");
+      await using berth = await startDaemon();
+      const transfer = apiClient(Transfer, {
+        address: berth.address,
+        namespace: "default",
+      });
+      const reference = `${registry.host}/private:latest`;
+      await assert.rejects(() => drain(transfer.pull({ reference })));
+      const { username, password } = registry.credentials!;
+      const done = await drain(transfer.pull({
+        reference,
+        snapshotter: "overlayfs",
+        registry: { credentials: `${username}:${password}` },
+      }));
+      assert.equal(done.at(-1)!.target?.digest, busybox.digest);
+    });
+  }
+});

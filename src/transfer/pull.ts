@@ -230,7 +230,7 @@ async function pullUnder(
   let snapshot: string | undefined;
   if (options.snapshotter) {
     const snapshotter = options.snapshotter;
-    const unpacked = await unpack({
+    const unpacking = unpack({
       content,
       snapshots: imageSnapshots(stores.snapshots, snapshotter, scope),
       snapshotter,
@@ -258,7 +258,14 @@ async function pullUnder(
       },
       onLayer: (layer) => progress.set("layer", layer.layer, "done"),
     });
-    snapshot = unpacked.chainID;
+    try {
+      snapshot = (await unpacking).chainID;
+    } catch (err) {
+      // Bytes that fail their digest make the unpack fail too, often first
+      // and less clearly (a corrupt tar): the download's error wins.
+      await fetching;
+      throw err;
+    }
   }
   await fetching;
 
