@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { buildImage } from "./fixtures/images.ts";
 import { pushLayout, startRegistry } from "./fixtures/registry.ts";
-import type { Descriptor } from "../src/types/mod.ts";
+import { type Descriptor, OCI } from "../src/types/mod.ts";
 import { RegistryClient } from "../src/remotes/client.ts";
-import { MEDIA_TYPE_OCI_MANIFEST } from "../src/remotes/media_types.ts";
 
 const available = ["docker-registry", "skopeo", "openssl"].every((tool) => {
   try {
@@ -141,11 +140,11 @@ Deno.test({
 
     const newManifest = new TextEncoder().encode(JSON.stringify({
       schemaVersion: 2,
-      mediaType: MEDIA_TYPE_OCI_MANIFEST,
+      mediaType: OCI.MANIFEST,
       config: configDesc,
       layers: [busyboxLayer, randomLayer],
     }));
-    const manifestDesc = descriptorOf(newManifest, MEDIA_TYPE_OCI_MANIFEST);
+    const manifestDesc = descriptorOf(newManifest, OCI.MANIFEST);
     assert.equal(
       (await client.push(target, manifestDesc, newManifest)).status,
       "uploaded",

@@ -16,10 +16,10 @@ import {
   invalidArgument,
   type Mount,
   notFound,
+  OCI,
 } from "../types/mod.ts";
 import type { BlobInfo, BlobWriteOptions, ImageContent } from "./content.ts";
 import { descriptorToJSON, type ImageDescriptor } from "./manifest.ts";
-import { OCI } from "./mediatypes.ts";
 import type { Platform } from "./platforms.ts";
 import type {
   ImageSnapshotOptions,

@@ -13,8 +13,10 @@ import {
   BerthError,
   Code,
   type Descriptor,
+  familiarString,
   invalidArgument,
   notFound,
+  parseReference,
 } from "../types/mod.ts";
 import { DEFAULT_MAX_JSON_BYTES, type ImageContent } from "./content.ts";
 import {
@@ -33,7 +35,7 @@ import {
   OCI_LAYOUT_VERSION,
 } from "./mediatypes.ts";
 import type { PlatformMatcher } from "./platforms.ts";
-import { familiarReference, ociReferenceName } from "./reference.ts";
+import { ociReferenceName } from "./archive_names.ts";
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from "./labels.ts";
 import { walk } from "./walk.ts";
 
@@ -246,7 +248,9 @@ export async function exportArchive(
       const manifest = await readManifest(content, desc, readOptions);
       entries.push({
         Config: blobPath(manifest.config.digest),
-        RepoTags: names.length ? names.map(familiarReference) : null,
+        RepoTags: names.length
+          ? names.map((name) => familiarString(parseReference(name)))
+          : null,
         Layers: manifest.layers.map((layer) => blobPath(layer.digest)),
       });
     }

@@ -18,8 +18,11 @@ import {
   BerthError,
   Code,
   type Descriptor,
+  DOCKER,
   invalidArgument,
+  normalizeReference,
   notFound,
+  OCI,
 } from "../types/mod.ts";
 import { tarEntries } from "./_tar_entries.ts";
 import {
@@ -40,14 +43,12 @@ import {
 } from "./manifest.ts";
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from "./labels.ts";
 import {
-  DOCKER,
   isNonDistributable,
-  OCI,
   OCI_LAYOUT_FILE,
   OCI_LAYOUT_VERSION,
 } from "./mediatypes.ts";
 import { defaultPlatformMatcher, type PlatformMatcher } from "./platforms.ts";
-import { normalizeReference, ociReferenceName } from "./reference.ts";
+import { ociReferenceName } from "./archive_names.ts";
 import { labelChildren, walk } from "./walk.ts";
 
 /** An image an import asks the caller to create (or update). */

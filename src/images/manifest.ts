@@ -12,19 +12,14 @@ import {
   type Descriptor,
   invalidArgument,
   notFound,
+  OCI,
 } from "../types/mod.ts";
 import {
   DEFAULT_MAX_JSON_BYTES,
   type ImageContent,
   readBlob,
 } from "./content.ts";
-import {
-  isIndex,
-  isManifest,
-  isSchema1,
-  OCI,
-  refuseSchema1,
-} from "./mediatypes.ts";
+import { isIndex, isManifest, isSchema1, refuseSchema1 } from "./mediatypes.ts";
 import {
   normalizePlatform,
   type Platform,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code, DOCKER, OCI } from "../types/mod.ts";
 import {
   buildImage,
   buildIndex,
@@ -18,7 +18,6 @@ import {
   parseManifest,
   readManifest,
 } from "./manifest.ts";
-import { DOCKER, OCI } from "./mediatypes.ts";
 import { onlyPlatform, parsePlatform } from "./platforms.ts";
 
 const DIGEST = sha256("x");

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code, DOCKER, OCI } from "../types/mod.ts";
 import {
-  DOCKER,
   isConfig,
   isIndex,
   isLayer,
@@ -9,7 +8,6 @@ import {
   isNonDistributable,
   isSchema1,
   layerCompression,
-  OCI,
   refuseSchema1,
 } from "./mediatypes.ts";
 

@@ -1,7 +1,9 @@
 /**
- * Image logic over content and snapshots: media types, manifests and
- * indexes, platforms, references, chain IDs, unpacking into a snapshotter,
- * walking and labelling an image's content graph, and image archives.
+ * Image logic over content and snapshots: what each media type is,
+ * manifests and indexes, platforms, chain IDs, unpacking into a snapshotter,
+ * walking and labelling an image's content graph, and image archives with
+ * their ref names. Image references and the media type names themselves are
+ * shared types (`src/types/`).
  *
  * Everything here depends on narrow interfaces ({@linkcode ImageContent},
  * {@linkcode ImageSnapshots}, {@linkcode LayerApplier}) that the daemon
@@ -14,8 +16,8 @@ export * from "./labels.ts";
 export * from "./platforms.ts";
 export * from "./content.ts";
 export * from "./manifest.ts";
-export * from "./reference.ts";
 export * from "./identity.ts";
 export * from "./unpack.ts";
 export * from "./walk.ts";
 export * from "./archive.ts";
+export * from "./archive_names.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Code } from "../types/mod.ts";
+import { Code, DOCKER, OCI } from "../types/mod.ts";
 import {
   buildImage,
   buildIndex,
@@ -7,7 +7,6 @@ import {
   rejectsWith,
   sha256,
 } from "./_testing.ts";
-import { DOCKER, OCI } from "./mediatypes.ts";
 import { onlyPlatform, parsePlatform } from "./platforms.ts";
 import { check, childLabels, labelChildren, walk } from "./walk.ts";
 

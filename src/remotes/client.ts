@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Descriptor } from "../types/mod.ts";
+import type { Descriptor, Reference } from "../types/mod.ts";
 import type { CredentialsCallback } from "./auth.ts";
 import { fetchContent, type FetchOptions } from "./fetcher.ts";
 import type { RegistryHost } from "./hosts.ts";
@@ -15,7 +15,6 @@ import {
   type PushOptions,
   type PushResult,
 } from "./pusher.ts";
-import type { Reference } from "./reference.ts";
 import { resolve, type Resolved, type ResolveOptions } from "./resolver.ts";
 import { RegistrySession } from "./session.ts";
 

@@ -12,17 +12,15 @@ import {
   BerthError,
   Code,
   type Descriptor,
+  formatReference,
   invalidArgument,
+  parseReference,
+  type Reference,
+  repositoryScope,
 } from "../types/mod.ts";
 import { discard, responseError } from "./errors.ts";
 import { hasCapabilities, type RegistryHost } from "./hosts.ts";
 import { isManifestMediaType } from "./media_types.ts";
-import {
-  formatReference,
-  parseReference,
-  type Reference,
-  repositoryScope,
-} from "./reference.ts";
 import { MAX_MANIFEST_SIZE } from "./resolver.ts";
 import type { RegistrySession } from "./session.ts";
 import { Verifier } from "./verify.ts";

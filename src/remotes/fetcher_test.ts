@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code, OCI } from "../types/mod.ts";
 import { FakeRegistry } from "./_testing.ts";
 import { RegistryClient } from "./client.ts";
-import { MEDIA_TYPE_OCI_MANIFEST } from "./media_types.ts";
 
 const LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 
@@ -34,7 +33,7 @@ Deno.test("fetch streams a blob and a manifest", async () => {
 
     const manifest = registry.addManifest(
       "a/b",
-      MEDIA_TYPE_OCI_MANIFEST,
+      OCI.MANIFEST,
       new TextEncoder().encode('{"schemaVersion":2}'),
     );
     const text = await new Response(await c.fetch(ref, manifest)).text();
@@ -121,7 +120,7 @@ Deno.test("fetch refuses a manifest over the size limit without asking", async (
     const digest = "sha256:" + "2".repeat(64);
     await assert.rejects(
       c.fetch(`${registry.host}/x:latest`, {
-        mediaType: MEDIA_TYPE_OCI_MANIFEST,
+        mediaType: OCI.MANIFEST,
         digest,
         size: 4096,
       }),

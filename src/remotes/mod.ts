@@ -1,13 +1,13 @@
 /**
  * The remotes component: an OCI distribution API v2 registry client in the
- * role of containerd's `remotes/docker`. References with Docker Hub
- * defaults, per-host endpoints from a `certs.d`-style hosts directory,
- * Bearer and Basic auth, resolving, verified and resumable fetches, and
- * pushes with cross-repository mounts and chunked uploads.
+ * role of containerd's `remotes/docker`. Per-host endpoints from a
+ * `certs.d`-style hosts directory, Bearer and Basic auth, resolving,
+ * verified and resumable fetches, and pushes with cross-repository mounts
+ * and chunked uploads. References (with Docker Hub defaults) and media type
+ * names are shared types in `src/types/`.
  *
  * @module
  */
-export * from "./reference.ts";
 export * from "./media_types.ts";
 export * from "./hosts.ts";
 export * from "./transport.ts";

@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { BerthError, Code, type Descriptor } from "../types/mod.ts";
+import {
+  BerthError,
+  Code,
+  type Descriptor,
+  OCI,
+  parseReference,
+} from "../types/mod.ts";
 import { FakeRegistry } from "./_testing.ts";
 import { RegistryClient } from "./client.ts";
-import { MEDIA_TYPE_OCI_MANIFEST } from "./media_types.ts";
 import { mountCandidate } from "./pusher.ts";
-import { parseReference } from "./reference.ts";
 
 const LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 
@@ -239,19 +243,19 @@ Deno.test("push puts a manifest with its media type to the tag, or by digest", a
     const bytes = new TextEncoder().encode(
       JSON.stringify({
         schemaVersion: 2,
-        mediaType: MEDIA_TYPE_OCI_MANIFEST,
+        mediaType: OCI.MANIFEST,
         layers: [],
       }),
     );
-    const desc = blobOf(bytes, MEDIA_TYPE_OCI_MANIFEST);
+    const desc = blobOf(bytes, OCI.MANIFEST);
     const ref = `${registry.host}/x:v1`;
     assert.equal((await c.push(ref, desc, bytes)).status, "uploaded");
     const put = registry.requests.find((r) => r.method === "PUT")!;
     assert.equal(put.path, "/v2/x/manifests/v1");
-    assert.equal(put.headers.get("content-type"), MEDIA_TYPE_OCI_MANIFEST);
+    assert.equal(put.headers.get("content-type"), OCI.MANIFEST);
     assert.equal(
       registry.manifests.get("x")?.get("v1")?.mediaType,
-      MEDIA_TYPE_OCI_MANIFEST,
+      OCI.MANIFEST,
     );
     assert.deepEqual(registry.tokenRequests.at(-1)?.params.getAll("scope"), [
       "repository:x:pull,push",
@@ -264,7 +268,7 @@ Deno.test("push puts a manifest with its media type to the tag, or by digest", a
 
     registry.requests.length = 0;
     const child = new TextEncoder().encode('{"schemaVersion":2,"layers":[]}');
-    const childDesc = blobOf(child, MEDIA_TYPE_OCI_MANIFEST);
+    const childDesc = blobOf(child, OCI.MANIFEST);
     await c.push(ref, childDesc, child, { byDigest: true });
     assert.ok(
       registry.requests.some((r) =>

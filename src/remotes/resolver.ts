@@ -9,7 +9,16 @@
  */
 import { createHash } from "node:crypto";
 import { validateDigest } from "../content/digest.ts";
-import { BerthError, Code, type Descriptor } from "../types/mod.ts";
+import {
+  BerthError,
+  Code,
+  type Descriptor,
+  DOCKER,
+  formatReference,
+  parseReference,
+  type Reference,
+  repositoryScope,
+} from "../types/mod.ts";
 import { discard, responseError } from "./errors.ts";
 import {
   hasCapabilities,
@@ -20,15 +29,8 @@ import {
   contentMediaType,
   isManifestMediaType,
   MANIFEST_ACCEPT,
-  MEDIA_TYPE_DOCKER_SCHEMA1_MANIFEST,
   sniffManifestMediaType,
 } from "./media_types.ts";
-import {
-  formatReference,
-  parseReference,
-  type Reference,
-  repositoryScope,
-} from "./reference.ts";
 import type { RegistrySession } from "./session.ts";
 
 /** Largest manifest accepted by default: 4 MiB. */
@@ -158,7 +160,7 @@ async function resolveAt(
     throw tooLarge(name, length, limit);
   }
   const known = isManifestMediaType(mediaType) &&
-    mediaType !== MEDIA_TYPE_DOCKER_SCHEMA1_MANIFEST;
+    mediaType !== DOCKER.MANIFEST_SCHEMA1_SIGNED;
   if (length !== undefined && header && known) {
     return { mediaType, digest: header, size: length };
   }
@@ -186,7 +188,7 @@ async function resolveAt(
   if (!isManifestMediaType(mediaType)) {
     mediaType = sniffManifestMediaType(bytes) ?? mediaType;
   }
-  if (mediaType === MEDIA_TYPE_DOCKER_SCHEMA1_MANIFEST) {
+  if (mediaType === DOCKER.MANIFEST_SCHEMA1_SIGNED) {
     throw new BerthError(
       Code.Unimplemented,
       `${name}: Docker schema 1 manifests are not supported`,

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code, DOCKER, OCI } from "../types/mod.ts";
 import { FakeRegistry, type FakeRegistryOptions } from "./_testing.ts";
 import { RegistryClient, type RegistryClientOptions } from "./client.ts";
-import {
-  MEDIA_TYPE_DOCKER_MANIFEST,
-  MEDIA_TYPE_DOCKER_MANIFEST_LIST,
-  MEDIA_TYPE_OCI_INDEX,
-  MEDIA_TYPE_OCI_MANIFEST,
-} from "./media_types.ts";
 
 const encoder = new TextEncoder();
 
@@ -39,10 +33,10 @@ Deno.test("resolve by tag takes each manifest type from HEAD alone", async () =>
     using c = client();
     for (
       const mediaType of [
-        MEDIA_TYPE_OCI_INDEX,
-        MEDIA_TYPE_OCI_MANIFEST,
-        MEDIA_TYPE_DOCKER_MANIFEST_LIST,
-        MEDIA_TYPE_DOCKER_MANIFEST,
+        OCI.INDEX,
+        OCI.MANIFEST,
+        DOCKER.MANIFEST_LIST,
+        DOCKER.MANIFEST,
       ]
     ) {
       const tag = mediaType.split(".").slice(-2).join("-").replace(/\+/g, "_");
@@ -64,10 +58,10 @@ Deno.test("resolve by tag takes each manifest type from HEAD alone", async () =>
       const accept = registry.requests[0].headers.get("accept") ?? "";
       for (
         const type of [
-          MEDIA_TYPE_OCI_INDEX,
-          MEDIA_TYPE_OCI_MANIFEST,
-          MEDIA_TYPE_DOCKER_MANIFEST_LIST,
-          MEDIA_TYPE_DOCKER_MANIFEST,
+          OCI.INDEX,
+          OCI.MANIFEST,
+          DOCKER.MANIFEST_LIST,
+          DOCKER.MANIFEST,
         ]
       ) assert.ok(accept.includes(type), accept);
       assert.match(
@@ -83,8 +77,8 @@ Deno.test("resolve computes the digest from the body when the header is missing"
     using c = client();
     const desc = registry.addManifest(
       "x",
-      MEDIA_TYPE_OCI_MANIFEST,
-      manifestBytes(MEDIA_TYPE_OCI_MANIFEST),
+      OCI.MANIFEST,
+      manifestBytes(OCI.MANIFEST),
       "v1",
     );
     const resolved = await c.resolve(`${registry.host}/x:v1`);
@@ -101,7 +95,7 @@ Deno.test("resolve sniffs the media type when the registry sends a generic one",
     );
     registry.addManifest("x", "application/json", bytes, "idx");
     const { descriptor } = await c.resolve(`${registry.host}/x:idx`);
-    assert.equal(descriptor.mediaType, MEDIA_TYPE_OCI_INDEX);
+    assert.equal(descriptor.mediaType, OCI.INDEX);
   });
 });
 
@@ -110,18 +104,18 @@ Deno.test("resolve by digest checks what the registry serves", async () => {
     using c = client();
     const desc = registry.addManifest(
       "x",
-      MEDIA_TYPE_OCI_MANIFEST,
-      manifestBytes(MEDIA_TYPE_OCI_MANIFEST),
+      OCI.MANIFEST,
+      manifestBytes(OCI.MANIFEST),
     );
     const resolved = await c.resolve(`${registry.host}/x@${desc.digest}`);
     assert.deepEqual(resolved.descriptor, desc);
     assert.equal(resolved.name, `${registry.host}/x@${desc.digest}`);
 
     // A registry that answers a digest with other content.
-    const other = manifestBytes(MEDIA_TYPE_OCI_MANIFEST, "evil");
+    const other = manifestBytes(OCI.MANIFEST, "evil");
     const wrong = "sha256:" + "0".repeat(64);
     registry.manifests.get("x")!.set(wrong, {
-      mediaType: MEDIA_TYPE_OCI_MANIFEST,
+      mediaType: OCI.MANIFEST,
       bytes: other,
     });
     await assert.rejects(
@@ -141,10 +135,10 @@ Deno.test("resolve by digest checks what the registry serves", async () => {
 Deno.test("resolve by digest falls back to /blobs/", async () => {
   await withRegistry({}, async (registry) => {
     using c = client();
-    const desc = registry.addBlob("x", manifestBytes(MEDIA_TYPE_OCI_MANIFEST));
+    const desc = registry.addBlob("x", manifestBytes(OCI.MANIFEST));
     const resolved = await c.resolve(`${registry.host}/x@${desc.digest}`);
     assert.equal(resolved.descriptor.digest, desc.digest);
-    assert.equal(resolved.descriptor.mediaType, MEDIA_TYPE_OCI_MANIFEST);
+    assert.equal(resolved.descriptor.mediaType, OCI.MANIFEST);
     assert.deepEqual(
       registry.requests.map((r) =>
         `${r.method} ${r.path.replace(/sha256:\w+/, "D")}`
@@ -171,8 +165,8 @@ Deno.test("resolve reports a missing reference as NotFound", async () => {
 Deno.test("resolve refuses manifests over the size limit", async () => {
   await withRegistry({}, async (registry) => {
     using c = client({ maxManifestSize: 100 });
-    const big = manifestBytes(MEDIA_TYPE_OCI_MANIFEST, "x".repeat(200));
-    registry.addManifest("x", MEDIA_TYPE_OCI_MANIFEST, big, "big");
+    const big = manifestBytes(OCI.MANIFEST, "x".repeat(200));
+    registry.addManifest("x", OCI.MANIFEST, big, "big");
     await assert.rejects(
       c.resolve(`${registry.host}/x:big`),
       (err: unknown) => {
@@ -193,7 +187,7 @@ Deno.test("resolve refuses manifests over the size limit", async () => {
       const chunk = new Uint8Array(64 * 1024).fill(32);
       if (req.method === "HEAD") {
         return new Response(null, {
-          headers: { "content-type": MEDIA_TYPE_OCI_MANIFEST },
+          headers: { "content-type": OCI.MANIFEST },
         });
       }
       return new Response(
@@ -204,7 +198,7 @@ Deno.test("resolve refuses manifests over the size limit", async () => {
             else controller.enqueue(chunk);
           },
         }),
-        { headers: { "content-type": MEDIA_TYPE_OCI_MANIFEST } },
+        { headers: { "content-type": OCI.MANIFEST } },
       );
     };
     await assert.rejects(
@@ -220,8 +214,8 @@ Deno.test("resolve retries transient failures and falls back to GET on 405", asy
     using c = client();
     const desc = registry.addManifest(
       "x",
-      MEDIA_TYPE_OCI_MANIFEST,
-      manifestBytes(MEDIA_TYPE_OCI_MANIFEST),
+      OCI.MANIFEST,
+      manifestBytes(OCI.MANIFEST),
       "v",
     );
     let failures = 2;
@@ -258,8 +252,8 @@ Deno.test("resolve with a Bearer token registry sends the token for the reposito
       using c = client();
       const desc = registry.addManifest(
         "team/app",
-        MEDIA_TYPE_OCI_INDEX,
-        manifestBytes(MEDIA_TYPE_OCI_INDEX),
+        OCI.INDEX,
+        manifestBytes(OCI.INDEX),
         "1",
       );
       const resolved = await c.resolve(`${registry.host}/team/app:1`);
@@ -301,14 +295,14 @@ Deno.test("resolve sends credentials to the token endpoint, and fails clearly wh
     async (registry) => {
       registry.addManifest(
         "open",
-        MEDIA_TYPE_OCI_MANIFEST,
-        manifestBytes(MEDIA_TYPE_OCI_MANIFEST),
+        OCI.MANIFEST,
+        manifestBytes(OCI.MANIFEST),
         "v",
       );
       registry.addManifest(
         "secret",
-        MEDIA_TYPE_OCI_MANIFEST,
-        manifestBytes(MEDIA_TYPE_OCI_MANIFEST),
+        OCI.MANIFEST,
+        manifestBytes(OCI.MANIFEST),
         "v",
       );
       using anonymous = client();
@@ -349,8 +343,8 @@ Deno.test("resolve with Basic auth", async () => {
   }, async (registry) => {
     const desc = registry.addManifest(
       "x",
-      MEDIA_TYPE_DOCKER_MANIFEST,
-      manifestBytes(MEDIA_TYPE_DOCKER_MANIFEST),
+      DOCKER.MANIFEST,
+      manifestBytes(DOCKER.MANIFEST),
       "v",
     );
     using c = client({
@@ -384,14 +378,14 @@ Deno.test("resolve tries mirrors from hosts.toml first, with ?ns=", async () => 
   try {
     const desc = upstream.addManifest(
       "lib/app",
-      MEDIA_TYPE_OCI_MANIFEST,
-      manifestBytes(MEDIA_TYPE_OCI_MANIFEST),
+      OCI.MANIFEST,
+      manifestBytes(OCI.MANIFEST),
       "v1",
     );
     mirror.addManifest(
       "lib/app",
-      MEDIA_TYPE_OCI_MANIFEST,
-      manifestBytes(MEDIA_TYPE_OCI_MANIFEST),
+      OCI.MANIFEST,
+      manifestBytes(OCI.MANIFEST),
       "v1",
     );
     // The registry's own name is a made-up host; its server is the upstream.
@@ -412,8 +406,8 @@ Deno.test("resolve tries mirrors from hosts.toml first, with ?ns=", async () => 
     // Not on the mirror: the server answers.
     const only = upstream.addManifest(
       "lib/app",
-      MEDIA_TYPE_OCI_MANIFEST,
-      manifestBytes(MEDIA_TYPE_OCI_MANIFEST, "2"),
+      OCI.MANIFEST,
+      manifestBytes(OCI.MANIFEST, "2"),
       "v2",
     );
     assert.deepEqual(

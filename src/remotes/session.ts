@@ -8,11 +8,10 @@
  * @module
  */
 import { sleep } from "./_sleep.ts";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code, type Reference } from "../types/mod.ts";
 import { Authorizer, type CredentialsCallback } from "./auth.ts";
 import { discard, isTransientStatus } from "./errors.ts";
 import { loadRegistryHosts, type RegistryHost } from "./hosts.ts";
-import type { Reference } from "./reference.ts";
 import { createTransport, type Transport } from "./transport.ts";
 
 /** Options for {@linkcode RegistrySession}. */

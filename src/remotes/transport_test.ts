@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code, OCI } from "../types/mod.ts";
 import { FakeRegistry } from "./_testing.ts";
 import { RegistryClient } from "./client.ts";
-import { MEDIA_TYPE_OCI_MANIFEST } from "./media_types.ts";
 
 const hasOpenssl = (() => {
   try {
@@ -105,7 +104,7 @@ Deno.test({
       const bytes = new TextEncoder().encode('{"schemaVersion":2,"layers":[]}');
       const desc = registry.addManifest(
         "x",
-        MEDIA_TYPE_OCI_MANIFEST,
+        OCI.MANIFEST,
         bytes,
         "v",
       );

@@ -30,8 +30,12 @@ import type {
   NamespacedSnapshotStore,
 } from "../metadata/mod.ts";
 import type { RegistryClient } from "../remotes/mod.ts";
-import { parseReference } from "../remotes/mod.ts";
-import { BerthError, Code, type Descriptor } from "../types/mod.ts";
+import {
+  BerthError,
+  Code,
+  type Descriptor,
+  parseReference,
+} from "../types/mod.ts";
 import {
   imageContent,
   imageSnapshots,

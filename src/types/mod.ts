@@ -1,6 +1,7 @@
 /**
- * Plain types shared by every component: errors with gRPC codes and
- * identifier rules. Imports nothing of berth.
+ * Plain types shared by every component: errors with gRPC codes,
+ * identifier rules, descriptors, mounts, image references and media types.
+ * Imports nothing of berth.
  *
  * @module
  */
@@ -9,3 +10,5 @@ export * from "./identifiers.ts";
 export * from "./duration.ts";
 export * from "./mount.ts";
 export * from "./descriptor.ts";
+export * from "./reference.ts";
+export * from "./media_types.ts";

@@ -1,14 +1,16 @@
 /**
  * Image references (`host[:port]/path[:tag][@digest]`) parsed and checked
  * against the distribution reference grammar, with Docker Hub's defaults:
- * `busybox` is `docker.io/library/busybox:latest`.
+ * `busybox` is `docker.io/library/busybox:latest`. Also the forms derived
+ * from a reference: the name containerd stores an image under, the short
+ * name Docker shows, and a registry token's repository scope.
  *
  * The grammar is checked piece by piece with anchored, backtracking-safe
  * patterns, so a hostile string costs linear time.
  *
  * @module
  */
-import { invalidArgument } from "../types/mod.ts";
+import { invalidArgument } from "./errors.ts";
 
 /** A parsed, normalized image reference. */
 export interface Reference {
@@ -31,7 +33,7 @@ export interface ParseReferenceOptions {
   defaultTag?: boolean;
 }
 
-/** Docker Hub's canonical domain. */
+/** Docker Hub's canonical domain: the registry of a reference without one. */
 export const DEFAULT_DOMAIN = "docker.io";
 /** Docker Hub's legacy domain, rewritten to {@linkcode DEFAULT_DOMAIN}. */
 const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
@@ -61,7 +63,9 @@ function invalid(text: string, reason: string): Error {
 }
 
 /**
- * Parses and normalizes a reference. Throws InvalidArgument with the reason
+ * Parses and normalizes a reference. A tag is kept alongside a digest.
+ *
+ * @throws {BerthError} InvalidArgument with the reason
  * (`reference "Foo" is not valid: repository name must be lowercase`).
  */
 export function parseReference(
@@ -146,15 +150,14 @@ export function parseReference(
 
 /**
  * Splits `name` into domain and path the way Docker does: the first
- * component is a domain only when it has a `.` or `:`, or is `localhost`.
+ * component is a domain only when it has a `.` or `:` (IPv6 literals and
+ * ports included), or is `localhost`. An upper-case first component is left
+ * in the path, where it fails as not lowercase.
  */
 function splitDomain(name: string): { domain: string; repository: string } {
   const slash = name.indexOf("/");
   const first = slash < 0 ? "" : name.slice(0, slash);
-  if (
-    slash < 0 ||
-    (!/[.:]/.test(first) && first !== "localhost" && !first.startsWith("["))
-  ) {
+  if (slash < 0 || (!/[.:]/.test(first) && first !== "localhost")) {
     return { domain: DEFAULT_DOMAIN, repository: name };
   }
   return { domain: first, repository: name.slice(slash + 1) };
@@ -174,13 +177,31 @@ export function formatReference(ref: Reference): string {
 }
 
 /**
- * The short name Docker shows: `docker.io/library/busybox` is `busybox`,
- * `docker.io/foo/bar` is `foo/bar`; other registries keep their domain.
+ * The name containerd gives an image for `text`: full form, `:latest` when
+ * neither tag nor digest, and only the digest when both.
+ *
+ * @throws {BerthError} InvalidArgument for a malformed reference.
  */
-export function familiarName(ref: Reference | string): string {
-  const parsed = typeof ref === "string"
+export function normalizeReference(text: string): string {
+  const ref = parseReference(text);
+  if (ref.digest !== undefined) delete ref.tag;
+  return formatReference(ref);
+}
+
+/** `ref` itself, or parsed without a default tag. */
+function asReference(ref: Reference | string): Reference {
+  return typeof ref === "string"
     ? parseReference(ref, { defaultTag: false })
     : ref;
+}
+
+/**
+ * The short name Docker shows: `docker.io/library/busybox` is `busybox`,
+ * `docker.io/foo/bar` is `foo/bar`; other registries keep their domain.
+ * A string is parsed without a default tag.
+ */
+export function familiarName(ref: Reference | string): string {
+  const parsed = asReference(ref);
   if (parsed.domain !== DEFAULT_DOMAIN) return referenceName(parsed);
   const path = parsed.repository;
   if (
@@ -192,11 +213,14 @@ export function familiarName(ref: Reference | string): string {
   return path;
 }
 
-/** The familiar name with tag and digest: `busybox:latest`. */
+/**
+ * The familiar name with tag and digest: `busybox:latest`. A string is
+ * parsed without a default tag; pass `parseReference(text)` to add
+ * `:latest` to a name that has neither tag nor digest, as Docker archives
+ * name images.
+ */
 export function familiarString(ref: Reference | string): string {
-  const parsed = typeof ref === "string"
-    ? parseReference(ref, { defaultTag: false })
-    : ref;
+  const parsed = asReference(ref);
   let text = familiarName(parsed);
   if (parsed.tag !== undefined) text += `:${parsed.tag}`;
   if (parsed.digest !== undefined) text += `@${parsed.digest}`;

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code } from "./errors.ts";
 import {
   familiarName,
   familiarString,
   formatReference,
+  normalizeReference,
   parseReference,
   repositoryScope,
 } from "./reference.ts";
@@ -60,6 +61,11 @@ Deno.test("parseReference reads hosts, ports, tags and digests", () => {
     tag: "t",
     digest: DIGEST,
   });
+  assert.deepEqual(parseReference("quay.io/x/y:z"), {
+    domain: "quay.io",
+    repository: "x/y",
+    tag: "z",
+  });
   assert.equal(parseReference("[::1]:5000/x").domain, "[::1]:5000");
   assert.equal(
     parseReference("Registry.Example.COM/x").domain,
@@ -86,9 +92,15 @@ Deno.test("parseReference rejects invalid references clearly", () => {
     ["a//b", /path component ""/],
     ["a/b_", /path component "b_"/],
     ["a/.b", /path component/],
+    ["a b", /path component "a b"/],
+    ["a:", /invalid tag format/],
+    ["-a", /path component "-a"/],
+    ["a" + ":x".repeat(2), /path component "a:x"/],
+    ["[ab]/x", /path component "\[ab\]"/],
     ["-host.io/x", /invalid domain/],
     ["https://docker.io/x", /no scheme/],
     ["ab".repeat(32), /64-byte hexadecimal/],
+    ["1".repeat(64), /64-byte hexadecimal/],
     [`example.com/${"a".repeat(250)}`, /not be more than 255/],
     [":tag", /at least one component/],
   ];
@@ -112,6 +124,32 @@ Deno.test("parseReference is linear on hostile input", () => {
   assert.ok(performance.now() - start < 500);
 });
 
+Deno.test("normalizeReference completes references as containerd names images", () => {
+  const digest = "sha256:" + "1".repeat(64);
+  assert.equal(
+    normalizeReference("busybox"),
+    "docker.io/library/busybox:latest",
+  );
+  assert.equal(
+    normalizeReference("busybox:1.36"),
+    "docker.io/library/busybox:1.36",
+  );
+  assert.equal(normalizeReference("user/app"), "docker.io/user/app:latest");
+  assert.equal(
+    normalizeReference("index.docker.io/library/alpine:3"),
+    "docker.io/library/alpine:3",
+  );
+  assert.equal(
+    normalizeReference("localhost:5000/a/b:c"),
+    "localhost:5000/a/b:c",
+  );
+  assert.equal(normalizeReference("localhost/a"), "localhost/a:latest");
+  assert.equal(
+    normalizeReference(`busybox:1@${digest}`),
+    `docker.io/library/busybox@${digest}`,
+  );
+});
+
 Deno.test("familiarName and familiarString shorten Docker Hub names", () => {
   assert.equal(familiarName("docker.io/library/busybox:latest"), "busybox");
   assert.equal(familiarName("docker.io/foo/bar"), "foo/bar");
@@ -122,6 +160,14 @@ Deno.test("familiarName and familiarString shorten Docker Hub names", () => {
     "busybox:1.36",
   );
   assert.equal(familiarString(`busybox@${DIGEST}`), `busybox@${DIGEST}`);
+});
+
+Deno.test("familiarString of a parsed reference names images as Docker archives do", () => {
+  const familiar = (text: string) => familiarString(parseReference(text));
+  assert.equal(familiar("docker.io/library/busybox:latest"), "busybox:latest");
+  assert.equal(familiar("docker.io/user/app"), "user/app:latest");
+  assert.equal(familiar("ghcr.io/a/b:1"), "ghcr.io/a/b:1");
+  assert.equal(familiar("docker.io/library/a/b:1"), "library/a/b:1");
 });
 
 Deno.test("repositoryScope names pull and push", () => {
