@@ -433,3 +433,28 @@ export function ctrHelp(help: CtrHelp): string {
   }
   return tabwrite(text + "\n", { minwidth: 1, tabwidth: 8, padding: 2 });
 }
+
+/**
+ * A duration in nanoseconds as Go's `time.Duration` prints it: `0s`,
+ * `512ns`, `1.5µs`, `12.25ms`, `1.234567891s`, `2m3.5s`, `1h0m0s`.
+ */
+export function goDuration(nanos: number): string {
+  let n = Math.round(Math.abs(nanos));
+  const sign = nanos < 0 ? "-" : "";
+  if (n === 0) return "0s";
+  const fraction = (value: number, digits: number) => {
+    const whole = Math.floor(value / 10 ** digits);
+    const rest = String(value % 10 ** digits).padStart(digits, "0")
+      .replace(/0+$/, "");
+    return rest ? `${whole}.${rest}` : String(whole);
+  };
+  if (n < 1000) return `${sign}${n}ns`;
+  if (n < 1_000_000) return `${sign}${fraction(n, 3)}µs`;
+  if (n < 1_000_000_000) return `${sign}${fraction(n, 6)}ms`;
+  const seconds = fraction(n % 60_000_000_000, 9);
+  n = Math.floor(n / 60_000_000_000);
+  if (n === 0) return `${sign}${seconds}s`;
+  const minutes = n % 60;
+  const hours = Math.floor(n / 60);
+  return `${sign}${hours ? `${hours}h` : ""}${minutes}m${seconds}s`;
+}

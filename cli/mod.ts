@@ -9,6 +9,7 @@ import { Connection } from "./_client.ts";
 import { parseDuration } from "../src/types/duration.ts";
 import { contentCommand } from "./commands/content.ts";
 import { eventsCommand } from "./commands/events.ts";
+import { imagesCommand } from "./commands/images.ts";
 import { leasesCommand } from "./commands/leases.ts";
 import { namespacesCommand } from "./commands/namespaces.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
@@ -47,6 +48,7 @@ export function ctrProgram(): Command {
   contentCommand(program, connect);
   leasesCommand(program, connect);
   snapshotsCommand(program, connect);
+  imagesCommand(program, connect);
   return program;
 }
 

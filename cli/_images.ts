@@ -1,0 +1,632 @@
+/**
+ * Client-side image helpers, shaped like containerd's `images` and
+ * `platforms` packages: platform parsing and matching, and walks over an
+ * image's manifests read through `Content.Read` (size, platforms, the
+ * manifest of a platform, completeness, the rootfs chain ID). The cli may
+ * not import berth's images component, so these are the few pieces ctr
+ * itself computes on the client.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Content } from "../src/gen/containerd/services/content/v1/content_pb.ts";
+import { DOCKER, OCI } from "../src/types/media_types.ts";
+import type { Connection } from "./_client.ts";
+import { errorMessage, readBlob } from "./_content.ts";
+
+/** An OCI platform, as JSON writes it in an index. */
+export interface Platform {
+  /** Operating system, e.g. `linux`. */
+  os: string;
+  /** CPU architecture, e.g. `amd64`. */
+  architecture: string;
+  /** CPU variant, e.g. `v8`; empty for none. */
+  variant?: string;
+}
+
+/** A content descriptor, as image JSON documents hold them. */
+export interface Descriptor {
+  /** Media type. */
+  mediaType: string;
+  /** `sha256:…`. */
+  digest: string;
+  /** Size in bytes. */
+  size: number;
+  /** Platform of a manifest in an index. */
+  platform?: Platform;
+}
+
+/** An index (OCI) or manifest list (Docker). */
+export const isIndexType = (mt: string): boolean =>
+  mt === OCI.INDEX || mt === DOCKER.MANIFEST_LIST;
+
+/** A manifest (OCI or Docker schema 2). */
+export const isManifestType = (mt: string): boolean =>
+  mt === OCI.MANIFEST || mt === DOCKER.MANIFEST;
+
+/** An image config. */
+export const isConfigType = (mt: string): boolean =>
+  mt === OCI.CONFIG || mt === DOCKER.CONFIG;
+
+/** The error containerd's errdefs would call NotFound. */
+export class NotFoundError extends Error {
+  /** Message suffixed `: not found`, as errdefs wraps it. */
+  constructor(message: string) {
+    super(`${message}: not found`);
+  }
+}
+
+/** Whether `err` is a NotFound: from the daemon, or made here. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof NotFoundError ||
+    (err instanceof ConnectError && err.code === Code.NotFound);
+}
+
+// ---------------------------------------------------------------- platforms
+
+const KNOWN_OS = new Set(
+  "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris windows zos"
+    .split(" "),
+);
+const KNOWN_ARCH = new Set(
+  "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm"
+    .split(" "),
+);
+
+function normalizeOS(os: string): string {
+  const lower = os.toLowerCase();
+  return lower === "macos" ? "darwin" : lower;
+}
+
+function normalizeArch(arch: string, variant: string): [string, string] {
+  arch = arch.toLowerCase();
+  variant = variant.toLowerCase();
+  switch (arch) {
+    case "i386":
+      return ["386", ""];
+    case "x86_64":
+    case "x86-64":
+    case "amd64":
+      return ["amd64", variant === "v1" ? "" : variant];
+    case "aarch64":
+    case "arm64":
+      return ["arm64", variant === "8" || variant === "v8" ? "" : variant];
+    case "armhf":
+      return ["arm", "v7"];
+    case "armel":
+      return ["arm", "v6"];
+    case "arm":
+      if (variant === "" || variant === "7") return ["arm", "v7"];
+      if (["5", "6", "8"].includes(variant)) return ["arm", `v${variant}`];
+      return ["arm", variant];
+  }
+  return [arch, variant];
+}
+
+/** The platform in canonical form, as containerd's `platforms.Normalize`. */
+export function normalizePlatform(p: Platform): Platform {
+  const [architecture, variant] = normalizeArch(
+    p.architecture ?? "",
+    p.variant ?? "",
+  );
+  return { os: normalizeOS(p.os ?? ""), architecture, variant };
+}
+
+/** The host's architecture in OCI terms. */
+export function hostArchitecture(): string {
+  switch (Deno.build.arch) {
+    case "x86_64":
+      return "amd64";
+    case "aarch64":
+      return "arm64";
+    default:
+      return Deno.build.arch;
+  }
+}
+
+/** This host's platform (`platforms.DefaultSpec`). */
+export function defaultPlatform(): Platform {
+  const architecture = hostArchitecture();
+  return {
+    os: "linux",
+    architecture,
+    variant: architecture === "arm64" ? "v8" : "",
+  };
+}
+
+/** A platform as `platforms.Format` prints it: `os/arch[/variant]`. */
+export function formatPlatform(p: Platform): string {
+  if (!p.os) return "unknown";
+  return [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+}
+
+const SPECIFIER_COMPONENT = /^[A-Za-z0-9_-]+$/;
+
+/** Parses `os[/arch[/variant]]` as `platforms.Parse` does. */
+export function parsePlatform(specifier: string): Platform {
+  if (specifier.includes("*")) {
+    throw new Error(
+      `"${specifier}": wildcards not yet supported: invalid argument`,
+    );
+  }
+  const parts = specifier.split("/");
+  for (const part of parts) {
+    if (!SPECIFIER_COMPONENT.test(part)) {
+      throw new Error(
+        `"${part}" is an invalid component of "${specifier}": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument`,
+      );
+    }
+  }
+  const host = defaultPlatform();
+  switch (parts.length) {
+    case 1: {
+      const os = normalizeOS(parts[0]);
+      if (KNOWN_OS.has(os)) {
+        return { os, architecture: host.architecture, variant: "" };
+      }
+      let [architecture, variant] = normalizeArch(parts[0], "");
+      if (architecture === "arm" && variant === "v7") variant = "";
+      if (KNOWN_ARCH.has(architecture)) {
+        return { os: "linux", architecture, variant };
+      }
+      throw new Error(
+        `"${specifier}": unknown operating system or architecture: invalid argument`,
+      );
+    }
+    case 2: {
+      let [architecture, variant] = normalizeArch(parts[1], "");
+      if (architecture === "arm" && variant === "v7") variant = "";
+      return { os: normalizeOS(parts[0]), architecture, variant };
+    }
+    case 3: {
+      let [architecture, variant] = normalizeArch(parts[1], parts[2]);
+      if (architecture === "arm64" && variant === "") variant = "v8";
+      return { os: normalizeOS(parts[0]), architecture, variant };
+    }
+  }
+  throw new Error(
+    `"${specifier}": cannot parse platform specifier: invalid argument`,
+  );
+}
+
+/** Matches platforms and orders the ones it matches by preference. */
+export class PlatformMatcher {
+  readonly #wanted: Platform[];
+
+  /** Prefers `platforms` in their order. */
+  constructor(platforms: readonly Platform[]) {
+    this.#wanted = platforms.map(normalizePlatform);
+  }
+
+  #matchOne(want: Platform, p: Platform): boolean {
+    const n = normalizePlatform(p);
+    return want.os === n.os && want.architecture === n.architecture &&
+      (want.variant ?? "") === (n.variant ?? "");
+  }
+
+  /** Whether any preferred platform is `p`. */
+  match(p: Platform): boolean {
+    return this.#wanted.some((w) => this.#matchOne(w, p));
+  }
+
+  /** Whether `a` is preferred to `b`. */
+  less(a: Platform, b: Platform): boolean {
+    for (const w of this.#wanted) {
+      const ma = this.#matchOne(w, a);
+      const mb = this.#matchOne(w, b);
+      if (ma && !mb) return true;
+      if (ma || mb) return false;
+    }
+    return false;
+  }
+}
+
+function platformVector(p: Platform): Platform[] {
+  const vector = [p];
+  const variant = p.variant ?? "";
+  switch (p.architecture) {
+    case "amd64": {
+      const version = Number(variant.replace(/^v/, ""));
+      if (variant && Number.isInteger(version) && version > 1) {
+        for (let v = version - 1; v >= 1; v--) {
+          vector.push({ ...p, variant: `v${v}` });
+        }
+      }
+      vector.push({ os: p.os, architecture: "386", variant: "" });
+      break;
+    }
+    case "arm": {
+      const version = Number(variant.replace(/^v/, ""));
+      if (variant && Number.isInteger(version) && version > 5) {
+        for (let v = version - 1; v >= 5; v--) {
+          vector.push({ ...p, variant: `v${v}` });
+        }
+      }
+      break;
+    }
+    case "arm64":
+      vector.push(
+        ...platformVector({
+          os: p.os,
+          architecture: "arm",
+          variant: variant || "v8",
+        }),
+      );
+      break;
+  }
+  return vector;
+}
+
+/** `platforms.Only`: the platform and what it can run, best first. */
+export function onlyPlatform(p: Platform): PlatformMatcher {
+  return new PlatformMatcher(platformVector(normalizePlatform(p)));
+}
+
+/** `platforms.Default`: what this host runs. */
+export function defaultMatcher(): PlatformMatcher {
+  return onlyPlatform(defaultPlatform());
+}
+
+// ------------------------------------------------------------------ content
+
+/** Where image documents are read from. */
+export interface BlobSource {
+  /** The blob parsed as JSON. */
+  json<T>(digest: string): Promise<T>;
+  /** Whether the store has the blob. */
+  has(digest: string): Promise<boolean>;
+}
+
+/** Reads blobs of the daemon's content store, each at most once. */
+export class ContentReader implements BlobSource {
+  readonly #conn: Connection;
+  readonly #blobs = new Map<string, Promise<Uint8Array>>();
+
+  /** Reads through `conn`. */
+  constructor(conn: Connection) {
+    this.#conn = conn;
+  }
+
+  /** The whole blob. */
+  read(digest: string): Promise<Uint8Array> {
+    let blob = this.#blobs.get(digest);
+    if (!blob) {
+      blob = (async () => {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of readBlob(this.#conn, digest)) {
+          chunks.push(chunk);
+        }
+        const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+        let at = 0;
+        for (const c of chunks) {
+          out.set(c, at);
+          at += c.length;
+        }
+        return out;
+      })();
+      this.#blobs.set(digest, blob);
+    }
+    return blob;
+  }
+
+  /** The blob parsed as JSON. */
+  async json<T>(digest: string): Promise<T> {
+    return JSON.parse(new TextDecoder().decode(await this.read(digest)));
+  }
+
+  /** Whether the store has the blob (NotFound is false). */
+  async has(digest: string): Promise<boolean> {
+    try {
+      await this.#conn.client(Content).info({ digest }, {
+        signal: this.#conn.signal,
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+}
+
+interface Document {
+  mediaType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+  fsLayers?: unknown[];
+}
+
+/** Checks a document against its descriptor's media type, as containerd. */
+function validateMediaType(doc: Document, mediaType: string): void {
+  if (doc.fsLayers?.length) {
+    throw new Error("media-type: schema 1 not supported");
+  }
+  if (isManifestType(mediaType)) {
+    if (doc.manifests?.length || isIndexType(doc.mediaType ?? "")) {
+      throw new Error(
+        `media-type: expected manifest but found index (${mediaType})`,
+      );
+    }
+  } else if (isIndexType(mediaType)) {
+    if (
+      doc.config || doc.layers?.length ||
+      isManifestType(doc.mediaType ?? "")
+    ) {
+      throw new Error(
+        `media-type: expected index but found manifest (${mediaType})`,
+      );
+    }
+  }
+}
+
+async function readDocument(
+  reader: BlobSource,
+  desc: Descriptor,
+  what: string,
+): Promise<Document> {
+  const doc = await reader.json<Document>(desc.digest);
+  try {
+    validateMediaType(doc, desc.mediaType);
+  } catch (err) {
+    throw new Error(
+      `${what}: invalid desc ${desc.digest}: ${errorMessage(err)}`,
+    );
+  }
+  return doc;
+}
+
+/** A descriptor's children, as `images.Children`. */
+export async function children(
+  reader: BlobSource,
+  desc: Descriptor,
+): Promise<Descriptor[]> {
+  if (isManifestType(desc.mediaType)) {
+    const doc = await readDocument(reader, desc, "children");
+    return [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
+  }
+  if (isIndexType(desc.mediaType)) {
+    const doc = await readDocument(reader, desc, "children");
+    return [...(doc.manifests ?? [])];
+  }
+  // Layers, configs and unknown types have no children.
+  return [];
+}
+
+/** Thrown by a walk handler to skip a descriptor's children. */
+const SKIP = Symbol("skip");
+
+/** A depth-first walk, as `images.Walk`. */
+async function walk(
+  handler: (desc: Descriptor) => Promise<Descriptor[] | typeof SKIP>,
+  descs: readonly Descriptor[],
+): Promise<void> {
+  for (const desc of descs) {
+    const next = await handler(desc);
+    if (next === SKIP) continue;
+    if (next.length) await walk(handler, next);
+  }
+}
+
+/** Sorts an index's manifests by preference, without-platform last. */
+function sortByPlatform(
+  descs: Descriptor[],
+  matcher: PlatformMatcher,
+): Descriptor[] {
+  // Array.prototype.sort is stable, as Go's sort.SliceStable.
+  return descs.sort((a, b) => {
+    if (!a.platform) return b.platform ? 1 : 0;
+    if (!b.platform) return -1;
+    if (matcher.less(a.platform, b.platform)) return -1;
+    if (matcher.less(b.platform, a.platform)) return 1;
+    return 0;
+  });
+}
+
+/**
+ * The image's size for `matcher` (`Image.Size`): the target, the best
+ * matching manifest, its config and layers. On an error, the size counted
+ * before it comes with the error.
+ */
+export async function imageSize(
+  reader: BlobSource,
+  target: Descriptor,
+  matcher: PlatformMatcher,
+): Promise<{ size: number; error?: unknown }> {
+  let size = 0;
+  try {
+    await walk(async (desc) => {
+      if (desc.size < 0) {
+        throw new Error(
+          `invalid size ${desc.size} in ${desc.digest} (${desc.mediaType})`,
+        );
+      }
+      size += desc.size;
+      let kids = (await children(reader, desc)).filter((d) =>
+        !d.platform || matcher.match(d.platform)
+      );
+      if (isIndexType(desc.mediaType)) {
+        kids = sortByPlatform(kids, matcher);
+        if (kids.length === 0) {
+          throw new NotFoundError("no match for platform in manifest");
+        }
+        kids = kids.slice(0, 1);
+      }
+      return kids;
+    }, [target]);
+  } catch (error) {
+    return { size, error };
+  }
+  return { size };
+}
+
+/** Every platform the image has (`images.Platforms`), in walk order. */
+export async function imagePlatforms(
+  reader: BlobSource,
+  target: Descriptor,
+): Promise<Platform[]> {
+  const found: Platform[] = [];
+  await walk(async (desc) => {
+    if (desc.platform) {
+      found.push(desc.platform);
+      return SKIP;
+    }
+    if (isConfigType(desc.mediaType)) {
+      const config = await reader.json<{ os?: string; architecture?: string }>(
+        desc.digest,
+      );
+      found.push(
+        normalizePlatform({
+          os: config.os ?? "",
+          architecture: config.architecture ?? "",
+        }),
+      );
+    }
+    return await children(reader, desc);
+  }, [target]);
+  return found;
+}
+
+/** A manifest's config and layers. */
+export interface Manifest {
+  /** The config's descriptor. */
+  config: Descriptor;
+  /** The layers, bottom first. */
+  layers: Descriptor[];
+}
+
+/**
+ * The manifest of the image that best matches `matcher` (`images.Manifest`);
+ * a NotFoundError when there is none, or a document is missing.
+ */
+export async function imageManifest(
+  reader: BlobSource,
+  target: Descriptor,
+  matcher: PlatformMatcher,
+): Promise<Manifest> {
+  const found: Manifest[] = [];
+  let wasIndex = false;
+  await walk(async (desc) => {
+    if (isManifestType(desc.mediaType)) {
+      const doc = await readDocument(reader, desc, "manifest");
+      const manifest = { config: doc.config!, layers: doc.layers ?? [] };
+      if (desc.digest !== target.digest) {
+        if (desc.platform && !matcher.match(desc.platform)) return [];
+        if (!desc.platform) {
+          const config = await reader.json<
+            { os?: string; architecture?: string }
+          >(manifest.config.digest);
+          const platform = normalizePlatform({
+            os: config.os ?? "",
+            architecture: config.architecture ?? "",
+          });
+          if (!matcher.match(platform)) return [];
+        }
+      }
+      found.push(manifest);
+      return [];
+    }
+    if (isIndexType(desc.mediaType)) {
+      const doc = await readDocument(reader, desc, "manifest");
+      const descs = sortByPlatform(
+        (doc.manifests ?? []).filter((d) =>
+          !d.platform || matcher.match(d.platform)
+        ),
+        matcher,
+      );
+      wasIndex = true;
+      return descs.slice(0, 1);
+    }
+    throw new NotFoundError(
+      `unexpected media type ${desc.mediaType} for ${desc.digest}`,
+    );
+  }, [target]);
+  if (found.length === 0) {
+    throw new NotFoundError(
+      wasIndex
+        ? `no match for platform in manifest ${target.digest}`
+        : `manifest ${target.digest}`,
+    );
+  }
+  return found[0];
+}
+
+/** What `images.Check` finds. */
+export interface CheckResult {
+  /** Whether the manifest could be read. */
+  available: boolean;
+  /** The config and layers (or the target when unavailable). */
+  required: Descriptor[];
+  /** The required blobs the store has. */
+  present: Descriptor[];
+  /** The required blobs it lacks. */
+  missing: Descriptor[];
+}
+
+/** Whether the image's blobs for `matcher` are all stored (`images.Check`). */
+export async function checkImage(
+  reader: BlobSource,
+  target: Descriptor,
+  matcher: PlatformMatcher,
+): Promise<CheckResult> {
+  let manifest: Manifest;
+  try {
+    manifest = await imageManifest(reader, target, matcher);
+  } catch (err) {
+    if (isNotFound(err)) {
+      return {
+        available: false,
+        required: [target],
+        present: [],
+        missing: [target],
+      };
+    }
+    throw new Error(
+      `failed to check image ${target.digest}: ${errorMessage(err)}`,
+    );
+  }
+  const required = [manifest.config, ...manifest.layers];
+  const present: Descriptor[] = [];
+  const missing: Descriptor[] = [];
+  for (const desc of required) {
+    (await reader.has(desc.digest) ? present : missing).push(desc);
+  }
+  return { available: true, required, present, missing };
+}
+
+/** The diff IDs of the image's layers for `matcher` (`Image.RootFS`). */
+export async function rootFS(
+  reader: BlobSource,
+  target: Descriptor,
+  matcher: PlatformMatcher,
+): Promise<string[]> {
+  const manifest = await imageManifest(reader, target, matcher);
+  const config = await reader.json<{ rootfs?: { diff_ids?: string[] } }>(
+    manifest.config.digest,
+  );
+  return config.rootfs?.diff_ids ?? [];
+}
+
+/** The chain ID of layers with these diff IDs (`identity.ChainID`). */
+export function chainID(diffIDs: readonly string[]): string {
+  let chain = "";
+  for (const diffID of diffIDs) {
+    chain = chain
+      ? `sha256:${
+        createHash("sha256").update(`${chain} ${diffID}`).digest("hex")
+      }`
+      : diffID;
+  }
+  return chain;
+}
+
+/** A descriptor from the wire (`containerd.types.Descriptor`). */
+export function fromWire(
+  desc: { mediaType: string; digest: string; size: bigint } | undefined,
+): Descriptor {
+  return {
+    mediaType: desc?.mediaType ?? "",
+    digest: desc?.digest ?? "",
+    size: Number(desc?.size ?? 0n),
+  };
+}
