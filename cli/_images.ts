@@ -1,10 +1,10 @@
 /**
- * Client-side image helpers, shaped like containerd's `images` and
- * `platforms` packages: platform parsing and matching, and walks over an
- * image's manifests read through `Content.Read` (size, platforms, the
- * manifest of a platform, completeness, the rootfs chain ID). The cli may
- * not import berth's images component, so these are the few pieces ctr
- * itself computes on the client.
+ * Client-side image helpers, shaped like containerd's `images` package:
+ * walks over an image's manifests read through `Content.Read` (size,
+ * platforms, the manifest of a platform, completeness, the rootfs chain ID).
+ * The cli may not import berth's images component, so these are the few
+ * pieces ctr itself computes on the client; platform parsing and matching
+ * are shared types (`src/types/platform.ts`).
  *
  * @module
  */
@@ -12,18 +12,13 @@ import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Content } from "../src/gen/containerd/services/content/v1/content_pb.ts";
 import { DOCKER, OCI } from "../src/types/media_types.ts";
+import {
+  normalizePlatform,
+  type Platform,
+  type PlatformMatcher,
+} from "../src/types/platform.ts";
 import type { Connection } from "./_client.ts";
 import { errorMessage, readBlob } from "./_content.ts";
-
-/** An OCI platform, as JSON writes it in an index. */
-export interface Platform {
-  /** Operating system, e.g. `linux`. */
-  os: string;
-  /** CPU architecture, e.g. `amd64`. */
-  architecture: string;
-  /** CPU variant, e.g. `v8`; empty for none. */
-  variant?: string;
-}
 
 /** A content descriptor, as image JSON documents hold them. */
 export interface Descriptor {
@@ -61,211 +56,6 @@ export class NotFoundError extends Error {
 export function isNotFound(err: unknown): boolean {
   return err instanceof NotFoundError ||
     (err instanceof ConnectError && err.code === Code.NotFound);
-}
-
-// ---------------------------------------------------------------- platforms
-
-const KNOWN_OS = new Set(
-  "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris windows zos"
-    .split(" "),
-);
-const KNOWN_ARCH = new Set(
-  "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm"
-    .split(" "),
-);
-
-function normalizeOS(os: string): string {
-  const lower = os.toLowerCase();
-  return lower === "macos" ? "darwin" : lower;
-}
-
-function normalizeArch(arch: string, variant: string): [string, string] {
-  arch = arch.toLowerCase();
-  variant = variant.toLowerCase();
-  switch (arch) {
-    case "i386":
-      return ["386", ""];
-    case "x86_64":
-    case "x86-64":
-    case "amd64":
-      return ["amd64", variant === "v1" ? "" : variant];
-    case "aarch64":
-    case "arm64":
-      return ["arm64", variant === "8" || variant === "v8" ? "" : variant];
-    case "armhf":
-      return ["arm", "v7"];
-    case "armel":
-      return ["arm", "v6"];
-    case "arm":
-      if (variant === "" || variant === "7") return ["arm", "v7"];
-      if (["5", "6", "8"].includes(variant)) return ["arm", `v${variant}`];
-      return ["arm", variant];
-  }
-  return [arch, variant];
-}
-
-/** The platform in canonical form, as containerd's `platforms.Normalize`. */
-export function normalizePlatform(p: Platform): Platform {
-  const [architecture, variant] = normalizeArch(
-    p.architecture ?? "",
-    p.variant ?? "",
-  );
-  return { os: normalizeOS(p.os ?? ""), architecture, variant };
-}
-
-/** The host's architecture in OCI terms. */
-export function hostArchitecture(): string {
-  switch (Deno.build.arch) {
-    case "x86_64":
-      return "amd64";
-    case "aarch64":
-      return "arm64";
-    default:
-      return Deno.build.arch;
-  }
-}
-
-/** This host's platform (`platforms.DefaultSpec`). */
-export function defaultPlatform(): Platform {
-  const architecture = hostArchitecture();
-  return {
-    os: "linux",
-    architecture,
-    variant: architecture === "arm64" ? "v8" : "",
-  };
-}
-
-/** A platform as `platforms.Format` prints it: `os/arch[/variant]`. */
-export function formatPlatform(p: Platform): string {
-  if (!p.os) return "unknown";
-  return [p.os, p.architecture, p.variant].filter(Boolean).join("/");
-}
-
-const SPECIFIER_COMPONENT = /^[A-Za-z0-9_-]+$/;
-
-/** Parses `os[/arch[/variant]]` as `platforms.Parse` does. */
-export function parsePlatform(specifier: string): Platform {
-  if (specifier.includes("*")) {
-    throw new Error(
-      `"${specifier}": wildcards not yet supported: invalid argument`,
-    );
-  }
-  const parts = specifier.split("/");
-  for (const part of parts) {
-    if (!SPECIFIER_COMPONENT.test(part)) {
-      throw new Error(
-        `"${part}" is an invalid component of "${specifier}": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument`,
-      );
-    }
-  }
-  const host = defaultPlatform();
-  switch (parts.length) {
-    case 1: {
-      const os = normalizeOS(parts[0]);
-      if (KNOWN_OS.has(os)) {
-        return { os, architecture: host.architecture, variant: "" };
-      }
-      let [architecture, variant] = normalizeArch(parts[0], "");
-      if (architecture === "arm" && variant === "v7") variant = "";
-      if (KNOWN_ARCH.has(architecture)) {
-        return { os: "linux", architecture, variant };
-      }
-      throw new Error(
-        `"${specifier}": unknown operating system or architecture: invalid argument`,
-      );
-    }
-    case 2: {
-      let [architecture, variant] = normalizeArch(parts[1], "");
-      if (architecture === "arm" && variant === "v7") variant = "";
-      return { os: normalizeOS(parts[0]), architecture, variant };
-    }
-    case 3: {
-      let [architecture, variant] = normalizeArch(parts[1], parts[2]);
-      if (architecture === "arm64" && variant === "") variant = "v8";
-      return { os: normalizeOS(parts[0]), architecture, variant };
-    }
-  }
-  throw new Error(
-    `"${specifier}": cannot parse platform specifier: invalid argument`,
-  );
-}
-
-/** Matches platforms and orders the ones it matches by preference. */
-export class PlatformMatcher {
-  readonly #wanted: Platform[];
-
-  /** Prefers `platforms` in their order. */
-  constructor(platforms: readonly Platform[]) {
-    this.#wanted = platforms.map(normalizePlatform);
-  }
-
-  #matchOne(want: Platform, p: Platform): boolean {
-    const n = normalizePlatform(p);
-    return want.os === n.os && want.architecture === n.architecture &&
-      (want.variant ?? "") === (n.variant ?? "");
-  }
-
-  /** Whether any preferred platform is `p`. */
-  match(p: Platform): boolean {
-    return this.#wanted.some((w) => this.#matchOne(w, p));
-  }
-
-  /** Whether `a` is preferred to `b`. */
-  less(a: Platform, b: Platform): boolean {
-    for (const w of this.#wanted) {
-      const ma = this.#matchOne(w, a);
-      const mb = this.#matchOne(w, b);
-      if (ma && !mb) return true;
-      if (ma || mb) return false;
-    }
-    return false;
-  }
-}
-
-function platformVector(p: Platform): Platform[] {
-  const vector = [p];
-  const variant = p.variant ?? "";
-  switch (p.architecture) {
-    case "amd64": {
-      const version = Number(variant.replace(/^v/, ""));
-      if (variant && Number.isInteger(version) && version > 1) {
-        for (let v = version - 1; v >= 1; v--) {
-          vector.push({ ...p, variant: `v${v}` });
-        }
-      }
-      vector.push({ os: p.os, architecture: "386", variant: "" });
-      break;
-    }
-    case "arm": {
-      const version = Number(variant.replace(/^v/, ""));
-      if (variant && Number.isInteger(version) && version > 5) {
-        for (let v = version - 1; v >= 5; v--) {
-          vector.push({ ...p, variant: `v${v}` });
-        }
-      }
-      break;
-    }
-    case "arm64":
-      vector.push(
-        ...platformVector({
-          os: p.os,
-          architecture: "arm",
-          variant: variant || "v8",
-        }),
-      );
-      break;
-  }
-  return vector;
-}
-
-/** `platforms.Only`: the platform and what it can run, best first. */
-export function onlyPlatform(p: Platform): PlatformMatcher {
-  return new PlatformMatcher(platformVector(normalizePlatform(p)));
-}
-
-/** `platforms.Default`: what this host runs. */
-export function defaultMatcher(): PlatformMatcher {
-  return onlyPlatform(defaultPlatform());
 }
 
 // ------------------------------------------------------------------ content

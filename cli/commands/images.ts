@@ -25,6 +25,15 @@ import { Diff } from "../../src/gen/containerd/services/diff/v1/diff_pb.ts";
 import { Leases } from "../../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Snapshots } from "../../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import type { Mount } from "../../src/gen/containerd/types/mount_pb.ts";
+import {
+  defaultPlatformMatcher,
+  formatPlatform,
+  hostPlatform,
+  onlyPlatform,
+  parsePlatform,
+  type Platform,
+  type PlatformMatcher,
+} from "../../src/types/platform.ts";
 import type { Connection } from "../_client.ts";
 import { errorMessage, rechunk, writeFull } from "../_content.ts";
 import {
@@ -43,19 +52,12 @@ import {
   chainID,
   checkImage,
   ContentReader,
-  defaultMatcher,
-  defaultPlatform,
   type Descriptor,
-  formatPlatform,
   fromWire,
   imageManifest,
   imagePlatforms,
   imageSize,
   isNotFound,
-  onlyPlatform,
-  parsePlatform,
-  type Platform,
-  type PlatformMatcher,
   rootFS,
 } from "../_images.ts";
 import {
@@ -211,7 +213,7 @@ function addPull(parent: Command, connect: () => Connection): void {
       let unpacked = opts.allPlatforms
         ? await imagePlatforms(reader, target)
         : platforms;
-      if (unpacked.length === 0) unpacked = [defaultPlatform()];
+      if (unpacked.length === 0) unpacked = [hostPlatform()];
       // The daemon unpacked while it downloaded: these lines say what
       // ctr's would, and the time is the whole pull's.
       for (const platform of unpacked) {
@@ -372,7 +374,7 @@ export function imagesCommand(
       });
       if (list.length === 0) return;
       const reader = new ContentReader(conn);
-      const matcher = defaultMatcher();
+      const matcher = defaultPlatformMatcher();
       let text = "REF\tTYPE\tDIGEST\tSTATUS\tSIZE\tUNPACKED\t\n";
       for (const image of list) {
         const target = fromWire(image.target);
@@ -580,7 +582,7 @@ export function imagesCommand(
         return;
       }
       const reader = new ContentReader(conn);
-      const matcher = defaultMatcher();
+      const matcher = defaultPlatformMatcher();
       const json: GoJSONValue[] = [];
       let text = "REF\tTYPE\tDIGEST\tSIZE\tPLATFORMS\tLABELS\t\n";
       for (const image of list) {
@@ -619,7 +621,7 @@ export function imagesCommand(
     .option(
       "--platform <platform>",
       "mount the image for the specified platform",
-      formatPlatform(defaultPlatform()),
+      formatPlatform(hostPlatform()),
     )
     .action(
       async (ref: string | undefined, target: string | undefined, opts) => {

@@ -18,18 +18,20 @@ import {
 } from "../../tests/fixtures/images.ts";
 import { pushLayout, startRegistry } from "../../tests/fixtures/registry.ts";
 import { OCI } from "../../src/types/media_types.ts";
+import {
+  defaultPlatformMatcher,
+  formatPlatform,
+  onlyPlatform,
+  parsePlatform,
+} from "../../src/types/platform.ts";
 import { goDuration } from "../_format.ts";
 import {
   type BlobSource,
   chainID,
   checkImage,
-  defaultMatcher,
-  formatPlatform,
   imageManifest,
   imagePlatforms,
   imageSize,
-  onlyPlatform,
-  parsePlatform,
 } from "../_images.ts";
 import {
   CLEAR_LINE,
@@ -249,7 +251,6 @@ Deno.test("platforms parse, format and match as containerd's", () => {
   assert.deepEqual(parsePlatform("linux/arm64"), {
     os: "linux",
     architecture: "arm64",
-    variant: "",
   });
   assert.deepEqual(parsePlatform("linux/arm64/v8"), {
     os: "linux",
@@ -259,7 +260,6 @@ Deno.test("platforms parse, format and match as containerd's", () => {
   assert.deepEqual(parsePlatform("Linux/x86_64"), {
     os: "linux",
     architecture: "amd64",
-    variant: "",
   });
   assert.equal(
     formatPlatform(parsePlatform("linux")),
@@ -368,16 +368,20 @@ function memoryImage() {
 Deno.test("size, platforms, manifest and check walk an index as containerd", async () => {
   const { source, target, stored, foreign } = memoryImage();
   // The index, the host's manifest, its config and layer.
-  assert.deepEqual(await imageSize(source, target, defaultMatcher()), {
+  assert.deepEqual(await imageSize(source, target, defaultPlatformMatcher()), {
     size: 500 + 100 + 10 + 1000,
   });
   assert.deepEqual(
     (await imagePlatforms(source, target)).map(formatPlatform),
     [`linux/${foreign}`, `linux/${hostArchitecture()}`],
   );
-  const manifest = await imageManifest(source, target, defaultMatcher());
+  const manifest = await imageManifest(
+    source,
+    target,
+    defaultPlatformMatcher(),
+  );
   assert.equal(manifest.layers[0].digest, `sha256:${"5".repeat(64)}`);
-  const check = await checkImage(source, target, defaultMatcher());
+  const check = await checkImage(source, target, defaultPlatformMatcher());
   assert.equal(check.available, true);
   assert.equal(check.required.length, 2);
   assert.equal(check.missing.length, 0);

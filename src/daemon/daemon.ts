@@ -17,6 +17,8 @@ import { cleanupTempMounts } from "../mount/mod.ts";
 import { GcScheduler } from "../gc/mod.ts";
 import {
   collectGarbage,
+  containerGcSource,
+  ContainerStore,
   contentGcSource,
   imageGcSource,
   ImageStore,
@@ -124,6 +126,7 @@ function pluginList(root: string): PluginInfo[] {
           "leases",
           "snapshots",
           "images",
+          "containers",
           "transfer",
         ].includes(id)
         ? ["io.containerd.event.v1", "io.containerd.metadata.v1"]
@@ -210,6 +213,7 @@ export async function startDaemon(
             contentGcSource(db),
             snapshotGcSource(db),
             imageGcSource(db),
+            containerGcSource(db),
           ],
           content,
           snapshots,
@@ -232,6 +236,8 @@ export async function startDaemon(
     gc.schedule();
     const events = new Exchange({ eventField: readEventField });
     const plugins = pluginList(config.root);
+    const images = new ImageStore(db, namespaces);
+    const containers = new ContainerStore(db, namespaces);
 
     const handler = connectNodeAdapter({
       // Layers are compressed already and the socket is local: compressing
@@ -249,7 +255,8 @@ export async function startDaemon(
           leases,
           snapshots,
           differ: new WalkingDiffer({ tempRoot: tempMounts }),
-          images: new ImageStore(db, namespaces),
+          images,
+          containers,
           registry: {
             hostsDir: config.registry.config_path,
             maxConcurrentDownloads: config.registry.max_concurrent_downloads,

@@ -17,10 +17,10 @@ import {
   type Mount,
   notFound,
   OCI,
+  type Platform,
 } from "../types/mod.ts";
 import type { BlobInfo, BlobWriteOptions, ImageContent } from "./content.ts";
 import { descriptorToJSON, type ImageDescriptor } from "./manifest.ts";
-import type { Platform } from "./platforms.ts";
 import type {
   ImageSnapshotOptions,
   ImageSnapshots,

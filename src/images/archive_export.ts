@@ -17,6 +17,7 @@ import {
   invalidArgument,
   notFound,
   parseReference,
+  type PlatformMatcher,
 } from "../types/mod.ts";
 import { DEFAULT_MAX_JSON_BYTES, type ImageContent } from "./content.ts";
 import {
@@ -34,7 +35,6 @@ import {
   OCI_LAYOUT_FILE,
   OCI_LAYOUT_VERSION,
 } from "./mediatypes.ts";
-import type { PlatformMatcher } from "./platforms.ts";
 import { ociReferenceName } from "./archive_names.ts";
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from "./labels.ts";
 import { walk } from "./walk.ts";

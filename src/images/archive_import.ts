@@ -17,12 +17,14 @@ import { posix } from "node:path";
 import {
   BerthError,
   Code,
+  defaultPlatformMatcher,
   type Descriptor,
   DOCKER,
   invalidArgument,
   normalizeReference,
   notFound,
   OCI,
+  type PlatformMatcher,
 } from "../types/mod.ts";
 import { tarEntries } from "./_tar_entries.ts";
 import {
@@ -47,7 +49,6 @@ import {
   OCI_LAYOUT_FILE,
   OCI_LAYOUT_VERSION,
 } from "./mediatypes.ts";
-import { defaultPlatformMatcher, type PlatformMatcher } from "./platforms.ts";
 import { ociReferenceName } from "./archive_names.ts";
 import { labelChildren, walk } from "./walk.ts";
 

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { pack as tarPack } from "tar-stream";
-import { Code, DOCKER, OCI } from "../types/mod.ts";
+import {
+  ALL_PLATFORMS,
+  Code,
+  DOCKER,
+  OCI,
+  onlyPlatform,
+  onlyPlatformStrict,
+  parsePlatform,
+} from "../types/mod.ts";
 import {
   buildImage,
   buildIndex,
@@ -14,12 +22,6 @@ import {
 import { exportArchive, importArchive } from "./archive.ts";
 import { tarEntries } from "./_tar_entries.ts";
 import { readIndex, readManifest } from "./manifest.ts";
-import {
-  ALL_PLATFORMS,
-  onlyPlatform,
-  onlyPlatformStrict,
-  parsePlatform,
-} from "./platforms.ts";
 import { addRefPrefix } from "./archive_names.ts";
 import { check } from "./walk.ts";
 

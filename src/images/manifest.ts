@@ -11,8 +11,13 @@ import {
   Code,
   type Descriptor,
   invalidArgument,
+  normalizePlatform,
   notFound,
   OCI,
+  type Platform,
+  platformFromJSON,
+  type PlatformMatcher,
+  platformToJSON,
 } from "../types/mod.ts";
 import {
   DEFAULT_MAX_JSON_BYTES,
@@ -20,13 +25,6 @@ import {
   readBlob,
 } from "./content.ts";
 import { isIndex, isManifest, isSchema1, refuseSchema1 } from "./mediatypes.ts";
-import {
-  normalizePlatform,
-  type Platform,
-  platformFromJSON,
-  type PlatformMatcher,
-  platformToJSON,
-} from "./platforms.ts";
 
 /** A descriptor as manifests and indexes carry them. */
 export interface ImageDescriptor extends Descriptor {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { BerthError, Code, DOCKER, OCI } from "../types/mod.ts";
+import {
+  BerthError,
+  Code,
+  DOCKER,
+  OCI,
+  onlyPlatform,
+  parsePlatform,
+} from "../types/mod.ts";
 import {
   buildImage,
   buildIndex,
@@ -18,7 +25,6 @@ import {
   parseManifest,
   readManifest,
 } from "./manifest.ts";
-import { onlyPlatform, parsePlatform } from "./platforms.ts";
 
 const DIGEST = sha256("x");
 

@@ -1,8 +1,8 @@
 /**
  * Image logic over content and snapshots: what each media type is,
- * manifests and indexes, platforms, chain IDs, unpacking into a snapshotter,
- * walking and labelling an image's content graph, and image archives with
- * their ref names. Image references and the media type names themselves are
+ * manifests and indexes, chain IDs, unpacking into a snapshotter, walking
+ * and labelling an image's content graph, and image archives with their ref
+ * names. Image references, platforms and the media type names themselves are
  * shared types (`src/types/`).
  *
  * Everything here depends on narrow interfaces ({@linkcode ImageContent},
@@ -13,7 +13,6 @@
  */
 export * from "./mediatypes.ts";
 export * from "./labels.ts";
-export * from "./platforms.ts";
 export * from "./content.ts";
 export * from "./manifest.ts";
 export * from "./identity.ts";

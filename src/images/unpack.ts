@@ -30,6 +30,7 @@ import {
   failedPrecondition,
   invalidArgument,
   type Mount,
+  type PlatformMatcher,
 } from "../types/mod.ts";
 import type { ImageContent } from "./content.ts";
 import { chainIDs } from "./identity.ts";
@@ -46,7 +47,6 @@ import {
   LABEL_UNCOMPRESSED,
 } from "./labels.ts";
 import { isLayer } from "./mediatypes.ts";
-import type { PlatformMatcher } from "./platforms.ts";
 
 /** Options of snapshot creation and commit. */
 export interface ImageSnapshotOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { Code, OCI } from "../types/mod.ts";
+import { Code, OCI, onlyPlatform, parsePlatform } from "../types/mod.ts";
 import {
   buildImage,
   buildIndex,
@@ -12,7 +12,6 @@ import {
 } from "./_testing.ts";
 import { bytesStream } from "./content.ts";
 import { chainIDs } from "./identity.ts";
-import { onlyPlatform, parsePlatform } from "./platforms.ts";
 import {
   extractionKey,
   snapshotLabels,

@@ -7,7 +7,11 @@
  *
  * @module
  */
-import { type Descriptor, invalidArgument } from "../types/mod.ts";
+import {
+  type Descriptor,
+  invalidArgument,
+  type PlatformMatcher,
+} from "../types/mod.ts";
 import { type ImageContent, isNotFound, tryInfo } from "./content.ts";
 import {
   children as childrenOf,
@@ -17,7 +21,6 @@ import {
 } from "./manifest.ts";
 import { LABEL_GC_REF_CONTENT } from "./labels.ts";
 import { isKnownConfig, isLayer, isManifest } from "./mediatypes.ts";
-import type { PlatformMatcher } from "./platforms.ts";
 
 /**
  * The label key prefix a child of type `mediaType` gets: `.config` for a

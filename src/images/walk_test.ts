@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { Code, DOCKER, OCI } from "../types/mod.ts";
+import {
+  Code,
+  DOCKER,
+  OCI,
+  onlyPlatform,
+  parsePlatform,
+} from "../types/mod.ts";
 import {
   buildImage,
   buildIndex,
@@ -7,7 +13,6 @@ import {
   rejectsWith,
   sha256,
 } from "./_testing.ts";
-import { onlyPlatform, parsePlatform } from "./platforms.ts";
 import { check, childLabels, labelChildren, walk } from "./walk.ts";
 
 const d = (mediaType: string, text: string) => ({

@@ -291,6 +291,38 @@ export function imageGcSource(db: MetadataDB): GcSource {
   };
 }
 
+/**
+ * Containers as roots: each keeps its snapshot (`snapshotter/snapshot_key`,
+ * whenever it names a snapshotter) and what its labels reference.
+ */
+export function containerGcSource(db: MetadataDB): GcSource {
+  return {
+    *roots() {
+      const rows = db.sql.prepare(
+        "SELECT namespace, labels, snapshotter, snapshot_key FROM containers",
+      ).all() as {
+        namespace: string;
+        labels: string;
+        snapshotter: string;
+        snapshot_key: string;
+      }[];
+      for (const row of rows) {
+        if (row.snapshotter) {
+          yield {
+            type: ResourceType.snapshot,
+            namespace: row.namespace,
+            key: `${row.snapshotter}/${row.snapshot_key}`,
+          };
+        }
+        yield* labelReferences(row.namespace, JSON.parse(row.labels));
+      }
+    },
+    references: () => [],
+    all: () => [],
+    remove: () => {},
+  };
+}
+
 /** Flat node types stand for the same resource as their full types. */
 function identity(node: GcNode): string {
   const type = node.type === ResourceType.contentFlat

@@ -10,3 +10,4 @@ export * from "./gc.ts";
 export * from "./leases.ts";
 export * from "./snapshots.ts";
 export * from "./images.ts";
+export * from "./containers.ts";

@@ -7,6 +7,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Exchange } from "../events/mod.ts";
 import type {
+  ContainerStore,
   ImageStore,
   LeaseStore,
   NamespacedContentStore,
@@ -14,6 +15,7 @@ import type {
   NamespaceStore,
 } from "../metadata/mod.ts";
 import type { WalkingDiffer } from "../diff/mod.ts";
+import { Containers, containersService } from "./containers.ts";
 import { Content, contentService } from "./content.ts";
 import { Diff, diffService } from "./diff.ts";
 import { Images, imagesService } from "./images.ts";
@@ -56,6 +58,8 @@ export interface ServiceDeps {
   differ: WalkingDiffer;
   /** Image records. */
   images: ImageStore;
+  /** Container records. */
+  containers: ContainerStore;
   /** Registry defaults for transfers. */
   registry: { hostsDir?: string; maxConcurrentDownloads: number };
   /** Asks for a garbage collection soon. */
@@ -66,6 +70,7 @@ export interface ServiceDeps {
 
 /** The gRPC services this daemon serves, as introspection plugin ids. */
 export const SERVICE_IDS = [
+  "containers",
   "content",
   "diff",
   "events",
@@ -119,6 +124,14 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       events: deps.events,
       scheduleGc: deps.scheduleGc,
       runGc: deps.runGc,
+    }),
+  );
+  router.service(
+    Containers,
+    containersService({
+      store: deps.containers,
+      events: deps.events,
+      scheduleGc: deps.scheduleGc,
     }),
   );
   router.service(

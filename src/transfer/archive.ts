@@ -8,12 +8,15 @@ import {
   addRefPrefix,
   exportArchive,
   importArchive,
-  platformMatcher,
-  type PlatformSelection,
   unpack,
 } from "../images/mod.ts";
 import type { Image } from "../metadata/mod.ts";
-import { BerthError, Code } from "../types/mod.ts";
+import {
+  BerthError,
+  Code,
+  platformMatcher,
+  type PlatformSelection,
+} from "../types/mod.ts";
 import {
   imageContent,
   imageSnapshots,

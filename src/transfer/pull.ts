@@ -15,8 +15,6 @@ import {
   isIndex,
   isLayer,
   isManifest,
-  platformMatcher,
-  type PlatformSelection,
   readIndex,
   readManifest,
   unpack,
@@ -35,6 +33,8 @@ import {
   Code,
   type Descriptor,
   parseReference,
+  platformMatcher,
+  type PlatformSelection,
 } from "../types/mod.ts";
 import {
   imageContent,

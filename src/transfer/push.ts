@@ -10,13 +10,15 @@ import {
   filterPlatforms,
   isIndex,
   isManifest,
-  platformMatcher,
-  type PlatformSelection,
   readIndex,
   readManifest,
 } from "../images/mod.ts";
 import type { RegistryClient } from "../remotes/mod.ts";
-import type { Descriptor } from "../types/mod.ts";
+import {
+  type Descriptor,
+  platformMatcher,
+  type PlatformSelection,
+} from "../types/mod.ts";
 import { imageContent } from "./_bindings.ts";
 import type { TransferStores } from "./pull.ts";
 import type { ProgressTracker } from "./progress.ts";

@@ -1,6 +1,7 @@
 /**
  * Plain types shared by every component: errors with gRPC codes,
- * identifier rules, descriptors, mounts, image references and media types.
+ * identifier rules, descriptors, mounts, image references, media types and
+ * platforms.
  * Imports nothing of berth.
  *
  * @module
@@ -12,3 +13,4 @@ export * from "./mount.ts";
 export * from "./descriptor.ts";
 export * from "./reference.ts";
 export * from "./media_types.ts";
+export * from "./platform.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { invalidArgument } from "../types/mod.ts";
+import { invalidArgument } from "./errors.ts";
 
 /** A platform, as an OCI descriptor or config names one. */
 export interface Platform {

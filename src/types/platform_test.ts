@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BerthError, Code } from "../types/mod.ts";
+import { BerthError, Code } from "./errors.ts";
 import {
   ALL_PLATFORMS,
   anyPlatform,
@@ -14,8 +14,7 @@ import {
   platformFromJSON,
   platformMatcher,
   platformToJSON,
-} from "./platforms.ts";
-import { stableSort } from "./manifest.ts";
+} from "./platform.ts";
 
 const p = (os: string, architecture: string, variant?: string): Platform =>
   variant ? { os, architecture, variant } : { os, architecture };
@@ -129,7 +128,10 @@ Deno.test("onlyPlatform matches exact first, then compatible variants", () => {
     p("linux", "arm", "v7"),
     p("linux", "arm64", "v8"),
   ];
-  const sorted = stableSort(candidates.filter((c) => m.match(c)), m.less);
+  // Array.prototype.sort is stable, as Go's sort.SliceStable.
+  const sorted = candidates.filter((c) => m.match(c)).sort((a, b) =>
+    m.less(a, b) ? -1 : m.less(b, a) ? 1 : 0
+  );
   assert.deepEqual(sorted.map(formatPlatform), [
     "linux/arm64/v8",
     "linux/arm/v7",

@@ -1,0 +1,198 @@
+/**
+ * `containerd.services.containers.v1.Containers`: container metadata
+ * records (no running state). Deleting one lets the garbage collector free
+ * its snapshot once nothing else holds it.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type Any,
+  AnySchema,
+  EmptySchema,
+  timestampFromDate,
+} from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  ContainerCreate_RuntimeSchema,
+  ContainerCreateSchema,
+  ContainerDeleteSchema,
+  ContainerUpdateSchema,
+} from "../gen/containerd/events/container_pb.ts";
+import {
+  type Container as ContainerMessage,
+  Container_RuntimeSchema,
+  Containers,
+  ContainerSchema,
+  CreateContainerResponseSchema,
+  GetContainerResponseSchema,
+  ListContainerMessageSchema,
+  ListContainersResponseSchema,
+  UpdateContainerResponseSchema,
+} from "../gen/containerd/services/containers/v1/containers_pb.ts";
+import type { Exchange } from "../events/mod.ts";
+import type {
+  Container,
+  ContainerInput,
+  ContainerStore,
+  TypedValue,
+} from "../metadata/mod.ts";
+import { packEvent } from "./_events.ts";
+import { requireNamespace } from "./_rpc.ts";
+
+function toAny(value: TypedValue | undefined): Any | undefined {
+  return value && create(AnySchema, value);
+}
+
+function fromAny(value: Any | undefined): TypedValue | undefined {
+  return value && { typeUrl: value.typeUrl, value: value.value };
+}
+
+function toContainer(container: Container): ContainerMessage {
+  return create(ContainerSchema, {
+    id: container.id,
+    labels: container.labels,
+    image: container.image,
+    runtime: create(Container_RuntimeSchema, {
+      name: container.runtime.name,
+      options: toAny(container.runtime.options),
+    }),
+    spec: toAny(container.spec),
+    snapshotter: container.snapshotter,
+    snapshotKey: container.snapshotKey,
+    createdAt: timestampFromDate(container.createdAt),
+    updatedAt: timestampFromDate(container.updatedAt),
+    extensions: Object.fromEntries(
+      Object.entries(container.extensions).map((
+        [name, ext],
+      ) => [name, create(AnySchema, ext)]),
+    ),
+  });
+}
+
+/** A missing container reads as an empty one, as in containerd. */
+function fromContainer(
+  container: ContainerMessage | undefined,
+): ContainerInput {
+  return {
+    id: container?.id ?? "",
+    labels: container?.labels ?? {},
+    image: container?.image ?? "",
+    runtime: {
+      name: container?.runtime?.name ?? "",
+      options: fromAny(container?.runtime?.options),
+    },
+    spec: fromAny(container?.spec),
+    snapshotter: container?.snapshotter ?? "",
+    snapshotKey: container?.snapshotKey ?? "",
+    extensions: Object.fromEntries(
+      Object.entries(container?.extensions ?? {}).map((
+        [name, ext],
+      ) => [name, fromAny(ext)!]),
+    ),
+  };
+}
+
+/** Options for {@linkcode containersService}. */
+export interface ContainersServiceOptions {
+  /** Container records. */
+  store: ContainerStore;
+  /** Where `/containers/*` events go. */
+  events: Exchange;
+  /** Asks for a collection soon. */
+  scheduleGc: () => void;
+}
+
+/** The Containers service. */
+export function containersService(
+  { store, events, scheduleGc }: ContainersServiceOptions,
+): ServiceImpl<typeof Containers> {
+  return {
+    get(req, ctx) {
+      return create(GetContainerResponseSchema, {
+        container: toContainer(store.get(requireNamespace(ctx), req.id)),
+      });
+    },
+    list(req, ctx) {
+      return create(ListContainersResponseSchema, {
+        containers: store.list(requireNamespace(ctx), req.filters).map(
+          toContainer,
+        ),
+      });
+    },
+    async *listStream(req, ctx) {
+      const containers = store.list(requireNamespace(ctx), req.filters);
+      for (const container of containers) {
+        yield create(ListContainerMessageSchema, {
+          container: toContainer(container),
+        });
+      }
+    },
+    create(req, ctx) {
+      const namespace = requireNamespace(ctx);
+      const container = store.create(namespace, fromContainer(req.container));
+      events.publish(
+        namespace,
+        "/containers/create",
+        packEvent(
+          ContainerCreateSchema,
+          create(ContainerCreateSchema, {
+            id: container.id,
+            image: container.image,
+            runtime: create(ContainerCreate_RuntimeSchema, {
+              name: container.runtime.name,
+              options: toAny(container.runtime.options),
+            }),
+          }),
+        ),
+      );
+      return create(CreateContainerResponseSchema, {
+        container: toContainer(container),
+      });
+    },
+    update(req, ctx) {
+      if (!req.container?.id) {
+        // containerd answers without the usual class suffix here.
+        throw new ConnectError("Container.ID required", Code.InvalidArgument);
+      }
+      const namespace = requireNamespace(ctx);
+      const container = store.update(
+        namespace,
+        fromContainer(req.container),
+        req.updateMask?.paths,
+      );
+      events.publish(
+        namespace,
+        "/containers/update",
+        packEvent(
+          ContainerUpdateSchema,
+          create(ContainerUpdateSchema, {
+            id: container.id,
+            image: container.image,
+            labels: container.labels,
+            snapshotKey: container.snapshotKey,
+          }),
+        ),
+      );
+      return create(UpdateContainerResponseSchema, {
+        container: toContainer(container),
+      });
+    },
+    delete(req, ctx) {
+      const namespace = requireNamespace(ctx);
+      store.delete(namespace, req.id);
+      events.publish(
+        namespace,
+        "/containers/delete",
+        packEvent(
+          ContainerDeleteSchema,
+          create(ContainerDeleteSchema, { id: req.id }),
+        ),
+      );
+      scheduleGc();
+      return create(EmptySchema);
+    },
+  };
+}
+
+export { Containers };
