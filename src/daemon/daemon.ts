@@ -234,6 +234,8 @@ export async function startDaemon(
     // As containerd: collect once soon after start (a crash may have left
     // records and ingests behind).
     gc.schedule();
+    const differ = new WalkingDiffer({ tempRoot: tempMounts, worker: true });
+    cleanups.push(() => differ.close());
     const events = new Exchange({ eventField: readEventField });
     const plugins = pluginList(config.root);
     const images = new ImageStore(db, namespaces);
@@ -254,7 +256,7 @@ export async function startDaemon(
           content,
           leases,
           snapshots,
-          differ: new WalkingDiffer({ tempRoot: tempMounts }),
+          differ,
           images,
           containers,
           registry: {

@@ -9,14 +9,15 @@
  * @module
  */
 import {
-  applyLayer,
   digestingStream,
   gzipStream,
   LayerMediaType,
   mediaTypeCompression,
   writeDiff,
 } from "../archive/mod.ts";
-import { withReadonlyTempMount, withTempMount } from "../mount/mod.ts";
+import { withReadonlyTempMount } from "../mount/mod.ts";
+import { runApplyJob } from "./_apply_job.ts";
+import { ApplyThread } from "./_apply_thread.ts";
 import { type Descriptor, type Mount, unimplemented } from "../types/mod.ts";
 
 /** The label naming a compressed layer's uncompressed digest (diffID). */
@@ -67,15 +68,27 @@ export interface WalkingDifferOptions {
   tempRoot?: string;
   /** gzip level of produced layers. */
   gzipLevel?: number;
+  /**
+   * Apply layers in a worker thread, so that a pull downloads and unpacks
+   * on two cores (default false: in the calling thread).
+   */
+  worker?: boolean;
 }
 
 /** Applies and produces layers over mounts. */
 export class WalkingDiffer {
   readonly #options: WalkingDifferOptions;
+  readonly #thread: ApplyThread | undefined;
 
   /** Creates the differ. */
   constructor(options: WalkingDifferOptions = {}) {
     this.#options = options;
+    this.#thread = options.worker ? new ApplyThread() : undefined;
+  }
+
+  /** Stops the worker thread, if any. */
+  close(): void {
+    this.#thread?.close();
   }
 
   /**
@@ -94,16 +107,16 @@ export class WalkingDiffer {
       (options.source
         ? undefined
         : content.labels(layer.digest)[LABEL_UNCOMPRESSED]);
-    const result = await withTempMount(
+    const job = {
       mounts,
-      (root) =>
-        applyLayer(root, options.source ?? content.read(layer.digest), {
-          mediaType: layer.mediaType,
-          expectedDigest: expected,
-          signal: options.signal,
-        }),
-      { root: this.#options.tempRoot },
-    );
+      mediaType: layer.mediaType,
+      expectedDigest: expected,
+      tempRoot: this.#options.tempRoot,
+    };
+    const source = options.source ?? content.read(layer.digest);
+    const result = this.#thread
+      ? await this.#thread.apply(job, source, options.signal)
+      : await runApplyJob(job, source, options.signal);
     return {
       mediaType: LayerMediaType.OCI,
       digest: result.digest,

@@ -134,8 +134,10 @@ export class NamespacedContentStore {
   readonly #blobs: LocalContentStore;
   readonly #namespaces: NamespaceStore;
   readonly #leases: LeaseStore;
-  /** Digests committed to the blob store but not yet recorded here. */
-  readonly #committing = new Set<string>();
+  /** Commits in progress: a sweep waits for them, and they for it. */
+  #commits = 0;
+  #sweeping: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
 
   /** Creates the store; registers its check on namespace deletion. */
   constructor(options: NamespacedContentStoreOptions) {
@@ -410,6 +412,36 @@ export class NamespacedContentStore {
    * and ingests without a record. Returns the removed digests.
    */
   async sweep(): Promise<string[]> {
+    // A commit records a blob after writing it: sweeping in between would
+    // take a blob that is about to be owned. Sweeps and commits exclude
+    // each other.
+    while (this.#sweeping) await this.#sweeping;
+    let release!: () => void;
+    this.#sweeping = new Promise<void>((resolve) => release = resolve);
+    try {
+      if (this.#commits > 0) {
+        await new Promise<void>((resolve) => this.#drained = resolve);
+      }
+      this.#drained = undefined;
+      return await this.#sweepUnlocked();
+    } finally {
+      this.#sweeping = undefined;
+      release();
+    }
+  }
+
+  /** Runs `commit` while no sweep runs. */
+  async #guardCommit<T>(commit: () => Promise<T>): Promise<T> {
+    while (this.#sweeping) await this.#sweeping;
+    this.#commits++;
+    try {
+      return await commit();
+    } finally {
+      if (--this.#commits === 0) this.#drained?.();
+    }
+  }
+
+  async #sweepUnlocked(): Promise<string[]> {
     const sql = this.#db.sql;
     const owned = new Set(
       (sql.prepare(
@@ -422,7 +454,6 @@ export class NamespacedContentStore {
     }
     const removed: string[] = [];
     for (const digest of orphans) {
-      if (this.#committing.has(digest)) continue;
       await this.#blobs.delete(digest).then(
         () => removed.push(digest),
         (err) => {
@@ -453,7 +484,8 @@ export class NamespacedContentStore {
     const blobs = this.#blobs;
     const leases = this.#leases;
     const namespaces = this.#namespaces;
-    const committing = this.#committing;
+    const guardCommit = <T>(commit: () => Promise<T>) =>
+      this.#guardCommit(commit);
     const statusOf = (ingest: IngestRow) => this.#status(ingest);
     const finish = (
       digest: string,
@@ -510,30 +542,28 @@ export class NamespacedContentStore {
           "UPDATE ingests SET shared = 0 WHERE namespace = ? AND ref = ?",
         ).run(namespace, row.ref);
       },
-      async commit({ size = 0, expected = "", labels = {} }) {
+      commit({ size = 0, expected = "", labels = {} }) {
         validateLabels("content", labels);
         if (expected) validateDigest(expected);
-        if (!inner) {
-          if (size > 0 && size !== row.total) {
-            throw failedPrecondition(
-              `unexpected commit size ${size}, expected ${row.total}`,
-            );
+        return guardCommit(async () => {
+          if (!inner) {
+            if (size > 0 && size !== row.total) {
+              throw failedPrecondition(
+                `unexpected commit size ${size}, expected ${row.total}`,
+              );
+            }
+            if (expected && expected !== row.expected) {
+              throw failedPrecondition(
+                `unexpected commit digest ${row.expected}, expected ${expected}`,
+              );
+            }
+            if (!finish(row.expected, row.total, labels)) {
+              throw alreadyExists(`content ${row.expected}`);
+            }
+            return row.expected;
           }
-          if (expected && expected !== row.expected) {
-            throw failedPrecondition(
-              `unexpected commit digest ${row.expected}, expected ${expected}`,
-            );
-          }
-          if (!finish(row.expected, row.total, labels)) {
-            throw alreadyExists(`content ${row.expected}`);
-          }
-          return row.expected;
-        }
-        const committedSize = inner.status().offset;
-        // Guard the new blob from a sweep until its record exists.
-        const pending = inner.digest();
-        committing.add(pending);
-        try {
+          const committedSize = inner.status().offset;
+          const pending = inner.digest();
           let digest: string;
           try {
             digest = await inner.commit({
@@ -560,9 +590,7 @@ export class NamespacedContentStore {
             throw alreadyExists(`content ${digest}`);
           }
           return digest;
-        } finally {
-          committing.delete(pending);
-        }
+        });
       },
       async close() {
         await inner?.close();
