@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  collect,
   normalizeCtr,
   run,
   startContainerd,
@@ -154,4 +155,31 @@ Deno.test("a snapshot without a root or lease is collected; the native snapshott
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.deepEqual(keys, ["kept"]);
+});
+
+Deno.test("snapshot events: prepare, commit and remove are published", async () => {
+  await using berth = await startDaemon();
+  const events = new Deno.Command("ctr", {
+    args: ["--address", berth.address, "events", 'topic~="^/snapshot/"'],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const out = collect(events.stdout);
+  try {
+    for (let n = 0; n < 20 && !/\/snapshot\/remove/.test(out.text); n++) {
+      await berth.ctr(["snapshots", "prepare", `s${n}`]);
+      await berth.ctr(["snapshots", "commit", `c${n}`, `s${n}`]);
+      await berth.ctr(["snapshots", "rm", `c${n}`]);
+      await out.waitFor(/\/snapshot\/remove/, 300).catch(() => {});
+    }
+    assert.match(out.text, /default \/snapshot\/prepare \{"key":"s\d+"\}/);
+    assert.match(
+      out.text,
+      /default \/snapshot\/commit \{"key":"s\d+","name":"c\d+"\}/,
+    );
+    assert.match(out.text, /default \/snapshot\/remove \{"key":"c\d+"\}/);
+  } finally {
+    events.kill("SIGTERM");
+    await events.status;
+  }
 });

@@ -129,6 +129,23 @@ Deno.test("a server-side pull of the multi-layer image unpacks the same tree as 
       ctrSeconds.toFixed(2)
     } s`,
   );
+  // And the same tree as containerd unpacks from the same image.
+  await using containerd = await startContainerd();
+  if (containerd) {
+    const pulled = await containerd.ctr([
+      "images",
+      "pull",
+      "--plain-http",
+      ref,
+    ]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const theirs = await listTree(
+      { address: containerd.address, dir: containerd.dir } as TestDaemon,
+      "default",
+      last.snapshot,
+    );
+    assert.equal(theirs, ours);
+  }
 });
 
 Deno.test("bad pulls fail cleanly and store nothing", async () => {
