@@ -57,6 +57,21 @@ export function labelReferences(
   return refs;
 }
 
+/**
+ * Nodes of `type` from a query selecting the namespace and then the key
+ * column.
+ */
+function* rowNodes(
+  db: MetadataDB,
+  type: string,
+  query: string,
+): Iterable<GcNode> {
+  for (const row of db.sql.prepare(query).all()) {
+    const [namespace, key] = Object.values(row) as string[];
+    yield { type, namespace, key };
+  }
+}
+
 /** A store's part of the graph. */
 export interface GcSource {
   /** Roots this store contributes. */
@@ -159,31 +174,21 @@ export function contentGcSource(db: MetadataDB): GcSource {
       }
     },
     *all() {
-      for (const row of sql.prepare("SELECT namespace, id FROM leases").all()) {
-        yield {
-          type: ResourceType.lease,
-          namespace: row.namespace as string,
-          key: row.id as string,
-        };
-      }
-      for (
-        const row of sql.prepare("SELECT namespace, digest FROM content").all()
-      ) {
-        yield {
-          type: ResourceType.content,
-          namespace: row.namespace as string,
-          key: row.digest as string,
-        };
-      }
-      for (
-        const row of sql.prepare("SELECT namespace, ref FROM ingests").all()
-      ) {
-        yield {
-          type: ResourceType.ingest,
-          namespace: row.namespace as string,
-          key: row.ref as string,
-        };
-      }
+      yield* rowNodes(
+        db,
+        ResourceType.lease,
+        "SELECT namespace, id FROM leases",
+      );
+      yield* rowNodes(
+        db,
+        ResourceType.content,
+        "SELECT namespace, digest FROM content",
+      );
+      yield* rowNodes(
+        db,
+        ResourceType.ingest,
+        "SELECT namespace, ref FROM ingests",
+      );
     },
     remove(nodes) {
       const statements = {
