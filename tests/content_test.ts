@@ -35,6 +35,19 @@ function randomBytes(size: number): Uint8Array {
   return data;
 }
 
+/** `content ingest` arguments for a blob of `size` bytes and `digest`. */
+function ingestArgs(size: number | string, digest: string, ref: string) {
+  return [
+    "content",
+    "ingest",
+    "--expected-size",
+    String(size),
+    "--expected-digest",
+    digest,
+    ref,
+  ];
+}
+
 /** Writes `data` through the Write stream in one go; returns the digest. */
 async function writeBlob(
   daemon: TestDaemon,
@@ -91,13 +104,7 @@ Deno.test("ctr content ingest|ls|get|label|rm of 200 MB matches containerd", asy
     const out: string[] = [];
     const ingest = await side.ctr(
       [
-        "content",
-        "ingest",
-        "--expected-size",
-        String(file.size),
-        "--expected-digest",
-        file.digest,
-        "big-ref",
+        ...ingestArgs(String(file.size), file.digest, "big-ref"),
       ],
       { stdin: { file: file.path } },
     );
@@ -186,13 +193,7 @@ Deno.test("ctr content active shows a slow ingest; a killed client resumes", asy
     args: [
       "--address",
       berth.address,
-      "content",
-      "ingest",
-      "--expected-size",
-      String(file.size),
-      "--expected-digest",
-      file.digest,
-      "slow-ref",
+      ...ingestArgs(String(file.size), file.digest, "slow-ref"),
     ],
     stdin: "piped",
     stdout: "null",
@@ -221,13 +222,7 @@ Deno.test("ctr content active shows a slow ingest; a killed client resumes", asy
   assert.match(status.stdout, /slow-ref\s+5\.\d+MB/);
   const resumed = await berth.ctr(
     [
-      "content",
-      "ingest",
-      "--expected-size",
-      String(file.size),
-      "--expected-digest",
-      file.digest,
-      "slow-ref",
+      ...ingestArgs(String(file.size), file.digest, "slow-ref"),
     ],
     { stdin: { file: file.path } },
   );
@@ -305,13 +300,7 @@ Deno.test("an ingest survives a SIGKILLed daemon and resumes after restart", asy
   await Deno.writeFile(file, data);
   const resumed = await second.ctr(
     [
-      "content",
-      "ingest",
-      "--expected-size",
-      String(data.length),
-      "--expected-digest",
-      digest,
-      "crash-ref",
+      ...ingestArgs(String(data.length), digest, "crash-ref"),
     ],
     { stdin: { file } },
   );
@@ -337,13 +326,7 @@ Deno.test("namespaces isolate content that shares one blob on disk", async () =>
       [
         "-n",
         ns,
-        "content",
-        "ingest",
-        "--expected-size",
-        String(data.length),
-        "--expected-digest",
-        digest,
-        "r",
+        ...ingestArgs(String(data.length), digest, "r"),
       ],
       { stdin: { file } },
     );
@@ -366,13 +349,7 @@ Deno.test("namespaces isolate content that shares one blob on disk", async () =>
     [
       "-n",
       "tenant-b",
-      "content",
-      "ingest",
-      "--expected-size",
-      String(data.length),
-      "--expected-digest",
-      digest,
-      "r",
+      ...ingestArgs(String(data.length), digest, "r"),
     ],
     { stdin: { file } },
   );
@@ -520,13 +497,7 @@ Deno.test("bad content input is refused and changes nothing", async () => {
   const wrong = "sha256:" + "0".repeat(64);
   const bad = await berth.ctr(
     [
-      "content",
-      "ingest",
-      "--expected-size",
-      "4096",
-      "--expected-digest",
-      wrong,
-      "bad-ref",
+      ...ingestArgs("4096", wrong, "bad-ref"),
     ],
     { stdin: { file } },
   );
