@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { Exchange } from "../events/mod.ts";
 import { log, type Logger } from "../log/mod.ts";
 import { LocalContentStore } from "../content/mod.ts";
+import { type ShimCommand, TaskManager } from "../runtime/mod.ts";
 import { WalkingDiffer } from "../diff/mod.ts";
 import { cleanupTempMounts } from "../mount/mod.ts";
 import { GcScheduler } from "../gc/mod.ts";
@@ -62,6 +63,24 @@ export interface Daemon {
   readonly address: string;
   /** Stops serving, closes the database and releases the root. */
   close(): Promise<void>;
+}
+
+/**
+ * `berth shim` as a command: this binary itself when compiled, else Deno
+ * running this program's entry point.
+ */
+function builtinShim(): ShimCommand {
+  const program = Deno.execPath();
+  if (!/(^|\/)deno$/.test(program)) return { command: program, args: ["shim"] };
+  return {
+    command: program,
+    args: [
+      "run",
+      "-A",
+      new URL("../../mod.ts", import.meta.url).pathname,
+      "shim",
+    ],
+  };
 }
 
 /** The host's architecture as OCI names it. */
@@ -240,6 +259,14 @@ export async function startDaemon(
     const plugins = pluginList(config.root);
     const images = new ImageStore(db, namespaces);
     const containers = new ContainerStore(db, namespaces);
+    const tasks = new TaskManager({
+      state: config.state,
+      shims: { default: builtinShim() },
+      daemonAddress: config.grpc.address,
+    });
+    // Tasks outlive the daemon: find the shims that are still running.
+    await tasks.reconnect();
+    cleanups.push(() => tasks.close());
 
     const handler = connectNodeAdapter({
       // Layers are compressed already and the socket is local: compressing
@@ -259,6 +286,7 @@ export async function startDaemon(
           differ,
           images,
           containers,
+          tasks,
           registry: {
             hostsDir: config.registry.config_path,
             maxConcurrentDownloads: config.registry.max_concurrent_downloads,

@@ -16,6 +16,8 @@ import type {
 } from "../metadata/mod.ts";
 import type { WalkingDiffer } from "../diff/mod.ts";
 import { Containers, containersService } from "./containers.ts";
+import { Tasks, tasksService } from "./tasks.ts";
+import type { TaskManager } from "../runtime/mod.ts";
 import { Content, contentService } from "./content.ts";
 import { Diff, diffService } from "./diff.ts";
 import { Images, imagesService } from "./images.ts";
@@ -60,6 +62,8 @@ export interface ServiceDeps {
   images: ImageStore;
   /** Container records. */
   containers: ContainerStore;
+  /** Running tasks. */
+  tasks: TaskManager;
   /** Registry defaults for transfers. */
   registry: { hostsDir?: string; maxConcurrentDownloads: number };
   /** Asks for a garbage collection soon. */
@@ -80,6 +84,7 @@ export const SERVICE_IDS = [
   "leases",
   "namespaces",
   "snapshots",
+  "tasks",
   "transfer",
   "version",
 ] as const;
@@ -146,6 +151,15 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       },
       hostsDir: deps.registry.hostsDir,
       maxConcurrentDownloads: deps.registry.maxConcurrentDownloads,
+    }),
+  );
+  router.service(
+    Tasks,
+    tasksService({
+      tasks: deps.tasks,
+      containers: deps.containers,
+      snapshots: deps.snapshots,
+      events: deps.events,
     }),
   );
   router.service(

@@ -1,0 +1,8 @@
+/**
+ * The runtime: tasks run by shims (`berth shim`, or containerd's
+ * `containerd-shim-runc-v2`) over containerd's runtime v2 task API.
+ *
+ * @module
+ */
+export * from "./shim_process.ts";
+export * from "./tasks.ts";

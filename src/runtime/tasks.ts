@@ -1,0 +1,352 @@
+/**
+ * Tasks: running containers, each supervised by its own shim process that
+ * the daemon talks to over ttrpc with containerd's runtime v2 task API.
+ * The daemon keeps no process state of its own: everything is in the shim
+ * and the bundle directory (`STATE/io.containerd.runtime.v2.task/NS/ID`),
+ * so tasks outlive the daemon and are found again on start.
+ *
+ * @module
+ */
+import {
+  create,
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import {
+  CreateTaskRequestSchema,
+  CreateTaskResponseSchema,
+  DeleteRequestSchema,
+  DeleteResponseSchema,
+  KillRequestSchema,
+  PauseRequestSchema,
+  PidsRequestSchema,
+  PidsResponseSchema,
+  ResumeRequestSchema,
+  ShutdownRequestSchema,
+  StartRequestSchema,
+  StartResponseSchema,
+  StateRequestSchema,
+  StateResponseSchema,
+  WaitRequestSchema,
+  WaitResponseSchema,
+} from "../gen/containerd/runtime/v2/task/shim_pb.ts";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
+import { TtrpcClient } from "../ttrpc/mod.ts";
+import {
+  alreadyExists,
+  BerthError,
+  Code,
+  invalidArgument,
+  notFound,
+  validateIdentifier,
+} from "../types/mod.ts";
+import { deleteShim, type ShimCommand, startShim } from "./shim_process.ts";
+
+/** The ttrpc service shims serve. */
+const TASK_SERVICE = "containerd.task.v2.Task";
+
+/** Where bundles live under the state directory, as in containerd. */
+export const TASK_DIR = "io.containerd.runtime.v2.task";
+
+/** The spec type containers carry. */
+const SPEC_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+
+/** What creating a task needs. */
+export interface CreateTaskOptions {
+  /** The container's OCI spec (JSON) as stored on the container. */
+  spec: { typeUrl: string; value: Uint8Array };
+  /** The container's runtime name (`io.containerd.runc.v2`). */
+  runtime: string;
+  /** The root filesystem mounts. */
+  rootfs: MountMessage[];
+  /** stdio FIFO paths (empty for none). */
+  stdin: string;
+  /** stdout path. */
+  stdout: string;
+  /** stderr path. */
+  stderr: string;
+  /** Whether the process has a terminal. */
+  terminal: boolean;
+}
+
+interface Task {
+  namespace: string;
+  id: string;
+  bundle: string;
+  client: TtrpcClient;
+  pid: number;
+}
+
+/** Options for {@linkcode TaskManager}. */
+export interface TaskManagerOptions {
+  /** The daemon's state directory. */
+  state: string;
+  /** The shim for each runtime name; `default` for unknown names. */
+  shims: Record<string, ShimCommand>;
+  /** The daemon's socket, handed to shims for their events. */
+  daemonAddress: string;
+}
+
+/** The daemon's tasks. */
+export class TaskManager {
+  readonly #options: TaskManagerOptions;
+  readonly #tasks = new Map<string, Task>();
+
+  /** Creates the manager. */
+  constructor(options: TaskManagerOptions) {
+    this.#options = options;
+  }
+
+  #key(namespace: string, id: string) {
+    return `${namespace}/${id}`;
+  }
+
+  #task(namespace: string, id: string): Task {
+    const task = this.#tasks.get(this.#key(namespace, id));
+    if (!task) throw notFound(`task ${id}`);
+    return task;
+  }
+
+  #call<I extends DescMessage, O extends DescMessage>(
+    task: Task,
+    method: string,
+    input: I,
+    request: MessageInitShape<I>,
+    output: O,
+  ): Promise<MessageShape<O>> {
+    return task.client.call(
+      TASK_SERVICE,
+      method,
+      input,
+      create(input, request),
+      output,
+    );
+  }
+
+  /** Creates a task for a container: bundle, shim, `Task.Create`. */
+  async create(
+    namespace: string,
+    id: string,
+    options: CreateTaskOptions,
+  ): Promise<number> {
+    validateIdentifier(id);
+    if (this.#tasks.has(this.#key(namespace, id))) {
+      throw alreadyExists(`task ${id}`);
+    }
+    if (options.spec.typeUrl !== SPEC_TYPE) {
+      throw invalidArgument(`unsupported spec type ${options.spec.typeUrl}`);
+    }
+    const bundle = join(this.#options.state, TASK_DIR, namespace, id);
+    await fs.mkdir(join(bundle, "rootfs"), { recursive: true, mode: 0o711 });
+    await Deno.writeFile(join(bundle, "config.json"), options.spec.value);
+    const shim = this.#options.shims[options.runtime] ??
+      this.#options.shims.default;
+    const shimOptions = {
+      shim,
+      bundle,
+      namespace,
+      id,
+      daemonAddress: this.#options.daemonAddress,
+    };
+    let client: TtrpcClient | undefined;
+    try {
+      client = await TtrpcClient.connect(await startShim(shimOptions));
+      const task: Task = { namespace, id, bundle, client, pid: 0 };
+      const created = await this.#call(
+        task,
+        "Create",
+        CreateTaskRequestSchema,
+        {
+          id,
+          bundle,
+          rootfs: options.rootfs,
+          stdin: options.stdin,
+          stdout: options.stdout,
+          stderr: options.stderr,
+          terminal: options.terminal,
+        },
+        CreateTaskResponseSchema,
+      );
+      task.pid = created.pid;
+      this.#tasks.set(this.#key(namespace, id), task);
+      return created.pid;
+    } catch (err) {
+      // Nothing half-made stays: no shim, no bundle.
+      if (client) {
+        await client.call(
+          TASK_SERVICE,
+          "Shutdown",
+          ShutdownRequestSchema,
+          create(ShutdownRequestSchema, { id, now: true }),
+          EmptySchema,
+        ).catch(() => {});
+        await client.close();
+      }
+      await deleteShim(shimOptions);
+      await fs.rm(bundle, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Starts the task's init process (or exec `execId`); returns its pid. */
+  async start(namespace: string, id: string, execId = ""): Promise<number> {
+    const task = this.#task(namespace, id);
+    const started = await this.#call(task, "Start", StartRequestSchema, {
+      id,
+      execId,
+    }, StartResponseSchema);
+    return started.pid;
+  }
+
+  /** Waits for the process to exit; its status and time. */
+  async wait(namespace: string, id: string, execId = "") {
+    const task = this.#task(namespace, id);
+    const done = await this.#call(task, "Wait", WaitRequestSchema, {
+      id,
+      execId,
+    }, WaitResponseSchema);
+    return { exitStatus: done.exitStatus, exitedAt: done.exitedAt };
+  }
+
+  /** The process's state. */
+  async state(namespace: string, id: string, execId = "") {
+    const task = this.#task(namespace, id);
+    return await this.#call(
+      task,
+      "State",
+      StateRequestSchema,
+      { id, execId },
+      StateResponseSchema,
+    );
+  }
+
+  /** Every task of `namespace`. */
+  async list(namespace: string) {
+    const tasks = [...this.#tasks.values()].filter((t) =>
+      t.namespace === namespace
+    );
+    return await Promise.all(tasks.map((t) => this.state(namespace, t.id)));
+  }
+
+  /** Signals the process (or every process of the task with `all`). */
+  async kill(
+    namespace: string,
+    id: string,
+    execId: string,
+    signal: number,
+    all: boolean,
+  ) {
+    const task = this.#task(namespace, id);
+    await this.#call(task, "Kill", KillRequestSchema, {
+      id,
+      execId,
+      signal,
+      all,
+    }, EmptySchema);
+  }
+
+  /** The task's processes. */
+  async pids(namespace: string, id: string) {
+    const task = this.#task(namespace, id);
+    return (await this.#call(
+      task,
+      "Pids",
+      PidsRequestSchema,
+      { id },
+      PidsResponseSchema,
+    )).processes;
+  }
+
+  /** Freezes the task. */
+  async pause(namespace: string, id: string) {
+    await this.#call(this.#task(namespace, id), "Pause", PauseRequestSchema, {
+      id,
+    }, EmptySchema);
+  }
+
+  /** Thaws the task. */
+  async resume(namespace: string, id: string) {
+    await this.#call(this.#task(namespace, id), "Resume", ResumeRequestSchema, {
+      id,
+    }, EmptySchema);
+  }
+
+  /** Deletes a stopped task: the shim's `Delete`, shutdown, bundle gone. */
+  async delete(namespace: string, id: string) {
+    const task = this.#task(namespace, id);
+    const deleted = await this.#call(task, "Delete", DeleteRequestSchema, {
+      id,
+    }, DeleteResponseSchema);
+    await this.#call(
+      task,
+      "Shutdown",
+      ShutdownRequestSchema,
+      { id },
+      EmptySchema,
+    ).catch(() => {});
+    await task.client.close();
+    this.#tasks.delete(this.#key(namespace, id));
+    await fs.rm(task.bundle, { recursive: true, force: true });
+    return {
+      pid: deleted.pid,
+      exitStatus: deleted.exitStatus,
+      exitedAt: deleted.exitedAt,
+    };
+  }
+
+  /**
+   * Finds the shims of a previous daemon (their bundles hold an `address`
+   * file) and connects to them again.
+   */
+  async reconnect(): Promise<void> {
+    const root = join(this.#options.state, TASK_DIR);
+    for await (const ns of readDirOrEmpty(root)) {
+      for await (const entry of readDirOrEmpty(join(root, ns))) {
+        const bundle = join(root, ns, entry);
+        try {
+          const address = (await Deno.readTextFile(join(bundle, "address")))
+            .trim();
+          const client = await TtrpcClient.connect(
+            address.replace(/^unix:\/\//, ""),
+          );
+          const task: Task = {
+            namespace: ns,
+            id: entry,
+            bundle,
+            client,
+            pid: 0,
+          };
+          const state = await this.#call(task, "State", StateRequestSchema, {
+            id: entry,
+          }, StateResponseSchema);
+          task.pid = state.pid;
+          this.#tasks.set(this.#key(ns, entry), task);
+        } catch (err) {
+          if (!(err instanceof BerthError) || err.code !== Code.Unavailable) {
+            continue;
+          }
+        }
+      }
+    }
+  }
+
+  /** Disconnects from every shim (they keep running). */
+  async close(): Promise<void> {
+    for (const task of this.#tasks.values()) await task.client.close();
+    this.#tasks.clear();
+  }
+}
+
+async function* readDirOrEmpty(dir: string): AsyncGenerator<string> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) yield entry.name;
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
