@@ -4,6 +4,8 @@
  * One program, several modes:
  * - `berth daemon [--root DIR] [--state DIR] [--address SOCK] [--config FILE] [--log-level L]`
  * - `berth ctr …` — the debugging client
+ * - `berth shim -namespace NS -id ID -address ADDR start|serve|delete` — the
+ *   per-container monitor (containerd's shim contract)
  * - `berth config default` — every setting with its default, as TOML
  * - `berth version`
  *
@@ -30,6 +32,10 @@ export async function main(args: string[]): Promise<number> {
   if (args[0] === "ctr") {
     const { runCtr } = await import(local("./cli/mod.ts"));
     return await runCtr(args.slice(1));
+  }
+  if (args[0] === "shim") {
+    const { runShim } = await import(local("./src/shim/main.ts"));
+    return await runShim(args.slice(1));
   }
   let code = 0;
   const program = new Command("berth")
@@ -63,6 +69,9 @@ export async function main(args: string[]): Promise<number> {
       code = await runDaemon(opts);
     });
   program.command("ctr").description("the debugging client (berth ctr --help)");
+  program.command("shim").description(
+    "the per-container monitor (berth shim -namespace NS -id ID -address ADDR start)",
+  );
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (err) {

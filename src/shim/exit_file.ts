@@ -1,0 +1,36 @@
+/**
+ * The init process's exit status on disk (`BUNDLE/exit`), so that a daemon
+ * started after the exit can still learn it.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { ExitStatus } from "./reaper.ts";
+
+/** Name of the exit file inside the bundle. */
+export const EXIT_FILE = "exit";
+
+/** Writes `exit` to `BUNDLE/exit` as JSON (`{"status":N,"exitedAt":ISO}`). */
+export async function writeExitFile(
+  bundle: string,
+  exit: ExitStatus,
+): Promise<void> {
+  const path = join(bundle, EXIT_FILE);
+  const body = JSON.stringify({
+    status: exit.status,
+    exitedAt: exit.exitedAt.toISOString(),
+  });
+  await Deno.writeTextFile(`${path}.tmp`, body + "\n");
+  await Deno.rename(`${path}.tmp`, path);
+}
+
+/** Reads `BUNDLE/exit`, or null when there is none (or it is unreadable). */
+export async function readExitFile(bundle: string): Promise<ExitStatus | null> {
+  try {
+    const raw = JSON.parse(await Deno.readTextFile(join(bundle, EXIT_FILE)));
+    if (typeof raw.status !== "number") return null;
+    return { status: raw.status, exitedAt: new Date(raw.exitedAt) };
+  } catch {
+    return null;
+  }
+}

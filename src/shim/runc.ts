@@ -1,0 +1,173 @@
+/**
+ * A thin client for the `runc` command line.
+ *
+ * Short commands run through `Deno.Command`; `runc create` runs through
+ * `node:child_process.spawn`, the only way to hand it the container's stdio
+ * as numeric file descriptors. runc's own messages go to a JSON log file,
+ * so failures are reported with runc's last error.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { BerthError, Code } from "../types/errors.ts";
+
+/** Where and how runc runs. */
+export interface RuncOptions {
+  /** The runc binary (default `runc`). */
+  binary?: string;
+  /** runc's state root (`--root`). */
+  root: string;
+  /** runc's JSON log file (`--log`). */
+  log: string;
+}
+
+/** `runc state` output, the fields the shim reads. */
+export interface RuncState {
+  /** Container id. */
+  id: string;
+  /** Init process pid. */
+  pid: number;
+  /** `created`, `running`, `pausing`, `paused` or `stopped`. */
+  status: string;
+  /** Bundle directory. */
+  bundle: string;
+}
+
+/** File descriptors for the container's stdin, stdout and stderr. */
+export type StdioFds = [
+  number | "ignore",
+  number | "ignore",
+  number | "ignore",
+];
+
+/** A runc command line bound to one state root and log file. */
+export class Runc {
+  /** The runc binary. */
+  readonly binary: string;
+  /** runc's state root. */
+  readonly root: string;
+  /** runc's JSON log file. */
+  readonly log: string;
+
+  /** Creates a client for `options`. */
+  constructor(options: RuncOptions) {
+    this.binary = options.binary || "runc";
+    this.root = options.root;
+    this.log = options.log;
+  }
+
+  #global(): string[] {
+    return ["--root", this.root, "--log", this.log, "--log-format", "json"];
+  }
+
+  /** Runs `runc ARGS`, returning its stdout; a failure becomes an error. */
+  async run(args: string[]): Promise<string> {
+    const out = await new Deno.Command(this.binary, {
+      args: [...this.#global(), ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      throw this.#error(args[0], stderr || await this.lastError());
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  /**
+   * `runc create`: creates container `id` from `bundle`, the init process
+   * with stdio `fds`, and its pid written to `pidFile`. Returns that pid.
+   */
+  async create(
+    id: string,
+    bundle: string,
+    pidFile: string,
+    fds: StdioFds,
+    extraArgs: string[] = [],
+  ): Promise<number> {
+    const args = [
+      ...this.#global(),
+      "create",
+      "--bundle",
+      bundle,
+      "--pid-file",
+      pidFile,
+      ...extraArgs,
+      id,
+    ];
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(this.binary, args, { stdio: fds, cwd: bundle });
+      child.once("error", reject);
+      child.once("exit", (c, signal) => resolve(signal ? 128 : c ?? 255));
+    });
+    if (code !== 0) throw this.#error("create", await this.lastError());
+    return parseInt((await Deno.readTextFile(pidFile)).trim(), 10);
+  }
+
+  /** `runc start ID`. */
+  async start(id: string): Promise<void> {
+    await this.run(["start", id]);
+  }
+
+  /** `runc state ID`. */
+  async state(id: string): Promise<RuncState> {
+    return JSON.parse(await this.run(["state", id])) as RuncState;
+  }
+
+  /** `runc kill [--all] ID SIGNAL`. */
+  async kill(id: string, signal: number, all = false): Promise<void> {
+    await this.run(["kill", ...(all ? ["--all"] : []), id, String(signal)]);
+  }
+
+  /** `runc delete [--force] ID`. */
+  async delete(id: string, force = false): Promise<void> {
+    await this.run(["delete", ...(force ? ["--force"] : []), id]);
+  }
+
+  /** `runc ps --format json ID`: the container's pids. */
+  async ps(id: string): Promise<number[]> {
+    const out = JSON.parse(await this.run(["ps", "--format", "json", id]));
+    return Array.isArray(out) ? out as number[] : [];
+  }
+
+  /** `runc pause ID`. */
+  async pause(id: string): Promise<void> {
+    await this.run(["pause", id]);
+  }
+
+  /** `runc resume ID`. */
+  async resume(id: string): Promise<void> {
+    await this.run(["resume", id]);
+  }
+
+  /** The last error message in runc's JSON log, or "" if none. */
+  async lastError(): Promise<string> {
+    let text;
+    try {
+      text = await Deno.readTextFile(this.log);
+    } catch {
+      return "";
+    }
+    let last = "";
+    for (const line of text.split("\n")) {
+      if (!line.trim()) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: string; msg?: string };
+        if (entry.level === "error" && entry.msg) last = entry.msg;
+      } catch {
+        // not JSON
+      }
+    }
+    return last;
+  }
+
+  #error(command: string, message: string): BerthError {
+    const code = /does not exist|not found/i.test(message)
+      ? Code.NotFound
+      : /not running|already|cannot|is paused|is stopped/i.test(message)
+      ? Code.FailedPrecondition
+      : Code.Unknown;
+    return new BerthError(code, `runc ${command}: ${message || "failed"}`);
+  }
+}
