@@ -16,6 +16,7 @@ import {
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import {
+  CloseIORequestSchema,
   CreateTaskRequestSchema,
   CreateTaskResponseSchema,
   DeleteRequestSchema,
@@ -247,6 +248,17 @@ export class TaskManager {
       signal,
       all,
     }, EmptySchema);
+  }
+
+  /** Closes the process's stdin (the client has no more to send). */
+  async closeIO(namespace: string, id: string, execId: string, stdin: boolean) {
+    await this.#call(
+      this.#task(namespace, id),
+      "CloseIO",
+      CloseIORequestSchema,
+      { id, execId, stdin },
+      EmptySchema,
+    );
   }
 
   /** The task's processes. */

@@ -207,8 +207,14 @@ export function tasksService(
     resizePty() {
       throw unimplemented("terminals");
     },
-    closeIO() {
-      throw unimplemented("closing stdin");
+    async closeIO(req, ctx) {
+      await tasks.closeIO(
+        requireNamespace(ctx),
+        req.containerId,
+        req.execId,
+        req.stdin,
+      );
+      return create(EmptySchema);
     },
     async pause(req, ctx) {
       await tasks.pause(requireNamespace(ctx), req.containerId);

@@ -20,7 +20,7 @@ import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { shimSocketPath } from "./address.ts";
 import { Runc } from "./runc.ts";
-import { RUNC_OPTIONS_FILE, TaskService } from "./task.ts";
+import { defaultRuncRoot, RUNC_OPTIONS_FILE, TaskService } from "./task.ts";
 
 /** Parsed shim command line. */
 export interface ShimArgs {
@@ -171,7 +171,7 @@ async function deleteAction(a: ShimArgs): Promise<number> {
   }
   const runc = new Runc({
     binary: saved.binary,
-    root: saved.root ?? join("/run/berth/runc", a.namespace),
+    root: saved.root ?? defaultRuncRoot(a.bundle, a.namespace),
     log: join(a.bundle, "log.json"),
   });
   await runc.delete(a.id, true).catch(() => {});

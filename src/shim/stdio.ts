@@ -9,8 +9,17 @@
  *
  * @module
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, constants, openSync } from "node:fs";
 import type { StdioFds } from "./runc.ts";
+
+/**
+ * Close-on-exec: the child gets its stdio as 0, 1 and 2 (duplicates, which
+ * do not inherit the flag) and nothing else. A leaked stdin writer would
+ * keep the container's stdin from ever reaching end of file.
+ */
+const O_CLOEXEC = 0o2000000;
+const READ_WRITE = constants.O_RDWR | O_CLOEXEC;
+const READ_ONLY = constants.O_RDONLY | O_CLOEXEC;
 
 /** The descriptors of a process's stdio. */
 export class ProcessStdio {
@@ -36,13 +45,13 @@ export class ProcessStdio {
     try {
       let inFd: number | "ignore" = "ignore";
       if (stdin) {
-        writer = openSync(stdin, "r+");
-        inFd = openSync(stdin, "r");
+        writer = openSync(stdin, READ_WRITE);
+        inFd = openSync(stdin, READ_ONLY);
         handed.push(inFd);
       }
-      const outFd = stdout ? openSync(stdout, "r+") : "ignore";
+      const outFd = stdout ? openSync(stdout, READ_WRITE) : "ignore";
       if (outFd !== "ignore") handed.push(outFd);
-      const errFd = stderr ? openSync(stderr, "r+") : "ignore";
+      const errFd = stderr ? openSync(stderr, READ_WRITE) : "ignore";
       if (errFd !== "ignore") handed.push(errFd);
       return new ProcessStdio([inFd, outFd, errFd], writer, handed);
     } catch (err) {

@@ -8,7 +8,7 @@
  * @module
  */
 import { anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type {
   CreateTaskRequest,
   DeleteRequest,
@@ -62,9 +62,13 @@ const RUNC_STATUS: Record<string, Status> = {
   stopped: Status.STOPPED,
 };
 
-/** The runc root used when Create's options name none. */
-export function defaultRuncRoot(namespace: string): string {
-  return join("/run/berth/runc", namespace);
+/**
+ * The runc root used when Create's options name none: `STATE/runc/NS`
+ * beside the daemon's bundles (`STATE/io.containerd.runtime.v2.task/NS/ID`),
+ * so every daemon's containers stay under its own state directory.
+ */
+export function defaultRuncRoot(bundle: string, namespace: string): string {
+  return join(dirname(dirname(dirname(bundle))), "runc", namespace);
 }
 
 /** The Task service for one container, managed with runc. */
@@ -153,7 +157,7 @@ export class TaskService {
     const opts = r.options ? anyUnpack(r.options, OptionsSchema) : undefined;
     const runc = new Runc({
       binary: opts?.binaryName || undefined,
-      root: opts?.root || defaultRuncRoot(this.#options.namespace),
+      root: opts?.root || defaultRuncRoot(bundle, this.#options.namespace),
       log: join(bundle, "log.json"),
     });
     await Deno.writeTextFile(

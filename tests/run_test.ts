@@ -1,0 +1,87 @@
+/**
+ * Containers that run: the real `ctr run` against berth, with berth's shim
+ * driving runc. (Terminals, exec and restart survival come later.)
+ */
+import assert from "node:assert/strict";
+import { run, startDaemon, type TestDaemon } from "./_harness.ts";
+import { buildImage, saveOciArchive } from "./fixtures/images.ts";
+
+const IMAGE = "docker.io/library/busybox:latest";
+
+async function withBusybox(
+  fn: (
+    daemon: TestDaemon,
+    ctrRun: (args: string[], stdin?: string) => ReturnType<TestDaemon["ctr"]>,
+  ) => Promise<void>,
+) {
+  await using daemon = await startDaemon();
+  const busybox = await buildImage("busybox");
+  const archive = `${daemon.dir}/busybox.tar`;
+  await saveOciArchive(busybox.layout, archive, IMAGE);
+  const imported = await daemon.ctr(["images", "import", archive]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const fifos = `${daemon.dir}/fifo`;
+  await Deno.mkdir(fifos);
+  try {
+    await fn(
+      daemon,
+      (args, stdin) =>
+        daemon.ctr(
+          ["run", "--fifo-dir", fifos, ...args],
+          stdin === undefined ? {} : { stdin },
+        ),
+    );
+  } finally {
+    // Whatever a failed test left running goes: tasks, then containers.
+    const ids = (await daemon.ctr(["containers", "ls", "-q"])).stdout.split(
+      "\n",
+    ).filter(Boolean);
+    for (const id of ids) {
+      await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", id]);
+      await daemon.ctr(["tasks", "rm", "-f", id]);
+      await daemon.ctr(["containers", "rm", id]);
+    }
+  }
+}
+
+Deno.test("ctr run prints and exits with the container's status", async () => {
+  await withBusybox(async (_daemon, ctrRun) => {
+    const hello = await ctrRun(["--rm", IMAGE, "c1", "echo", "hello"]);
+    assert.equal(hello.code, 0, hello.stderr);
+    assert.equal(hello.stdout, "hello\n");
+    const seven = await ctrRun(["--rm", IMAGE, "c2", "sh", "-c", "exit 7"]);
+    assert.equal(seven.code, 7, seven.stderr);
+  });
+});
+
+Deno.test("ctr run -d, tasks ls|ps|kill|rm and containers rm", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const started = await ctrRun(["-d", IMAGE, "bg", "sleep", "60"]);
+    assert.equal(started.code, 0, started.stderr);
+    const ls = await daemon.ctr(["tasks", "ls"]);
+    assert.match(ls.stdout, /^TASK\s+PID\s+STATUS\s*\nbg\s+\d+\s+RUNNING/);
+    const ps = await daemon.ctr(["tasks", "ps", "bg"]);
+    assert.match(ps.stdout, /^PID\s+INFO/);
+    assert.equal(
+      (await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "bg"])).code,
+      0,
+    );
+    let status = "";
+    for (let i = 0; i < 50 && !/STOPPED/.test(status); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await daemon.ctr(["tasks", "ls"])).stdout;
+    }
+    assert.match(status, /bg\s+\d+\s+STOPPED/);
+    assert.equal((await daemon.ctr(["tasks", "rm", "bg"])).code, 0);
+    assert.equal((await daemon.ctr(["containers", "rm", "bg"])).code, 0);
+    assert.equal((await daemon.ctr(["tasks", "ls", "-q"])).stdout, "");
+    // Nothing left in runc either.
+    const runc = await run("runc", [
+      "--root",
+      `${daemon.state}/runc/default`,
+      "list",
+      "-q",
+    ]);
+    assert.equal(runc.stdout.trim(), "");
+  });
+});
