@@ -466,10 +466,15 @@ async function diffCommand(
   };
   const removeViews = async () => {
     for (const v of views.splice(0).reverse()) {
-      await snapshots.remove(
-        { snapshotter, key: v.key },
-        v.leased ? leased : { signal },
-      ).catch(() => {});
+      // A removal racing the daemon's own clean-up is retried briefly.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const removed = await snapshots.remove(
+          { snapshotter, key: v.key },
+          v.leased ? leased : { signal },
+        ).then(() => true, () => false);
+        if (removed) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   };
   /** An active snapshot's mounts, or a view's of a committed one. */
