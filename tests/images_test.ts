@@ -43,6 +43,8 @@ async function withRootfs<T>(
     snapshotter: "overlayfs",
     key,
     parent: top.name,
+    // A GC root, or a collection running meanwhile would take it.
+    labels: { "containerd.io/gc.root": new Date().toISOString() },
   });
   const target = await Deno.makeTempDir({ dir: daemon.dir });
   await mountAll(view.mounts, target);

@@ -36,10 +36,12 @@ async function listTree(daemon: TestDaemon, namespace: string, key: string) {
     namespace,
   });
   const viewKey = `view-${crypto.randomUUID()}`;
+  // A GC root, or the collection after the next pull would take it.
   const view = await snapshots.view({
     snapshotter: "overlayfs",
     key: viewKey,
     parent: key,
+    labels: { "containerd.io/gc.root": new Date().toISOString() },
   });
   const target = await Deno.makeTempDir({ dir: daemon.dir });
   await mountAll(view.mounts, target);
