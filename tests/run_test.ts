@@ -3,46 +3,8 @@
  * driving runc. (Terminals, exec and restart survival come later.)
  */
 import assert from "node:assert/strict";
-import { run, startDaemon, type TestDaemon } from "./_harness.ts";
-import { buildImage, saveOciArchive } from "./fixtures/images.ts";
-
-const IMAGE = "docker.io/library/busybox:latest";
-
-async function withBusybox(
-  fn: (
-    daemon: TestDaemon,
-    ctrRun: (args: string[], stdin?: string) => ReturnType<TestDaemon["ctr"]>,
-  ) => Promise<void>,
-) {
-  await using daemon = await startDaemon();
-  const busybox = await buildImage("busybox");
-  const archive = `${daemon.dir}/busybox.tar`;
-  await saveOciArchive(busybox.layout, archive, IMAGE);
-  const imported = await daemon.ctr(["images", "import", archive]);
-  assert.equal(imported.code, 0, imported.stderr);
-  const fifos = `${daemon.dir}/fifo`;
-  await Deno.mkdir(fifos);
-  try {
-    await fn(
-      daemon,
-      (args, stdin) =>
-        daemon.ctr(
-          ["run", "--fifo-dir", fifos, ...args],
-          stdin === undefined ? {} : { stdin },
-        ),
-    );
-  } finally {
-    // Whatever a failed test left running goes: tasks, then containers.
-    const ids = (await daemon.ctr(["containers", "ls", "-q"])).stdout.split(
-      "\n",
-    ).filter(Boolean);
-    for (const id of ids) {
-      await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", id]);
-      await daemon.ctr(["tasks", "rm", "-f", id]);
-      await daemon.ctr(["containers", "rm", id]);
-    }
-  }
-}
+import { run } from "./_harness.ts";
+import { BUSYBOX as IMAGE, withBusybox } from "./_containers.ts";
 
 Deno.test("ctr run prints and exits with the container's status", async () => {
   await withBusybox(async (_daemon, ctrRun) => {

@@ -36,16 +36,20 @@ import {
 } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
+import { unmountRecursive } from "../mount/mod.ts";
 import { TtrpcClient } from "../ttrpc/mod.ts";
 import {
   alreadyExists,
-  BerthError,
-  Code,
   invalidArgument,
   notFound,
   validateIdentifier,
 } from "../types/mod.ts";
-import { deleteShim, type ShimCommand, startShim } from "./shim_process.ts";
+import {
+  deleteShim,
+  type ShimCommand,
+  startShim,
+  type StartShimOptions,
+} from "./shim_process.ts";
 
 /** The ttrpc service shims serve. */
 const TASK_SERVICE = "containerd.task.v2.Task";
@@ -176,19 +180,8 @@ export class TaskManager {
       this.#tasks.set(this.#key(namespace, id), task);
       return created.pid;
     } catch (err) {
-      // Nothing half-made stays: no shim, no bundle.
-      if (client) {
-        await client.call(
-          TASK_SERVICE,
-          "Shutdown",
-          ShutdownRequestSchema,
-          create(ShutdownRequestSchema, { id, now: true }),
-          EmptySchema,
-        ).catch(() => {});
-        await client.close();
-      }
-      await deleteShim(shimOptions);
-      await fs.rm(bundle, { recursive: true, force: true });
+      // Nothing half-made stays: no shim, no container, no bundle.
+      await this.#cleanUpDeadShim(shimOptions, client);
       throw err;
     }
   }
@@ -302,7 +295,7 @@ export class TaskManager {
     ).catch(() => {});
     await task.client.close();
     this.#tasks.delete(this.#key(namespace, id));
-    await fs.rm(task.bundle, { recursive: true, force: true });
+    await removeBundle(task.bundle);
     return {
       pid: deleted.pid,
       exitStatus: deleted.exitStatus,
@@ -312,38 +305,66 @@ export class TaskManager {
 
   /**
    * Finds the shims of a previous daemon (their bundles hold an `address`
-   * file) and connects to them again.
+   * file) and connects to them again. A bundle whose shim is gone, or
+   * answers for no task, is cleaned up as containerd does after a dead
+   * shim: runc force-deletes the container (killing what still runs), the
+   * rootfs is unmounted and the bundle removed. The container record stays,
+   * so its task can be started again.
    */
   async reconnect(): Promise<void> {
     const root = join(this.#options.state, TASK_DIR);
-    for await (const ns of readDirOrEmpty(root)) {
-      for await (const entry of readDirOrEmpty(join(root, ns))) {
-        const bundle = join(root, ns, entry);
+    for await (const namespace of readDirOrEmpty(root)) {
+      for await (const id of readDirOrEmpty(join(root, namespace))) {
+        const bundle = join(root, namespace, id);
+        let client: TtrpcClient | undefined;
         try {
           const address = (await Deno.readTextFile(join(bundle, "address")))
             .trim();
-          const client = await TtrpcClient.connect(
+          client = await TtrpcClient.connect(
             address.replace(/^unix:\/\//, ""),
           );
-          const task: Task = {
-            namespace: ns,
-            id: entry,
-            bundle,
-            client,
-            pid: 0,
-          };
+          const task: Task = { namespace, id, bundle, client, pid: 0 };
           const state = await this.#call(task, "State", StateRequestSchema, {
-            id: entry,
+            id,
           }, StateResponseSchema);
           task.pid = state.pid;
-          this.#tasks.set(this.#key(ns, entry), task);
-        } catch (err) {
-          if (!(err instanceof BerthError) || err.code !== Code.Unavailable) {
-            continue;
-          }
+          this.#tasks.set(this.#key(namespace, id), task);
+        } catch {
+          // The runtime is not recorded in the bundle: the default shim
+          // knows how to delete what runc holds.
+          await this.#cleanUpDeadShim({
+            shim: this.#options.shims.default,
+            bundle,
+            namespace,
+            id,
+            daemonAddress: this.#options.daemonAddress,
+          }, client);
         }
       }
     }
+  }
+
+  /**
+   * Undoes what a shim that died (or never got its task) left: the shim
+   * itself if it still listens, runc's container, the rootfs mount and the
+   * bundle.
+   */
+  async #cleanUpDeadShim(
+    shim: StartShimOptions,
+    client: TtrpcClient | undefined,
+  ): Promise<void> {
+    if (client) {
+      await client.call(
+        TASK_SERVICE,
+        "Shutdown",
+        ShutdownRequestSchema,
+        create(ShutdownRequestSchema, { id: shim.id, now: true }),
+        EmptySchema,
+      ).catch(() => {});
+      await client.close();
+    }
+    await deleteShim(shim);
+    await removeBundle(shim.bundle);
   }
 
   /** Disconnects from every shim (they keep running). */
@@ -351,6 +372,15 @@ export class TaskManager {
     for (const task of this.#tasks.values()) await task.client.close();
     this.#tasks.clear();
   }
+}
+
+/**
+ * Removes a bundle directory, unmounting what is still mounted in it first:
+ * a recursive delete must never reach into the container's snapshot.
+ */
+async function removeBundle(bundle: string): Promise<void> {
+  await unmountRecursive(bundle, { detach: true });
+  await fs.rm(bundle, { recursive: true, force: true });
 }
 
 async function* readDirOrEmpty(dir: string): AsyncGenerator<string> {

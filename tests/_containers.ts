@@ -1,0 +1,155 @@
+/**
+ * Running containers in integration tests: busybox imported into a test
+ * daemon, `ctr run` with a private FIFO directory, and cleanup of whatever
+ * a test left running (tasks, containers, shims, runc state).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type CommandResult,
+  run,
+  startDaemon,
+  type TestDaemon,
+} from "./_harness.ts";
+import { buildImage, saveOciArchive } from "./fixtures/images.ts";
+
+/** The reference busybox is imported under. */
+export const BUSYBOX = "docker.io/library/busybox:latest";
+
+/** Where a daemon keeps its bundles, as `STATE/io.containerd.runtime.v2.task`. */
+export function bundlesDir(daemon: TestDaemon): string {
+  return join(daemon.state, "io.containerd.runtime.v2.task");
+}
+
+/** The FIFO directory handed to ctr (its default is the host's). */
+export function fifoDir(daemon: TestDaemon): string {
+  return join(daemon.dir, "fifo");
+}
+
+/** Imports the offline busybox image and makes the FIFO directory. */
+export async function prepareBusybox(daemon: TestDaemon): Promise<void> {
+  const busybox = await buildImage("busybox");
+  const archive = join(daemon.dir, "busybox.tar");
+  await saveOciArchive(busybox.layout, archive, BUSYBOX);
+  const imported = await daemon.ctr(["images", "import", archive]);
+  assert.equal(imported.code, 0, imported.stderr);
+  await Deno.mkdir(fifoDir(daemon), { recursive: true });
+}
+
+/** `ctr run --fifo-dir FIFOS ARGS…` against `daemon`. */
+export function ctrRun(
+  daemon: TestDaemon,
+  args: string[],
+  stdin?: string,
+): Promise<CommandResult> {
+  return daemon.ctr(
+    ["run", "--fifo-dir", fifoDir(daemon), ...args],
+    stdin === undefined ? {} : { stdin },
+  );
+}
+
+/** Kills and removes every task and container the daemon knows. */
+export async function removeAllContainers(daemon: TestDaemon): Promise<void> {
+  const ids = (await daemon.ctr(["containers", "ls", "-q"])).stdout.split("\n")
+    .filter(Boolean);
+  for (const id of ids) {
+    await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", id]);
+    await daemon.ctr(["tasks", "rm", "-f", id]);
+    await daemon.ctr(["containers", "rm", id]);
+  }
+}
+
+/**
+ * The last resort when the daemon cannot clean up (it died, or a test
+ * broke it): kills the shims its bundles name and force-deletes what runc
+ * still holds under the daemon's state, so no process or cgroup outlives
+ * the test.
+ */
+export async function reapShimsAndRunc(daemon: TestDaemon): Promise<void> {
+  for (const [namespace, id] of await listBundles(daemon)) {
+    const pid = await readShimPid(daemon, namespace, id);
+    if (pid !== undefined) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+  }
+  for await (const ns of readDirNames(join(daemon.state, "runc"))) {
+    const root = join(daemon.state, "runc", ns);
+    const listed = await run("runc", ["--root", root, "list", "-q"]);
+    for (const id of listed.stdout.split("\n").filter(Boolean)) {
+      await run("runc", ["--root", root, "delete", "--force", id]);
+    }
+  }
+}
+
+/** `[namespace, id]` of every bundle directory the daemon has. */
+export async function listBundles(
+  daemon: TestDaemon,
+): Promise<[string, string][]> {
+  const bundles: [string, string][] = [];
+  for await (const ns of readDirNames(bundlesDir(daemon))) {
+    for await (const id of readDirNames(join(bundlesDir(daemon), ns))) {
+      bundles.push([ns, id]);
+    }
+  }
+  return bundles;
+}
+
+/** The pid a bundle's `shim.pid` records, if any. */
+export async function readShimPid(
+  daemon: TestDaemon,
+  namespace: string,
+  id: string,
+): Promise<number | undefined> {
+  try {
+    const text = await Deno.readTextFile(
+      join(bundlesDir(daemon), namespace, id, "shim.pid"),
+    );
+    return Number(text.trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process with `pid` exists (and is not a zombie). */
+export async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
+}
+
+async function* readDirNames(dir: string): AsyncGenerator<string> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) yield entry.name;
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+/**
+ * Runs `fn` on a fresh daemon with busybox imported; afterwards removes
+ * every task and container, and reaps whatever the daemon could not.
+ */
+export async function withBusybox(
+  fn: (
+    daemon: TestDaemon,
+    ctrRun: (args: string[], stdin?: string) => Promise<CommandResult>,
+  ) => Promise<void>,
+): Promise<void> {
+  await using daemon = await startDaemon();
+  try {
+    await prepareBusybox(daemon);
+    await fn(daemon, (args, stdin) => ctrRun(daemon, args, stdin));
+  } finally {
+    await removeAllContainers(daemon);
+    await reapShimsAndRunc(daemon);
+  }
+}
