@@ -18,6 +18,8 @@ export interface BenchRow {
   median: Record<string, number>;
   /** Every run's value per daemon name. */
   runs: Record<string, number[]>;
+  /** Why a side has no value, per side (the table shows `n/a`). */
+  unavailable?: Record<string, string>;
 }
 
 /** What a bench module reports. */
@@ -50,6 +52,13 @@ export interface BenchModule {
   run(options: BenchOptions): Promise<BenchResult>;
 }
 
+/** The middle value of `values` (the mean of the middle two when even). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** berth's median over containerd's, when both ran. */
 export function ratio(row: BenchRow): number | undefined {
   const { berth, containerd } = row.median;
@@ -64,16 +73,25 @@ function fixed(value: number | undefined): string {
 
 /**
  * The results as a table: one line per measured quantity, the median of
- * each daemon, and berth's median divided by containerd's.
+ * each daemon, and berth's median divided by containerd's. Sides that are
+ * not daemons (a baseline such as bare runc) get columns after them.
  */
-export function formatResult(result: BenchResult, sides: string[]): string {
+export function formatResult(result: BenchResult, daemons: string[]): string {
+  const sides = [...daemons];
+  for (const row of result.rows) {
+    for (const side of Object.keys(row.median)) {
+      if (!sides.includes(side)) sides.push(side);
+    }
+  }
   const header = ["OPERATION", ...sides.map((s) => s.toUpperCase())];
-  const compare = sides.includes("berth") && sides.includes("containerd");
+  const compare = daemons.includes("berth") && daemons.includes("containerd");
   if (compare) header.push("BERTH/CONTAINERD");
   const lines = result.rows.map((row) => {
     const cells = [
       `${row.operation} (${row.unit})`,
-      ...sides.map((s) => fixed(row.median[s])),
+      ...sides.map((s) =>
+        row.unavailable?.[s] === undefined ? fixed(row.median[s]) : "n/a"
+      ),
     ];
     if (compare) {
       cells.push(`${ratio(row)?.toFixed(2) ?? "-"}x`);

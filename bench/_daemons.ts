@@ -20,6 +20,8 @@ export interface BenchDaemon {
   address: string;
   /** Temporary directory holding root, state, socket, config and log. */
   dir: string;
+  /** The daemon's state directory (bundles live below it). */
+  state: string;
   /** The daemon's PID. */
   pid: number;
   /** Stops the daemon (SIGTERM, then SIGKILL) and removes its directory. */
@@ -111,7 +113,7 @@ async function launch(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { name, address, dir, pid, stop };
+  return { name, address, dir, state: `${dir}/state`, pid, stop };
 }
 
 /** Starts `berth daemon` on fresh temporary paths. */

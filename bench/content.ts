@@ -8,7 +8,12 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
-import type { BenchOptions, BenchResult, BenchRow } from "./_bench.ts";
+import {
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  median,
+} from "./_bench.ts";
 import type { BenchDaemon } from "./_daemons.ts";
 
 /** This module's name, matched by `deno task bench FILTER`. */
@@ -55,12 +60,6 @@ function ctr(
         resolve({ code: code ?? 1, stderr, ms: performance.now() - start }),
     );
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

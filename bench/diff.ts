@@ -15,7 +15,12 @@ import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import { Connection } from "../cli/_client.ts";
 import { writeBlob } from "../cli/_content.ts";
-import type { BenchOptions, BenchResult, BenchRow } from "./_bench.ts";
+import {
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  median,
+} from "./_bench.ts";
 import type { BenchDaemon } from "./_daemons.ts";
 
 /** This module's name, matched by `deno task bench FILTER`. */
@@ -238,12 +243,6 @@ async function checkUnpacked(
       );
     }
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Runs the diff benchmark. */

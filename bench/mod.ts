@@ -18,9 +18,10 @@ import { onPath, startDaemons } from "./_daemons.ts";
 import * as content from "./content.ts";
 import * as diff from "./diff.ts";
 import * as pull from "./pull.ts";
+import * as run from "./run.ts";
 
 /** Every bench module, in the order they run. */
-export const MODULES: BenchModule[] = [content, diff, pull];
+export const MODULES: BenchModule[] = [content, diff, pull, run];
 
 /** Runs the benchmarks; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

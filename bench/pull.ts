@@ -10,19 +10,18 @@
 import { fileURLToPath } from "node:url";
 import { buildImage } from "../tests/fixtures/images.ts";
 import { pushLayout, startRegistry } from "../tests/fixtures/registry.ts";
-import type { BenchOptions, BenchResult, BenchRow } from "./_bench.ts";
+import {
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  median,
+} from "./_bench.ts";
 import { startBerth, startContainerd } from "./_daemons.ts";
 
 /** The module's name for `deno task bench pull`. */
 export const name = "pull";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Runs a command; returns its duration in seconds, or throws on failure. */
 async function timed(cmd: string, args: string[]): Promise<number> {

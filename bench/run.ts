@@ -1,0 +1,421 @@
+/**
+ * Running containers, with the real `ctr` against berth and containerd on
+ * the same offline busybox image:
+ *
+ * - `ctr run --rm IMAGE ID true`: one container's whole life, beside bare
+ *   `runc run` of a prepared bundle (the floor no daemon can beat);
+ * - {@linkcode CONTAINERS} concurrent `ctr run -d`: the wall time until
+ *   all run, the daemon's RSS and each shim's PSS then, and the time to
+ *   kill and remove them all;
+ * - `ctr tasks exec ID true` in a running container (`n/a` while a daemon
+ *   answers that it cannot).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { buildImage, saveOciArchive } from "../tests/fixtures/images.ts";
+import {
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+  median,
+} from "./_bench.ts";
+import type { BenchDaemon } from "./_daemons.ts";
+
+/** The module's name for `deno task bench run`. */
+export const name = "run";
+
+/** Containers started at once. */
+export const CONTAINERS = 50;
+
+/** Latency samples per run, daemon and operation. */
+export const LATENCY_SAMPLES = 5;
+
+const IMAGE = "docker.io/library/busybox:latest";
+const NAMESPACE = "bench";
+/** The side that is bare runc rather than a daemon. */
+const FLOOR = "runc";
+
+const decoder = new TextDecoder();
+
+/** What a finished command printed and returned. */
+interface Output {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function exec(cmd: string, args: string[]): Promise<Output> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+/** Like {@linkcode exec}, but a failure throws with what it printed. */
+async function must(cmd: string, args: string[]): Promise<Output> {
+  const out = await exec(cmd, args);
+  if (out.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${out.stderr.trim()}`);
+  }
+  return out;
+}
+
+/** Milliseconds `fn` takes. */
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+/** One daemon as `ctr` drives it. */
+class Side {
+  readonly daemon: BenchDaemon;
+  readonly fifos: string;
+
+  constructor(daemon: BenchDaemon, fifos: string) {
+    this.daemon = daemon;
+    this.fifos = fifos;
+  }
+
+  get name(): string {
+    return this.daemon.name;
+  }
+
+  /**
+   * `ctr ARGS…` against this daemon. A daemon starved of CPU by fifty
+   * starting shims may not answer a connection within ctr's default 10 s;
+   * the bench waits (tests/scale_test.ts is where that counts as failure).
+   */
+  ctr(args: string[]): Promise<Output> {
+    return exec("ctr", [
+      "--address",
+      this.daemon.address,
+      "--namespace",
+      NAMESPACE,
+      "--connect-timeout",
+      "60s",
+      ...args,
+    ]);
+  }
+
+  /** `ctr ARGS…`, throwing on failure. */
+  async must(args: string[]): Promise<Output> {
+    const out = await this.ctr(args);
+    if (out.code !== 0) {
+      throw new Error(
+        `${this.name}: ctr ${args.join(" ")}: ${out.stderr.trim()}`,
+      );
+    }
+    return out;
+  }
+
+  /**
+   * `ctr run` arguments up to the image: the fifo directory, and for
+   * containerd a runc root inside its temporary directory (its default is
+   * under /run/containerd; berth's is already under its state).
+   */
+  runArgs(...flags: string[]): string[] {
+    const runcRoot = this.name === "containerd"
+      ? ["--runc-root", join(this.daemon.dir, "runc")]
+      : [];
+    return ["run", "--fifo-dir", this.fifos, ...runcRoot, ...flags, IMAGE];
+  }
+
+  /** Kills and removes the task and container `id`. */
+  async remove(id: string): Promise<void> {
+    await this.must(["tasks", "rm", "-f", id]);
+    await this.must(["containers", "rm", id]);
+  }
+
+  /** Removes whatever containers are left, ignoring failures. */
+  async removeAll(): Promise<void> {
+    const ids = (await this.ctr(["containers", "ls", "-q"])).stdout
+      .split("\n").filter(Boolean);
+    await Promise.all(ids.map(async (id) => {
+      await this.ctr(["tasks", "rm", "-f", id]);
+      await this.ctr(["containers", "rm", id]);
+    }));
+  }
+
+  /** Ids of the tasks `ctr tasks ls` lists as RUNNING. */
+  async running(): Promise<Set<string>> {
+    const listed = await this.must(["tasks", "ls"]);
+    return new Set(
+      listed.stdout.split("\n").slice(1)
+        .filter((line) => /\sRUNNING\s*$/.test(line))
+        .map((line) => line.split(/\s+/)[0]),
+    );
+  }
+
+  /**
+   * The pids of this daemon's shims by container id: processes whose
+   * arguments are containerd's shim contract (`-namespace NS -id ID
+   * -address DAEMON`) naming this daemon. (containerd 1.6's runc shim
+   * writes no `shim.pid`, so both sides are found the same way.)
+   */
+  async shimPids(): Promise<Map<string, number>> {
+    const pids = new Map<string, number>();
+    for await (const entry of Deno.readDir("/proc")) {
+      const pid = Number(entry.name);
+      if (!Number.isInteger(pid)) continue;
+      let argv: string[];
+      try {
+        argv = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
+      } catch {
+        continue; // gone while we looked
+      }
+      const flag = (name: string) => argv[argv.indexOf(name) + 1];
+      if (
+        argv.includes("-id") &&
+        flag("-address") === this.daemon.address &&
+        flag("-namespace") === NAMESPACE
+      ) {
+        pids.set(flag("-id"), pid);
+      }
+    }
+    return pids;
+  }
+}
+
+/** A `/proc/PID/…` field in kB, as MB. */
+async function procMB(path: string, field: string): Promise<number> {
+  const text = await Deno.readTextFile(path);
+  const match = text.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+  if (!match) throw new Error(`no ${field} in ${path}`);
+  return Number(match[1]) / 1024;
+}
+
+/** The rows this module reports, by key. */
+function makeRows() {
+  const row = (
+    operation: string,
+    unit: string,
+  ): BenchRow => ({
+    operation,
+    unit,
+    higherIsBetter: false,
+    median: {},
+    runs: {},
+  });
+  return {
+    run: row("run --rm true", "ms"),
+    start: row(`start ${CONTAINERS} at once`, "s"),
+    daemonRss: row(`daemon RSS, ${CONTAINERS} running`, "MB"),
+    shimPss: row("shim PSS, each", "MB"),
+    shimsPss: row(`shim PSS, all ${CONTAINERS}`, "MB"),
+    cleanup: row(`kill+rm ${CONTAINERS} at once`, "s"),
+    exec: row("exec true", "ms"),
+  };
+}
+
+type Rows = ReturnType<typeof makeRows>;
+
+function record(row: BenchRow, side: string, value: number) {
+  (row.runs[side] ??= []).push(value);
+}
+
+/** Imports busybox into the daemon's bench namespace; returns its side. */
+async function prepareSide(
+  daemon: BenchDaemon,
+  archive: string,
+  scratch: string,
+): Promise<Side> {
+  const fifos = join(scratch, `fifo-${daemon.name}`);
+  await Deno.mkdir(fifos);
+  const side = new Side(daemon, fifos);
+  await side.must(["images", "import", archive]);
+  return side;
+}
+
+/**
+ * A runc bundle of busybox (its layer unpacked, `runc spec` made
+ * non-interactive, running `true`); returns the bundle's path.
+ */
+async function prepareFloor(scratch: string, layer: string): Promise<string> {
+  const bundle = join(scratch, "runc-bundle");
+  await Deno.mkdir(join(bundle, "rootfs"), { recursive: true });
+  await must("tar", ["-xzf", layer, "-C", join(bundle, "rootfs")]);
+  await must("runc", ["spec", "--bundle", bundle]);
+  const configPath = join(bundle, "config.json");
+  const config = JSON.parse(await Deno.readTextFile(configPath));
+  config.process.terminal = false;
+  config.process.args = ["true"];
+  await Deno.writeTextFile(configPath, JSON.stringify(config));
+  return bundle;
+}
+
+/** `runc run` of the floor bundle: create, start, wait, delete. */
+async function runFloor(bundle: string, root: string, id: string) {
+  await must("runc", ["--root", root, "run", "--bundle", bundle, id]);
+}
+
+/** Latency of `ctr run --rm … true`. */
+async function runLatency(side: Side, rows: Rows, id: string) {
+  const ms = await timed(() =>
+    side.must([...side.runArgs("--rm"), id, "true"])
+  );
+  record(rows.run, side.name, ms);
+}
+
+/**
+ * Starts {@linkcode CONTAINERS} containers at once and waits until all
+ * run; measures memory then; kills and removes them all at once.
+ */
+async function scale(side: Side, rows: Rows, run: number, log: Log) {
+  const ids = Array.from(
+    { length: CONTAINERS },
+    (_, i) => `scale-${run}-${i}`,
+  );
+  const started = performance.now();
+  await Promise.all(
+    ids.map((id) => side.must([...side.runArgs("-d"), id, "sleep", "3600"])),
+  );
+  for (
+    let running = await side.running();
+    ids.some((id) => !running.has(id));
+  ) {
+    if (performance.now() - started > 120_000) {
+      throw new Error(`${side.name}: not all ${CONTAINERS} running in 120 s`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    running = await side.running();
+  }
+  const startSeconds = (performance.now() - started) / 1000;
+  record(rows.start, side.name, startSeconds);
+
+  const rss = await procMB(`/proc/${side.daemon.pid}/status`, "VmRSS");
+  record(rows.daemonRss, side.name, rss);
+  const shims = await side.shimPids();
+  const pss = await Promise.all(ids.map((id) => {
+    const pid = shims.get(id);
+    if (pid === undefined) throw new Error(`${side.name}: no shim for ${id}`);
+    return procMB(`/proc/${pid}/smaps_rollup`, "Pss");
+  }));
+  const total = pss.reduce((a, b) => a + b, 0);
+  record(rows.shimPss, side.name, median(pss));
+  record(rows.shimsPss, side.name, total);
+
+  const cleanupSeconds =
+    await timed(() => Promise.all(ids.map((id) => side.remove(id)))) / 1000;
+  record(rows.cleanup, side.name, cleanupSeconds);
+  const left = (await side.must(["containers", "ls", "-q"])).stdout.trim();
+  if (left) throw new Error(`${side.name}: left after removal: ${left}`);
+  log(
+    `run: ${side.name} run ${run + 1}: ${CONTAINERS} running in ${
+      startSeconds.toFixed(1)
+    } s, daemon RSS ${rss.toFixed(0)} MB, shims ${
+      total.toFixed(0)
+    } MB PSS, removed in ${cleanupSeconds.toFixed(1)} s`,
+  );
+}
+
+/**
+ * Latency of `ctr tasks exec … true` in a running container. A side whose
+ * first exec fails is marked unavailable, with what ctr said.
+ */
+async function execLatency(side: Side, rows: Rows, run: number, log: Log) {
+  if (rows.exec.unavailable?.[side.name] !== undefined) return;
+  const id = `exec-${run}`;
+  await side.must([...side.runArgs("-d"), id, "sleep", "3600"]);
+  try {
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const args = [
+        "tasks",
+        "exec",
+        "--exec-id",
+        `true-${i}`,
+        "--fifo-dir",
+        side.fifos,
+        id,
+        "true",
+      ];
+      let out: Output | undefined;
+      const ms = await timed(async () => out = await side.ctr(args));
+      if (out!.code !== 0) {
+        const why = out!.stderr.trim().split("\n").at(-1) ?? "";
+        if (rows.exec.runs[side.name]?.length) {
+          throw new Error(`${side.name}: ctr ${args.join(" ")}: ${why}`);
+        }
+        (rows.exec.unavailable ??= {})[side.name] = why;
+        log(`run: ${side.name} cannot exec: ${why}`);
+        return;
+      }
+      record(rows.exec, side.name, ms);
+    }
+  } finally {
+    await side.remove(id);
+  }
+}
+
+type Log = (line: string) => void;
+
+/** Runs the benchmark. */
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const { log, scratch } = options;
+  const busybox = await buildImage("busybox");
+  const archive = join(scratch, "busybox.tar");
+  await saveOciArchive(busybox.layout, archive, IMAGE);
+  const floorBundle = await prepareFloor(
+    scratch,
+    join(busybox.layout, "blobs", ...busybox.layers[0].digest.split(":")),
+  );
+  const floorRoot = join(scratch, "runc-root");
+  const sides: Side[] = [];
+  const rows = makeRows();
+  try {
+    for (const daemon of options.daemons) {
+      sides.push(await prepareSide(daemon, archive, scratch));
+    }
+    // One untimed container each: the first run pays for caches.
+    for (const side of sides) await runLatency(side, makeRows(), "warm-up");
+    await runFloor(floorBundle, floorRoot, "warm-up");
+    // Runs alternate between the sides, so that a busy moment of the
+    // machine does not fall on one side only.
+    for (let i = 0; i < options.runs; i++) {
+      for (let k = 0; k < LATENCY_SAMPLES; k++) {
+        for (const side of sides) await runLatency(side, rows, `run-${i}-${k}`);
+        record(
+          rows.run,
+          FLOOR,
+          await timed(() =>
+            runFloor(floorBundle, floorRoot, `floor-${i}-${k}`)
+          ),
+        );
+      }
+      log(`run: run --rm true, run ${i + 1}/${options.runs} done`);
+      for (const side of sides) await execLatency(side, rows, i, log);
+      for (const side of sides) await scale(side, rows, i, log);
+    }
+  } finally {
+    await Promise.all(sides.map((side) => side.removeAll()));
+    const left = await exec("runc", ["--root", floorRoot, "list", "-q"]);
+    for (const id of left.stdout.split("\n").filter(Boolean)) {
+      await exec("runc", ["--root", floorRoot, "delete", "--force", id]);
+    }
+  }
+  const list = Object.values(rows);
+  for (const row of list) {
+    for (const [side, values] of Object.entries(row.runs)) {
+      row.median[side] = median(values);
+    }
+  }
+  return {
+    bench: name,
+    params: {
+      containers: CONTAINERS,
+      latencySamples: options.runs * LATENCY_SAMPLES,
+      runs: options.runs,
+      image: "busybox",
+      floor: "runc run",
+    },
+    rows: list,
+  };
+}

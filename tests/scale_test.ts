@@ -1,0 +1,166 @@
+/**
+ * Fifty containers at once: concurrent `ctr run -d` against one berth
+ * daemon all start, all run, and killing and removing them leaves nothing
+ * behind — no bundle, no runc container, no shim, no mount.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { mountsUnder } from "../src/mount/mod.ts";
+import { run, startDaemon, type TestDaemon } from "./_harness.ts";
+import { buildImage, saveOciArchive } from "./fixtures/images.ts";
+
+const IMAGE = "docker.io/library/busybox:latest";
+const CONTAINERS = 50;
+const NAMESPACE = "default";
+
+/** Bundles of the daemon's tasks in the default namespace. */
+function bundleDir(daemon: TestDaemon): string {
+  return join(daemon.state, "io.containerd.runtime.v2.task", NAMESPACE);
+}
+
+async function bundles(daemon: TestDaemon): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(bundleDir(daemon))))
+      .map((e) => e.name).sort();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+async function runcContainers(daemon: TestDaemon): Promise<string[]> {
+  const listed = await run("runc", [
+    "--root",
+    join(daemon.state, "runc", NAMESPACE),
+    "list",
+    "-q",
+  ]);
+  return listed.stdout.split("\n").filter(Boolean);
+}
+
+/**
+ * Live (not zombie) processes other than the daemon whose command line
+ * names the test's directory: its shims, and whatever they left.
+ */
+async function strayProcesses(daemon: TestDaemon): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid) || pid === daemon.process.pid) continue;
+    try {
+      const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`))
+        .replaceAll("\0", " ");
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+      const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
+      if (state !== "Z" && cmdline.includes(daemon.dir)) {
+        found.push(`${pid}: ${cmdline.trim()}`);
+      }
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
+}
+
+/** Retries `check` until it returns an empty list or `ms` pass. */
+async function settles<T>(check: () => Promise<T[]>, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  let left = await check();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await check();
+  }
+  return left;
+}
+
+/**
+ * Whatever a failed test left goes: tasks and containers through ctr,
+ * then shims (by the pids in their bundles) and runc containers directly.
+ */
+async function forceCleanup(daemon: TestDaemon): Promise<void> {
+  const ids = (await daemon.ctr(["containers", "ls", "-q"])).stdout
+    .split("\n").filter(Boolean);
+  await Promise.all(ids.map(async (id) => {
+    await daemon.ctr(["tasks", "rm", "-f", id]);
+    await daemon.ctr(["containers", "rm", id]);
+  }));
+  for (const id of await runcContainers(daemon)) {
+    await run("runc", [
+      "--root",
+      join(daemon.state, "runc", NAMESPACE),
+      "delete",
+      "--force",
+      id,
+    ]);
+  }
+  for (const id of await bundles(daemon)) {
+    try {
+      const pid = Number(
+        await Deno.readTextFile(join(bundleDir(daemon), id, "shim.pid")),
+      );
+      if (pid > 1) Deno.kill(pid, "SIGKILL");
+    } catch {
+      // no shim, or already gone
+    }
+  }
+}
+
+Deno.test(`${CONTAINERS} concurrent ctr run -d start, run and clean up`, async () => {
+  await using daemon = await startDaemon();
+  const busybox = await buildImage("busybox");
+  const archive = `${daemon.dir}/busybox.tar`;
+  await saveOciArchive(busybox.layout, archive, IMAGE);
+  const imported = await daemon.ctr(["images", "import", archive]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const fifos = `${daemon.dir}/fifo`;
+  await Deno.mkdir(fifos);
+  const ids = Array.from({ length: CONTAINERS }, (_, i) => `scale-${i}`);
+  try {
+    const started = await Promise.all(
+      ids.map((id) =>
+        daemon.ctr([
+          "run",
+          "-d",
+          "--fifo-dir",
+          fifos,
+          IMAGE,
+          id,
+          "sleep",
+          "600",
+        ])
+      ),
+    );
+    const failed = started.flatMap((r, i) =>
+      r.code === 0 ? [] : [`${ids[i]}: ${r.stderr.trim()}`]
+    );
+    assert.deepEqual(failed, [], "every ctr run -d succeeds");
+
+    const listed = await daemon.ctr(["tasks", "ls"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const running = listed.stdout.split("\n").slice(1)
+      .filter((line) => /\sRUNNING\s*$/.test(line))
+      .map((line) => line.split(/\s+/)[0]).sort();
+    assert.deepEqual(running, [...ids].sort(), listed.stdout);
+
+    const removed = await Promise.all(ids.map(async (id) => {
+      const task = await daemon.ctr(["tasks", "rm", "-f", id]);
+      if (task.code !== 0) return `tasks rm -f ${id}: ${task.stderr.trim()}`;
+      const container = await daemon.ctr(["containers", "rm", id]);
+      if (container.code !== 0) {
+        return `containers rm ${id}: ${container.stderr.trim()}`;
+      }
+      return "";
+    }));
+    assert.deepEqual(removed.filter(Boolean), [], "every removal succeeds");
+
+    assert.equal((await daemon.ctr(["tasks", "ls", "-q"])).stdout, "");
+    assert.equal((await daemon.ctr(["containers", "ls", "-q"])).stdout, "");
+    assert.deepEqual(await bundles(daemon), [], "no bundles left");
+    assert.deepEqual(await runcContainers(daemon), [], "no runc containers");
+    assert.deepEqual(await settles(() => strayProcesses(daemon)), []);
+    const mounts = mountsUnder(daemon.dir).map((m) => m.mountPoint);
+    assert.deepEqual(mounts, [], "no mounts left under the test directory");
+  } finally {
+    await forceCleanup(daemon);
+  }
+});
