@@ -19,6 +19,7 @@ import {
   readShimPid,
   reapShimsAndRunc,
   removeAllContainers,
+  withBusybox,
 } from "./_containers.ts";
 import { run, startDaemon, type TestDaemon } from "./_harness.ts";
 
@@ -204,4 +205,131 @@ Deno.test("tasks outlive a killed daemon and are found again; a dead shim's task
     await reapShimsAndRunc(daemon);
     await daemon[Symbol.asyncDispose]();
   }
+});
+
+/** Interface names in a `/proc/net/dev` listing. */
+function interfaceNames(procNetDev: string): string[] {
+  return procNetDev.split("\n").slice(2).filter(Boolean)
+    .map((line) => line.split(":")[0].trim()).sort();
+}
+
+Deno.test("ctr run options take effect inside the container", async (t) => {
+  await withBusybox(async (daemon, ctrRun) => {
+    await t.step("--env", async () => {
+      const env = await ctrRun([
+        "--rm",
+        "--env",
+        "FOO=bar",
+        BUSYBOX,
+        "e",
+        "env",
+      ]);
+      assert.equal(env.code, 0, env.stderr);
+      assert.match(env.stdout, /^FOO=bar$/m);
+    });
+    await t.step("--cwd", async () => {
+      const pwd = await ctrRun(["--rm", "--cwd", "/tmp", BUSYBOX, "w", "pwd"]);
+      assert.equal(pwd.code, 0, pwd.stderr);
+      assert.equal(pwd.stdout, "/tmp\n");
+    });
+    await t.step("--mount read-only bind", async () => {
+      const host = join(daemon.dir, "host-data");
+      await Deno.mkdir(host);
+      await Deno.writeTextFile(join(host, "hello.txt"), "from the host\n");
+      const out = await ctrRun([
+        "--rm",
+        "--mount",
+        `type=bind,src=${host},dst=/data,options=rbind:ro`,
+        BUSYBOX,
+        "m",
+        "sh",
+        "-c",
+        "cat /data/hello.txt; if touch /data/new; then echo WRITABLE; fi",
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /^from the host\n/);
+      assert.doesNotMatch(out.stdout, /WRITABLE/);
+      assert.match(out.stdout + out.stderr, /Read-only file system/);
+      await assert.rejects(Deno.stat(join(host, "new")), Deno.errors.NotFound);
+      assert.deepEqual(
+        (await mountsUnder(daemon.dir)).filter((p) => p.includes("/m/")),
+        [],
+      );
+    });
+    await t.step("--memory-limit", async () => {
+      // containerd's default spec mounts no cgroup filesystem (nor does
+      // berth's): the test asks for one to read the limit from inside.
+      const out = await ctrRun([
+        "--rm",
+        "--memory-limit",
+        "67108864",
+        "--mount",
+        "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro",
+        BUSYBOX,
+        "mem",
+        "sh",
+        "-c",
+        // cgroup v2, else v1
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null ||" +
+        " cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(out.stdout, "67108864\n");
+    });
+    await t.step("--net-host", async () => {
+      const host = interfaceNames(await Deno.readTextFile("/proc/net/dev"));
+      const shared = await ctrRun([
+        "--rm",
+        "--net-host",
+        BUSYBOX,
+        "net",
+        "cat",
+        "/proc/net/dev",
+      ]);
+      assert.equal(shared.code, 0, shared.stderr);
+      assert.deepEqual(interfaceNames(shared.stdout), host);
+      // Without it the container has a network namespace of its own.
+      const own = await ctrRun([
+        "--rm",
+        BUSYBOX,
+        "net",
+        "cat",
+        "/proc/net/dev",
+      ]);
+      assert.equal(own.code, 0, own.stderr);
+      assert.deepEqual(interfaceNames(own.stdout), ["lo"]);
+    });
+  });
+});
+
+/**
+ * The freezer state of a container's cgroup (`/NS/ID`, as ctr asks for),
+ * read on the host: cgroup v1's freezer.state, or v2's cgroup.freeze.
+ */
+async function freezerState(namespace: string, id: string): Promise<string> {
+  try {
+    return (await Deno.readTextFile(
+      `/sys/fs/cgroup/freezer/${namespace}/${id}/freezer.state`,
+    )).trim();
+  } catch {
+    const frozen = await Deno.readTextFile(
+      `/sys/fs/cgroup/${namespace}/${id}/cgroup.freeze`,
+    );
+    return frozen.trim() === "1" ? "FROZEN" : "THAWED";
+  }
+}
+
+Deno.test("ctr tasks pause and resume freeze and thaw the task", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const started = await ctrRun(["-d", BUSYBOX, "p", "sleep", "600"]);
+    assert.equal(started.code, 0, started.stderr);
+    const pause = await daemon.ctr(["tasks", "pause", "p"]);
+    assert.equal(pause.code, 0, pause.stderr);
+    assert.equal((await taskStatuses(daemon)).get("p"), "PAUSED");
+    assert.equal(await freezerState("default", "p"), "FROZEN");
+    const resume = await daemon.ctr(["tasks", "resume", "p"]);
+    assert.equal(resume.code, 0, resume.stderr);
+    assert.equal((await taskStatuses(daemon)).get("p"), "RUNNING");
+    assert.equal(await freezerState("default", "p"), "THAWED");
+  });
 });
