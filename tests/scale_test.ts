@@ -50,9 +50,7 @@ async function strayProcesses(daemon: TestDaemon): Promise<string[]> {
     try {
       const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`))
         .replaceAll("\0", " ");
-      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-      const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
-      if (state !== "Z" && cmdline.includes(daemon.dir)) {
+      if (cmdline.includes(daemon.dir) && isAlive(pid)) {
         found.push(`${pid}: ${cmdline.trim()}`);
       }
     } catch {
@@ -60,6 +58,16 @@ async function strayProcesses(daemon: TestDaemon): Promise<string[]> {
     }
   }
   return found;
+}
+
+/** Whether `pid` is a live (not zombie) process. */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 /** Retries `check` until it returns an empty list or `ms` pass. */
@@ -139,8 +147,13 @@ Deno.test(`${CONTAINERS} concurrent ctr run -d start, run and clean up`, async (
     assert.equal(listed.code, 0, listed.stderr);
     const running = listed.stdout.split("\n").slice(1)
       .filter((line) => /\sRUNNING\s*$/.test(line))
-      .map((line) => line.split(/\s+/)[0]).sort();
-    assert.deepEqual(running, [...ids].sort(), listed.stdout);
+      .map((line) => line.split(/\s+/));
+    assert.deepEqual(
+      running.map(([id]) => id).sort(),
+      [...ids].sort(),
+      listed.stdout,
+    );
+    const initPids = running.map(([, pid]) => Number(pid));
 
     const removed = await Promise.all(ids.map(async (id) => {
       const task = await daemon.ctr(["tasks", "rm", "-f", id]);
@@ -158,6 +171,11 @@ Deno.test(`${CONTAINERS} concurrent ctr run -d start, run and clean up`, async (
     assert.deepEqual(await bundles(daemon), [], "no bundles left");
     assert.deepEqual(await runcContainers(daemon), [], "no runc containers");
     assert.deepEqual(await settles(() => strayProcesses(daemon)), []);
+    assert.deepEqual(
+      await settles(() => Promise.resolve(initPids.filter(isAlive))),
+      [],
+      "the containers' processes are gone",
+    );
     const mounts = mountsUnder(daemon.dir).map((m) => m.mountPoint);
     assert.deepEqual(mounts, [], "no mounts left under the test directory");
   } finally {
