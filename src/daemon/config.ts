@@ -41,12 +41,42 @@ export interface Config {
     /** Layers fetched at once by a pull. */
     max_concurrent_downloads: number;
   };
+  /**
+   * Runtimes by the name containers ask for (`io.containerd.runc.v2`);
+   * a name not listed uses the default runtime's settings.
+   */
+  runtimes: Record<string, RuntimeConfig>;
   /** Diagnostics. */
   debug: {
     /** Log level: trace, debug, info, warn or error. */
     level: string;
   };
 }
+
+/** How one runtime runs its containers. */
+export interface RuntimeConfig {
+  /**
+   * A containerd runtime v2 shim binary (e.g. `containerd-shim-runc-v2`);
+   * "" for berth's own shim.
+   */
+  shim: string;
+  /** The OCI runtime the shim runs (runc, or crun). */
+  runc_binary: string;
+  /** The OCI runtime's state root; "" for `STATE/runc`. */
+  runc_root: string;
+}
+
+/** The runtime every container gets unless configured otherwise. */
+export const DEFAULT_RUNTIME = "io.containerd.runc.v2";
+
+function defaultRuntime(): RuntimeConfig {
+  return { shim: "", runc_binary: "runc", runc_root: "" };
+}
+
+/** Tables whose keys are names the user chooses, each from a template. */
+const NAMED_TABLES: Record<string, () => Table> = {
+  runtimes: () => defaultRuntime() as unknown as Table,
+};
 
 /** The embedded defaults. */
 export function defaultConfig(): Config {
@@ -60,6 +90,7 @@ export function defaultConfig(): Config {
       config_path: "/etc/berth/certs.d",
       max_concurrent_downloads: 3,
     },
+    runtimes: { [DEFAULT_RUNTIME]: defaultRuntime() },
     debug: { level: "info" },
   };
 }
@@ -86,6 +117,9 @@ function isTable(value: unknown): value is Table {
 function merge(target: Table, source: Table, path: string, file: string) {
   for (const [key, value] of Object.entries(source)) {
     const name = path ? `${path}.${key}` : key;
+    if (!(key in target) && NAMED_TABLES[path]) {
+      target[key] = NAMED_TABLES[path]();
+    }
     if (!(key in target)) {
       throw new ConfigError(file, `unknown setting ${name}`);
     }

@@ -12,7 +12,8 @@ import { dirname, join } from "node:path";
 import { Exchange } from "../events/mod.ts";
 import { log, type Logger } from "../log/mod.ts";
 import { LocalContentStore } from "../content/mod.ts";
-import { type ShimCommand, TaskManager } from "../runtime/mod.ts";
+import { type Runtime, type ShimCommand, TaskManager } from "../runtime/mod.ts";
+import { TtrpcServer } from "../ttrpc/mod.ts";
 import { WalkingDiffer } from "../diff/mod.ts";
 import { cleanupTempMounts } from "../mount/mod.ts";
 import { GcScheduler } from "../gc/mod.ts";
@@ -40,14 +41,16 @@ import {
 import { parseDuration } from "../types/mod.ts";
 import {
   errorInterceptor,
+  eventsTtrpcService,
   type PluginInfo,
   readEventField,
   registerServices,
   SERVICE_IDS,
+  TtrpcEvents,
 } from "../services/mod.ts";
 import { acquireLock, type LockFile, LockHeldError } from "../sys/mod.ts";
 import { REVISION, VERSION } from "../version.ts";
-import type { Config } from "./config.ts";
+import { type Config, DEFAULT_RUNTIME } from "./config.ts";
 import { listen, type Listener } from "./listener.ts";
 
 /** Where the metadata database lives under the root. */
@@ -81,6 +84,19 @@ function builtinShim(): ShimCommand {
       "shim",
     ],
   };
+}
+
+/** The configured runtimes, with the OCI runtime root defaulted. */
+function runtimesOf(config: Config): Record<string, Runtime> {
+  const runtimes: Record<string, Runtime> = {};
+  for (const [name, r] of Object.entries(config.runtimes)) {
+    runtimes[name] = {
+      shim: r.shim ? { command: r.shim } : builtinShim(),
+      runcBinary: r.runc_binary,
+      runcRoot: r.runc_root || join(config.state, "runc"),
+    };
+  }
+  return runtimes;
 }
 
 /** The host's architecture as OCI names it. */
@@ -259,10 +275,25 @@ export async function startDaemon(
     const plugins = pluginList(config.root);
     const images = new ImageStore(db, namespaces);
     const containers = new ContainerStore(db, namespaces);
+    // Shims forward their task events over ttrpc, beside the API socket.
+    const ttrpcAddress = `${config.grpc.address}.ttrpc`;
+    const ttrpc = new TtrpcServer();
+    ttrpc.registerService(TtrpcEvents, eventsTtrpcService(events));
+    ttrpc.listen(ttrpcAddress);
+    await fs.chmod(ttrpcAddress, 0o660);
+    await fs.chown(ttrpcAddress, config.grpc.uid, config.grpc.gid);
+    cleanups.push(async () => {
+      await ttrpc.close();
+      await fs.rm(ttrpcAddress, { force: true });
+    });
     const tasks = new TaskManager({
       state: config.state,
-      shims: { default: builtinShim() },
+      runtimes: runtimesOf(config),
+      defaultRuntime: config.runtimes[DEFAULT_RUNTIME]
+        ? DEFAULT_RUNTIME
+        : Object.keys(config.runtimes)[0],
       daemonAddress: config.grpc.address,
+      ttrpcAddress,
     });
     // Tasks outlive the daemon: find the shims that are still running.
     await tasks.reconnect();

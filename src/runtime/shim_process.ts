@@ -26,8 +26,10 @@ export interface StartShimOptions {
   namespace: string;
   /** The task's id. */
   id: string;
-  /** The daemon's socket, for the shim's events. */
+  /** The daemon's socket. */
   daemonAddress: string;
+  /** The daemon's ttrpc socket for the shim's events (`TTRPC_ADDRESS`). */
+  ttrpcAddress: string;
 }
 
 const decoder = new TextDecoder();
@@ -68,6 +70,7 @@ async function runShimAction(
       action,
     ],
     cwd: options.bundle,
+    env: { TTRPC_ADDRESS: options.ttrpcAddress },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

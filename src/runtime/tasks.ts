@@ -10,8 +10,10 @@
 import {
   create,
   type DescMessage,
+  fromBinary,
   type MessageInitShape,
   type MessageShape,
+  toBinary,
 } from "@bufbuild/protobuf";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
@@ -21,22 +23,28 @@ import {
   CreateTaskResponseSchema,
   DeleteRequestSchema,
   DeleteResponseSchema,
+  ExecProcessRequestSchema,
   KillRequestSchema,
   PauseRequestSchema,
   PidsRequestSchema,
   PidsResponseSchema,
+  ResizePtyRequestSchema,
   ResumeRequestSchema,
   ShutdownRequestSchema,
   StartRequestSchema,
   StartResponseSchema,
   StateRequestSchema,
   StateResponseSchema,
+  StatsRequestSchema,
+  StatsResponseSchema,
+  UpdateTaskRequestSchema,
   WaitRequestSchema,
   WaitResponseSchema,
 } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
 import { unmountRecursive } from "../mount/mod.ts";
+import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
 import { TtrpcClient } from "../ttrpc/mod.ts";
 import {
   alreadyExists,
@@ -57,6 +65,9 @@ const TASK_SERVICE = "containerd.task.v2.Task";
 /** Where bundles live under the state directory, as in containerd. */
 export const TASK_DIR = "io.containerd.runtime.v2.task";
 
+/** The type of runc's options, by its bare name as containerd packs it. */
+const RUNC_OPTIONS_TYPE = OptionsSchema.typeName;
+
 /** The spec type containers carry. */
 const SPEC_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 
@@ -76,6 +87,22 @@ export interface CreateTaskOptions {
   stderr: string;
   /** Whether the process has a terminal. */
   terminal: boolean;
+  /** Runtime options (`containerd.runc.v1.Options`), as the client sent. */
+  options?: { typeUrl: string; value: Uint8Array };
+}
+
+/** What starting an exec'd process needs. */
+export interface ExecOptions {
+  /** The process spec (`types.containerd.io/.../Process`, JSON). */
+  spec: { typeUrl: string; value: Uint8Array };
+  /** stdin FIFO path ("" for none). */
+  stdin: string;
+  /** stdout FIFO path. */
+  stdout: string;
+  /** stderr FIFO path. */
+  stderr: string;
+  /** Whether the process has a terminal. */
+  terminal: boolean;
 }
 
 interface Task {
@@ -86,15 +113,32 @@ interface Task {
   pid: number;
 }
 
+/** How containers of one runtime name are run. */
+export interface Runtime {
+  /** The shim to start. */
+  shim: ShimCommand;
+  /** The OCI runtime binary the shim runs ("" for the shim's default). */
+  runcBinary: string;
+  /** The OCI runtime's state root (namespaces are directories below). */
+  runcRoot: string;
+}
+
 /** Options for {@linkcode TaskManager}. */
 export interface TaskManagerOptions {
   /** The daemon's state directory. */
   state: string;
-  /** The shim for each runtime name; `default` for unknown names. */
-  shims: Record<string, ShimCommand>;
-  /** The daemon's socket, handed to shims for their events. */
+  /** Runtimes by name. */
+  runtimes: Record<string, Runtime>;
+  /** The runtime for names not in `runtimes`. */
+  defaultRuntime: string;
+  /** The daemon's socket, handed to shims. */
   daemonAddress: string;
+  /** The daemon's ttrpc socket, where shims forward their events. */
+  ttrpcAddress: string;
 }
+
+/** The file in a bundle naming its runtime, for clean-up after a crash. */
+const RUNTIME_FILE = "runtime";
 
 /** The daemon's tasks. */
 export class TaskManager {
@@ -114,6 +158,27 @@ export class TaskManager {
     const task = this.#tasks.get(this.#key(namespace, id));
     if (!task) throw notFound(`task ${id}`);
     return task;
+  }
+
+  #runtime(name: string): Runtime {
+    return this.#options.runtimes[name] ??
+      this.#options.runtimes[this.#options.defaultRuntime];
+  }
+
+  #shimOptions(
+    runtime: Runtime,
+    bundle: string,
+    namespace: string,
+    id: string,
+  ): StartShimOptions {
+    return {
+      shim: runtime.shim,
+      bundle,
+      namespace,
+      id,
+      daemonAddress: this.#options.daemonAddress,
+      ttrpcAddress: this.#options.ttrpcAddress,
+    };
   }
 
   #call<I extends DescMessage, O extends DescMessage>(
@@ -148,15 +213,9 @@ export class TaskManager {
     const bundle = join(this.#options.state, TASK_DIR, namespace, id);
     await fs.mkdir(join(bundle, "rootfs"), { recursive: true, mode: 0o711 });
     await Deno.writeFile(join(bundle, "config.json"), options.spec.value);
-    const shim = this.#options.shims[options.runtime] ??
-      this.#options.shims.default;
-    const shimOptions = {
-      shim,
-      bundle,
-      namespace,
-      id,
-      daemonAddress: this.#options.daemonAddress,
-    };
+    await Deno.writeTextFile(join(bundle, RUNTIME_FILE), options.runtime);
+    const runtime = this.#runtime(options.runtime);
+    const shimOptions = this.#shimOptions(runtime, bundle, namespace, id);
     let client: TtrpcClient | undefined;
     try {
       client = await TtrpcClient.connect(await startShim(shimOptions));
@@ -173,6 +232,7 @@ export class TaskManager {
           stdout: options.stdout,
           stderr: options.stderr,
           terminal: options.terminal,
+          options: runcOptions(runtime, options.options),
         },
         CreateTaskResponseSchema,
       );
@@ -266,6 +326,88 @@ export class TaskManager {
     )).processes;
   }
 
+  /** Adds process `execId` to the task; it runs at its Start. */
+  async exec(
+    namespace: string,
+    id: string,
+    execId: string,
+    options: ExecOptions,
+  ): Promise<void> {
+    await this.#call(
+      this.#task(namespace, id),
+      "Exec",
+      ExecProcessRequestSchema,
+      { id, execId, ...options },
+      EmptySchema,
+    );
+  }
+
+  /** Deletes exited process `execId`; its pid and exit. */
+  async deleteProcess(namespace: string, id: string, execId: string) {
+    const deleted = await this.#call(
+      this.#task(namespace, id),
+      "Delete",
+      DeleteRequestSchema,
+      { id, execId },
+      DeleteResponseSchema,
+    );
+    return {
+      pid: deleted.pid,
+      exitStatus: deleted.exitStatus,
+      exitedAt: deleted.exitedAt,
+    };
+  }
+
+  /** Sets the size of the process's terminal. */
+  async resizePty(
+    namespace: string,
+    id: string,
+    execId: string,
+    width: number,
+    height: number,
+  ): Promise<void> {
+    await this.#call(
+      this.#task(namespace, id),
+      "ResizePty",
+      ResizePtyRequestSchema,
+      { id, execId, width, height },
+      EmptySchema,
+    );
+  }
+
+  /** Applies new resources (`LinuxResources` JSON) to the task. */
+  async update(
+    namespace: string,
+    id: string,
+    resources: { typeUrl: string; value: Uint8Array },
+    annotations: Record<string, string>,
+  ): Promise<void> {
+    await this.#call(
+      this.#task(namespace, id),
+      "Update",
+      UpdateTaskRequestSchema,
+      { id, resources, annotations },
+      EmptySchema,
+    );
+  }
+
+  /** The task's cgroup metrics, packed as the shim reports them. */
+  async stats(namespace: string, id: string) {
+    return (await this.#call(
+      this.#task(namespace, id),
+      "Stats",
+      StatsRequestSchema,
+      { id },
+      StatsResponseSchema,
+    )).stats;
+  }
+
+  /** The ids of `namespace`'s tasks. */
+  ids(namespace: string): string[] {
+    return [...this.#tasks.values()].filter((t) => t.namespace === namespace)
+      .map((t) => t.id);
+  }
+
   /** Freezes the task. */
   async pause(namespace: string, id: string) {
     await this.#call(this.#task(namespace, id), "Pause", PauseRequestSchema, {
@@ -330,15 +472,13 @@ export class TaskManager {
           task.pid = state.pid;
           this.#tasks.set(this.#key(namespace, id), task);
         } catch {
-          // The runtime is not recorded in the bundle: the default shim
-          // knows how to delete what runc holds.
-          await this.#cleanUpDeadShim({
-            shim: this.#options.shims.default,
-            bundle,
-            namespace,
-            id,
-            daemonAddress: this.#options.daemonAddress,
-          }, client);
+          // The bundle names its runtime, whose shim deletes what runc holds.
+          const name = await Deno.readTextFile(join(bundle, RUNTIME_FILE))
+            .catch(() => this.#options.defaultRuntime);
+          await this.#cleanUpDeadShim(
+            this.#shimOptions(this.#runtime(name), bundle, namespace, id),
+            client,
+          );
         }
       }
     }
@@ -381,6 +521,25 @@ export class TaskManager {
 async function removeBundle(bundle: string): Promise<void> {
   await unmountRecursive(bundle, { detach: true });
   await fs.rm(bundle, { recursive: true, force: true });
+}
+
+/**
+ * The runc options a shim gets: the client's, with the runtime's binary and
+ * state root where the client named none.
+ */
+function runcOptions(
+  runtime: Runtime,
+  fromClient: { typeUrl: string; value: Uint8Array } | undefined,
+) {
+  const options = fromClient?.typeUrl === RUNC_OPTIONS_TYPE
+    ? fromBinary(OptionsSchema, fromClient.value)
+    : create(OptionsSchema);
+  options.binaryName ||= runtime.runcBinary;
+  options.root ||= runtime.runcRoot;
+  return {
+    typeUrl: RUNC_OPTIONS_TYPE,
+    value: toBinary(OptionsSchema, options),
+  };
 }
 
 async function* readDirOrEmpty(dir: string): AsyncGenerator<string> {

@@ -14,9 +14,12 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
+  type Envelope,
   EnvelopeSchema,
   Events,
 } from "../gen/containerd/services/events/v1/events_pb.ts";
+import { Events as TtrpcEvents } from "../gen/containerd/services/ttrpc/events/v1/events_pb.ts";
+import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import type { Exchange } from "../events/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
 import { requireNamespace } from "./_rpc.ts";
@@ -36,18 +39,7 @@ export function eventsService(
       return create(EmptySchema);
     },
     forward(req) {
-      const envelope = req.envelope;
-      if (!envelope?.event) {
-        throw invalidArgument("envelope must carry an event");
-      }
-      exchange.forward({
-        timestamp: envelope.timestamp
-          ? timestampDate(envelope.timestamp)
-          : new Date(0),
-        namespace: envelope.namespace,
-        topic: envelope.topic,
-        event: { typeUrl: envelope.event.typeUrl, value: envelope.event.value },
-      });
+      forward(exchange, req.envelope);
       return create(EmptySchema);
     },
     async *subscribe(req, ctx) {
@@ -65,4 +57,37 @@ export function eventsService(
   };
 }
 
-export { Events };
+/**
+ * The ttrpc Events service shims call on the daemon's `.ttrpc` socket
+ * (`containerd.services.events.ttrpc.v1.Events`): Forward only.
+ */
+export function eventsTtrpcService(
+  exchange: Exchange,
+): TtrpcServiceImpl<typeof TtrpcEvents> {
+  return {
+    forward(req) {
+      forward(exchange, req.envelope);
+      return Promise.resolve({});
+    },
+  };
+}
+
+/** Puts a forwarded envelope on the exchange as it is. */
+function forward(
+  exchange: Exchange,
+  envelope: Omit<Envelope, "$typeName"> | undefined,
+): void {
+  if (!envelope?.event) {
+    throw invalidArgument("envelope must carry an event");
+  }
+  exchange.forward({
+    timestamp: envelope.timestamp
+      ? timestampDate(envelope.timestamp)
+      : new Date(0),
+    namespace: envelope.namespace,
+    topic: envelope.topic,
+    event: { typeUrl: envelope.event.typeUrl, value: envelope.event.value },
+  });
+}
+
+export { Events, TtrpcEvents };

@@ -36,6 +36,7 @@ import { Version, type VersionInfo, versionService } from "./version.ts";
 
 export { errorInterceptor, NAMESPACE_HEADER } from "./_rpc.ts";
 export { readEventField } from "./_events.ts";
+export { eventsTtrpcService, TtrpcEvents } from "./events.ts";
 export type { PluginInfo, VersionInfo };
 
 /** The components the services adapt. */
@@ -159,7 +160,6 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       tasks: deps.tasks,
       containers: deps.containers,
       snapshots: deps.snapshots,
-      events: deps.events,
     }),
   );
   router.service(

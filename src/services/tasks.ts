@@ -1,27 +1,23 @@
 /**
  * `containerd.services.tasks.v1.Tasks`: running containers through their
- * shims, with `/tasks/*` events. The spec, runtime and root filesystem come
- * from the container record (and its snapshot when the request names no
- * mounts).
+ * shims. The spec, runtime and root filesystem come from the container
+ * record (and its snapshot when the request names no mounts). The
+ * `/tasks/*` events come from the shims, as in containerd.
  *
  * @module
  */
 import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  TaskCreateSchema,
-  TaskDeleteSchema,
-  TaskExitSchema,
-  TaskStartSchema,
-} from "../gen/containerd/events/task_pb.ts";
 import type { StateResponse } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import {
   CreateTaskResponseSchema,
+  type DeleteProcessRequest,
   DeleteResponseSchema,
   GetResponseSchema,
   ListPidsResponseSchema,
   ListTasksResponseSchema,
+  MetricsResponseSchema,
   StartResponseSchema,
   Tasks,
   WaitResponseSchema,
@@ -30,15 +26,19 @@ import {
   type Process,
   ProcessSchema,
 } from "../gen/containerd/types/task/task_pb.ts";
-import type { Exchange } from "../events/mod.ts";
 import type {
   ContainerStore,
   NamespacedSnapshotStore,
 } from "../metadata/mod.ts";
 import type { TaskManager } from "../runtime/mod.ts";
-import { failedPrecondition, unimplemented } from "../types/mod.ts";
+import { MetricSchema } from "../gen/containerd/types/metrics_pb.ts";
+import {
+  failedPrecondition,
+  invalidArgument,
+  unimplemented,
+} from "../types/mod.ts";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { toMountMessages } from "./_convert.ts";
-import { packEvent } from "./_events.ts";
 import { requireNamespace } from "./_rpc.ts";
 
 function toProcess(containerId: string, state: StateResponse): Process {
@@ -64,19 +64,12 @@ export interface TasksServiceOptions {
   containers: ContainerStore;
   /** Snapshots, for the root filesystem mounts. */
   snapshots: NamespacedSnapshotStore;
-  /** Where `/tasks/*` events go. */
-  events: Exchange;
 }
 
 /** The Tasks service. */
 export function tasksService(
-  { tasks, containers, snapshots, events }: TasksServiceOptions,
+  { tasks, containers, snapshots }: TasksServiceOptions,
 ): ServiceImpl<typeof Tasks> {
-  const publish = (
-    namespace: string,
-    topic: string,
-    event: ReturnType<typeof packEvent>,
-  ) => events.publish(namespace, topic, event);
   return {
     async create(req, ctx) {
       const namespace = requireNamespace(ctx);
@@ -102,25 +95,8 @@ export function tasksService(
         stdout: req.stdout,
         stderr: req.stderr,
         terminal: req.terminal,
+        options: req.options ?? container.runtime.options,
       });
-      publish(
-        namespace,
-        "/tasks/create",
-        packEvent(
-          TaskCreateSchema,
-          create(TaskCreateSchema, {
-            containerId: req.containerId,
-            rootfs,
-            io: {
-              stdin: req.stdin,
-              stdout: req.stdout,
-              stderr: req.stderr,
-              terminal: req.terminal,
-            },
-            pid,
-          }),
-        ),
-      );
       return create(CreateTaskResponseSchema, {
         containerId: req.containerId,
         pid,
@@ -129,52 +105,24 @@ export function tasksService(
     async start(req, ctx) {
       const namespace = requireNamespace(ctx);
       const pid = await tasks.start(namespace, req.containerId, req.execId);
-      publish(
-        namespace,
-        "/tasks/start",
-        packEvent(
-          TaskStartSchema,
-          create(TaskStartSchema, { containerId: req.containerId, pid }),
-        ),
-      );
-      // The exit is reported when it comes, whoever waits for it.
-      tasks.wait(namespace, req.containerId, req.execId).then((done) =>
-        publish(
-          namespace,
-          "/tasks/exit",
-          packEvent(
-            TaskExitSchema,
-            create(TaskExitSchema, {
-              containerId: req.containerId,
-              id: req.execId || req.containerId,
-              pid,
-              exitStatus: done.exitStatus,
-              exitedAt: done.exitedAt,
-            }),
-          ),
-        )
-      ).catch(() => {});
       return create(StartResponseSchema, { pid });
     },
     async delete(req, ctx) {
       const namespace = requireNamespace(ctx);
       const deleted = await tasks.delete(namespace, req.containerId);
-      publish(
-        namespace,
-        "/tasks/delete",
-        packEvent(
-          TaskDeleteSchema,
-          create(TaskDeleteSchema, {
-            containerId: req.containerId,
-            id: req.containerId,
-            ...deleted,
-          }),
-        ),
-      );
       return create(DeleteResponseSchema, { id: req.containerId, ...deleted });
     },
-    deleteProcess() {
-      throw unimplemented("exec processes");
+    async deleteProcess(req: DeleteProcessRequest, ctx) {
+      const namespace = requireNamespace(ctx);
+      if (!req.execId) {
+        throw invalidArgument("an exec id is required to delete a process");
+      }
+      const deleted = await tasks.deleteProcess(
+        namespace,
+        req.containerId,
+        req.execId,
+      );
+      return create(DeleteResponseSchema, { id: req.execId, ...deleted });
     },
     async get(req, ctx) {
       const namespace = requireNamespace(ctx);
@@ -201,11 +149,28 @@ export function tasksService(
       );
       return create(EmptySchema);
     },
-    exec() {
-      throw unimplemented("exec");
+    async exec(req, ctx) {
+      const namespace = requireNamespace(ctx);
+      if (!req.execId) throw invalidArgument("exec id must not be empty");
+      if (!req.spec) throw invalidArgument(`exec ${req.execId} has no spec`);
+      await tasks.exec(namespace, req.containerId, req.execId, {
+        spec: req.spec,
+        stdin: req.stdin,
+        stdout: req.stdout,
+        stderr: req.stderr,
+        terminal: req.terminal,
+      });
+      return create(EmptySchema);
     },
-    resizePty() {
-      throw unimplemented("terminals");
+    async resizePty(req, ctx) {
+      await tasks.resizePty(
+        requireNamespace(ctx),
+        req.containerId,
+        req.execId,
+        req.width,
+        req.height,
+      );
+      return create(EmptySchema);
     },
     async closeIO(req, ctx) {
       await tasks.closeIO(
@@ -234,11 +199,37 @@ export function tasksService(
     checkpoint() {
       throw unimplemented("checkpoint");
     },
-    update() {
-      throw unimplemented("updating resources");
+    async update(req, ctx) {
+      if (!req.resources) {
+        throw invalidArgument(
+          `update of task ${req.containerId}: no resources`,
+        );
+      }
+      await tasks.update(
+        requireNamespace(ctx),
+        req.containerId,
+        req.resources,
+        req.annotations,
+      );
+      return create(EmptySchema);
     },
-    metrics() {
-      throw unimplemented("metrics");
+    async metrics(req, ctx) {
+      const namespace = requireNamespace(ctx);
+      // The filters select containers, as containerd's do.
+      const ids = new Set(
+        containers.list(namespace, req.filters).map((c) => c.id),
+      );
+      const metrics = [];
+      for (const id of tasks.ids(namespace)) {
+        if (!ids.has(id)) continue;
+        const data = await tasks.stats(namespace, id).catch(() => undefined);
+        if (data) {
+          metrics.push(
+            create(MetricSchema, { timestamp: timestampNow(), id, data }),
+          );
+        }
+      }
+      return create(MetricsResponseSchema, { metrics });
     },
     async wait(req, ctx) {
       const namespace = requireNamespace(ctx);

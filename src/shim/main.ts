@@ -19,6 +19,7 @@ import { setChildSubreaper } from "../sys/proc.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { shimSocketPath } from "./address.ts";
+import { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
 import { defaultRuncRoot, RUNC_OPTIONS_FILE, TaskService } from "./task.ts";
 
@@ -142,8 +143,14 @@ async function serve(a: ShimArgs): Promise<number> {
   await Deno.mkdir(dirname(socket), { recursive: true });
   const server = new TtrpcServer();
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  // containerd names its events socket in the environment, as berth does.
+  const publisher = new EventPublisher(
+    Deno.env.get("TTRPC_ADDRESS") ?? "",
+    a.namespace,
+  );
   const service = new TaskService({
     namespace: a.namespace,
+    publisher,
     onShutdown: () => stop(),
   });
   server.registerService(Task, service.handlers());
@@ -155,6 +162,7 @@ async function serve(a: ShimArgs): Promise<number> {
   await stopped;
   Deno.removeSignalListener("SIGTERM", onSignal);
   await server.close();
+  await publisher.close();
   await Deno.remove(socket).catch(() => {});
   return 0;
 }

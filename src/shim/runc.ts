@@ -1,9 +1,9 @@
 /**
  * A thin client for the `runc` command line.
  *
- * Short commands run through `Deno.Command`; `runc create` runs through
- * `node:child_process.spawn`, the only way to hand it the container's stdio
- * as numeric file descriptors. runc's own messages go to a JSON log file,
+ * Short commands run through `Deno.Command`; `runc create` and `runc exec`
+ * run through `node:child_process.spawn`, the only way to hand them the
+ * process's stdio as numeric file descriptors. runc's own messages go to a JSON log file,
  * so failures are reported with runc's last error.
  *
  * @module
@@ -31,6 +31,62 @@ export interface RuncState {
   status: string;
   /** Bundle directory. */
   bundle: string;
+}
+
+/** `runc events --stats` data: the parts berth reports. */
+export interface RuncStats {
+  /** CPU time in nanoseconds and throttling. */
+  cpu?: {
+    usage?: {
+      total?: number;
+      percpu?: number[];
+      kernel?: number;
+      user?: number;
+    };
+    throttling?: {
+      periods?: number;
+      throttled_periods?: number;
+      throttled_time?: number;
+    };
+  };
+  /** Memory usage; `raw` is the cgroup's `memory.stat`. */
+  memory?: {
+    usage?: RuncMemoryEntry;
+    swap?: RuncMemoryEntry;
+    kernel?: RuncMemoryEntry;
+    kernelTCP?: RuncMemoryEntry;
+    raw?: Record<string, number>;
+  };
+  /** Process count and limit. */
+  pids?: { current?: number; limit?: number };
+  /** Block I/O by device and operation. */
+  blkio?: Record<string, RuncBlkioEntry[] | undefined>;
+  /** Huge pages by page size. */
+  hugetlb?: Record<string, { usage?: number; max?: number; failcnt?: number }>;
+}
+
+/** One memory counter of {@linkcode RuncStats}. */
+export interface RuncMemoryEntry {
+  /** Limit in bytes. */
+  limit?: number;
+  /** Usage in bytes. */
+  usage?: number;
+  /** Peak usage in bytes. */
+  max?: number;
+  /** Times the limit was hit. */
+  failcnt?: number;
+}
+
+/** One block I/O counter of {@linkcode RuncStats}. */
+export interface RuncBlkioEntry {
+  /** Device major number. */
+  major?: number;
+  /** Device minor number. */
+  minor?: number;
+  /** Read, Write, Sync, Async, Total, ... */
+  op?: string;
+  /** The count. */
+  value?: number;
 }
 
 /** File descriptors for the container's stdin, stdout and stderr. */
@@ -86,22 +142,60 @@ export class Runc {
     fds: StdioFds,
     extraArgs: string[] = [],
   ): Promise<number> {
-    const args = [
-      ...this.#global(),
+    return await this.#runWithStdio(
       "create",
-      "--bundle",
+      ["--bundle", bundle, "--pid-file", pidFile, ...extraArgs, id],
+      fds,
       bundle,
-      "--pid-file",
       pidFile,
-      ...extraArgs,
-      id,
-    ];
+    );
+  }
+
+  /**
+   * `runc exec --detach`: starts the process described by `processFile` (an
+   * OCI process JSON) in container `id` with stdio `fds`; returns its pid.
+   */
+  async exec(
+    id: string,
+    processFile: string,
+    pidFile: string,
+    fds: StdioFds,
+    extraArgs: string[] = [],
+  ): Promise<number> {
+    return await this.#runWithStdio(
+      "exec",
+      [
+        "--detach",
+        "--process",
+        processFile,
+        "--pid-file",
+        pidFile,
+        ...extraArgs,
+        id,
+      ],
+      fds,
+      undefined,
+      pidFile,
+    );
+  }
+
+  /** Runs `runc COMMAND ARGS` with stdio `fds`; returns the pid it wrote. */
+  async #runWithStdio(
+    command: string,
+    args: string[],
+    fds: StdioFds,
+    cwd: string | undefined,
+    pidFile: string,
+  ): Promise<number> {
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(this.binary, args, { stdio: fds, cwd: bundle });
+      const child = spawn(this.binary, [...this.#global(), command, ...args], {
+        stdio: fds,
+        cwd,
+      });
       child.once("error", reject);
       child.once("exit", (c, signal) => resolve(signal ? 128 : c ?? 255));
     });
-    if (code !== 0) throw this.#error("create", await this.lastError());
+    if (code !== 0) throw this.#error(command, await this.lastError());
     return parseInt((await Deno.readTextFile(pidFile)).trim(), 10);
   }
 
@@ -139,6 +233,17 @@ export class Runc {
   /** `runc resume ID`. */
   async resume(id: string): Promise<void> {
     await this.run(["resume", id]);
+  }
+
+  /** `runc update --resources FILE ID`: applies OCI `LinuxResources`. */
+  async update(id: string, resourcesFile: string): Promise<void> {
+    await this.run(["update", "--resources", resourcesFile, id]);
+  }
+
+  /** `runc events --stats ID`: the container's cgroup statistics. */
+  async stats(id: string): Promise<RuncStats> {
+    const event = JSON.parse(await this.run(["events", "--stats", id]));
+    return (event?.data ?? {}) as RuncStats;
   }
 
   /** The last error message in runc's JSON log, or "" if none. */

@@ -62,6 +62,7 @@ async function setup(): Promise<
     rootfs,
   ]);
   assert.equal(tar.code, 0, tar.stderr);
+  // The shim keeps each namespace's containers below the root it is given.
   return { tmp, rootfs, runcRoot: join(tmp, "runc") };
 }
 
@@ -123,7 +124,7 @@ function alive(pid: number): boolean {
 }
 
 async function cleanup(shim: Shim | undefined, runcRoot: string, id: string) {
-  await run("runc", ["--root", runcRoot, "delete", "--force", id]);
+  await run("runc", ["--root", join(runcRoot, NS), "delete", "--force", id]);
   if (!shim) return;
   await shim.client.close().catch(() => {});
   try {
@@ -183,7 +184,12 @@ Deno.test({
       const deleted = await call(shim.client, "delete", { id: "c1" });
       assert.equal(deleted.exitStatus, 0);
       assert.equal(deleted.pid, created.pid);
-      const list = await run("runc", ["--root", runcRoot, "list", "-q"]);
+      const list = await run("runc", [
+        "--root",
+        join(runcRoot, NS),
+        "list",
+        "-q",
+      ]);
       assert.equal(list.stdout.trim(), "");
       const mounts = await Deno.readTextFile("/proc/self/mountinfo");
       assert.ok(!mounts.includes(join(dir, "rootfs")));
@@ -201,8 +207,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "shim: exit status 7, kill gives 137, pids, pause/resume, unimplemented",
+  name: "shim: exit status 7, kill gives 137, pids, pause/resume, bad exec",
   ignore: Deno.uid() !== 0,
   async fn() {
     const { tmp, rootfs, runcRoot } = await setup();
@@ -248,6 +253,10 @@ Deno.test({
       );
       await assert.rejects(
         call(sk.client, "exec", { id: "ck", execId: "e1" }),
+        (e) => BerthError.is(e, Code.InvalidArgument),
+      );
+      await assert.rejects(
+        call(sk.client, "checkpoint", { id: "ck" }),
         (e) => BerthError.is(e, Code.Unimplemented),
       );
       await assert.rejects(
@@ -265,7 +274,12 @@ Deno.test({
         (await call(sk.client, "delete", { id: "ck" })).exitStatus,
         137,
       );
-      const list = await run("runc", ["--root", runcRoot, "list", "-q"]);
+      const list = await run("runc", [
+        "--root",
+        join(runcRoot, NS),
+        "list",
+        "-q",
+      ]);
       assert.equal(list.stdout.trim(), "");
     } finally {
       for (const [i, id] of ["c7", "ck"].entries()) {

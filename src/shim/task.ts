@@ -1,56 +1,77 @@
 /**
  * The runtime v2 task service (`containerd.task.v2.Task`) for one
- * container's init process, driving runc.
+ * container: its init process and its exec'd processes, driven with runc,
+ * with the task events containerd's shims publish.
  *
- * Exec, ResizePty, Update, Stats and Checkpoint are not implemented yet and
- * answer `Unimplemented`, as does Create with a terminal.
+ * Checkpoint is not implemented and answers `Unimplemented`.
  *
  * @module
  */
-import { anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  anyUnpack,
+  type Timestamp,
+  timestampFromDate,
+} from "@bufbuild/protobuf/wkt";
 import { dirname, join } from "node:path";
+import {
+  TaskCreateSchema,
+  TaskDeleteSchema,
+  TaskExecAddedSchema,
+  TaskExecStartedSchema,
+  TaskExitSchema,
+  TaskPausedSchema,
+  TaskResumedSchema,
+  TaskStartSchema,
+} from "../gen/containerd/events/task_pb.ts";
 import type {
   CreateTaskRequest,
   DeleteRequest,
+  ExecProcessRequest,
   KillRequest,
-  StateRequest,
+  StartRequest,
   Task,
+  UpdateTaskRequest,
 } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { Status } from "../gen/containerd/types/task/task_pb.ts";
 import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
 import { mountAll } from "../mount/mount.ts";
 import { unmountAll } from "../mount/unmount.ts";
+import { signalProcess } from "../sys/proc.ts";
 import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { writeExitFile } from "./exit_file.ts";
-import { type ExitStatus, waitForExit } from "./reaper.ts";
+import { packMetrics } from "./metrics.ts";
+import { ShimProcess } from "./process.ts";
+import type { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
-import { ProcessStdio } from "./stdio.ts";
 
 /** Where the shim keeps runc's options for the `delete` action. */
 export const RUNC_OPTIONS_FILE = "runc.json";
+
+/** The spec types of exec'd processes and resource updates. */
+const PROCESS_TYPE =
+  "types.containerd.io/opencontainers/runtime-spec/1/Process";
+const RESOURCES_TYPE =
+  "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
 /** Settings of a {@linkcode TaskService}. */
 export interface TaskServiceOptions {
   /** Namespace of the container (names the default runc root). */
   namespace: string;
+  /** Where task events go. */
+  publisher: EventPublisher;
   /** Called after Shutdown has been answered. */
   onShutdown?: () => void;
 }
 
-interface InitProcess {
+interface Container {
   id: string;
   bundle: string;
-  pid: number;
-  stdin: string;
-  stdout: string;
-  stderr: string;
-  stdio: ProcessStdio;
   runc: Runc;
   rootfsMounted: boolean;
-  exit?: ExitStatus;
-  exited: Promise<ExitStatus>;
+  init: ShimProcess;
+  execs: Map<string, ShimProcess>;
   deleted: boolean;
 }
 
@@ -74,7 +95,7 @@ export function defaultRuncRoot(bundle: string, namespace: string): string {
 /** The Task service for one container, managed with runc. */
 export class TaskService {
   readonly #options: TaskServiceOptions;
-  #init: InitProcess | undefined;
+  #container: Container | undefined;
 
   /** Creates the service; nothing runs until Create. */
   constructor(options: TaskServiceOptions) {
@@ -83,47 +104,72 @@ export class TaskService {
 
   /** The init process pid, or 0 before Create. */
   get taskPid(): number {
-    return this.#init?.pid ?? 0;
+    return this.#container?.init.pid ?? 0;
   }
+
+  #publish = (...args: Parameters<EventPublisher["publish"]>) =>
+    this.#options.publisher.publish(...args);
 
   /** Handlers for {@linkcode TtrpcServer.registerService}. */
   handlers(): TtrpcServiceImpl<typeof Task> {
     return {
       create: (r) => this.create(r),
-      start: async (r) => {
-        const init = this.#get(r.id, r.execId);
-        await init.runc.start(init.id);
-        return { pid: init.pid };
+      start: (r) => this.start(r),
+      state: async (r) => {
+        const { container, process } = this.#process(r.id, r.execId);
+        return process.state(
+          process === container.init
+            ? await this.#initStatus(container)
+            : process.pid
+            ? Status.RUNNING
+            : Status.CREATED,
+        );
       },
-      state: (r) => this.state(r),
       kill: (r) => this.kill(r),
       wait: async (r) => {
-        const exit = await this.#get(r.id, r.execId).exited;
+        const exit = await this.#process(r.id, r.execId).process.exited;
         return {
           exitStatus: exit.status,
           exitedAt: timestampFromDate(exit.exitedAt),
         };
       },
       delete: (r) => this.delete(r),
+      exec: (r) => this.exec(r),
       pids: async (r) => {
-        const init = this.#get(r.id, "");
-        const pids = await init.runc.ps(init.id);
+        const container = this.#get(r.id);
+        const pids = await container.runc.ps(container.id);
         return { processes: pids.map((pid) => ({ pid })) };
       },
       pause: async (r) => {
-        const init = this.#get(r.id, "");
-        await init.runc.pause(init.id);
+        const container = this.#get(r.id);
+        await container.runc.pause(container.id);
+        this.#publish("/tasks/paused", TaskPausedSchema, {
+          containerId: container.id,
+        });
         return {};
       },
       resume: async (r) => {
-        const init = this.#get(r.id, "");
-        await init.runc.resume(init.id);
+        const container = this.#get(r.id);
+        await container.runc.resume(container.id);
+        this.#publish("/tasks/resumed", TaskResumedSchema, {
+          containerId: container.id,
+        });
         return {};
       },
       closeIO: (r) => {
-        const init = this.#get(r.id, r.execId);
-        if (r.stdin) init.stdio.closeStdin();
+        const { process } = this.#process(r.id, r.execId);
+        if (r.stdin) process.closeStdin();
         return Promise.resolve({});
+      },
+      resizePty: (r) => {
+        const { process } = this.#process(r.id, r.execId);
+        process.resize(r.width, r.height);
+        return Promise.resolve({});
+      },
+      update: (r) => this.update(r),
+      stats: async (r) => {
+        const container = this.#get(r.id);
+        return { stats: packMetrics(await container.runc.stats(container.id)) };
       },
       connect: () =>
         Promise.resolve({
@@ -131,33 +177,36 @@ export class TaskService {
           taskPid: this.taskPid,
           version: "",
         }),
-      shutdown: (r) => {
-        const init = this.#init;
-        if (!r.now && init && !init.deleted) return Promise.resolve({});
+      shutdown: async (r) => {
+        const container = this.#container;
+        if (!r.now && container && !container.deleted) return {};
+        await this.#options.publisher.flush();
         queueMicrotask(() => setTimeout(() => this.#options.onShutdown?.(), 0));
-        return Promise.resolve({});
+        return {};
       },
-      exec: () => unimplemented("exec"),
-      resizePty: () => unimplemented("resize pty"),
-      update: () => unimplemented("update"),
-      stats: () => unimplemented("stats"),
-      checkpoint: () => unimplemented("checkpoint"),
+      checkpoint: () =>
+        Promise.reject(
+          new BerthError(Code.Unimplemented, "shim: checkpoint"),
+        ),
     };
   }
 
   /** Create: mounts the rootfs and runs `runc create`. */
   async create(r: CreateTaskRequest): Promise<{ pid: number }> {
     validateIdentifier(r.id);
-    if (this.#init) {
-      throw new BerthError(Code.AlreadyExists, `task ${r.id}`);
+    if (this.#container) {
+      throw new BerthError(Code.AlreadyExists, `task ${r.id}: already exists`);
     }
-    if (r.terminal) unimplementedSync("terminal");
-    if (r.checkpoint) unimplementedSync("restore from checkpoint");
+    if (r.checkpoint) {
+      throw new BerthError(Code.Unimplemented, "shim: restore from checkpoint");
+    }
     const bundle = r.bundle || Deno.cwd();
     const opts = r.options ? anyUnpack(r.options, OptionsSchema) : undefined;
     const runc = new Runc({
       binary: opts?.binaryName || undefined,
-      root: opts?.root || defaultRuncRoot(bundle, this.#options.namespace),
+      root: opts?.root
+        ? join(opts.root, this.#options.namespace)
+        : defaultRuncRoot(bundle, this.#options.namespace),
       log: join(bundle, "log.json"),
     });
     await Deno.writeTextFile(
@@ -166,139 +215,290 @@ export class TaskService {
     );
     const rootfs = join(bundle, "rootfs");
     let rootfsMounted = false;
-    if (r.rootfs.length > 0) {
-      await Deno.mkdir(rootfs, { recursive: true });
-      await mountAll(r.rootfs, rootfs);
-      rootfsMounted = true;
-    }
-    let stdio: ProcessStdio | undefined;
+    const stdio = {
+      stdin: r.stdin,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      terminal: r.terminal,
+    };
+    const init = new ShimProcess({
+      containerId: r.id,
+      execId: "",
+      bundle,
+      stdio,
+      onExit: async (exit, pid) => {
+        await writeExitFile(bundle, exit).catch(() => {});
+        this.#publishExit(r.id, "", pid, exit);
+      },
+    });
     try {
-      stdio = ProcessStdio.open(r.stdin, r.stdout, r.stderr);
+      if (r.rootfs.length > 0) {
+        await Deno.mkdir(rootfs, { recursive: true });
+        await mountAll(r.rootfs, rootfs);
+        rootfsMounted = true;
+      }
       const extra = opts?.noPivotRoot ? ["--no-pivot"] : [];
-      const pid = await runc.create(
-        r.id,
-        bundle,
-        join(bundle, "init.pid"),
-        stdio.fds,
-        extra,
+      await init.launch((fds, args) =>
+        runc.create(r.id, bundle, join(bundle, "init.pid"), fds, [
+          ...extra,
+          ...args,
+        ])
       );
-      stdio.closeHanded();
-      const init: InitProcess = {
-        id: r.id,
-        bundle,
-        pid,
-        stdin: r.stdin,
-        stdout: r.stdout,
-        stderr: r.stderr,
-        stdio,
-        runc,
-        rootfsMounted,
-        deleted: false,
-        exited: waitForExit(pid).then(async (exit) => {
-          init.exit = exit;
-          stdio?.close();
-          await writeExitFile(bundle, exit).catch(() => {});
-          return exit;
-        }),
-      };
-      this.#init = init;
-      return { pid };
     } catch (err) {
-      stdio?.close();
+      // runc removes what a failed create made; a create that succeeded
+      // before the terminal failed is removed here.
+      if (init.pid) await runc.delete(r.id, true).catch(() => {});
       if (rootfsMounted) await unmountAll(rootfs).catch(() => {});
       throw err;
     }
-  }
-
-  /** State: runc's view, or stopped with the recorded exit. */
-  async state(r: StateRequest) {
-    const init = this.#get(r.id, r.execId);
-    let status = Status.UNKNOWN;
-    if (init.exit || init.deleted) {
-      status = Status.STOPPED;
-    } else {
-      try {
-        const s = await init.runc.state(init.id);
-        status = RUNC_STATUS[s.status] ?? Status.UNKNOWN;
-      } catch (err) {
-        if (!BerthError.is(err, Code.NotFound)) throw err;
-        status = Status.STOPPED;
-      }
-    }
-    return {
-      id: init.id,
-      bundle: init.bundle,
-      pid: init.pid,
-      status,
-      stdin: init.stdin,
-      stdout: init.stdout,
-      stderr: init.stderr,
-      terminal: false,
-      exitStatus: init.exit?.status ?? 0,
-      exitedAt: init.exit ? timestampFromDate(init.exit.exitedAt) : undefined,
-      execId: "",
+    this.#container = {
+      id: r.id,
+      bundle,
+      runc,
+      rootfsMounted,
+      init,
+      execs: new Map(),
+      deleted: false,
     };
+    this.#publish("/tasks/create", TaskCreateSchema, {
+      containerId: r.id,
+      bundle,
+      rootfs: r.rootfs,
+      io: stdio,
+      checkpoint: r.checkpoint,
+      pid: init.pid,
+    });
+    return { pid: init.pid };
   }
 
-  /** Kill: `runc kill`; an exited process is `NotFound`. */
-  async kill(r: KillRequest): Promise<Record<string, never>> {
-    const init = this.#get(r.id, r.execId);
-    if (init.exit && !r.all) {
-      throw new BerthError(Code.NotFound, "process already finished");
+  /** Start: `runc start` for the init process, `runc exec` for an exec. */
+  async start(r: StartRequest): Promise<{ pid: number }> {
+    const { container, process } = this.#process(r.id, r.execId);
+    if (process === container.init) {
+      await container.runc.start(container.id);
+      this.#publish("/tasks/start", TaskStartSchema, {
+        containerId: container.id,
+        pid: process.pid,
+      });
+      return { pid: process.pid };
     }
-    await init.runc.kill(init.id, r.signal, r.all);
+    const specFile = this.#execSpecFile(container, r.execId);
+    const pid = await process.launch((fds, args) =>
+      container.runc.exec(
+        container.id,
+        specFile,
+        join(container.bundle, `${r.execId}.pid`),
+        fds,
+        args,
+      )
+    );
+    this.#publish("/tasks/exec-started", TaskExecStartedSchema, {
+      containerId: container.id,
+      execId: r.execId,
+      pid,
+    });
+    return { pid };
+  }
+
+  /** Exec: records a process to run in the container at its Start. */
+  async exec(r: ExecProcessRequest): Promise<Record<string, never>> {
+    const container = this.#get(r.id);
+    validateIdentifier(r.execId);
+    if (container.execs.has(r.execId)) {
+      throw new BerthError(
+        Code.AlreadyExists,
+        `exec ${r.execId} in task ${container.id}: already exists`,
+      );
+    }
+    if (container.init.exit || container.deleted) {
+      throw new BerthError(
+        Code.FailedPrecondition,
+        `task ${container.id} is stopped: cannot exec`,
+      );
+    }
+    if (r.spec?.typeUrl !== PROCESS_TYPE) {
+      throw new BerthError(
+        Code.InvalidArgument,
+        `exec ${r.execId}: spec must be a ${PROCESS_TYPE}`,
+      );
+    }
+    await Deno.writeFile(this.#execSpecFile(container, r.execId), r.spec.value);
+    const process = new ShimProcess({
+      containerId: container.id,
+      execId: r.execId,
+      bundle: container.bundle,
+      stdio: {
+        stdin: r.stdin,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        terminal: r.terminal,
+      },
+      onExit: (exit, pid) =>
+        this.#publishExit(container.id, r.execId, pid, exit),
+    });
+    container.execs.set(r.execId, process);
+    this.#publish("/tasks/exec-added", TaskExecAddedSchema, {
+      containerId: container.id,
+      execId: r.execId,
+    });
     return {};
   }
 
-  /** Delete: `runc delete`, unmounts the rootfs, returns the exit. */
+  /** Kill: `runc kill` for init, a signal for an exec; exited is NotFound. */
+  async kill(r: KillRequest): Promise<Record<string, never>> {
+    const { container, process } = this.#process(r.id, r.execId);
+    if (process.exit && !r.all) {
+      throw new BerthError(Code.NotFound, "process already finished");
+    }
+    if (process === container.init) {
+      await container.runc.kill(container.id, r.signal, r.all);
+      return {};
+    }
+    if (!process.pid) {
+      throw new BerthError(
+        Code.FailedPrecondition,
+        `exec ${r.execId} has not started`,
+      );
+    }
+    try {
+      signalProcess(process.pid, r.signal);
+    } catch {
+      throw new BerthError(Code.NotFound, "process already finished");
+    }
+    return {};
+  }
+
+  /**
+   * Delete: for the init process `runc delete`, unmounting the rootfs; for
+   * an exec, forgetting it. Either must have exited (or never started).
+   */
   async delete(r: DeleteRequest) {
-    const init = this.#get(r.id, r.execId);
-    if (!init.exit) {
-      let status = "";
-      try {
-        status = (await init.runc.state(init.id)).status;
-      } catch {
-        // gone already
+    const { container, process } = this.#process(r.id, r.execId);
+    if (process !== container.init) {
+      if (process.pid && !process.exit) {
+        throw new BerthError(
+          Code.FailedPrecondition,
+          `exec ${r.execId} is running`,
+        );
       }
+      process.close();
+      container.execs.delete(r.execId);
+      await Deno.remove(this.#execSpecFile(container, r.execId)).catch(
+        () => {},
+      );
+      return this.#deleted(process, process.exit);
+    }
+    const init = container.init;
+    if (!init.exit) {
+      const status = await container.runc.state(container.id).then(
+        (s) => s.status,
+        () => "",
+      );
       if (status === "running" || status === "paused") {
         throw new BerthError(
           Code.FailedPrecondition,
-          `task ${init.id} is ${status}`,
+          `task ${container.id} is ${status}`,
         );
       }
     }
     try {
-      await init.runc.delete(init.id, !init.exit);
+      await container.runc.delete(container.id, !init.exit);
     } catch (err) {
       if (!BerthError.is(err, Code.NotFound)) throw err;
     }
     const exit = init.exit ?? await init.exited;
-    if (init.rootfsMounted) {
-      await unmountAll(join(init.bundle, "rootfs"));
-      init.rootfsMounted = false;
+    if (container.rootfsMounted) {
+      await unmountAll(join(container.bundle, "rootfs"));
+      container.rootfsMounted = false;
     }
-    init.deleted = true;
+    container.deleted = true;
+    const deleted = this.#deleted(init, exit);
+    this.#publish("/tasks/delete", TaskDeleteSchema, {
+      containerId: container.id,
+      id: container.id,
+      ...deleted,
+    });
+    return deleted;
+  }
+
+  /** Update: `runc update` with the new `LinuxResources`. */
+  async update(r: UpdateTaskRequest): Promise<Record<string, never>> {
+    const container = this.#get(r.id);
+    if (r.resources?.typeUrl !== RESOURCES_TYPE) {
+      throw new BerthError(
+        Code.InvalidArgument,
+        `update of task ${container.id}: resources must be a ${RESOURCES_TYPE}`,
+      );
+    }
+    const file = join(container.bundle, "resources.json");
+    await Deno.writeFile(file, r.resources.value);
+    try {
+      await container.runc.update(container.id, file);
+    } finally {
+      await Deno.remove(file).catch(() => {});
+    }
+    return {};
+  }
+
+  async #initStatus(container: Container): Promise<Status> {
+    if (container.init.exit || container.deleted) return Status.STOPPED;
+    try {
+      const s = await container.runc.state(container.id);
+      return RUNC_STATUS[s.status] ?? Status.UNKNOWN;
+    } catch (err) {
+      if (!BerthError.is(err, Code.NotFound)) throw err;
+      return Status.STOPPED;
+    }
+  }
+
+  #deleted(
+    process: ShimProcess,
+    exit: { status: number; exitedAt: Date } | undefined,
+  ): { pid: number; exitStatus: number; exitedAt?: Timestamp } {
     return {
-      pid: init.pid,
-      exitStatus: exit.status,
-      exitedAt: timestampFromDate(exit.exitedAt),
+      pid: process.pid,
+      exitStatus: exit?.status ?? 0,
+      exitedAt: exit ? timestampFromDate(exit.exitedAt) : undefined,
     };
   }
 
-  #get(id: string, execId: string): InitProcess {
-    if (execId) unimplementedSync("exec processes");
-    const init = this.#init;
-    if (!init || (id && id !== init.id)) {
-      throw new BerthError(Code.NotFound, `task ${id}`);
-    }
-    return init;
+  #publishExit(
+    containerId: string,
+    execId: string,
+    pid: number,
+    exit: { status: number; exitedAt: Date },
+  ) {
+    this.#publish("/tasks/exit", TaskExitSchema, {
+      containerId,
+      id: execId || containerId,
+      pid,
+      exitStatus: exit.status,
+      exitedAt: timestampFromDate(exit.exitedAt),
+    });
   }
-}
 
-function unimplementedSync(what: string): never {
-  throw new BerthError(Code.Unimplemented, `shim: ${what}`);
-}
+  #execSpecFile(container: Container, execId: string): string {
+    return join(container.bundle, `${execId}.process.json`);
+  }
 
-function unimplemented(what: string): Promise<never> {
-  return Promise.reject(new BerthError(Code.Unimplemented, `shim: ${what}`));
+  #get(id: string): Container {
+    const container = this.#container;
+    if (!container || (id && id !== container.id)) {
+      throw new BerthError(Code.NotFound, `task ${id}: not found`);
+    }
+    return container;
+  }
+
+  #process(id: string, execId: string) {
+    const container = this.#get(id);
+    if (!execId) return { container, process: container.init };
+    const process = container.execs.get(execId);
+    if (!process) {
+      throw new BerthError(
+        Code.NotFound,
+        `exec ${execId} in task ${id}: not found`,
+      );
+    }
+    return { container, process };
+  }
 }

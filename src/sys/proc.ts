@@ -13,6 +13,7 @@ const SYMBOLS = {
     result: "i32",
   },
   waitid: { parameters: ["i32", "u32", "buffer", "i32"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const proc = libcSymbols(SYMBOLS);
@@ -83,4 +84,16 @@ export function reapChild(pid: number): ChildExit | null {
     return { pid: gotPid, signal: status };
   }
   return { pid: gotPid, code: status };
+}
+
+/**
+ * Sends signal number `signal` to process `pid` (Deno's own `kill` takes
+ * only signal names).
+ *
+ * @throws {SyscallError} e.g. `ESRCH` when there is no such process.
+ */
+export function signalProcess(pid: number, signal: number): void {
+  if (proc().kill(pid, signal) !== 0) {
+    throw new SyscallError(`kill(${pid}, ${signal})`, errno());
+  }
 }

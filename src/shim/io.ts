@@ -1,0 +1,228 @@
+/**
+ * The stdio of one container process, wired as containerd's shim does.
+ *
+ * Without a terminal, stdout and stderr are the client's FIFOs themselves
+ * (opened read-write, which never blocks, and handed to runc). stdin goes
+ * through a pipe: the shim copies the client's FIFO into it and closes it
+ * when the client's writer closes or on `CloseIO`, so the process sees end
+ * of file exactly when the client is done. (Handing the FIFO itself would
+ * need the shim to keep a writer open, and the process would never see it.)
+ *
+ * With a terminal, runc sends the pseudo-terminal's master over a console
+ * socket; the shim copies stdin into it and its output to the stdout FIFO.
+ *
+ * @module
+ */
+import { closeSync, constants, openSync } from "node:fs";
+import { join } from "node:path";
+import { ConsoleSocket } from "../sys/console_socket.ts";
+import {
+  closeFd,
+  pipe,
+  readFd,
+  setBlocking,
+  setWindowSize,
+  writeFd,
+} from "../sys/fdio.ts";
+import type { StdioFds } from "./runc.ts";
+
+/**
+ * Close-on-exec: the child gets its stdio as 0, 1 and 2 (duplicates, which
+ * do not inherit the flag) and nothing else.
+ */
+const O_CLOEXEC = 0o2000000;
+const COPY_BUFFER = 32 * 1024;
+/** How long runc may take to send the terminal after it returned. */
+const CONSOLE_TIMEOUT_MS = 10_000;
+
+/** The client's side of a process's stdio. */
+export interface StdioPaths {
+  /** stdin FIFO, or "" for none. */
+  stdin: string;
+  /** stdout FIFO, or "" for none. */
+  stdout: string;
+  /** stderr FIFO, or "" for none (always none with a terminal). */
+  stderr: string;
+  /** Whether the process gets a pseudo-terminal. */
+  terminal: boolean;
+}
+
+/** The stdio of one process, from before runc runs until it exits. */
+export class ProcessIO {
+  /** What runc gets as fds 0, 1 and 2. */
+  readonly fds: StdioFds;
+  /** Extra runc arguments (`--console-socket`). */
+  readonly runcArgs: string[];
+  readonly #paths: StdioPaths;
+  #handed: number[];
+  #stdinWriter: number | undefined;
+  #console: ConsoleSocket | undefined;
+  #consoleDir: string | undefined;
+  #master: number | undefined;
+  #stdinFifo: Promise<Deno.FsFile> | undefined;
+  #output: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(paths: StdioPaths) {
+    this.#paths = paths;
+    this.fds = ["ignore", "ignore", "ignore"];
+    this.runcArgs = [];
+    this.#handed = [];
+  }
+
+  /** Opens `paths` for a process that runc is about to start. */
+  static async open(paths: StdioPaths): Promise<ProcessIO> {
+    const io = new ProcessIO(paths);
+    try {
+      if (paths.terminal) {
+        io.#consoleDir = await Deno.makeTempDir({ prefix: "berth-pty" });
+        io.#console = ConsoleSocket.listen(join(io.#consoleDir, "pty.sock"));
+        io.runcArgs.push("--console-socket", io.#console.path);
+      } else {
+        if (paths.stdin) {
+          const [reader, writer] = pipe();
+          io.#stdinWriter = writer;
+          io.#hand(0, `/proc/self/fd/${reader}`, constants.O_RDONLY);
+          closeFd(reader);
+        }
+        if (paths.stdout) io.#hand(1, paths.stdout, constants.O_RDWR);
+        if (paths.stderr) io.#hand(2, paths.stderr, constants.O_RDWR);
+      }
+    } catch (err) {
+      io.close();
+      throw err;
+    }
+    return io;
+  }
+
+  #hand(index: 0 | 1 | 2, path: string, flags: number) {
+    const fd = openSync(path, flags | O_CLOEXEC);
+    this.#handed.push(fd);
+    this.fds[index] = fd;
+  }
+
+  /**
+   * Called once runc has started the process: drops the descriptors it now
+   * holds itself, takes the terminal, and starts copying.
+   */
+  async started(): Promise<void> {
+    for (const fd of this.#handed.splice(0)) closeQuietly(fd);
+    if (this.#console) {
+      const master = await this.#console.receive({
+        signal: AbortSignal.timeout(CONSOLE_TIMEOUT_MS),
+      });
+      this.#closeConsoleSocket();
+      setBlocking(master);
+      this.#master = master;
+      if (this.#paths.stdout) this.#output = this.#copyOutput(master);
+    }
+    const target = this.#master ?? this.#stdinWriter;
+    if (this.#paths.stdin && target !== undefined) this.#copyStdin(target);
+  }
+
+  /** Resolves when the terminal's output has all reached the client. */
+  drained(): Promise<void> {
+    return this.#output;
+  }
+
+  /** Sets the terminal's size; no-op without one. */
+  resize(width: number, height: number): void {
+    if (this.#master !== undefined) setWindowSize(this.#master, height, width);
+  }
+
+  /** The client has no more input: the process's stdin ends. */
+  closeStdin(): void {
+    if (this.#stdinWriter !== undefined) closeFd(this.#stdinWriter);
+    this.#stdinWriter = undefined;
+    this.#releaseStdinFifo();
+  }
+
+  /** Closes everything (the process has exited or never started). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fd of this.#handed.splice(0)) closeQuietly(fd);
+    this.closeStdin();
+    this.#closeConsoleSocket();
+    if (this.#master !== undefined) closeFd(this.#master);
+    this.#master = undefined;
+  }
+
+  #closeConsoleSocket() {
+    this.#console?.close();
+    this.#console = undefined;
+    if (this.#consoleDir) {
+      Deno.remove(this.#consoleDir, { recursive: true }).catch(() => {});
+    }
+    this.#consoleDir = undefined;
+  }
+
+  /** Copies the client's stdin FIFO into `fd` until either side ends. */
+  #copyStdin(fd: number) {
+    // Opening for reading waits for the client's writer, on a worker thread.
+    const opening = Deno.open(this.#paths.stdin, { read: true });
+    this.#stdinFifo = opening;
+    const copying = () => fd === this.#stdinWriter || fd === this.#master;
+    (async () => {
+      const fifo = await opening;
+      try {
+        const buffer = new Uint8Array(COPY_BUFFER);
+        for (;;) {
+          const n = await fifo.read(buffer);
+          if (n === null || !copying()) break;
+          if (!await writeFd(fd, buffer.subarray(0, n))) break;
+        }
+      } finally {
+        fifo.close();
+      }
+      // The client closed its end: so does the process's stdin.
+      if (fd === this.#stdinWriter) this.closeStdin();
+    })().catch(() => {});
+  }
+
+  /**
+   * A reader still waiting for the client's writer is released by opening
+   * the FIFO for writing once ourselves; its read then sees end of file.
+   */
+  #releaseStdinFifo() {
+    if (!this.#stdinFifo || !this.#paths.stdin) return;
+    this.#stdinFifo = undefined;
+    try {
+      closeSync(
+        openSync(
+          this.#paths.stdin,
+          constants.O_WRONLY | constants.O_NONBLOCK | O_CLOEXEC,
+        ),
+      );
+    } catch {
+      // no reader waiting (it has a writer, or is done)
+    }
+  }
+
+  /** Copies the terminal's output to the stdout FIFO until it hangs up. */
+  async #copyOutput(master: number): Promise<void> {
+    const out = await Deno.open(this.#paths.stdout, { write: true });
+    try {
+      const buffer = new Uint8Array(COPY_BUFFER);
+      for (;;) {
+        const n = await readFd(master, buffer);
+        if (n === 0) break;
+        for (let written = 0; written < n;) {
+          written += await out.write(buffer.subarray(written, n));
+        }
+      }
+    } catch {
+      // the client went away
+    } finally {
+      out.close();
+    }
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}

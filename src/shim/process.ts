@@ -1,0 +1,128 @@
+/**
+ * One process the shim supervises: the container's init process or an
+ * exec'd one. Both are launched by a runc command that hands over their
+ * stdio and returns their pid; the shim, their subreaper, then reaps them.
+ *
+ * @module
+ */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Status } from "../gen/containerd/types/task/task_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { StateResponseSchema } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
+import { BerthError, Code } from "../types/errors.ts";
+import { ProcessIO, type StdioPaths } from "./io.ts";
+import { type ExitStatus, waitForExit } from "./reaper.ts";
+import type { StdioFds } from "./runc.ts";
+
+/** Runs the process with `fds` and extra runc arguments; returns its pid. */
+export type Launch = (fds: StdioFds, runcArgs: string[]) => Promise<number>;
+
+/** What a process is, apart from how it is launched. */
+export interface ProcessOptions {
+  /** The container's id. */
+  containerId: string;
+  /** The exec id, "" for the init process. */
+  execId: string;
+  /** The bundle directory. */
+  bundle: string;
+  /** The client's stdio. */
+  stdio: StdioPaths;
+  /** Called once with the exit and pid, after the output reached the client. */
+  onExit?: (exit: ExitStatus, pid: number) => Promise<void> | void;
+}
+
+/** A supervised process. */
+export class ShimProcess {
+  /** How it was set up. */
+  readonly options: ProcessOptions;
+  /** Its pid, 0 until launched. */
+  pid = 0;
+  /** Its exit, once it has exited. */
+  exit: ExitStatus | undefined;
+  readonly #exited = Promise.withResolvers<ExitStatus>();
+  #io: ProcessIO | undefined;
+
+  /** A process not yet launched. */
+  constructor(options: ProcessOptions) {
+    this.options = options;
+  }
+
+  /** Resolves with the exit once the process has exited and been reaped. */
+  get exited(): Promise<ExitStatus> {
+    return this.#exited.promise;
+  }
+
+  /**
+   * Opens the stdio, runs `launch`, and starts watching for the exit. A
+   * failed launch closes the stdio and rethrows.
+   */
+  async launch(launch: Launch): Promise<number> {
+    if (this.pid) {
+      throw new BerthError(
+        Code.FailedPrecondition,
+        `process ${this.#name()} already started`,
+      );
+    }
+    const io = await ProcessIO.open(this.options.stdio);
+    try {
+      this.pid = await launch(io.fds, io.runcArgs);
+    } catch (err) {
+      io.close();
+      throw err;
+    }
+    this.#io = io;
+    const watched = waitForExit(this.pid);
+    try {
+      await io.started();
+    } catch (err) {
+      // No terminal came: the process is useless to the client.
+      io.close();
+      throw err;
+    }
+    watched.then(async (exit) => {
+      await io.drained();
+      io.close();
+      this.exit = exit;
+      await this.options.onExit?.(exit, this.pid);
+      this.#exited.resolve(exit);
+    });
+    return this.pid;
+  }
+
+  /** Sets the terminal size. */
+  resize(width: number, height: number): void {
+    this.#io?.resize(width, height);
+  }
+
+  /** Ends the process's stdin. */
+  closeStdin(): void {
+    this.#io?.closeStdin();
+  }
+
+  /** Releases the stdio of a process that never launched or is gone. */
+  close(): void {
+    this.#io?.close();
+  }
+
+  /** Its state as the task API reports it; `status` while it runs. */
+  state(status: Status): MessageInitShape<typeof StateResponseSchema> {
+    const { containerId, execId, bundle, stdio } = this.options;
+    return {
+      id: execId || containerId,
+      bundle,
+      pid: this.pid,
+      status: this.exit ? Status.STOPPED : status,
+      stdin: stdio.stdin,
+      stdout: stdio.stdout,
+      stderr: stdio.stderr,
+      terminal: stdio.terminal,
+      exitStatus: this.exit?.status ?? 0,
+      exitedAt: this.exit ? timestampFromDate(this.exit.exitedAt) : undefined,
+      execId,
+    };
+  }
+
+  #name() {
+    return this.options.execId || this.options.containerId;
+  }
+}

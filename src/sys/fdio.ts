@@ -1,0 +1,92 @@
+/**
+ * I/O on raw file descriptors that Deno's own APIs cannot wrap: the ends of
+ * a `pipe2` pipe and a pseudo-terminal master received from runc.
+ *
+ * Reads and writes are FFI calls marked `nonblocking`, so each runs on a
+ * worker thread and the event loop never waits on a slow reader or writer.
+ * Their errno is not observable (it belongs to that thread), so a failed
+ * read counts as end of stream and a failed write as a closed peer. The
+ * descriptors must therefore be in blocking mode ({@linkcode setBlocking}).
+ *
+ * @module
+ */
+import { errno, libcSymbols, SyscallError } from "./libc.ts";
+
+const SYMBOLS = {
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  read: {
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
+  write: {
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const fdio = libcSymbols(SYMBOLS);
+
+const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const TIOCSWINSZ = 0x5414n;
+
+/** Creates a close-on-exec pipe; returns `[readEnd, writeEnd]`. */
+export function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  if (fdio().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) {
+    throw new SyscallError("pipe2", errno());
+  }
+  return [fds[0], fds[1]];
+}
+
+/** Clears `O_NONBLOCK` on `fd`, so reads wait for data. */
+export function setBlocking(fd: number): void {
+  const flags = fdio().fcntl(fd, F_GETFL, 0);
+  if (flags < 0 || fdio().fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) !== 0) {
+    throw new SyscallError("fcntl", errno());
+  }
+}
+
+/** Sets the window size of the terminal `fd` (`TIOCSWINSZ`). */
+export function setWindowSize(fd: number, rows: number, cols: number): void {
+  const size = new Uint16Array([rows, cols, 0, 0]);
+  if (fdio().ioctl(fd, TIOCSWINSZ, new Uint8Array(size.buffer)) !== 0) {
+    throw new SyscallError("ioctl(TIOCSWINSZ)", errno());
+  }
+}
+
+/** Closes `fd`, ignoring errors (it may be closed already). */
+export function closeFd(fd: number): void {
+  fdio().close(fd);
+}
+
+/** Reads up to `buffer.length` bytes; 0 at end of stream (or on error). */
+export async function readFd(fd: number, buffer: Uint8Array): Promise<number> {
+  const n = Number(
+    await fdio().read(
+      fd,
+      buffer as Uint8Array<ArrayBuffer>,
+      BigInt(buffer.length),
+    ),
+  );
+  return n > 0 ? n : 0;
+}
+
+/** Writes all of `data`; false when the peer is gone. */
+export async function writeFd(fd: number, data: Uint8Array): Promise<boolean> {
+  let offset = 0;
+  while (offset < data.length) {
+    const rest = data.subarray(offset) as Uint8Array<ArrayBuffer>;
+    const n = Number(await fdio().write(fd, rest, BigInt(rest.length)));
+    if (n <= 0) return false;
+    offset += n;
+  }
+  return true;
+}

@@ -1,0 +1,164 @@
+/**
+ * A running container's processes with the real ctr: stdin that ends,
+ * exec'd processes, terminals, metrics, and the task events shims send.
+ */
+import assert from "node:assert/strict";
+import { BUSYBOX as IMAGE, fifoDir, withBusybox } from "./_containers.ts";
+import { collect, run } from "./_harness.ts";
+
+Deno.test("ctr run passes stdin and the container sees its end", async () => {
+  await withBusybox(async (_daemon, ctrRun) => {
+    const cat = await ctrRun(["--rm", IMAGE, "c3", "cat"], "data\n");
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, "data\n");
+    const wc = await ctrRun(
+      ["--rm", IMAGE, "c4", "wc", "-c"],
+      "x".repeat(300_000),
+    );
+    assert.equal(wc.stdout.trim(), "300000");
+  });
+});
+
+Deno.test("ctr tasks exec runs processes beside the init process", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const started = await ctrRun(["-d", IMAGE, "box", "sleep", "600"]);
+    assert.equal(started.code, 0, started.stderr);
+    const exec = (args: string[], stdin?: string) =>
+      daemon.ctr(
+        ["tasks", "exec", "--fifo-dir", fifoDir(daemon), ...args],
+        stdin === undefined ? {} : { stdin },
+      );
+    const hello = await exec(["--exec-id", "e1", "box", "echo", "hi"]);
+    assert.equal(hello.code, 0, hello.stderr);
+    assert.equal(hello.stdout, "hi\n");
+    const status = await exec(["--exec-id", "e2", "box", "sh", "-c", "exit 3"]);
+    assert.equal(status.code, 3);
+    const piped = await exec(["--exec-id", "e3", "box", "cat"], "in\n");
+    assert.equal(piped.stdout, "in\n");
+    // The exec'd process shares the container's view: its pid 1 is sleep.
+    const comm = await exec(["--exec-id", "e4", "box", "cat", "/proc/1/comm"]);
+    assert.equal(comm.stdout, "sleep\n");
+    // An exec that runs while another with the same id runs is refused.
+    const long = daemon.ctr([
+      "tasks",
+      "exec",
+      "-d",
+      "--exec-id",
+      "dup",
+      "box",
+      "sleep",
+      "30",
+    ]);
+    assert.equal((await long).code, 0);
+    const dup = await exec(["--exec-id", "dup", "box", "true"]);
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /already exists/);
+    const missing = await exec(["--exec-id", "e5", "box", "/nonexistent"]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /nonexistent/);
+    // ps sees the init and the detached exec.
+    const ps = await daemon.ctr(["tasks", "ps", "box"]);
+    assert.equal(ps.stdout.trim().split("\n").length, 3, ps.stdout);
+  });
+});
+
+Deno.test("ctr run -t gives the container a terminal", async () => {
+  await withBusybox(async (daemon) => {
+    // `script` gives ctr the pseudo-terminal it insists on for -t.
+    const ctrLine = [
+      "ctr",
+      "--address",
+      daemon.address,
+      "run",
+      "--rm",
+      "-t",
+      "--fifo-dir",
+      fifoDir(daemon),
+      IMAGE,
+      "tty1",
+      "sh",
+      "-c",
+      "tty; stty size; exit 5",
+    ].join(" ");
+    const r = await run("script", ["-qec", ctrLine, "/dev/null"], {
+      stdin: "",
+    });
+    assert.match(r.stdout, /\/dev\/pts\/0/);
+    assert.equal(r.code, 5, r.stdout + r.stderr);
+  });
+});
+
+Deno.test("ctr tasks metrics reports the container's cgroup", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    await ctrRun([
+      "-d",
+      "--memory-limit",
+      "67108864",
+      IMAGE,
+      "m1",
+      "sleep",
+      "600",
+    ]);
+    const table = await daemon.ctr(["tasks", "metrics", "m1"]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^ID\s+TIMESTAMP/);
+    assert.match(table.stdout, /m1/);
+    assert.match(table.stdout, /pids\.current\s+1\b/);
+    assert.match(
+      table.stdout,
+      /memory\.(limit_in_bytes|usage_limit)\s+67108864/,
+    );
+  });
+});
+
+Deno.test("task events come from the shim in containerd's order", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const events = new Deno.Command("ctr", {
+      args: ["--address", daemon.address, "events"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const out = collect(events.stdout);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await ctrRun(["-d", IMAGE, "ev", "sleep", "600"]);
+      await daemon.ctr([
+        "tasks",
+        "exec",
+        "--fifo-dir",
+        fifoDir(daemon),
+        "--exec-id",
+        "x",
+        "ev",
+        "true",
+      ]);
+      await daemon.ctr(["tasks", "pause", "ev"]);
+      await daemon.ctr(["tasks", "resume", "ev"]);
+      await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "ev"]);
+      await daemon.ctr(["tasks", "rm", "ev"]);
+      const want = [
+        "/tasks/create",
+        "/tasks/start",
+        "/tasks/exec-added",
+        "/tasks/exec-started",
+        "/tasks/exit",
+        "/tasks/paused",
+        "/tasks/resumed",
+        "/tasks/exit",
+        "/tasks/delete",
+      ];
+      let topics: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        topics = [...out.text.matchAll(/ (\/tasks\/[a-z-]+) /g)].map((m) =>
+          m[1]
+        );
+        if (topics.length >= want.length) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(topics, want, out.text);
+    } finally {
+      events.kill("SIGTERM");
+      await events.status;
+    }
+  });
+});
