@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Code as ConnectCode, type ConnectError } from "@connectrpc/connect";
+import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 import { Status } from "../src/gen/containerd/types/task/task_pb.ts";
 import { apiClient } from "./_client.ts";
@@ -21,7 +23,12 @@ import {
   removeAllContainers,
   withBusybox,
 } from "./_containers.ts";
-import { run, startDaemon, type TestDaemon } from "./_harness.ts";
+import {
+  type CommandResult,
+  run,
+  startDaemon,
+  type TestDaemon,
+} from "./_harness.ts";
 
 /** Polls `check` every 100 ms until it is true; fails after `timeoutMs`. */
 async function waitUntil(
@@ -44,6 +51,18 @@ async function taskStatuses(daemon: TestDaemon): Promise<Map<string, string>> {
     ls.stdout.split("\n").slice(1).filter(Boolean).map((line) => {
       const [id, _pid, status] = line.split(/\s+/);
       return [id, status];
+    }),
+  );
+}
+
+/** `ctr tasks ls` as id → pid. */
+async function taskPids(daemon: TestDaemon): Promise<Map<string, number>> {
+  const ls = await daemon.ctr(["tasks", "ls"]);
+  assert.equal(ls.code, 0, ls.stderr);
+  return new Map(
+    ls.stdout.split("\n").slice(1).filter(Boolean).map((line) => {
+      const [id, pid] = line.split(/\s+/);
+      return [id, Number(pid)];
     }),
   );
 }
@@ -331,5 +350,216 @@ Deno.test("ctr tasks pause and resume freeze and thaw the task", async () => {
     assert.equal(resume.code, 0, resume.stderr);
     assert.equal((await taskStatuses(daemon)).get("p"), "RUNNING");
     assert.equal(await freezerState("default", "p"), "THAWED");
+  });
+});
+
+/** Pids of shim processes serving container `id` for `daemon`. */
+async function shimsOf(daemon: TestDaemon, id: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let args: string[];
+    try {
+      args = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`))
+        .split("\0");
+    } catch {
+      continue; // exited meanwhile
+    }
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    if (
+      args.includes("shim") && flag("-id") === id &&
+      flag("-address") === daemon.address
+    ) {
+      pids.push(Number(entry.name));
+    }
+  }
+  return pids;
+}
+
+/** Cgroup directories for `/NS/ID` that exist, on cgroup v1 or v2. */
+async function cgroupsOf(namespace: string, id: string): Promise<string[]> {
+  const roots = ["/sys/fs/cgroup"];
+  for await (const entry of Deno.readDir("/sys/fs/cgroup")) {
+    if (entry.isDirectory) roots.push(`/sys/fs/cgroup/${entry.name}`);
+  }
+  const found: string[] = [];
+  for (const root of roots) {
+    const dir = join(root, namespace, id);
+    try {
+      if ((await Deno.stat(dir)).isDirectory) found.push(dir);
+    } catch { /* none */ }
+  }
+  return found;
+}
+
+/**
+ * Asserts that nothing of task `id` exists: no bundle, no mount in it, no
+ * shim, no runc container, no cgroup.
+ */
+async function assertNoTrace(daemon: TestDaemon, id: string): Promise<void> {
+  const bundle = join(bundlesDir(daemon), "default", id);
+  await assert.rejects(Deno.stat(bundle), Deno.errors.NotFound, "bundle");
+  assert.deepEqual(
+    (await mountsUnder(daemon.dir)).filter((point) =>
+      point === bundle || point.startsWith(`${bundle}/`)
+    ),
+    [],
+    "mounts",
+  );
+  assert.deepEqual(await shimsOf(daemon, id), [], "shims");
+  const runc = await run("runc", [
+    "--root",
+    join(daemon.state, "runc", "default"),
+    "list",
+    "-q",
+  ]);
+  assert.ok(!runc.stdout.split("\n").includes(id), "runc container");
+  assert.deepEqual(await cgroupsOf("default", id), [], "cgroups");
+}
+
+Deno.test("bad input is refused with a clear error and leaves nothing behind", async (t) => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const containers = apiClient(Containers, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    /** Runs ctr, expects failure with `error`, and no container `id`. */
+    const refused = async (
+      result: Promise<CommandResult>,
+      error: RegExp,
+      id: string,
+    ) => {
+      const { code, stderr } = await result;
+      assert.notEqual(code, 0);
+      assert.match(stderr, error);
+      // One error class at the end, as containerd's errdefs print it.
+      assert.doesNotMatch(stderr, /Unknown: unknown/);
+      const ls = await daemon.ctr(["containers", "ls", "-q"]);
+      assert.ok(!ls.stdout.split("\n").includes(id), `container ${id}`);
+      await assertNoTrace(daemon, id);
+    };
+
+    await t.step("invalid container ids", async () => {
+      await refused(
+        ctrRun(["--rm", BUSYBOX, "bad/id", "true"]),
+        /identifier "bad\/id" must match .*: invalid argument/,
+        "bad/id",
+      );
+      await refused(
+        daemon.ctr(["containers", "create", BUSYBOX, "BAD ID"]),
+        /identifier "BAD ID" must match .*: invalid argument/,
+        "BAD ID",
+      );
+    });
+    await t.step("a missing image", async () => {
+      await refused(
+        ctrRun(["--rm", "docker.io/library/missing:latest", "noimage", "true"]),
+        /image "docker.io\/library\/missing:latest": not found/,
+        "noimage",
+      );
+    });
+    await t.step("a missing snapshot", async () => {
+      const template = await daemon.ctr([
+        "containers",
+        "create",
+        BUSYBOX,
+        "tmpl",
+      ]);
+      assert.equal(template.code, 0, template.stderr);
+      const { container } = await containers.get({ id: "tmpl" });
+      assert.ok(container);
+      await containers.create({
+        container: { ...container, id: "nosnap", snapshotKey: "no-such-key" },
+      });
+      const start = await daemon.ctr([
+        "tasks",
+        "start",
+        "--fifo-dir",
+        fifoDir(daemon),
+        "nosnap",
+      ]);
+      assert.notEqual(start.code, 0);
+      assert.match(start.stderr, /no-such-key.*not found/);
+      assert.equal((await daemon.ctr(["tasks", "ls", "-q"])).stdout, "");
+      await assertNoTrace(daemon, "nosnap");
+      for (const id of ["nosnap", "tmpl"]) {
+        const rm = await daemon.ctr(["containers", "rm", id]);
+        assert.equal(rm.code, 0, rm.stderr);
+      }
+    });
+    await t.step("specs runc rejects", async () => {
+      // Refused while runc converts the spec…
+      await refused(
+        ctrRun([
+          "--rm",
+          "--rootfs-propagation",
+          "bogus",
+          BUSYBOX,
+          "prop",
+          "true",
+        ]),
+        /rootfsPropagation=bogus is not supported/,
+        "prop",
+      );
+      // …and half-way through runc init, after its cgroup was made.
+      await refused(
+        ctrRun([
+          "--rm",
+          "--cpu-period",
+          "1",
+          "--cpu-quota",
+          "1",
+          BUSYBOX,
+          "period",
+          "true",
+        ]),
+        /runc create failed: .*invalid argument/,
+        "period",
+      );
+    });
+    await t.step("a process that cannot be executed", async () => {
+      await refused(
+        ctrRun(["--rm", BUSYBOX, "noexec", "/nonexistent"]),
+        /exec: "\/nonexistent": stat \/nonexistent: no such file or directory/,
+        "noexec",
+      );
+    });
+    await t.step("a duplicate container id", async () => {
+      const first = await ctrRun(["-d", BUSYBOX, "dup", "sleep", "600"]);
+      assert.equal(first.code, 0, first.stderr);
+      const pid = (await taskPids(daemon)).get("dup");
+      // ctr's snapshot for the id exists already, so it fails there…
+      const again = await ctrRun(["-d", BUSYBOX, "dup", "sleep", "600"]);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stderr, /"dup": already exists/);
+      // …while the Containers service refuses the record itself.
+      const { container } = await containers.get({ id: "dup" });
+      assert.ok(container);
+      await assert.rejects(
+        containers.create({ container: { ...container, snapshotKey: "x" } }),
+        (err: ConnectError) => {
+          assert.equal(err.code, ConnectCode.AlreadyExists);
+          assert.match(err.rawMessage, /container "dup": already exists/);
+          return true;
+        },
+      );
+      // The first is untouched: same task, same rootfs, still controllable.
+      assert.deepEqual(await taskPids(daemon), new Map([["dup", pid]]));
+      await Deno.stat(
+        join(bundlesDir(daemon), "default", "dup", "rootfs", "bin", "sh"),
+      );
+      const ps = await daemon.ctr(["tasks", "ps", "dup"]);
+      assert.match(ps.stdout, new RegExp(`^${pid}\\s`, "m"));
+      const kill = await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "dup"]);
+      assert.equal(kill.code, 0, kill.stderr);
+      await waitUntil(
+        "dup stops",
+        async () => (await taskStatuses(daemon)).get("dup") === "STOPPED",
+      );
+      const rm = await daemon.ctr(["tasks", "rm", "dup"]);
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal((await daemon.ctr(["containers", "rm", "dup"])).code, 0);
+      await assertNoTrace(daemon, "dup");
+    });
   });
 });

@@ -41,6 +41,7 @@ const CLASS_SUFFIX: Partial<Record<Code, string>> = {
   [Code.Aborted]: "aborted",
   [Code.OutOfRange]: "out of range",
   [Code.Internal]: "internal",
+  [Code.Unknown]: "unknown",
 };
 
 /** An error with a gRPC status code; the message is what the client sees. */
