@@ -91,7 +91,7 @@ function runtimesOf(config: Config): Record<string, Runtime> {
   const runtimes: Record<string, Runtime> = {};
   for (const [name, r] of Object.entries(config.runtimes)) {
     runtimes[name] = {
-      shim: r.shim ? { command: r.shim } : builtinShim(),
+      shim: r.shim ? { command: r.shim, logFifo: true } : builtinShim(),
       runcBinary: r.runc_binary,
       runcRoot: r.runc_root || join(config.state, "runc"),
     };

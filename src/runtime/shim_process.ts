@@ -6,6 +6,9 @@
  *
  * @module
  */
+import { join } from "node:path";
+import { log } from "../log/mod.ts";
+import { FileType, mknod } from "../sys/mod.ts";
 import { BerthError, Code } from "../types/mod.ts";
 
 /** How to run a shim. */
@@ -14,6 +17,11 @@ export interface ShimCommand {
   command: string;
   /** Arguments before containerd's shim arguments. */
   args?: readonly string[];
+  /**
+   * Whether the shim writes its log to the bundle's `log` FIFO, as
+   * containerd's shims do (they exit when nobody reads it).
+   */
+  logFifo?: boolean;
 }
 
 /** Options for {@linkcode startShim}. */
@@ -36,6 +44,13 @@ const decoder = new TextDecoder();
 
 /** Starts a shim; returns the path of its ttrpc socket. */
 export async function startShim(options: StartShimOptions): Promise<string> {
+  if (options.shim.logFifo) {
+    mknod(join(options.bundle, SHIM_LOG), {
+      type: FileType.S_IFIFO,
+      mode: 0o700,
+    });
+    readShimLog(options);
+  }
   const out = await runShimAction(options, "start");
   const address = out.trim();
   if (!address.startsWith("unix://")) {
@@ -47,6 +62,31 @@ export async function startShim(options: StartShimOptions): Promise<string> {
     );
   }
   return address.slice("unix://".length);
+}
+
+/** The FIFO in the bundle a containerd shim logs to. */
+const SHIM_LOG = "log";
+
+/**
+ * Copies the shim's log lines into the daemon's log until the shim exits
+ * (also after a daemon restart, for a shim that logs to its FIFO).
+ */
+export function readShimLog(options: StartShimOptions): void {
+  if (!options.shim.logFifo) return;
+  const logger = log.with({ namespace: options.namespace, id: options.id });
+  (async () => {
+    // Opening waits, on a worker thread, for the shim to open its end.
+    const fifo = await Deno.open(join(options.bundle, SHIM_LOG), {
+      read: true,
+    });
+    const lines = fifo.readable.pipeThrough(new TextDecoderStream());
+    let rest = "";
+    for await (const chunk of lines) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) if (line) logger.debug(`shim: ${line}`);
+    }
+  })().catch(() => {});
 }
 
 /** Runs the shim's `delete` action: its clean-up after the monitor is gone. */

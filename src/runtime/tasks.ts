@@ -54,6 +54,7 @@ import {
 } from "../types/mod.ts";
 import {
   deleteShim,
+  readShimLog,
   type ShimCommand,
   startShim,
   type StartShimOptions,
@@ -458,6 +459,15 @@ export class TaskManager {
     for await (const namespace of readDirOrEmpty(root)) {
       for await (const id of readDirOrEmpty(join(root, namespace))) {
         const bundle = join(root, namespace, id);
+        // The bundle names its runtime: its shim's log, and its clean-up.
+        const name = await Deno.readTextFile(join(bundle, RUNTIME_FILE))
+          .catch(() => this.#options.defaultRuntime);
+        const shim = this.#shimOptions(
+          this.#runtime(name),
+          bundle,
+          namespace,
+          id,
+        );
         let client: TtrpcClient | undefined;
         try {
           const address = (await Deno.readTextFile(join(bundle, "address")))
@@ -471,14 +481,9 @@ export class TaskManager {
           }, StateResponseSchema);
           task.pid = state.pid;
           this.#tasks.set(this.#key(namespace, id), task);
+          readShimLog(shim);
         } catch {
-          // The bundle names its runtime, whose shim deletes what runc holds.
-          const name = await Deno.readTextFile(join(bundle, RUNTIME_FILE))
-            .catch(() => this.#options.defaultRuntime);
-          await this.#cleanUpDeadShim(
-            this.#shimOptions(this.#runtime(name), bundle, namespace, id),
-            client,
-          );
+          await this.#cleanUpDeadShim(shim, client);
         }
       }
     }
