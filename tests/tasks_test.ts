@@ -563,3 +563,45 @@ Deno.test("bad input is refused with a clear error and leaves nothing behind", a
     });
   });
 });
+
+Deno.test("a duplicate exec id is refused and the first exec keeps running", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const started = await ctrRun(["-d", BUSYBOX, "ex", "sleep", "600"]);
+    assert.equal(started.code, 0, started.stderr);
+    const exec = () =>
+      daemon.ctr([
+        "tasks",
+        "exec",
+        "-d",
+        "--fifo-dir",
+        fifoDir(daemon),
+        "--exec-id",
+        "same",
+        "ex",
+        "sleep",
+        "600",
+      ]);
+    const first = await exec();
+    assert.equal(first.code, 0, first.stderr);
+    const tasks = apiClient(Tasks, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    const before = await tasks.get({ containerId: "ex", execId: "same" });
+    assert.equal(before.process?.status, Status.RUNNING);
+
+    const second = await exec();
+    assert.notEqual(second.code, 0);
+    // ctr appends the class of the error's code to the message it strips
+    // the class from: one "already exists" means the code was right and
+    // the message named the exec once.
+    assert.match(second.stderr, /exec same\b.*: already exists\n$/);
+    assert.doesNotMatch(second.stderr, /already exists: already exists/);
+
+    const after = await tasks.get({ containerId: "ex", execId: "same" });
+    assert.equal(after.process?.status, Status.RUNNING);
+    assert.equal(after.process?.pid, before.process?.pid);
+    const ps = await daemon.ctr(["tasks", "ps", "ex"]);
+    assert.match(ps.stdout, new RegExp(`^${before.process?.pid}\\s`, "m"));
+  });
+});
