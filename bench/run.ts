@@ -218,6 +218,8 @@ function makeRows() {
 
 type Rows = ReturnType<typeof makeRows>;
 
+type Log = (line: string) => void;
+
 function record(row: BenchRow, side: string, value: number) {
   (row.runs[side] ??= []).push(value);
 }
@@ -257,12 +259,9 @@ async function runFloor(bundle: string, root: string, id: string) {
   await must("runc", ["--root", root, "run", "--bundle", bundle, id]);
 }
 
-/** Latency of `ctr run --rm … true`. */
-async function runLatency(side: Side, rows: Rows, id: string) {
-  const ms = await timed(() =>
-    side.must([...side.runArgs("--rm"), id, "true"])
-  );
-  record(rows.run, side.name, ms);
+/** Milliseconds `ctr run --rm … true` takes. */
+function runLatency(side: Side, id: string): Promise<number> {
+  return timed(() => side.must([...side.runArgs("--rm"), id, "true"]));
 }
 
 /**
@@ -337,10 +336,11 @@ async function execLatency(side: Side, rows: Rows, run: number, log: Log) {
         id,
         "true",
       ];
-      let out: Output | undefined;
-      const ms = await timed(async () => out = await side.ctr(args));
-      if (out!.code !== 0) {
-        const why = out!.stderr.trim().split("\n").at(-1) ?? "";
+      const started = performance.now();
+      const out = await side.ctr(args);
+      const ms = performance.now() - started;
+      if (out.code !== 0) {
+        const why = out.stderr.trim().split("\n").at(-1) ?? "";
         if (rows.exec.runs[side.name]?.length) {
           throw new Error(`${side.name}: ctr ${args.join(" ")}: ${why}`);
         }
@@ -354,8 +354,6 @@ async function execLatency(side: Side, rows: Rows, run: number, log: Log) {
     await side.remove(id);
   }
 }
-
-type Log = (line: string) => void;
 
 /** Runs the benchmark. */
 export async function run(options: BenchOptions): Promise<BenchResult> {
@@ -375,13 +373,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       sides.push(await prepareSide(daemon, archive, scratch));
     }
     // One untimed container each: the first run pays for caches.
-    for (const side of sides) await runLatency(side, makeRows(), "warm-up");
+    for (const side of sides) await runLatency(side, "warm-up");
     await runFloor(floorBundle, floorRoot, "warm-up");
     // Runs alternate between the sides, so that a busy moment of the
     // machine does not fall on one side only.
     for (let i = 0; i < options.runs; i++) {
       for (let k = 0; k < LATENCY_SAMPLES; k++) {
-        for (const side of sides) await runLatency(side, rows, `run-${i}-${k}`);
+        for (const side of sides) {
+          record(rows.run, side.name, await runLatency(side, `run-${i}-${k}`));
+        }
         record(
           rows.run,
           FLOOR,
