@@ -153,3 +153,36 @@ Deno.test("task events come from the shim in containerd's order", async () => {
     }
   });
 });
+
+Deno.test("a container killed for memory reports /tasks/oom before its exit", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const events = new Deno.Command("ctr", {
+      args: ["--address", daemon.address, "events"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const out = collect(events.stdout);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // tail keeps a line without end in memory: past the limit, OOM.
+      const r = await ctrRun([
+        "--rm",
+        "--memory-limit",
+        "33554432",
+        IMAGE,
+        "oom",
+        "tail",
+        "/dev/zero",
+      ]);
+      assert.equal(r.code, 137, r.stderr);
+      await out.waitFor(/\/tasks\/exit/);
+      const topics = [...out.text.matchAll(/ (\/tasks\/(oom|exit)) /g)].map((
+        m,
+      ) => m[1]);
+      assert.deepEqual(topics, ["/tasks/oom", "/tasks/exit"], out.text);
+    } finally {
+      events.kill("SIGTERM");
+      await events.status;
+    }
+  });
+});

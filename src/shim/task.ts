@@ -1,7 +1,7 @@
 /**
  * The runtime v2 task service (`containerd.task.v2.Task`) for one
  * container: its init process and its exec'd processes, driven with runc,
- * with the task events containerd's shims publish.
+ * with the task events containerd's shims publish (OOM kills included).
  *
  * Checkpoint is not implemented and answers `Unimplemented`.
  *
@@ -19,6 +19,7 @@ import {
   TaskExecAddedSchema,
   TaskExecStartedSchema,
   TaskExitSchema,
+  TaskOOMSchema,
   TaskPausedSchema,
   TaskResumedSchema,
   TaskStartSchema,
@@ -42,6 +43,7 @@ import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { writeExitFile } from "./exit_file.ts";
 import { packMetrics } from "./metrics.ts";
+import { OomWatcher } from "./oom.ts";
 import { ShimProcess } from "./process.ts";
 import type { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
@@ -221,12 +223,16 @@ export class TaskService {
       stderr: r.stderr,
       terminal: r.terminal,
     };
+    let oom: OomWatcher | undefined;
     const init = new ShimProcess({
       containerId: r.id,
       execId: "",
       bundle,
       stdio,
       onExit: async (exit, pid) => {
+        // An OOM kill that ended the container is told before its exit.
+        await oom?.check();
+        oom?.stop();
         await writeExitFile(bundle, exit).catch(() => {});
         this.#publishExit(r.id, "", pid, exit);
       },
@@ -251,6 +257,10 @@ export class TaskService {
       if (rootfsMounted) await unmountAll(rootfs).catch(() => {});
       throw err;
     }
+    oom = await OomWatcher.start(
+      init.pid,
+      () => this.#publish("/tasks/oom", TaskOOMSchema, { containerId: r.id }),
+    );
     this.#container = {
       id: r.id,
       bundle,
