@@ -223,7 +223,7 @@ export class TaskService {
       stderr: r.stderr,
       terminal: r.terminal,
     };
-    let oom: OomWatcher | undefined;
+    const watch: { oom?: OomWatcher } = {};
     const init = new ShimProcess({
       containerId: r.id,
       execId: "",
@@ -231,8 +231,8 @@ export class TaskService {
       stdio,
       onExit: async (exit, pid) => {
         // An OOM kill that ended the container is told before its exit.
-        await oom?.check();
-        oom?.stop();
+        await watch.oom?.check();
+        watch.oom?.stop();
         await writeExitFile(bundle, exit).catch(() => {});
         this.#publishExit(r.id, "", pid, exit);
       },
@@ -257,7 +257,7 @@ export class TaskService {
       if (rootfsMounted) await unmountAll(rootfs).catch(() => {});
       throw err;
     }
-    oom = await OomWatcher.start(
+    watch.oom = await OomWatcher.start(
       init.pid,
       () => this.#publish("/tasks/oom", TaskOOMSchema, { containerId: r.id }),
     );
