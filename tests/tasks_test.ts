@@ -517,6 +517,20 @@ Deno.test("bad input is refused with a clear error and leaves nothing behind", a
         "period",
       );
     });
+    await t.step("a runc binary that does not exist", async () => {
+      await refused(
+        ctrRun([
+          "--rm",
+          "--runc-binary",
+          "/nonexistent/runc",
+          BUSYBOX,
+          "norunc",
+          "true",
+        ]),
+        /\/nonexistent\/runc/,
+        "norunc",
+      );
+    });
     await t.step("a process that cannot be executed", async () => {
       await refused(
         ctrRun(["--rm", BUSYBOX, "noexec", "/nonexistent"]),
@@ -550,6 +564,9 @@ Deno.test("bad input is refused with a clear error and leaves nothing behind", a
       );
       const ps = await daemon.ctr(["tasks", "ps", "dup"]);
       assert.match(ps.stdout, new RegExp(`^${pid}\\s`, "m"));
+      // What assertNoTrace looks for is there while the task lives.
+      assert.equal((await shimsOf(daemon, "dup")).length, 1);
+      assert.notDeepEqual(await cgroupsOf("default", "dup"), []);
       const kill = await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "dup"]);
       assert.equal(kill.code, 0, kill.stderr);
       await waitUntil(
