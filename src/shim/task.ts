@@ -197,7 +197,7 @@ export class TaskService {
   async create(r: CreateTaskRequest): Promise<{ pid: number }> {
     validateIdentifier(r.id);
     if (this.#container) {
-      throw new BerthError(Code.AlreadyExists, `task ${r.id}: already exists`);
+      throw new BerthError(Code.AlreadyExists, `task ${r.id}`);
     }
     if (r.checkpoint) {
       throw new BerthError(Code.Unimplemented, "shim: restore from checkpoint");
@@ -317,7 +317,7 @@ export class TaskService {
     if (container.execs.has(r.execId)) {
       throw new BerthError(
         Code.AlreadyExists,
-        `exec ${r.execId} in task ${container.id}: already exists`,
+        `exec ${r.execId} in task ${container.id}`,
       );
     }
     if (container.init.exit || container.deleted) {
@@ -494,7 +494,7 @@ export class TaskService {
   #get(id: string): Container {
     const container = this.#container;
     if (!container || (id && id !== container.id)) {
-      throw new BerthError(Code.NotFound, `task ${id}: not found`);
+      throw new BerthError(Code.NotFound, `task ${id}`);
     }
     return container;
   }
@@ -506,7 +506,7 @@ export class TaskService {
     if (!process) {
       throw new BerthError(
         Code.NotFound,
-        `exec ${execId} in task ${id}: not found`,
+        `exec ${execId} in task ${id}`,
       );
     }
     return { container, process };
