@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { BUSYBOX as IMAGE, fifoDir, withBusybox } from "./_containers.ts";
 import { collect, run } from "./_harness.ts";
+import { apiClient } from "./_client.ts";
+import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 
 Deno.test("ctr run passes stdin and the container sees its end", async () => {
   await withBusybox(async (_daemon, ctrRun) => {
@@ -184,5 +186,41 @@ Deno.test("a container killed for memory reports /tasks/oom before its exit", as
       events.kill("SIGTERM");
       await events.status;
     }
+  });
+});
+
+Deno.test("Tasks.Update changes a running container's resources", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    await ctrRun(["-d", IMAGE, "up", "sleep", "600"]);
+    const tasks = apiClient(Tasks, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    const limit = 48 * 1024 * 1024;
+    await tasks.update({
+      containerId: "up",
+      resources: {
+        typeUrl:
+          "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+        value: new TextEncoder().encode(
+          JSON.stringify({ memory: { limit } }),
+        ),
+      },
+    });
+    // The host's view of the container's memory cgroup (v1 or v2).
+    const pid = (await tasks.get({ containerId: "up" })).process!.pid;
+    const cgroups = await Deno.readTextFile(`/proc/${pid}/cgroup`);
+    const v1 = /^\d+:memory:(.*)$/m.exec(cgroups)?.[1];
+    const file = v1 !== undefined
+      ? `/sys/fs/cgroup/memory${v1}/memory.limit_in_bytes`
+      : `/sys/fs/cgroup${/^0::(.*)$/m.exec(cgroups)![1]}/memory.max`;
+    assert.equal((await Deno.readTextFile(file)).trim(), String(limit));
+    await assert.rejects(
+      tasks.update({
+        containerId: "up",
+        resources: { typeUrl: "bogus", value: new Uint8Array() },
+      }),
+      /invalid argument/,
+    );
   });
 });
