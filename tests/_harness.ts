@@ -386,3 +386,38 @@ export function normalizeCtr(
     .replace(/[ \t]+/g, " ")
     .trim();
 }
+
+/** `ctr events` running against a daemon; its output so far. */
+export interface EventWatch extends Collector, AsyncDisposable {
+  /** The topics printed so far, in order, that match `prefix`. */
+  topics(prefix: string): string[];
+}
+
+/**
+ * Starts `ctr events` against the daemon at `address` and waits until it is
+ * subscribed; disposing stops it.
+ */
+export async function watchEvents(address: string): Promise<EventWatch> {
+  const child = new Deno.Command("ctr", {
+    args: ["--address", address, "events"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const out = collect(child.stdout);
+  // ctr prints nothing when subscribed: give it a moment to be.
+  await new Promise((r) => setTimeout(r, 300));
+  return {
+    get text() {
+      return out.text;
+    },
+    waitFor: (pattern, timeoutMs) => out.waitFor(pattern, timeoutMs),
+    topics: (prefix) =>
+      [...out.text.matchAll(/ (\/\S+) /g)].map((m) => m[1]).filter((t) =>
+        t.startsWith(prefix)
+      ),
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}

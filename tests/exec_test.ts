@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { BUSYBOX as IMAGE, fifoDir, withBusybox } from "./_containers.ts";
-import { collect, run } from "./_harness.ts";
+import { run, watchEvents } from "./_harness.ts";
 import { apiClient } from "./_client.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 
@@ -106,86 +106,57 @@ Deno.test("ctr tasks metrics reports the container's cgroup", async () => {
 
 Deno.test("task events come from the shim in containerd's order", async () => {
   await withBusybox(async (daemon, ctrRun) => {
-    const events = new Deno.Command("ctr", {
-      args: ["--address", daemon.address, "events"],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const out = collect(events.stdout);
-    try {
-      await new Promise((r) => setTimeout(r, 300));
-      await ctrRun(["-d", IMAGE, "ev", "sleep", "600"]);
-      await daemon.ctr([
-        "tasks",
-        "exec",
-        "--fifo-dir",
-        fifoDir(daemon),
-        "--exec-id",
-        "x",
-        "ev",
-        "true",
-      ]);
-      await daemon.ctr(["tasks", "pause", "ev"]);
-      await daemon.ctr(["tasks", "resume", "ev"]);
-      await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "ev"]);
-      await daemon.ctr(["tasks", "rm", "ev"]);
-      const want = [
-        "/tasks/create",
-        "/tasks/start",
-        "/tasks/exec-added",
-        "/tasks/exec-started",
-        "/tasks/exit",
-        "/tasks/paused",
-        "/tasks/resumed",
-        "/tasks/exit",
-        "/tasks/delete",
-      ];
-      let topics: string[] = [];
-      for (let i = 0; i < 50; i++) {
-        topics = [...out.text.matchAll(/ (\/tasks\/[a-z-]+) /g)].map((m) =>
-          m[1]
-        );
-        if (topics.length >= want.length) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.deepEqual(topics, want, out.text);
-    } finally {
-      events.kill("SIGTERM");
-      await events.status;
-    }
+    await using events = await watchEvents(daemon.address);
+    await ctrRun(["-d", IMAGE, "ev", "sleep", "600"]);
+    await daemon.ctr([
+      "tasks",
+      "exec",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "--exec-id",
+      "x",
+      "ev",
+      "true",
+    ]);
+    await daemon.ctr(["tasks", "pause", "ev"]);
+    await daemon.ctr(["tasks", "resume", "ev"]);
+    await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "ev"]);
+    await daemon.ctr(["tasks", "rm", "ev"]);
+    await events.waitFor(/\/tasks\/delete/);
+    assert.deepEqual(events.topics("/tasks/"), [
+      "/tasks/create",
+      "/tasks/start",
+      "/tasks/exec-added",
+      "/tasks/exec-started",
+      "/tasks/exit",
+      "/tasks/paused",
+      "/tasks/resumed",
+      "/tasks/exit",
+      "/tasks/delete",
+    ], events.text);
   });
 });
 
 Deno.test("a container killed for memory reports /tasks/oom before its exit", async () => {
   await withBusybox(async (daemon, ctrRun) => {
-    const events = new Deno.Command("ctr", {
-      args: ["--address", daemon.address, "events"],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const out = collect(events.stdout);
-    try {
-      await new Promise((r) => setTimeout(r, 300));
-      // tail keeps a line without end in memory: past the limit, OOM.
-      const r = await ctrRun([
-        "--rm",
-        "--memory-limit",
-        "33554432",
-        IMAGE,
-        "oom",
-        "tail",
-        "/dev/zero",
-      ]);
-      assert.equal(r.code, 137, r.stderr);
-      await out.waitFor(/\/tasks\/exit/);
-      const topics = [...out.text.matchAll(/ (\/tasks\/(oom|exit)) /g)].map((
-        m,
-      ) => m[1]);
-      assert.deepEqual(topics, ["/tasks/oom", "/tasks/exit"], out.text);
-    } finally {
-      events.kill("SIGTERM");
-      await events.status;
-    }
+    await using events = await watchEvents(daemon.address);
+    // tail keeps a line without end in memory: past the limit, OOM.
+    const r = await ctrRun([
+      "--rm",
+      "--memory-limit",
+      "33554432",
+      IMAGE,
+      "oom",
+      "tail",
+      "/dev/zero",
+    ]);
+    assert.equal(r.code, 137, r.stderr);
+    await events.waitFor(/\/tasks\/delete/);
+    assert.deepEqual(
+      events.topics("/tasks/").filter((t) => /oom|exit/.test(t)),
+      ["/tasks/oom", "/tasks/exit"],
+      events.text,
+    );
   });
 });
 

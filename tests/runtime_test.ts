@@ -12,11 +12,13 @@ import {
   BUSYBOX as IMAGE,
   ctrRun,
   fifoDir,
+  listBundles,
   prepareBusybox,
   reapShimsAndRunc,
   removeAllContainers,
+  withBusybox,
 } from "./_containers.ts";
-import { collect, run, startDaemon } from "./_harness.ts";
+import { run, startDaemon, watchEvents } from "./_harness.ts";
 
 const CONTAINERD_SHIM = "/usr/bin/containerd-shim-runc-v2";
 const SHIM_SOCKETS = ["/run/containerd/s", "/run/containerd"];
@@ -28,12 +30,7 @@ Deno.test("containerd-shim-runc-v2 as a runtime runs containers", async () => {
   await using daemon = await startDaemon({
     config: `[runtimes."io.containerd.runc.v2"]\nshim = "${CONTAINERD_SHIM}"\n`,
   });
-  const events = new Deno.Command("ctr", {
-    args: ["--address", daemon.address, "events"],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const topics = collect(events.stdout);
+  await using events = await watchEvents(daemon.address);
   try {
     await prepareBusybox(daemon);
     const hello = await ctrRun(daemon, ["--rm", IMAGE, "c1", "echo", "hello"]);
@@ -73,18 +70,32 @@ Deno.test("containerd-shim-runc-v2 as a runtime runs containers", async () => {
     ]);
     assert.equal(exec.stdout, "from exec\n", exec.stderr);
     // The shim's own events reach berth's subscribers.
-    await topics.waitFor(
+    await events.waitFor(
       /\/tasks\/exit[^\n]*container_id=c2|\/tasks\/exec-started/,
     );
-    assert.match(topics.text, /\/tasks\/create/);
-    assert.match(topics.text, /\/tasks\/delete/);
+    assert.match(events.text, /\/tasks\/create/);
+    assert.match(events.text, /\/tasks\/delete/);
   } finally {
-    events.kill("SIGTERM");
-    await events.status;
     await removeAllContainers(daemon);
     await reapShimsAndRunc(daemon);
     for (const [i, dir] of SHIM_SOCKETS.entries()) {
       if (!existed[i]) await Deno.remove(dir).catch(() => {});
     }
   }
+});
+
+Deno.test("an unknown runtime is refused and leaves nothing behind", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const r = await ctrRun([
+      "--rm",
+      "--runtime",
+      "io.containerd.bogus.v1",
+      IMAGE,
+      "b1",
+      "true",
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /runtime "io\.containerd\.bogus\.v1".*not found/);
+    assert.deepEqual(await listBundles(daemon), []);
+  });
 });

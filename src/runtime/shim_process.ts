@@ -64,6 +64,25 @@ export async function startShim(options: StartShimOptions): Promise<string> {
   return address.slice("unix://".length);
 }
 
+/**
+ * The shim binary containerd would run for runtime `name`: for
+ * `io.containerd.X.vN`, `containerd-shim-X-vN` in a PATH directory.
+ */
+export function findShimBinary(name: string): string | undefined {
+  const match = /^io\.containerd\.([^./]+)\.(v\d+)$/.exec(name);
+  if (!match) return undefined;
+  const binary = `containerd-shim-${match[1]}-${match[2]}`;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      if (Deno.statSync(join(dir, binary)).isFile) return join(dir, binary);
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
 /** The FIFO in the bundle a containerd shim logs to. */
 const SHIM_LOG = "log";
 

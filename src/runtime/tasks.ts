@@ -45,7 +45,7 @@ import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
 import { unmountRecursive } from "../mount/mod.ts";
 import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
-import { TtrpcClient } from "../ttrpc/mod.ts";
+import { type CallOptions, TtrpcClient } from "../ttrpc/mod.ts";
 import {
   alreadyExists,
   invalidArgument,
@@ -54,6 +54,7 @@ import {
 } from "../types/mod.ts";
 import {
   deleteShim,
+  findShimBinary,
   readShimLog,
   type ShimCommand,
   startShim,
@@ -138,6 +139,9 @@ export interface TaskManagerOptions {
   ttrpcAddress: string;
 }
 
+/** How long a shim found at start-up has to answer. */
+const RECONNECT_TIMEOUT_MS = 5_000;
+
 /** The file in a bundle naming its runtime, for clean-up after a crash. */
 const RUNTIME_FILE = "runtime";
 
@@ -161,9 +165,32 @@ export class TaskManager {
     return task;
   }
 
+  /**
+   * The runtime `name` names: a configured one, else, as containerd does,
+   * the shim binary `containerd-shim-X-vN` on PATH for `io.containerd.X.vN`
+   * (running the default runtime's OCI runtime). "" is the default.
+   */
   #runtime(name: string): Runtime {
-    return this.#options.runtimes[name] ??
-      this.#options.runtimes[this.#options.defaultRuntime];
+    const fallback = this.#options.runtimes[this.#options.defaultRuntime];
+    if (!name) return fallback;
+    const configured = this.#options.runtimes[name];
+    if (configured) return configured;
+    const binary = findShimBinary(name);
+    if (!binary) {
+      throw notFound(
+        `runtime "${name}": not configured, and no shim binary for it on PATH`,
+      );
+    }
+    return { ...fallback, shim: { command: binary, logFifo: true } };
+  }
+
+  /** Like {@linkcode #runtime}, but the default for names now unknown. */
+  #runtimeOrDefault(name: string): Runtime {
+    try {
+      return this.#runtime(name);
+    } catch {
+      return this.#runtime("");
+    }
   }
 
   #shimOptions(
@@ -188,6 +215,7 @@ export class TaskManager {
     input: I,
     request: MessageInitShape<I>,
     output: O,
+    options?: CallOptions,
   ): Promise<MessageShape<O>> {
     return task.client.call(
       TASK_SERVICE,
@@ -195,6 +223,7 @@ export class TaskManager {
       input,
       create(input, request),
       output,
+      options,
     );
   }
 
@@ -211,11 +240,11 @@ export class TaskManager {
     if (options.spec.typeUrl !== SPEC_TYPE) {
       throw invalidArgument(`unsupported spec type ${options.spec.typeUrl}`);
     }
+    const runtime = this.#runtime(options.runtime);
     const bundle = join(this.#options.state, TASK_DIR, namespace, id);
     await fs.mkdir(join(bundle, "rootfs"), { recursive: true, mode: 0o711 });
     await Deno.writeFile(join(bundle, "config.json"), options.spec.value);
     await Deno.writeTextFile(join(bundle, RUNTIME_FILE), options.runtime);
-    const runtime = this.#runtime(options.runtime);
     const shimOptions = this.#shimOptions(runtime, bundle, namespace, id);
     let client: TtrpcClient | undefined;
     try {
@@ -463,7 +492,7 @@ export class TaskManager {
         const name = await Deno.readTextFile(join(bundle, RUNTIME_FILE))
           .catch(() => this.#options.defaultRuntime);
         const shim = this.#shimOptions(
-          this.#runtime(name),
+          this.#runtimeOrDefault(name),
           bundle,
           namespace,
           id,
@@ -476,9 +505,17 @@ export class TaskManager {
             address.replace(/^unix:\/\//, ""),
           );
           const task: Task = { namespace, id, bundle, client, pid: 0 };
-          const state = await this.#call(task, "State", StateRequestSchema, {
-            id,
-          }, StateResponseSchema);
+          // A shim that hangs must not hold up the daemon's start.
+          const state = await this.#call(
+            task,
+            "State",
+            StateRequestSchema,
+            {
+              id,
+            },
+            StateResponseSchema,
+            { timeoutMs: RECONNECT_TIMEOUT_MS },
+          );
           task.pid = state.pid;
           this.#tasks.set(this.#key(namespace, id), task);
           readShimLog(shim);
