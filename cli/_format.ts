@@ -321,6 +321,7 @@ export type GoJSONValue =
   | null
   | boolean
   | number
+  | bigint
   | string
   | GoJSONValue[]
   | { [key: string]: GoJSONValue | undefined };
@@ -335,7 +336,9 @@ export function goJSON(value: GoJSONValue, indent = "    "): string {
   const write = (v: GoJSONValue, depth: number): string => {
     if (v === null) return "null";
     if (typeof v === "string") return goJSONString(v);
-    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    if (
+      typeof v === "number" || typeof v === "bigint" || typeof v === "boolean"
+    ) return String(v);
     const inner = indent.repeat(depth + 1);
     const outer = indent.repeat(depth);
     if (Array.isArray(v)) {

@@ -6,6 +6,7 @@
 import { Command, Option } from "commander";
 import { ConnectError } from "@connectrpc/connect";
 import { Connection } from "./_client.ts";
+import { ExitError } from "./_exit.ts";
 import { parseDuration } from "../src/types/duration.ts";
 /** The daemon's socket when neither `--address` nor `BERTH_ADDRESS` say. */
 export const DEFAULT_ADDRESS = "/run/berth/berth.sock";
@@ -67,6 +68,16 @@ const GROUPS: readonly {
     module: "./commands/containers.ts",
     register: "containersCommand",
   },
+  {
+    names: ["run"],
+    module: "./commands/run.ts",
+    register: "runCommand",
+  },
+  {
+    names: ["tasks", "task", "t"],
+    module: "./commands/tasks.ts",
+    register: "tasksCommand",
+  },
 ];
 
 /**
@@ -117,6 +128,9 @@ export async function ctrProgram(args?: readonly string[]): Promise<Command> {
         .env("BERTH_NAMESPACE").default("default"),
     )
     .option("--timeout <duration>", "total timeout for commands", "0")
+    // Global flags come before the command, as in ctr: what follows a
+    // container's image or id may be its own command's flags.
+    .enablePositionalOptions()
     .showHelpAfterError();
   const connect = () => {
     const opts = program.opts();
@@ -140,6 +154,8 @@ export async function runCtr(args: string[]): Promise<number> {
     await program.parseAsync(args, { from: "user" });
     return 0;
   } catch (err) {
+    // A process's exit status: ctr exits with it and prints nothing.
+    if (err instanceof ExitError) return err.exitCode;
     if (err instanceof Error && "exitCode" in err && "code" in err) {
       // commander already printed its usage message.
       return (err as { exitCode: number }).exitCode;

@@ -96,7 +96,42 @@ export function containerInfoJSON(c: Container): GoJSONValue {
   return fields;
 }
 
-async function getContainer(conn: Connection, id: string) {
+/**
+ * Deletes `container`'s record and, unless told to keep it, its snapshot
+ * first, as ctr's `Delete` with `WithSnapshotCleanup`.
+ */
+export async function deleteContainer(
+  conn: Connection,
+  container: Container,
+  keepSnapshot = false,
+): Promise<void> {
+  if (!keepSnapshot && container.snapshotKey) {
+    if (!container.snapshotter) {
+      throw new Error(
+        "container.Snapshotter must be set to cleanup rootfs snapshot: invalid argument",
+      );
+    }
+    try {
+      await conn.client(Snapshots).remove({
+        snapshotter: container.snapshotter,
+        key: container.snapshotKey,
+      }, { signal: conn.signal });
+    } catch (err) {
+      if (!(err instanceof ConnectError && err.code === Code.NotFound)) {
+        throw err;
+      }
+    }
+  }
+  await conn.client(Containers).delete({ id: container.id }, {
+    signal: conn.signal,
+  });
+}
+
+/** The record of container `id`; NotFound as the daemon words it. */
+export async function getContainer(
+  conn: Connection,
+  id: string,
+): Promise<Container> {
   const { container } = await conn.client(Containers).get({ id }, {
     signal: conn.signal,
   });
@@ -199,26 +234,7 @@ export function containersCommand(
       for (const id of ids) {
         try {
           const container = await getContainer(conn, id);
-          if (!opts.keepSnapshot && container.snapshotKey) {
-            if (!container.snapshotter) {
-              throw new Error(
-                "container.Snapshotter must be set to cleanup rootfs snapshot: invalid argument",
-              );
-            }
-            try {
-              await conn.client(Snapshots).remove({
-                snapshotter: container.snapshotter,
-                key: container.snapshotKey,
-              }, { signal: conn.signal });
-            } catch (err) {
-              if (
-                !(err instanceof ConnectError && err.code === Code.NotFound)
-              ) {
-                throw err;
-              }
-            }
-          }
-          await conn.client(Containers).delete({ id }, { signal: conn.signal });
+          await deleteContainer(conn, container, opts.keepSnapshot);
         } catch (err) {
           failure ??= err;
           let data = new TextEncoder().encode(

@@ -786,7 +786,7 @@ const GC_SNAPSHOT_LABEL = "containerd.io/gc.ref.snapshot.";
  * as containerd's client unpacks (Prepare, Diff.Apply, Commit), under the
  * caller's lease. Returns the chain ID.
  */
-async function unpack(
+export async function unpack(
   conn: Connection,
   reader: ContentReader,
   target: Descriptor,
@@ -868,7 +868,7 @@ async function unpack(
 }
 
 /** Runs a command; throws with its stderr when it fails. */
-async function runTool(cmd: string, args: string[]): Promise<void> {
+export async function runTool(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, {
     args,
     stdin: "null",
@@ -1010,7 +1010,7 @@ async function isMountPoint(path: string): Promise<boolean> {
 }
 
 /** Unmounts everything mounted on `target` (ctr's `mount.UnmountAll`). */
-async function unmountAll(target: string): Promise<void> {
+export async function unmountAll(target: string): Promise<void> {
   let path: string;
   try {
     path = await Deno.realPath(target);
