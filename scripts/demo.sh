@@ -33,3 +33,16 @@ ctr --address "$SOCK" images ls
 ctr --address "$SOCK" images check
 ctr --address "$SOCK" snapshots ls
 ctr --address "$SOCK" plugins ls
+IMAGE=docker.io/library/busybox:latest
+echo "== berth ctr runs a container from it: output, then container and snapshot removed (--rm)"
+berth ctr --address "$SOCK" run --rm "$IMAGE" "demo-$$" echo hello from a berth container
+echo "== so does containerd's ctr (its FIFOs in berth's state directory)"
+ctr --address "$SOCK" run --rm --fifo-dir /run/berth/fifo "$IMAGE" "demo-ctr-$$" \
+  echo hello from ctr, through berth
+echo "== a detached container: listed, its processes shown, then killed and removed"
+berth ctr --address "$SOCK" run -d "$IMAGE" "demo-bg-$$" sleep 300
+berth ctr --address "$SOCK" tasks ls
+berth ctr --address "$SOCK" tasks ps "demo-bg-$$"
+berth ctr --address "$SOCK" tasks rm -f "demo-bg-$$" # kills it (exit 137) first
+berth ctr --address "$SOCK" containers rm "demo-bg-$$"
+berth ctr --address "$SOCK" containers ls

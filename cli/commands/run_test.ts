@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { collect } from "../../tests/_harness.ts";
+import { collect, run } from "../../tests/_harness.ts";
 import { IMAGE, MOD, withBusyboxDaemon } from "../_test_busybox.ts";
 
 Deno.test("berth ctr run: output, exit status, stdin, stderr and --rm", async () => {
@@ -159,5 +159,30 @@ Deno.test("berth ctr run forwards SIGTERM to the container", async () => {
       } catch { /* exited */ }
       await child.status;
     }
+  });
+});
+
+Deno.test("berth ctr run -t gives the container a terminal, as ctr run -t", async () => {
+  await withBusyboxDaemon(async ({ daemon, fifoDir }) => {
+    // script(1) gives each client a terminal of its own; Deno's own
+    // progress escapes (while it waits for a lock) are not the container's.
+    const inTerminal = async (client: string, id: string) => {
+      const command = [
+        client,
+        `--address ${daemon.address} run -t --rm --fifo-dir ${fifoDir}`,
+        `${IMAGE} ${id} sh -c 'tty; exit 3'`,
+      ].join(" ");
+      const out = await run("script", ["-qec", command, "/dev/null"]);
+      return {
+        ...out,
+        stdout: out.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""),
+      };
+    };
+    const ours = await inTerminal(`${Deno.execPath()} run -A ${MOD} ctr`, "t1");
+    assert.equal(ours.code, 3, ours.stdout + ours.stderr);
+    assert.match(ours.stdout, /\/dev\/pts\/\d+\r+\n/);
+    const theirs = await inTerminal("ctr", "t2");
+    assert.deepEqual([ours.code, ours.stdout], [theirs.code, theirs.stdout]);
+    assert.equal((await daemon.ctr(["containers", "ls", "-q"])).stdout, "");
   });
 });

@@ -20,7 +20,7 @@ import { type Spec, type SpecProcess, withUser } from "../../src/oci/mod.ts";
 import type { Connection } from "../_client.ts";
 import { errorMessage } from "../_content.ts";
 import { ExitError } from "../_exit.ts";
-import { FifoSet } from "../_fifos.ts";
+import { FifoSet, NULL_IO } from "../_fifos.ts";
 import { tabwrite } from "../_format.ts";
 import { decodeMetrics, metricsJSON, metricsTable } from "../_metrics.ts";
 import {
@@ -266,16 +266,16 @@ export function tasksCommand(
         cwd: opts.cwd || spec.process!.cwd,
       };
       const ref = { containerId: id, execId: opts.execId as string };
-      using _raw = terminal ? rawTerminal() : undefined;
-      const fifos = await openStdio(opts.execId, {
-        terminal,
-        fifoDir: opts.fifoDir,
-      });
+      using _raw = terminal && !opts.detach ? rawTerminal() : undefined;
+      // Detached, its stdio goes nowhere: no client would read the FIFOs.
+      const fifos = opts.detach
+        ? undefined
+        : await openStdio(opts.execId, { terminal, fifoDir: opts.fifoDir });
       const client = conn.client(Tasks);
       try {
         await client.exec({
           ...ref,
-          ...fifos!.paths,
+          ...fifos?.paths ?? { ...NULL_IO, terminal },
           spec: create(AnySchema, {
             typeUrl: PROCESS_TYPE_URL,
             value: new TextEncoder().encode(processJSON(process)),

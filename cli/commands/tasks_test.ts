@@ -96,3 +96,80 @@ Deno.test("berth ctr tasks ls|ps|pause|resume|kill|rm|start print like ctr", asy
     assert.equal((await ctr(["tasks", "ls", "-q"])).stdout, "");
   });
 });
+
+Deno.test("berth ctr tasks exec and metrics work and print like ctr", async () => {
+  await withBusyboxDaemon(async ({ fifoDir, berth, ctr }) => {
+    const started = await berth(["run", "-d", IMAGE, "bg", "sleep", "60"]);
+    assert.equal(started.code, 0, started.stderr);
+    const exec = (
+      client: typeof berth,
+      id: string,
+      args: string[],
+      stdin?: string,
+    ) =>
+      client(
+        ["tasks", "exec", "--fifo-dir", fifoDir, "--exec-id", id, ...args],
+        stdin,
+      );
+
+    const script = ["bg", "sh", "-c", "echo out; echo err >&2; exit 5"];
+    const ours = await exec(berth, "e1", script);
+    assert.deepEqual([ours.code, ours.stdout, ours.stderr], [
+      5,
+      "out\n",
+      "err\n",
+    ]);
+    const theirs = await exec(ctr, "e2", script);
+    assert.deepEqual([ours.code, ours.stdout], [theirs.code, theirs.stdout]);
+    const cat = await exec(berth, "e3", ["bg", "cat"], "to the exec\n");
+    assert.deepEqual([cat.code, cat.stdout], [0, "to the exec\n"]);
+    const who = [
+      "--user",
+      "1000:1000",
+      "--cwd",
+      "/tmp",
+      "bg",
+      "sh",
+      "-c",
+      "id; pwd",
+    ];
+    const ourWho = await exec(berth, "e4", who);
+    assert.equal(ourWho.code, 0, ourWho.stderr);
+    assert.match(ourWho.stdout, /^uid=1000\(\w+\) gid=1000.*\n\/tmp\n$/);
+    assert.equal(ourWho.stdout, (await exec(ctr, "e5", who)).stdout);
+    // The exec processes are gone once they have been waited for.
+    assert.equal(
+      (await berth(["tasks", "ps", "bg"])).stdout.split("\n").length,
+      3,
+    );
+
+    // A detached exec shows in ps (as ctr shows it) until killed and removed.
+    const bgExec = await exec(berth, "e6", ["-d", "bg", "sleep", "60"]);
+    assert.equal(bgExec.code, 0, bgExec.stderr);
+    const ps = await berth(["tasks", "ps", "bg"]);
+    assert.equal(ps.stdout, (await ctr(["tasks", "ps", "bg"])).stdout);
+    assert.equal(ps.stdout.split("\n").length, 4);
+    const killExec = ["tasks", "kill", "-s", "KILL", "--exec-id", "e6", "bg"];
+    assert.equal((await berth(killExec)).code, 0);
+    const rmExec = await berth(["tasks", "rm", "-f", "--exec-id", "e6", "bg"]);
+    assert.equal(rmExec.code, 137, rmExec.stderr);
+
+    // Metrics: the same table and JSON fields as ctr's (values move on).
+    const numbers = (text: string) =>
+      text.replace(/\d{4}-\d\d-\d\d [\d:.]+ \+0000 UTC/, "TIME")
+        .replace(/\d+/g, "N").replace(/ +/g, " ");
+    for (const format of ["table", "json"]) {
+      const args = ["tasks", "metrics", "--format", format, "bg"];
+      const ourMetrics = await berth(args);
+      assert.equal(ourMetrics.code, 0, ourMetrics.stderr);
+      const theirMetrics = await ctr(args);
+      assert.equal(numbers(ourMetrics.stdout), numbers(theirMetrics.stdout));
+    }
+    assert.match(
+      (await berth(["tasks", "metrics", "bg"])).stdout,
+      /^ID +TIMESTAMP +\nbg +\S+ \S+ \+0000 UTC +\n\nMETRIC +VALUE +\n/,
+    );
+    const bad = await berth(["tasks", "metrics", "--format", "yaml", "bg"]);
+    assert.equal(bad.stderr, "ctr: format must be table or json\n");
+  });
+});
