@@ -175,6 +175,7 @@ Deno.test("berth ctr run -t gives the container a terminal, as ctr run -t", asyn
       const out = await run("script", ["-qec", command, "/dev/null"]);
       return {
         ...out,
+        // deno-lint-ignore no-control-regex
         stdout: out.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""),
       };
     };
