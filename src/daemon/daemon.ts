@@ -74,7 +74,9 @@ export interface Daemon {
  */
 function builtinShim(): ShimCommand {
   const program = Deno.execPath();
-  if (!/(^|\/)deno$/.test(program)) return { command: program, args: ["shim"] };
+  if (!/(^|\/)deno$/.test(program)) {
+    return { command: program, args: ["shim"], builtin: true };
+  }
   return {
     command: program,
     args: [
@@ -83,6 +85,7 @@ function builtinShim(): ShimCommand {
       new URL("../../mod.ts", import.meta.url).pathname,
       "shim",
     ],
+    builtin: true,
   };
 }
 

@@ -6,7 +6,9 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { shimSocketPath } from "../shim/address.ts";
+import { launchServe } from "../shim/launch.ts";
 import { log } from "../log/mod.ts";
 import { FileType, mknod } from "../sys/mod.ts";
 import { BerthError, Code } from "../types/mod.ts";
@@ -22,6 +24,11 @@ export interface ShimCommand {
    * containerd's shims do (they exit when nobody reads it).
    */
   logFifo?: boolean;
+  /**
+   * Whether this is berth's own shim, which the daemon starts straight into
+   * `serve` (containerd's `start` would only start that in turn).
+   */
+  builtin?: boolean;
 }
 
 /** Options for {@linkcode startShim}. */
@@ -83,6 +90,20 @@ export function findShimBinary(name: string): string | undefined {
   return undefined;
 }
 
+/** containerd's shim flags, before the action. */
+function shimArgs(options: StartShimOptions): string[] {
+  return [
+    "-namespace",
+    options.namespace,
+    "-id",
+    options.id,
+    "-address",
+    options.daemonAddress,
+    "-bundle",
+    options.bundle,
+  ];
+}
+
 /** The FIFO in the bundle a containerd shim logs to. */
 const SHIM_LOG = "log";
 
@@ -118,16 +139,7 @@ async function runShimAction(
   action: string,
 ): Promise<string> {
   const out = await new Deno.Command(options.shim.command, {
-    args: [
-      ...(options.shim.args ?? []),
-      "-namespace",
-      options.namespace,
-      "-id",
-      options.id,
-      "-address",
-      options.daemonAddress,
-      action,
-    ],
+    args: [...(options.shim.args ?? []), ...shimArgs(options), action],
     cwd: options.bundle,
     env: { TTRPC_ADDRESS: options.ttrpcAddress },
     stdin: "null",

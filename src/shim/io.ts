@@ -32,6 +32,8 @@ import type { StdioFds } from "./runc.ts";
  */
 const O_CLOEXEC = 0o2000000;
 const COPY_BUFFER = 32 * 1024;
+/** How long after `CloseIO` a client still writing may finish. */
+const STDIN_GRACE_MS = 2_000;
 /** How long runc may take to send the terminal after it returned. */
 const CONSOLE_TIMEOUT_MS = 10_000;
 
@@ -130,11 +132,22 @@ export class ProcessIO {
     if (this.#master !== undefined) setWindowSize(this.#master, height, width);
   }
 
-  /** The client has no more input: the process's stdin ends. */
+  /**
+   * The client has no more input (`CloseIO`): what it already wrote into the
+   * FIFO still reaches the process, then its stdin ends. A client that
+   * keeps its end open is cut off after a grace period.
+   */
   closeStdin(): void {
+    this.#releaseStdinFifo();
+    if (this.#stdinWriter === undefined) return;
+    const timer = setTimeout(() => this.#endStdin(), STDIN_GRACE_MS);
+    Deno.unrefTimer(timer);
+  }
+
+  /** Closes the process's end of stdin now. */
+  #endStdin(): void {
     if (this.#stdinWriter !== undefined) closeFd(this.#stdinWriter);
     this.#stdinWriter = undefined;
-    this.#releaseStdinFifo();
   }
 
   /** Closes everything (the process has exited or never started). */
@@ -142,7 +155,8 @@ export class ProcessIO {
     if (this.#closed) return;
     this.#closed = true;
     for (const fd of this.#handed.splice(0)) closeQuietly(fd);
-    this.closeStdin();
+    this.#endStdin();
+    this.#releaseStdinFifo();
     this.#closeConsoleSocket();
     if (this.#master !== undefined) closeFd(this.#master);
     this.#master = undefined;
@@ -176,7 +190,7 @@ export class ProcessIO {
         fifo.close();
       }
       // The client closed its end: so does the process's stdin.
-      if (fd === this.#stdinWriter) this.closeStdin();
+      if (fd === this.#stdinWriter) this.#endStdin();
     })().catch(() => {});
   }
 

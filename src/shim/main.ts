@@ -12,13 +12,13 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import { basename, dirname, join } from "node:path";
 import { Task } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { setChildSubreaper } from "../sys/proc.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { shimSocketPath } from "./address.ts";
+import { launchServe } from "./launch.ts";
 import { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
 import { defaultRuncRoot, RUNC_OPTIONS_FILE, TaskService } from "./task.ts";
@@ -113,28 +113,10 @@ async function start(a: ShimArgs, args: string[]): Promise<number> {
   await Deno.mkdir(dirname(socket), { recursive: true });
   const serveArgs = args.map((x) => x === "start" ? "serve" : x);
   if (!args.includes("-bundle")) serveArgs.unshift("-bundle", a.bundle);
-  const [cmd, cmdArgs] = selfCommand(serveArgs);
-  const child = spawn(cmd, cmdArgs, {
-    cwd: a.bundle,
-    detached: true,
-    stdio: "ignore",
-  });
-  let exited = false;
-  child.once("exit", () => exited = true);
-  child.unref();
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && !exited) {
-    try {
-      const conn = await Deno.connect({ transport: "unix", path: socket });
-      conn.close();
-      console.log(`unix://${socket}`);
-      return 0;
-    } catch {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  console.error(`berth shim: shim did not listen on ${socket}`);
-  return 1;
+  const [command, commandArgs] = selfCommand(serveArgs);
+  await launchServe({ command, args: commandArgs, cwd: a.bundle, socket });
+  console.log(`unix://${socket}`);
+  return 0;
 }
 
 async function serve(a: ShimArgs): Promise<number> {
