@@ -14,6 +14,7 @@ import {
   type TestDaemon,
 } from "./_harness.ts";
 import { buildImage, saveOciArchive } from "./fixtures/images.ts";
+import { readMountInfo } from "../src/mount/mountinfo.ts";
 
 /** The reference busybox is imported under. */
 export const BUSYBOX = "docker.io/library/busybox:latest";
@@ -151,5 +152,12 @@ export async function withBusybox(
   } finally {
     await removeAllContainers(daemon);
     await reapShimsAndRunc(daemon);
+    // Removing every task must have unmounted every rootfs: say which not.
+    const left = readMountInfo().map((m) => m.mountPoint).filter((p) =>
+      p.startsWith(bundlesDir(daemon))
+    );
+    if (left.length > 0) {
+      throw new Error(`mounted after every task was removed: ${left}`);
+    }
   }
 }
