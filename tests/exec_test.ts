@@ -55,7 +55,7 @@ Deno.test("ctr tasks exec runs processes beside the init process", async () => {
   });
 });
 
-Deno.test("ctr run -t gives the container a terminal", async () => {
+Deno.test("ctr run -t gives the container a terminal and an interactive shell", async () => {
   await withBusybox(async (daemon) => {
     // `script` gives ctr the pseudo-terminal it insists on for -t.
     const ctrLine = [
@@ -70,13 +70,13 @@ Deno.test("ctr run -t gives the container a terminal", async () => {
       IMAGE,
       "tty1",
       "sh",
-      "-c",
-      "tty; stty size; exit 5",
     ].join(" ");
+    // Typed into the shell's terminal: it answers, then exits with 5.
     const r = await run("script", ["-qec", ctrLine, "/dev/null"], {
-      stdin: "",
+      stdin: "tty; echo $((6 * 7)); exit 5\n",
     });
     assert.match(r.stdout, /\/dev\/pts\/0/);
+    assert.match(r.stdout, /\n42\r*\n/);
     assert.equal(r.code, 5, r.stdout + r.stderr);
   });
 });
