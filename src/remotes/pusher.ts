@@ -143,6 +143,23 @@ export function mountCandidate(
   return best;
 }
 
+/** Where a push goes: the parsed reference, its host, and the push scope. */
+async function pushTarget(
+  session: RegistrySession,
+  ref: string | Reference,
+  descriptor: Descriptor,
+  kind: "blob" | "manifest",
+) {
+  const parsed = typeof ref === "string" ? parseReference(ref) : ref;
+  checkDescriptor(descriptor);
+  return {
+    parsed,
+    subject: `${kind} ${descriptor.digest} to ${formatReference(parsed)}`,
+    host: await pushHost(session, parsed),
+    scopes: [repositoryScope(parsed.repository, true)],
+  };
+}
+
 /** Pushes one blob; returns whether it existed, was mounted or uploaded. */
 export async function pushBlob(
   session: RegistrySession,
@@ -151,13 +168,13 @@ export async function pushBlob(
   content: PushContent,
   options: PushOptions = {},
 ): Promise<PushResult> {
-  const parsed = typeof ref === "string" ? parseReference(ref) : ref;
-  checkDescriptor(descriptor);
-  const name = formatReference(parsed);
-  const subject = `blob ${descriptor.digest} to ${name}`;
-  const host = await pushHost(session, parsed);
+  const { parsed, subject, host, scopes } = await pushTarget(
+    session,
+    ref,
+    descriptor,
+    "blob",
+  );
   const signal = options.signal;
-  const scopes = [repositoryScope(parsed.repository, true)];
   const done = async (status: PushResult["status"], from?: string) => {
     if (content instanceof ReadableStream) {
       await content.cancel().catch(() => {});
@@ -465,10 +482,12 @@ export async function pushManifest(
   content: PushContent,
   options: PushOptions = {},
 ): Promise<PushResult> {
-  const parsed = typeof ref === "string" ? parseReference(ref) : ref;
-  checkDescriptor(descriptor);
-  const name = formatReference(parsed);
-  const subject = `manifest ${descriptor.digest} to ${name}`;
+  const { parsed, subject, host, scopes } = await pushTarget(
+    session,
+    ref,
+    descriptor,
+    "manifest",
+  );
   const limit = options.maxManifestSize ?? MAX_MANIFEST_SIZE;
   if (descriptor.size > limit) {
     throw new BerthError(
@@ -476,9 +495,7 @@ export async function pushManifest(
       `${subject}: rejecting ${descriptor.size} byte manifest over the ${limit} byte limit`,
     );
   }
-  const host = await pushHost(session, parsed);
   const signal = options.signal;
-  const scopes = [repositoryScope(parsed.repository, true)];
   const object = options.byDigest || !parsed.tag
     ? descriptor.digest
     : parsed.tag;
