@@ -159,10 +159,18 @@ export async function superviseProcess(
   // Waiting begins before the start, so that no exit can be missed.
   const exited = tasks.wait(ref, { signal });
   exited.catch(() => {});
-  if (options.start) await tasks.start(ref, { signal });
-  using _relay = options.terminal
-    ? followWindowSize(conn, ref)
-    : forwardSignals((sig) => tasks.kill({ ...ref, signal: sig }, { signal }));
+  // Signals are caught from before the start (the process may already be
+  // talking when the start's answer arrives) and passed on once started.
+  const started = options.start
+    ? tasks.start(ref, { signal }).then(() => {})
+    : Promise.resolve();
+  using _signals = options.terminal
+    ? undefined
+    : forwardSignals((sig) =>
+      started.then(() => tasks.kill({ ...ref, signal: sig }, { signal }))
+    );
+  await started;
+  using _relay = options.terminal ? followWindowSize(conn, ref) : undefined;
   const { exitStatus } = await exited;
   await fifos?.drained();
   return exitStatus;
