@@ -58,6 +58,19 @@ export async function startShim(options: StartShimOptions): Promise<string> {
     });
     readShimLog(options);
   }
+  if (options.shim.builtin) {
+    const { bundle, daemonAddress, namespace, id } = options;
+    const socket = shimSocketPath(bundle, daemonAddress, namespace, id);
+    await Deno.mkdir(dirname(socket), { recursive: true });
+    await launchServe({
+      command: options.shim.command,
+      args: [...options.shim.args ?? [], ...shimArgs(options), "serve"],
+      cwd: bundle,
+      env: { TTRPC_ADDRESS: options.ttrpcAddress },
+      socket,
+    });
+    return socket;
+  }
   const out = await runShimAction(options, "start");
   const address = out.trim();
   if (!address.startsWith("unix://")) {

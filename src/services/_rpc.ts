@@ -64,15 +64,22 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
 
 /**
  * Maps errors thrown by handlers — in unary calls and inside response
- * streams — to gRPC statuses, and logs unexpected ones.
+ * streams — to gRPC statuses, and logs unexpected ones; every call's time
+ * to its answer is logged at debug level.
  */
 export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     let res;
+    const started = performance.now();
     try {
       res = await next(req);
     } catch (err) {
       throw toConnectError(err, logger);
+    } finally {
+      logger.debug("rpc", {
+        method: `${req.service.typeName}/${req.method.name}`,
+        ms: Math.round(performance.now() - started),
+      });
     }
     if (!res.stream) return res;
     const inner = res.message;

@@ -16,8 +16,17 @@ export interface ExitStatus {
   exitedAt: Date;
 }
 
-/** Default polling interval in milliseconds. */
-export const REAP_INTERVAL_MS = 50;
+/**
+ * Default polling interval in milliseconds. Exits are noticed at once on
+ * `SIGCHLD`; polling only covers a signal that never came.
+ */
+export const REAP_INTERVAL_MS = 200;
+
+/** Checks of the pids being waited for, run on every `SIGCHLD`. */
+const onChild = new Set<() => void>();
+const checkAll = () => {
+  for (const check of [...onChild]) check();
+};
 
 /**
  * Resolves when child `pid` exits, reaping it. A pid that is not (or no
@@ -29,23 +38,33 @@ export function waitForExit(
   intervalMs: number = REAP_INTERVAL_MS,
 ): Promise<ExitStatus> {
   return new Promise((resolve) => {
-    const poll = () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = (exit: ExitStatus) => {
+      clearTimeout(timer);
+      onChild.delete(check);
+      if (onChild.size === 0) Deno.removeSignalListener("SIGCHLD", checkAll);
+      resolve(exit);
+    };
+    const check = () => {
       let exit;
       try {
         exit = reapChild(pid);
       } catch {
-        resolve({ status: 255, exitedAt: new Date() });
+        finish({ status: 255, exitedAt: new Date() });
         return;
       }
-      if (exit === null) {
-        setTimeout(poll, intervalMs);
-        return;
-      }
+      if (exit === null) return;
       const status = exit.signal !== undefined
         ? 128 + exit.signal
         : exit.code ?? 255;
-      resolve({ status, exitedAt: new Date() });
+      finish({ status, exitedAt: new Date() });
     };
+    const poll = () => {
+      check();
+      if (onChild.has(check)) timer = setTimeout(poll, intervalMs);
+    };
+    if (onChild.size === 0) Deno.addSignalListener("SIGCHLD", checkAll);
+    onChild.add(check);
     poll();
   });
 }
