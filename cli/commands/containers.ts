@@ -1,5 +1,5 @@
 /**
- * `berth ctr containers ls|info|label|rm`: container records, as ctr 1.6
+ * `berth ctr containers create|ls|info|label|rm`: container records, as ctr 1.6
  * prints them. Removing a container removes its snapshot too unless told
  * to keep it, as ctr does client-side.
  *
@@ -24,6 +24,8 @@ import {
   tabwrite,
 } from "../_format.ts";
 import { writeStdoutSync } from "../_progress.ts";
+import { addContainerFlags, newContainerOptions } from "../_container_flags.ts";
+import { newContainer } from "../_new_container.ts";
 import { logLine } from "./images.ts";
 
 /** ctr's container table: tabwriter(minwidth 4, tabwidth 8, padding 4, ' '). */
@@ -148,6 +150,21 @@ export function containersCommand(
     "c",
     "container",
   ]).description("manage containers");
+
+  const create = containers.command("create")
+    .description("create container")
+    .usage(
+      "[command options] [flags] Image|RootFS CONTAINER [COMMAND] [ARG...]",
+    )
+    .argument("[image]")
+    .argument("[id]")
+    .argument("[args...]")
+    // Flags after the image belong to the container's command.
+    .passThroughOptions();
+  addContainerFlags(create)
+    .action(async (ref: string, id: string, args: string[], opts) => {
+      await newContainer(connect(), newContainerOptions(ref, id, args, opts));
+    });
 
   containers.command("list").alias("ls")
     .description("list containers")

@@ -96,4 +96,36 @@ Deno.test("containers ls, info, label and rm print like ctr", async () => {
   ]);
   assert.equal(keep.code, 0, keep.stderr);
   assert.match((await daemon.ctr(["snapshots", "ls"])).stdout, /^c2 /m);
+
+  // create: berth's record equals ctr's, but for id and times.
+  const flags = ["--env", "A=b", "--label", "x=y", "--cwd", "/tmp"];
+  const ours = await daemon.berth([
+    "containers",
+    "create",
+    ...flags,
+    ref,
+    "b1",
+    "echo",
+    "hi",
+  ]);
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.equal(ours.stdout, "");
+  const theirs = await daemon.ctr([
+    "containers",
+    "create",
+    ...flags,
+    ref,
+    "b2",
+    "echo",
+    "hi",
+  ]);
+  assert.equal(theirs.code, 0, theirs.stderr);
+  const info = async (id: string) =>
+    (await daemon.ctr(["containers", "info", id])).stdout
+      .replaceAll(id, "ID")
+      .replace(/"(Created|Updated)At": "[^"]*"/g, "");
+  assert.equal(await info("b1"), await info("b2"));
+  const again = await daemon.berth(["containers", "create", ref, "b1"]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already exists/);
 });

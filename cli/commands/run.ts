@@ -6,42 +6,24 @@
  *
  * @module
  */
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import type { Connection } from "../_client.ts";
 import {
-  DEFAULT_RUNTIME,
-  newContainer,
-  type NewContainerOptions,
-} from "../_new_container.ts";
+  addContainerFlags,
+  addCpuFlags,
+  newContainerOptions,
+} from "../_container_flags.ts";
+import { newContainer } from "../_new_container.ts";
 import { ExitError } from "../_exit.ts";
 import { runTask } from "../_process.ts";
 import { deleteContainer } from "./containers.ts";
-
-/** Collects a repeated flag's values. */
-const collect = (value: string, previous: string[]): string[] => [
-  ...previous,
-  value,
-];
-
-/** Parses a number flag, rejecting what is not one. */
-function numberFlag(name: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n)) {
-      throw new Error(
-        `invalid value ${JSON.stringify(value)} for flag --${name}`,
-      );
-    }
-    return n;
-  };
-}
 
 /** Adds the command to `program`. */
 export function runCommand(
   program: Command,
   connect: () => Connection,
 ): void {
-  program.command("run")
+  const run = program.command("run")
     .description("run a container")
     .usage("[command options] [flags] Image|RootFS ID [COMMAND] [ARG...]")
     .argument("[image]")
@@ -58,78 +40,14 @@ export function runCommand(
       "-d, --detach",
       "detach from the task after it has started execution, cannot be used with --rm",
     )
-    .option("--fifo-dir <dir>", "directory used for storing IO FIFOs")
-    .addOption(
-      new Option("--cpus <n>", "set the CFS cpu quota")
-        .argParser(numberFlag("cpus")).default(0),
-    )
-    .addOption(
-      new Option("--cpu-shares <n>", "set the cpu shares")
-        .argParser(numberFlag("cpu-shares")).default(1024),
-    )
-    .addOption(
-      new Option(
-        "--snapshotter <name>",
-        "snapshotter name. Empty value stands for the default value.",
-      ).env("BERTH_SNAPSHOTTER").default(""),
-    )
-    .option("--cwd <dir>", "specify the working directory of the process")
-    .option(
-      "-e, --env <KEY=VALUE>",
-      "specify additional container environment variables (e.g. FOO=bar)",
-      collect,
-      [],
-    )
-    .option(
-      "--label <KEY=VALUE>",
-      "specify additional labels (e.g. foo=bar)",
-      collect,
-      [],
-    )
-    .option(
-      "--mount <spec>",
-      "specify additional container mount (e.g. type=bind,src=/tmp,dst=/host,options=rbind:ro)",
-      collect,
-      [],
-    )
-    .option("--net-host", "enable host networking for the container")
-    .option("--privileged", "run privileged container")
-    .option("--read-only", "set the containers filesystem as readonly")
-    .option("--runtime <name>", "runtime name", DEFAULT_RUNTIME)
-    .option("-t, --tty", "allocate a TTY for the container")
-    .option("-u, --user <user>", "user id or name (berth's addition)")
-    .addOption(
-      new Option(
-        "--memory-limit <bytes>",
-        "memory limit (in bytes) for the container",
-      ).argParser(numberFlag("memory-limit")).default(0),
-    )
+    .option("--fifo-dir <dir>", "directory used for storing IO FIFOs");
+  addContainerFlags(addCpuFlags(run))
     .action(async (ref: string, id: string, args: string[], opts) => {
-      if (!ref) throw new Error("image ref must be provided");
-      if (!id) throw new Error("container id must be provided");
       if (opts.rm && opts.detach) {
         throw new Error("flags --detach and --rm cannot be specified together");
       }
       const conn = connect();
-      const options: NewContainerOptions = {
-        id,
-        ref,
-        args,
-        env: opts.env,
-        cwd: opts.cwd,
-        user: opts.user,
-        mounts: opts.mount,
-        labels: opts.label,
-        netHost: opts.netHost,
-        memoryLimit: opts.memoryLimit,
-        cpus: opts.cpus,
-        cpuShares: opts.cpuShares,
-        tty: opts.tty,
-        privileged: opts.privileged,
-        readOnly: opts.readOnly,
-        runtime: opts.runtime,
-        snapshotter: opts.snapshotter,
-      };
+      const options = newContainerOptions(ref, id, args, opts);
       const container = await newContainer(conn, options);
       let status: number | undefined;
       try {
