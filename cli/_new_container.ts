@@ -29,6 +29,7 @@ import {
   withCwd,
   withDefaultUnixDevices,
   withEnv,
+  withHostDevices,
   withHostNetwork,
   withImageConfig,
   withMemoryLimit,
@@ -182,7 +183,9 @@ function specOpts(
   if (options.cwd) opts.push(withCwd(options.cwd));
   if (options.user) opts.push(withUser(options.user, { rootfs }));
   if (options.tty) opts.push(withTTY());
-  if (options.privileged) opts.push(withPrivileged(), withAllDevicesAllowed());
+  if (options.privileged) {
+    opts.push(withPrivileged(), withAllDevicesAllowed(), withHostDevices());
+  }
   if (options.netHost) opts.push(withHostNetwork());
   if (options.cpus && options.cpus > 0) opts.push(withCPUs(options.cpus));
   if (options.cpuShares && options.cpuShares > 0) {

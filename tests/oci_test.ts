@@ -1,20 +1,24 @@
 /**
  * The specs berth generates equal the ones the real `ctr` writes through a
  * real containerd, for the busybox image with default options and with
- * `--env A=1 --cwd /tmp --net-host --memory-limit 104857600`.
+ * `--env A=1 --cwd /tmp --net-host --memory-limit 104857600`, a terminal
+ * with a read-only root and a bind mount, and `--privileged`.
  */
 import assert from "node:assert/strict";
 import {
   generateSpec,
   type ImageConfig,
   type SpecOpt,
+  withAllDevicesAllowed,
   withCwd,
   withDefaultUnixDevices,
   withEnv,
+  withHostDevices,
   withHostNetwork,
   withImageConfig,
   withMemoryLimit,
   withMounts,
+  withPrivileged,
   withProcessArgs,
   withReadonlyRootfs,
   withTTY,
@@ -98,6 +102,12 @@ Deno.test("generated specs equal containerd's for ctr containers create", async 
         withMounts(["type=bind,src=/tmp,dst=/mnt,options=rbind:ro"]),
       ],
       after: [withReadonlyRootfs(), withProcessArgs("echo", "hi"), withTTY()],
+    },
+    {
+      id: "c4",
+      flags: ["--privileged"],
+      before: [],
+      after: [withPrivileged(), withAllDevicesAllowed(), withHostDevices()],
     },
   ];
   for (const c of cases) {

@@ -98,7 +98,15 @@ Deno.test("containers ls, info, label and rm print like ctr", async () => {
   assert.match((await daemon.ctr(["snapshots", "ls"])).stdout, /^c2 /m);
 
   // create: berth's record equals ctr's, but for id and times.
-  const flags = ["--env", "A=b", "--label", "x=y", "--cwd", "/tmp"];
+  const flags = [
+    "--env",
+    "A=b",
+    "--label",
+    "x=y",
+    "--cwd",
+    "/tmp",
+    "--privileged",
+  ];
   const ours = await daemon.berth([
     "containers",
     "create",

@@ -6,11 +6,13 @@
  * @module
  */
 import { BerthError, Code } from "../types/mod.ts";
+import { FileType, fileType, lstatx } from "../sys/statx.ts";
 import { currentCapabilities } from "./caps.ts";
 import { parseMountFlag } from "./mount_flag.ts";
 import {
   DEFAULT_PATH_ENV,
   type Spec,
+  type SpecDevice,
   type SpecDeviceRule,
   type SpecLinux,
   type SpecMount,
@@ -486,7 +488,7 @@ function writable(type: string): SpecOpt {
 
 /**
  * A privileged container (ctr's `--privileged` also adds
- * {@linkcode withAllDevicesAllowed}): this process's effective
+ * {@linkcode withAllDevicesAllowed} and {@linkcode withHostDevices}): this process's effective
  * capabilities, no masked or read-only paths, writable sysfs and cgroupfs,
  * no SELinux label, AppArmor profile or seccomp filter.
  */
@@ -503,6 +505,75 @@ export function withPrivileged(): SpecOpt {
     delete p.selinuxLabel;
     delete p.apparmorProfile;
   };
+}
+
+/** Directories of `/dev` that hold no devices a container should get. */
+const SKIPPED_DEV_DIRS = new Set([
+  "pts",
+  "shm",
+  "fd",
+  "mqueue",
+  ".lxc",
+  ".lxd-mounts",
+  ".udev",
+]);
+
+/**
+ * Adds every character and block device under the host's `/dev` to the
+ * container (ctr's `--privileged` does), as containerd lists them: sorted
+ * by name, subdirectories followed but not `pts`, `shm`, `fd`, `mqueue`,
+ * nor the console.
+ */
+export function withHostDevices(dir = "/dev"): SpecOpt {
+  return async (spec) => {
+    (linux(spec).devices ??= []).push(...await hostDevices(dir));
+  };
+}
+
+async function hostDevices(dir: string): Promise<SpecDevice[]> {
+  const entries: Deno.DirEntry[] = [];
+  for await (const entry of Deno.readDir(dir)) entries.push(entry);
+  entries.sort((a, b) => compareBytes(a.name, b.name));
+  const devices: SpecDevice[] = [];
+  for (const entry of entries) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) {
+      if (!SKIPPED_DEV_DIRS.has(entry.name)) {
+        devices.push(...await hostDevices(path));
+      }
+      continue;
+    }
+    if (entry.name === "console") continue;
+    let stat;
+    try {
+      stat = lstatx(path);
+    } catch {
+      continue; // gone meanwhile
+    }
+    const type = fileType(stat.mode);
+    const isDevice = type === FileType.S_IFCHR || type === FileType.S_IFBLK;
+    if (!isDevice || stat.rdevMajor === 0) continue;
+    devices.push({
+      path,
+      type: type === FileType.S_IFBLK ? "b" : "c",
+      major: stat.rdevMajor,
+      minor: stat.rdevMinor,
+      fileMode: stat.mode & 0o7777,
+      uid: stat.uid,
+      gid: stat.gid,
+    });
+  }
+  return devices;
+}
+
+/** Orders names as Go compares strings: by their UTF-8 bytes. */
+function compareBytes(a: string, b: string): number {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i] - y[i];
+  }
+  return x.length - y.length;
 }
 
 /** Replaces the device rules with one allowing every device. */
