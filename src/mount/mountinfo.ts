@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../types/path.ts";
 import { invalidArgument, notFound } from "../types/mod.ts";
 
 /** One line of `/proc/PID/mountinfo` (see proc(5)). */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../types/path.ts";
 import { invalidArgument } from "../types/mod.ts";
 
 const MAX_LINKS = 255;

@@ -60,7 +60,7 @@ export async function startShim(options: StartShimOptions): Promise<string> {
   }
   if (options.shim.builtin) {
     const { bundle, daemonAddress, namespace, id } = options;
-    const socket = shimSocketPath(bundle, daemonAddress, namespace, id);
+    const socket = await shimSocketPath(bundle, daemonAddress, namespace, id);
     await Deno.mkdir(dirname(socket), { recursive: true });
     await launchServe({
       command: options.shim.command,

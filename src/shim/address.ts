@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join } from "../types/path.ts";
 
 /** Longest unix socket path (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH = 107;
@@ -15,17 +14,22 @@ export const MAX_SOCKET_PATH = 107;
 export const SOCKET_ROOT = "/run/berth/s";
 
 /** The shim's socket path for container `id` of `namespace`. */
-export function shimSocketPath(
+export async function shimSocketPath(
   bundle: string,
   daemonAddress: string,
   namespace: string,
   id: string,
   socketRoot: string = SOCKET_ROOT,
-): string {
+): Promise<string> {
   const local = join(bundle, "shim.sock");
   if (new TextEncoder().encode(local).length <= MAX_SOCKET_PATH) return local;
-  const digest = createHash("sha256")
-    .update(join(daemonAddress, namespace, id))
-    .digest("hex");
-  return join(socketRoot, digest);
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(join(daemonAddress, namespace, id)),
+  );
+  const hex = Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  return join(socketRoot, hex);
 }

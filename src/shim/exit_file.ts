@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../types/path.ts";
 import type { ExitStatus } from "./reaper.ts";
 
 /** Name of the exit file inside the bundle. */

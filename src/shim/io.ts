@@ -2,7 +2,7 @@
  * The stdio of one container process, wired as containerd's shim does.
  *
  * Without a terminal, stdout and stderr are the client's FIFOs themselves
- * (opened read-write, which never blocks, and handed to runc). stdin goes
+ * (runc gets them opened read-write, which never blocks). stdin goes
  * through a pipe: the shim copies the client's FIFO into it and closes it
  * when the client's writer closes or on `CloseIO`, so the process sees end
  * of file exactly when the client is done. (Handing the FIFO itself would
@@ -13,24 +13,22 @@
  *
  * @module
  */
-import { closeSync, constants, openSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../types/path.ts";
 import { ConsoleSocket } from "../sys/console_socket.ts";
 import {
   closeFd,
+  openFd,
   pipe,
   readFd,
   setBlocking,
   setWindowSize,
   writeFd,
 } from "../sys/fdio.ts";
-import type { StdioFds } from "./runc.ts";
+import type { StdioFiles } from "./runc.ts";
 
-/**
- * Close-on-exec: the child gets its stdio as 0, 1 and 2 (duplicates, which
- * do not inherit the flag) and nothing else.
- */
-const O_CLOEXEC = 0o2000000;
+const O_WRONLY = 0o1;
+const O_NONBLOCK = 0o4000;
+const NO_FILE = "/dev/null";
 const COPY_BUFFER = 32 * 1024;
 /** How long after `CloseIO` a client still writing may finish. */
 const STDIN_GRACE_MS = 2_000;
@@ -52,11 +50,11 @@ export interface StdioPaths {
 /** The stdio of one process, from before runc runs until it exits. */
 export class ProcessIO {
   /** What runc gets as fds 0, 1 and 2. */
-  readonly fds: StdioFds;
+  readonly files: StdioFiles;
   /** Extra runc arguments (`--console-socket`). */
   readonly runcArgs: string[];
   readonly #paths: StdioPaths;
-  #handed: number[];
+  #stdinReader: number | undefined;
   #stdinWriter: number | undefined;
   #console: ConsoleSocket | undefined;
   #consoleDir: string | undefined;
@@ -67,9 +65,8 @@ export class ProcessIO {
 
   private constructor(paths: StdioPaths) {
     this.#paths = paths;
-    this.fds = ["ignore", "ignore", "ignore"];
+    this.files = [NO_FILE, NO_FILE, NO_FILE];
     this.runcArgs = [];
-    this.#handed = [];
   }
 
   /** Opens `paths` for a process that runc is about to start. */
@@ -82,13 +79,12 @@ export class ProcessIO {
         io.runcArgs.push("--console-socket", io.#console.path);
       } else {
         if (paths.stdin) {
-          const [reader, writer] = pipe();
-          io.#stdinWriter = writer;
-          io.#hand(0, `/proc/self/fd/${reader}`, constants.O_RDONLY);
-          closeFd(reader);
+          // runc opens the pipe's read end through /proc while it is ours.
+          [io.#stdinReader, io.#stdinWriter] = pipe();
+          io.files[0] = `/proc/${Deno.pid}/fd/${io.#stdinReader}`;
         }
-        if (paths.stdout) io.#hand(1, paths.stdout, constants.O_RDWR);
-        if (paths.stderr) io.#hand(2, paths.stderr, constants.O_RDWR);
+        if (paths.stdout) io.files[1] = paths.stdout;
+        if (paths.stderr) io.files[2] = paths.stderr;
       }
     } catch (err) {
       io.close();
@@ -97,18 +93,12 @@ export class ProcessIO {
     return io;
   }
 
-  #hand(index: 0 | 1 | 2, path: string, flags: number) {
-    const fd = openSync(path, flags | O_CLOEXEC);
-    this.#handed.push(fd);
-    this.fds[index] = fd;
-  }
-
   /**
-   * Called once runc has started the process: drops the descriptors it now
+   * Called once runc has started the process: drops the pipe end it now
    * holds itself, takes the terminal, and starts copying.
    */
   async started(): Promise<void> {
-    for (const fd of this.#handed.splice(0)) closeQuietly(fd);
+    this.#closeStdinReader();
     if (this.#console) {
       const master = await this.#console.receive({
         signal: AbortSignal.timeout(CONSOLE_TIMEOUT_MS),
@@ -144,6 +134,11 @@ export class ProcessIO {
     Deno.unrefTimer(timer);
   }
 
+  #closeStdinReader(): void {
+    if (this.#stdinReader !== undefined) closeFd(this.#stdinReader);
+    this.#stdinReader = undefined;
+  }
+
   /** Closes the process's end of stdin now. */
   #endStdin(): void {
     if (this.#stdinWriter !== undefined) closeFd(this.#stdinWriter);
@@ -154,7 +149,7 @@ export class ProcessIO {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const fd of this.#handed.splice(0)) closeQuietly(fd);
+    this.#closeStdinReader();
     this.#endStdin();
     this.#releaseStdinFifo();
     this.#closeConsoleSocket();
@@ -202,12 +197,7 @@ export class ProcessIO {
     if (!this.#stdinFifo || !this.#paths.stdin) return;
     this.#stdinFifo = undefined;
     try {
-      closeSync(
-        openSync(
-          this.#paths.stdin,
-          constants.O_WRONLY | constants.O_NONBLOCK | O_CLOEXEC,
-        ),
-      );
+      closeFd(openFd(this.#paths.stdin, O_WRONLY | O_NONBLOCK));
     } catch {
       // no reader waiting (it has a writer, or is done)
     }
@@ -230,13 +220,5 @@ export class ProcessIO {
     } finally {
       out.close();
     }
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
   }
 }

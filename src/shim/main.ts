@@ -12,13 +12,12 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../types/path.ts";
 import { Task } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { setChildSubreaper } from "../sys/proc.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { shimSocketPath } from "./address.ts";
-import { launchServe } from "./launch.ts";
 import { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
 import { defaultRuncRoot, RUNC_OPTIONS_FILE, TaskService } from "./task.ts";
@@ -109,11 +108,13 @@ function selfCommand(args: string[]): [string, string[]] {
 }
 
 async function start(a: ShimArgs, args: string[]): Promise<number> {
-  const socket = shimSocketPath(a.bundle, a.address, a.namespace, a.id);
+  const socket = await shimSocketPath(a.bundle, a.address, a.namespace, a.id);
   await Deno.mkdir(dirname(socket), { recursive: true });
   const serveArgs = args.map((x) => x === "start" ? "serve" : x);
   if (!args.includes("-bundle")) serveArgs.unshift("-bundle", a.bundle);
   const [command, commandArgs] = selfCommand(serveArgs);
+  // Only `start` spawns (with node's child_process): serve never loads it.
+  const { launchServe } = await import("./launch.ts");
   await launchServe({ command, args: commandArgs, cwd: a.bundle, socket });
   console.log(`unix://${socket}`);
   return 0;
@@ -121,7 +122,7 @@ async function start(a: ShimArgs, args: string[]): Promise<number> {
 
 async function serve(a: ShimArgs): Promise<number> {
   setChildSubreaper();
-  const socket = shimSocketPath(a.bundle, a.address, a.namespace, a.id);
+  const socket = await shimSocketPath(a.bundle, a.address, a.namespace, a.id);
   await Deno.mkdir(dirname(socket), { recursive: true });
   const server = new TtrpcServer();
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();

@@ -12,10 +12,13 @@ import type { StateResponseSchema } from "../gen/containerd/runtime/v2/task/shim
 import { BerthError, Code } from "../types/errors.ts";
 import { ProcessIO, type StdioPaths } from "./io.ts";
 import { type ExitStatus, waitForExit } from "./reaper.ts";
-import type { StdioFds } from "./runc.ts";
+import type { StdioFiles } from "./runc.ts";
 
-/** Runs the process with `fds` and extra runc arguments; returns its pid. */
-export type Launch = (fds: StdioFds, runcArgs: string[]) => Promise<number>;
+/** Runs the process with `stdio` and extra runc arguments; returns its pid. */
+export type Launch = (
+  stdio: StdioFiles,
+  runcArgs: string[],
+) => Promise<number>;
 
 /** What a process is, apart from how it is launched. */
 export interface ProcessOptions {
@@ -65,7 +68,7 @@ export class ShimProcess {
     }
     const io = await ProcessIO.open(this.options.stdio);
     try {
-      this.pid = await launch(io.fds, io.runcArgs);
+      this.pid = await launch(io.files, io.runcArgs);
     } catch (err) {
       io.close();
       throw err;

@@ -1,14 +1,14 @@
 /**
  * A thin client for the `runc` command line.
  *
- * Short commands run through `Deno.Command`; `runc create` and `runc exec`
- * run through `node:child_process.spawn`, the only way to hand them the
- * process's stdio as numeric file descriptors. runc's own messages go to a JSON log file,
+ * Commands run through `Deno.Command`. `runc create` and `runc exec` hand
+ * the process's stdio on to it, so they start through `sh`, which opens the
+ * stdio files as fds 0, 1 and 2 (FIFOs read-write, which never blocks) and
+ * then becomes runc. runc's own messages go to a JSON log file,
  * so failures are reported with runc's last error.
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import { BerthError, Code } from "../types/errors.ts";
 
 /** Where and how runc runs. */
@@ -89,12 +89,14 @@ export interface RuncBlkioEntry {
   value?: number;
 }
 
-/** File descriptors for the container's stdin, stdout and stderr. */
-export type StdioFds = [
-  number | "ignore",
-  number | "ignore",
-  number | "ignore",
-];
+/**
+ * The files a process gets as stdin, stdout and stderr: FIFOs, pipes (as
+ * `/proc/PID/fd/N`) or `/dev/null`.
+ */
+export type StdioFiles = [stdin: string, stdout: string, stderr: string];
+
+/** Opens the stdio files, then runs the command in `$@`. */
+const WITH_STDIO = 'i=$1 o=$2 e=$3; shift 3; exec "$@" <"$i" 1<>"$o" 2<>"$e"';
 
 /** A runc command line bound to one state root and log file. */
 export class Runc {
@@ -133,19 +135,19 @@ export class Runc {
 
   /**
    * `runc create`: creates container `id` from `bundle`, the init process
-   * with stdio `fds`, and its pid written to `pidFile`. Returns that pid.
+   * with stdio `stdio`, and its pid written to `pidFile`. Returns that pid.
    */
   async create(
     id: string,
     bundle: string,
     pidFile: string,
-    fds: StdioFds,
+    stdio: StdioFiles,
     extraArgs: string[] = [],
   ): Promise<number> {
     return await this.#runWithStdio(
       "create",
       ["--bundle", bundle, "--pid-file", pidFile, ...extraArgs, id],
-      fds,
+      stdio,
       bundle,
       pidFile,
     );
@@ -153,13 +155,13 @@ export class Runc {
 
   /**
    * `runc exec --detach`: starts the process described by `processFile` (an
-   * OCI process JSON) in container `id` with stdio `fds`; returns its pid.
+   * OCI process JSON) in container `id` with stdio `stdio`; returns its pid.
    */
   async exec(
     id: string,
     processFile: string,
     pidFile: string,
-    fds: StdioFds,
+    stdio: StdioFiles,
     extraArgs: string[] = [],
   ): Promise<number> {
     return await this.#runWithStdio(
@@ -173,28 +175,36 @@ export class Runc {
         ...extraArgs,
         id,
       ],
-      fds,
+      stdio,
       undefined,
       pidFile,
     );
   }
 
-  /** Runs `runc COMMAND ARGS` with stdio `fds`; returns the pid it wrote. */
+  /** Runs `runc COMMAND ARGS` with stdio `stdio`; returns the pid it wrote. */
   async #runWithStdio(
     command: string,
     args: string[],
-    fds: StdioFds,
+    stdio: StdioFiles,
     cwd: string | undefined,
     pidFile: string,
   ): Promise<number> {
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(this.binary, [...this.#global(), command, ...args], {
-        stdio: fds,
-        cwd,
-      });
-      child.once("error", reject);
-      child.once("exit", (c, signal) => resolve(signal ? 128 : c ?? 255));
-    });
+    const { code } = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        WITH_STDIO,
+        "sh",
+        ...stdio,
+        this.binary,
+        ...this.#global(),
+        command,
+        ...args,
+      ],
+      cwd,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
     if (code !== 0) throw this.#error(command, await this.lastError());
     return parseInt((await Deno.readTextFile(pidFile)).trim(), 10);
   }

@@ -12,7 +12,7 @@ import {
   type Timestamp,
   timestampFromDate,
 } from "@bufbuild/protobuf/wkt";
-import { dirname, join } from "node:path";
+import { dirname, join } from "../types/path.ts";
 import {
   TaskCreateSchema,
   TaskDeleteSchema,
@@ -244,8 +244,8 @@ export class TaskService {
         rootfsMounted = true;
       }
       const extra = opts?.noPivotRoot ? ["--no-pivot"] : [];
-      await init.launch((fds, args) =>
-        runc.create(r.id, bundle, join(bundle, "init.pid"), fds, [
+      await init.launch((stdio, args) =>
+        runc.create(r.id, bundle, join(bundle, "init.pid"), stdio, [
           ...extra,
           ...args,
         ])
@@ -293,12 +293,12 @@ export class TaskService {
       return { pid: process.pid };
     }
     const specFile = this.#execSpecFile(container, r.execId);
-    const pid = await process.launch((fds, args) =>
+    const pid = await process.launch((stdio, args) =>
       container.runc.exec(
         container.id,
         specFile,
         join(container.bundle, `${r.execId}.pid`),
-        fds,
+        stdio,
         args,
       )
     );

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { errno, libcSymbols, SyscallError } from "./libc.ts";
+import { cString, errno, libcSymbols, SyscallError } from "./libc.ts";
 
 const SYMBOLS = {
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
@@ -27,6 +27,7 @@ const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const fdio = libcSymbols(SYMBOLS);
@@ -60,6 +61,18 @@ export function setWindowSize(fd: number, rows: number, cols: number): void {
   if (fdio().ioctl(fd, TIOCSWINSZ, new Uint8Array(size.buffer)) !== 0) {
     throw new SyscallError("ioctl(TIOCSWINSZ)", errno());
   }
+}
+
+/**
+ * Opens `path` with `flags` (close-on-exec added); returns the descriptor.
+ *
+ * @throws {SyscallError} when the call fails (e.g. `ENXIO` opening a FIFO
+ *   for writing, non-blocking, that has no reader).
+ */
+export function openFd(path: string, flags: number): number {
+  const fd = fdio().open(cString(path), flags | O_CLOEXEC, 0);
+  if (fd < 0) throw new SyscallError(`open ${path}`, errno());
+  return fd;
 }
 
 /** Closes `fd`, ignoring errors (it may be closed already). */
