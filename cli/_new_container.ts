@@ -43,7 +43,7 @@ import {
 import { defaultPlatformMatcher } from "../src/types/platform.ts";
 import type { Connection } from "./_client.ts";
 import { errorMessage } from "./_content.ts";
-import { formatRFC3339, parseLabelArgs } from "./_format.ts";
+import { parseLabelArgs } from "./_format.ts";
 import {
   chainID,
   ContentReader,
@@ -59,12 +59,8 @@ import {
   unmountAll,
   unpack,
 } from "./commands/images.ts";
-import { EXPIRE_LABEL } from "./commands/leases.ts";
-import {
-  DEFAULT_SNAPSHOTTER,
-  LEASE_HEADER,
-  uniquePart,
-} from "./commands/snapshots.ts";
+import { temporaryLease } from "./commands/leases.ts";
+import { DEFAULT_SNAPSHOTTER, uniquePart } from "./commands/snapshots.ts";
 
 /** The type URL of an OCI runtime spec in an `Any`. */
 export const SPEC_TYPE_URL =
@@ -221,14 +217,8 @@ export async function newContainer(
   >(manifest.config.digest);
   const chain = chainID(document.rootfs?.diff_ids ?? []);
 
-  const leases = conn.client(Leases);
-  const { lease } = await leases.create({
-    id: uniquePart(),
-    labels: {
-      [EXPIRE_LABEL]: formatRFC3339(new Date(Date.now() + 24 * 3600_000)),
-    },
-  }, { signal });
-  const leased = { signal, headers: { [LEASE_HEADER]: lease!.id } };
+  const leaseId = uniquePart();
+  const leased = await temporaryLease(conn, leaseId);
   try {
     const snapshots = conn.client(Snapshots);
     try {
@@ -282,6 +272,8 @@ export async function newContainer(
       throw err;
     }
   } finally {
-    await leases.delete({ id: lease!.id }, { signal }).catch(() => {});
+    await conn.client(Leases).delete({ id: leaseId }, { signal }).catch(
+      () => {},
+    );
   }
 }

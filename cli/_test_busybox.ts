@@ -6,17 +6,12 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import {
-  type CommandResult,
-  startDaemon,
-  type TestDaemon,
-} from "../tests/_harness.ts";
-import { buildImage, saveOciArchive } from "../tests/fixtures/images.ts";
+import type { CommandResult, TestDaemon } from "../tests/_harness.ts";
+import { fifoDir, withBusybox } from "../tests/_containers.ts";
 
 /** The reference the busybox image is imported as. */
-export const IMAGE = "docker.io/library/busybox:latest";
+export { BUSYBOX as IMAGE } from "../tests/_containers.ts";
 
 /** The program's entry point, for spawning `berth ctr` directly. */
 export const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
@@ -37,28 +32,13 @@ export interface BusyboxDaemon {
 export async function withBusyboxDaemon(
   fn: (env: BusyboxDaemon) => Promise<void>,
 ): Promise<void> {
-  await using daemon = await startDaemon();
-  const busybox = await buildImage("busybox");
-  const archive = `${daemon.dir}/busybox.tar`;
-  await saveOciArchive(busybox.layout, archive, IMAGE);
-  const imported = await daemon.ctr(["images", "import", archive]);
-  assert.equal(imported.code, 0, imported.stderr);
-  const fifoDir = `${daemon.dir}/fifo`;
   const stdin = (text?: string) => text === undefined ? {} : { stdin: text };
-  try {
-    await fn({
+  await withBusybox((daemon) =>
+    fn({
       daemon,
-      fifoDir,
+      fifoDir: fifoDir(daemon),
       berth: (args, text) => daemon.berth(args, stdin(text)),
       ctr: (args, text) => daemon.ctr(args, stdin(text)),
-    });
-  } finally {
-    const ids = (await daemon.ctr(["containers", "ls", "-q"])).stdout
-      .split("\n").filter(Boolean);
-    for (const id of ids) {
-      await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", id]);
-      await daemon.ctr(["tasks", "rm", "-f", id]);
-      await daemon.ctr(["containers", "rm", id]);
-    }
-  }
+    })
+  );
 }

@@ -152,12 +152,12 @@ export async function withBusybox(
   } finally {
     await removeAllContainers(daemon);
     await reapShimsAndRunc(daemon);
-    // Removing every task must have unmounted every rootfs: say which not.
-    const left = readMountInfo().map((m) => m.mountPoint).filter((p) =>
-      p.startsWith(bundlesDir(daemon))
-    );
-    if (left.length > 0) {
-      throw new Error(`mounted after every task was removed: ${left}`);
-    }
+  }
+  // Removing every task must have unmounted every rootfs: say which not.
+  const left = readMountInfo().map((m) => m.mountPoint).filter((p) =>
+    p.startsWith(bundlesDir(daemon))
+  );
+  if (left.length > 0) {
+    throw new Error(`mounted after every task was removed: ${left}`);
   }
 }

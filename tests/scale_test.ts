@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { mountsUnder } from "../src/mount/mod.ts";
 import { run, startDaemon, type TestDaemon } from "./_harness.ts";
-import { buildImage, saveOciArchive } from "./fixtures/images.ts";
+import { BUSYBOX as IMAGE, fifoDir, prepareBusybox } from "./_containers.ts";
 
-const IMAGE = "docker.io/library/busybox:latest";
 const CONTAINERS = 50;
 const NAMESPACE = "default";
 
@@ -115,13 +114,8 @@ async function forceCleanup(daemon: TestDaemon): Promise<void> {
 
 Deno.test(`${CONTAINERS} concurrent ctr run -d start, run and clean up`, async () => {
   await using daemon = await startDaemon();
-  const busybox = await buildImage("busybox");
-  const archive = `${daemon.dir}/busybox.tar`;
-  await saveOciArchive(busybox.layout, archive, IMAGE);
-  const imported = await daemon.ctr(["images", "import", archive]);
-  assert.equal(imported.code, 0, imported.stderr);
-  const fifos = `${daemon.dir}/fifo`;
-  await Deno.mkdir(fifos);
+  await prepareBusybox(daemon);
+  const fifos = fifoDir(daemon);
   const ids = Array.from({ length: CONTAINERS }, (_, i) => `scale-${i}`);
   try {
     const started = await Promise.all(

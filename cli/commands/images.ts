@@ -38,7 +38,6 @@ import type { Connection } from "../_client.ts";
 import { errorMessage, rechunk, writeFull } from "../_content.ts";
 import {
   compareUTF8,
-  formatRFC3339,
   formatRFC3339Nano,
   goDuration,
   goJSON,
@@ -65,8 +64,8 @@ import {
   terminalWidth,
   writeStdoutSync,
 } from "../_progress.ts";
-import { EXPIRE_LABEL } from "./leases.ts";
-import { DEFAULT_SNAPSHOTTER, LEASE_HEADER, uniquePart } from "./snapshots.ts";
+import { expiresInADay, LEASE_HEADER } from "./leases.ts";
+import { DEFAULT_SNAPSHOTTER, uniquePart } from "./snapshots.ts";
 
 /** ctr's image tables: tabwriter(minwidth 1, tabwidth 8, padding 1, ' '). */
 const SPACES = { minwidth: 1, tabwidth: 8, padding: 1, padchar: " " };
@@ -920,7 +919,7 @@ async function mountImage(
     await leases.create({
       id: target,
       labels: {
-        [EXPIRE_LABEL]: formatRFC3339(new Date(Date.now() + 24 * 3600_000)),
+        ...expiresInADay(),
         [GC_SNAPSHOT_LABEL + snapshotter]: target,
       },
     }, { signal });

@@ -15,6 +15,32 @@ import { formatRFC3339, parseLabelArgs, tabwrite } from "../_format.ts";
 /** The label the garbage collector reads a lease's expiry from. */
 export const EXPIRE_LABEL = "containerd.io/gc.expire";
 
+/** The header that puts what a call creates under a lease. */
+export const LEASE_HEADER = "containerd-lease";
+
+/** An expiry label one day from now, as ctr gives the leases of its work. */
+export function expiresInADay(): Record<string, string> {
+  return {
+    [EXPIRE_LABEL]: formatRFC3339(new Date(Date.now() + 24 * 3600_000)),
+  };
+}
+
+/**
+ * Creates lease `id` expiring in a day (plus `labels`); returns the call
+ * options that put what later calls create under it.
+ */
+export async function temporaryLease(
+  conn: Connection,
+  id: string,
+  labels: Record<string, string> = {},
+): Promise<{ signal: AbortSignal; headers: Record<string, string> }> {
+  await conn.client(Leases).create(
+    { id, labels: { ...expiresInADay(), ...labels } },
+    { signal: conn.signal },
+  );
+  return { signal: conn.signal, headers: { [LEASE_HEADER]: id } };
+}
+
 /** Adds the command to `program`. */
 export function leasesCommand(
   program: Command,

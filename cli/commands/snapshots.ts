@@ -19,7 +19,6 @@ import { errorMessage, readBlob, writeFull } from "../_content.ts";
 import {
   type CtrHelp,
   ctrHelp,
-  formatRFC3339,
   formatRFC3339Nano,
   goJSON,
   type GoJSONValue,
@@ -29,16 +28,13 @@ import {
   progressBytes,
   tabwrite,
 } from "../_format.ts";
-import { EXPIRE_LABEL } from "./leases.ts";
+import { temporaryLease } from "./leases.ts";
 
 /** The snapshotter when neither `--snapshotter` nor the environment say. */
 export const DEFAULT_SNAPSHOTTER = "overlayfs";
 
 /** The label that keeps a snapshot (or blob) from the garbage collector. */
 export const GC_ROOT_LABEL = "containerd.io/gc.root";
-
-/** The header that puts what a call creates under a lease. */
-export const LEASE_HEADER = "containerd-lease";
 
 /** The layer media type `diff` makes unless told otherwise. */
 export const LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -435,14 +431,8 @@ async function diffCommand(
   opts: DiffOptions,
 ): Promise<void> {
   const { signal } = conn;
-  const leases = conn.client(Leases);
-  const { lease } = await leases.create({
-    id: uniquePart(),
-    labels: {
-      [EXPIRE_LABEL]: formatRFC3339(new Date(Date.now() + 24 * 3600_000)),
-    },
-  }, { signal });
-  const leased = { signal, headers: { [LEASE_HEADER]: lease!.id } };
+  const leaseId = uniquePart();
+  const leased = await temporaryLease(conn, leaseId);
   const snapshots = conn.client(Snapshots);
   const labels = { ...opts.labels };
   if (opts.keep) labels[GC_ROOT_LABEL] = gcRootNow();
@@ -525,6 +515,8 @@ async function diffCommand(
       });
     }
   } finally {
-    await leases.delete({ id: lease!.id }, { signal }).catch(() => {});
+    await conn.client(Leases).delete({ id: leaseId }, { signal }).catch(
+      () => {},
+    );
   }
 }
