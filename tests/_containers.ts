@@ -125,6 +125,39 @@ export async function isAlive(pid: number): Promise<boolean> {
   }
 }
 
+/**
+ * Live (not zombie) processes other than the daemon whose command line
+ * names the test's directory: its shims, and whatever they left.
+ */
+export async function strayProcesses(daemon: TestDaemon): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid) || pid === daemon.process.pid) continue;
+    try {
+      const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`))
+        .replaceAll("\0", " ");
+      if (cmdline.includes(daemon.dir) && await isAlive(pid)) {
+        found.push(`${pid}: ${cmdline.trim()}`);
+      }
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
+}
+
+/** Retries `check` until it returns an empty list or `ms` pass. */
+export async function settles<T>(check: () => Promise<T[]>, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  let left = await check();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await check();
+  }
+  return left;
+}
+
 async function* readDirNames(dir: string): AsyncGenerator<string> {
   try {
     for await (const entry of Deno.readDir(dir)) {
@@ -153,7 +186,17 @@ export async function withBusybox(
     await removeAllContainers(daemon);
     await reapShimsAndRunc(daemon);
   }
-  // Removing every task must have unmounted every rootfs: say which not.
+  // Removing every task must have ended every shim and unmounted every
+  // rootfs: say which not (and end them).
+  const stray = await settles(() => strayProcesses(daemon), 5_000);
+  for (const line of stray) {
+    try {
+      Deno.kill(Number(line.split(":")[0]), "SIGKILL");
+    } catch { /* gone */ }
+  }
+  if (stray.length > 0) {
+    throw new Error(`running after every task was removed: ${stray}`);
+  }
   const left = readMountInfo().map((m) => m.mountPoint).filter((p) =>
     p.startsWith(bundlesDir(daemon))
   );

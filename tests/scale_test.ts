@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { mountsUnder } from "../src/mount/mod.ts";
 import { run, startDaemon, type TestDaemon } from "./_harness.ts";
-import { BUSYBOX as IMAGE, fifoDir, prepareBusybox } from "./_containers.ts";
+import {
+  BUSYBOX as IMAGE,
+  fifoDir,
+  isAlive,
+  prepareBusybox,
+  settles,
+  strayProcesses,
+} from "./_containers.ts";
 
 const CONTAINERS = 50;
 const NAMESPACE = "default";
@@ -35,49 +42,6 @@ async function runcContainers(daemon: TestDaemon): Promise<string[]> {
     "-q",
   ]);
   return listed.stdout.split("\n").filter(Boolean);
-}
-
-/**
- * Live (not zombie) processes other than the daemon whose command line
- * names the test's directory: its shims, and whatever they left.
- */
-async function strayProcesses(daemon: TestDaemon): Promise<string[]> {
-  const found: string[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid) || pid === daemon.process.pid) continue;
-    try {
-      const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`))
-        .replaceAll("\0", " ");
-      if (cmdline.includes(daemon.dir) && isAlive(pid)) {
-        found.push(`${pid}: ${cmdline.trim()}`);
-      }
-    } catch {
-      // gone while we looked
-    }
-  }
-  return found;
-}
-
-/** Whether `pid` is a live (not zombie) process. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** Retries `check` until it returns an empty list or `ms` pass. */
-async function settles<T>(check: () => Promise<T[]>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  let left = await check();
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    left = await check();
-  }
-  return left;
 }
 
 /**
@@ -166,7 +130,10 @@ Deno.test(`${CONTAINERS} concurrent ctr run -d start, run and clean up`, async (
     assert.deepEqual(await runcContainers(daemon), [], "no runc containers");
     assert.deepEqual(await settles(() => strayProcesses(daemon)), []);
     assert.deepEqual(
-      await settles(() => Promise.resolve(initPids.filter(isAlive))),
+      await settles(async () => {
+        const alive = await Promise.all(initPids.map(isAlive));
+        return initPids.filter((_, i) => alive[i]);
+      }),
       [],
       "the containers' processes are gone",
     );

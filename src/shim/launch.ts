@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import { BerthError, Code } from "../types/errors.ts";
 
 /** What {@linkcode launchServe} runs. */
@@ -27,15 +26,17 @@ export interface LaunchOptions {
 
 /** Spawns the shim detached; resolves once `socket` accepts connections. */
 export async function launchServe(options: LaunchOptions): Promise<void> {
-  const child = spawn(options.command, options.args, {
+  const child = new Deno.Command(options.command, {
+    args: options.args,
     cwd: options.cwd,
-    env: { ...Deno.env.toObject(), ...options.env },
+    env: options.env,
     detached: true,
-    stdio: "ignore",
-  });
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
   let exited = false;
-  child.once("exit", () => exited = true);
-  child.once("error", () => exited = true);
+  child.status.then(() => exited = true, () => exited = true);
   child.unref();
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   while (Date.now() < deadline && !exited) {

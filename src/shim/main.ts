@@ -18,6 +18,7 @@ import { setChildSubreaper } from "../sys/proc.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { shimSocketPath } from "./address.ts";
+import { launchServe } from "./launch.ts";
 import { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
 import { defaultRuncRoot, RUNC_OPTIONS_FILE, TaskService } from "./task.ts";
@@ -113,8 +114,6 @@ async function start(a: ShimArgs, args: string[]): Promise<number> {
   const serveArgs = args.map((x) => x === "start" ? "serve" : x);
   if (!args.includes("-bundle")) serveArgs.unshift("-bundle", a.bundle);
   const [command, commandArgs] = selfCommand(serveArgs);
-  // Only `start` spawns (with node's child_process): serve never loads it.
-  const { launchServe } = await import("./launch.ts");
   await launchServe({ command, args: commandArgs, cwd: a.bundle, socket });
   console.log(`unix://${socket}`);
   return 0;

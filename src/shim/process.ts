@@ -60,7 +60,7 @@ export class ShimProcess {
    * failed launch closes the stdio and rethrows.
    */
   async launch(launch: Launch): Promise<number> {
-    if (this.pid) {
+    if (this.pid || this.exit) {
       throw new BerthError(
         Code.FailedPrecondition,
         `process ${this.#name()} already started`,
@@ -71,6 +71,9 @@ export class ShimProcess {
       this.pid = await launch(io.files, io.runcArgs);
     } catch (err) {
       io.close();
+      // It never ran: whoever waits for it learns so (status 255, unknown).
+      this.exit = { status: 255, exitedAt: new Date() };
+      this.#exited.resolve(this.exit);
       throw err;
     }
     this.#io = io;

@@ -243,13 +243,28 @@ export class TtrpcServer {
         Number(req.timeoutNano / 1_000_000n),
       );
     }
+    // A handler that ignores its signal must not hold up the connection's
+    // end or the server's close: an abort answers for it.
+    const aborted = new Promise<never>((_, reject) => {
+      const fail = () =>
+        reject(
+          abort.signal.reason instanceof BerthError
+            ? abort.signal.reason
+            : new BerthError(Code.Canceled, `ttrpc: ${req.method}`),
+        );
+      if (abort.signal.aborted) fail();
+      else abort.signal.addEventListener("abort", fail, { once: true });
+    });
     try {
-      const out = await handler(req.payload, {
-        service: req.service,
-        method: req.method,
-        metadata: req.metadata,
-        signal: abort.signal,
-      });
+      const out = await Promise.race([
+        handler(req.payload, {
+          service: req.service,
+          method: req.method,
+          metadata: req.metadata,
+          signal: abort.signal,
+        }),
+        aborted,
+      ]);
       await reply(undefined, out);
     } catch (err) {
       await reply(errorToStatus(err));
