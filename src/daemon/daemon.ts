@@ -73,9 +73,12 @@ export interface Daemon {
  * running this program's entry point.
  */
 function builtinShim(): ShimCommand {
+  // One shim per container, mostly idle: V8 without its optimizing tiers
+  // and with a small young generation saves ~3 MB of each.
+  const env = { DENO_V8_FLAGS: "--lite-mode,--max-semi-space-size=1" };
   const program = Deno.execPath();
   if (!/(^|\/)deno$/.test(program)) {
-    return { command: program, args: ["shim"], builtin: true };
+    return { command: program, args: ["shim"], builtin: true, env };
   }
   return {
     command: program,
@@ -86,6 +89,7 @@ function builtinShim(): ShimCommand {
       "shim",
     ],
     builtin: true,
+    env,
   };
 }
 

@@ -29,6 +29,8 @@ export interface ShimCommand {
    * `serve` (containerd's `start` would only start that in turn).
    */
   builtin?: boolean;
+  /** Extra environment for the shim. */
+  env?: Record<string, string>;
 }
 
 /** Options for {@linkcode startShim}. */
@@ -66,7 +68,7 @@ export async function startShim(options: StartShimOptions): Promise<string> {
       command: options.shim.command,
       args: [...options.shim.args ?? [], ...shimArgs(options), "serve"],
       cwd: bundle,
-      env: { TTRPC_ADDRESS: options.ttrpcAddress },
+      env: { ...options.shim.env, TTRPC_ADDRESS: options.ttrpcAddress },
       socket,
     });
     return socket;
