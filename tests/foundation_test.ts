@@ -33,6 +33,10 @@ Deno.test("ctr plugins ls lists every component", async () => {
       new RegExp(`io\\.containerd\\.grpc\\.v1\\s+${id}\\s+-\\s+ok`),
     );
   }
+  assert.match(
+    listed.stdout,
+    /io\.containerd\.runtime\.v2\s+task\s+linux\/\w+\s+ok/,
+  );
   const filtered = await daemon.ctr(["plugins", "ls", "-q", "id==namespaces"]);
   assert.equal(filtered.stdout, "namespaces\n");
   const bad = await daemon.ctr(["plugins", "ls", "id==="]);

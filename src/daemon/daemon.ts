@@ -159,6 +159,12 @@ function pluginList(root: string): PluginInfo[] {
       requires: ["io.containerd.content.v1", "io.containerd.snapshotter.v1"],
       exports: { path: join(root, METADATA_DIR, "meta.db") },
     },
+    {
+      type: "io.containerd.runtime.v2",
+      id: "task",
+      platforms: [{ os: "linux", architecture: hostArchitecture() }],
+      requires: ["io.containerd.event.v1", "io.containerd.metadata.v1"],
+    },
     ...SERVICE_IDS.map((id) => ({
       type: "io.containerd.grpc.v1",
       id,
