@@ -13,6 +13,7 @@
  * @module
  */
 import { join } from "node:path";
+import { type CommandResult, run as command } from "../tests/_harness.ts";
 import { buildImage, saveOciArchive } from "../tests/fixtures/images.ts";
 import {
   type BenchOptions,
@@ -36,32 +37,9 @@ const NAMESPACE = "bench";
 /** The side that is bare runc rather than a daemon. */
 const FLOOR = "runc";
 
-const decoder = new TextDecoder();
-
-/** What a finished command printed and returned. */
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function exec(cmd: string, args: string[]): Promise<Output> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
-
-/** Like {@linkcode exec}, but a failure throws with what it printed. */
-async function must(cmd: string, args: string[]): Promise<Output> {
-  const out = await exec(cmd, args);
+/** Like {@linkcode command}, but a failure throws with what it printed. */
+async function must(cmd: string, args: string[]): Promise<CommandResult> {
+  const out = await command(cmd, args);
   if (out.code !== 0) {
     throw new Error(`${cmd} ${args.join(" ")}: ${out.stderr.trim()}`);
   }
@@ -94,8 +72,8 @@ class Side {
    * starting shims may not answer a connection within ctr's default 10 s;
    * the bench waits (tests/scale_test.ts is where that counts as failure).
    */
-  ctr(args: string[]): Promise<Output> {
-    return exec("ctr", [
+  ctr(args: string[]): Promise<CommandResult> {
+    return command("ctr", [
       "--address",
       this.daemon.address,
       "--namespace",
@@ -107,7 +85,7 @@ class Side {
   }
 
   /** `ctr ARGS…`, throwing on failure. */
-  async must(args: string[]): Promise<Output> {
+  async must(args: string[]): Promise<CommandResult> {
     const out = await this.ctr(args);
     if (out.code !== 0) {
       throw new Error(
@@ -396,9 +374,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     }
   } finally {
     await Promise.all(sides.map((side) => side.removeAll()));
-    const left = await exec("runc", ["--root", floorRoot, "list", "-q"]);
+    const left = await command("runc", ["--root", floorRoot, "list", "-q"]);
     for (const id of left.stdout.split("\n").filter(Boolean)) {
-      await exec("runc", ["--root", floorRoot, "delete", "--force", id]);
+      await command("runc", ["--root", floorRoot, "delete", "--force", id]);
     }
   }
   const list = Object.values(rows);
