@@ -410,13 +410,17 @@ Deno.test("garbage collection removes what no root references and keeps the rest
   const leasedDigest = await writeBlob(berth, "gc-a", leased, {
     lease: "pull",
   });
-  const childDigest = await writeBlob(berth, "gc-a", child);
+  // The child is held by a lease until the root that references it exists:
+  // a collection in between (one runs soon after start) would take it.
+  await leases.create({ id: "hold" });
+  const childDigest = await writeBlob(berth, "gc-a", child, { lease: "hold" });
   const rootDigest = await writeBlob(berth, "gc-a", root, {
     labels: {
       "containerd.io/gc.root": "yes",
       "containerd.io/gc.ref.content.0": childDigest,
     },
   });
+  await leases.delete({ id: "hold" });
   const looseDigest = await writeBlob(berth, "gc-a", loose);
   // The other tenant holds its own copy of the leased blob under its lease.
   const otherLeases = apiClient(Leases, {

@@ -28,6 +28,7 @@ import {
   run,
   startDaemon,
   type TestDaemon,
+  watchEvents,
 } from "./_harness.ts";
 
 /** Polls `check` every 100 ms until it is true; fails after `timeoutMs`. */
@@ -620,5 +621,43 @@ Deno.test("a duplicate exec id is refused and the first exec keeps running", asy
     assert.equal(after.process?.pid, before.process?.pid);
     const ps = await daemon.ctr(["tasks", "ps", "ex"]);
     assert.match(ps.stdout, new RegExp(`^${before.process?.pid}\\s`, "m"));
+  });
+});
+
+Deno.test("a shim that dies takes its task with it, as in containerd", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    await using events = await watchEvents(daemon.address);
+    for (const id of ["dies", "lives"]) {
+      const r = await ctrRun(["-d", BUSYBOX, id, "sleep", "600"]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const shim = await readShimPid(daemon, "default", "dies");
+    assert.ok(shim);
+    Deno.kill(shim, "SIGKILL");
+    await events.waitFor(/\/tasks\/delete[^\n]*dies/);
+    // The other task is untouched and listed; the dead one is gone.
+    const ls = await daemon.ctr(["tasks", "ls"]);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /lives\s+\d+\s+RUNNING/);
+    assert.doesNotMatch(ls.stdout, /dies/);
+    assert.match(events.text, /\/tasks\/exit[^\n]*dies[^\n]*255/);
+    assert.deepEqual(
+      (await listBundles(daemon)).map(([, id]) => id),
+      ["lives"],
+    );
+    // Its container can run a task again.
+    const again = await daemon.ctr([
+      "tasks",
+      "start",
+      "-d",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "dies",
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      (await daemon.ctr(["tasks", "ls"])).stdout,
+      /dies\s+\d+\s+RUNNING/,
+    );
   });
 });

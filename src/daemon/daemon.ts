@@ -307,6 +307,7 @@ export async function startDaemon(
         : Object.keys(config.runtimes)[0],
       daemonAddress: config.grpc.address,
       ttrpcAddress,
+      events,
     });
     // Tasks outlive the daemon: find the shims that are still running.
     await tasks.reconnect();

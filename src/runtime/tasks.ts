@@ -41,7 +41,12 @@ import {
   WaitRequestSchema,
   WaitResponseSchema,
 } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
-import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import { EmptySchema, timestampNow } from "@bufbuild/protobuf/wkt";
+import {
+  TaskDeleteSchema,
+  TaskExitSchema,
+} from "../gen/containerd/events/task_pb.ts";
+import type { Exchange } from "../events/mod.ts";
 import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
 import { unmountRecursive } from "../mount/mod.ts";
 import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
@@ -113,6 +118,10 @@ interface Task {
   bundle: string;
   client: TtrpcClient;
   pid: number;
+  /** How its shim was started, for the clean-up after it died. */
+  shim: StartShimOptions;
+  /** Set when the daemon itself lets go of the shim. */
+  released?: boolean;
 }
 
 /** How containers of one runtime name are run. */
@@ -137,6 +146,8 @@ export interface TaskManagerOptions {
   daemonAddress: string;
   /** The daemon's ttrpc socket, where shims forward their events. */
   ttrpcAddress: string;
+  /** Where the runtime's own events go (a dead shim's task's end). */
+  events?: Pick<Exchange, "publish">;
 }
 
 /** How long a shim found at start-up has to answer. */
@@ -249,7 +260,14 @@ export class TaskManager {
     let client: TtrpcClient | undefined;
     try {
       client = await TtrpcClient.connect(await startShim(shimOptions));
-      const task: Task = { namespace, id, bundle, client, pid: 0 };
+      const task: Task = {
+        namespace,
+        id,
+        bundle,
+        client,
+        pid: 0,
+        shim: shimOptions,
+      };
       const created = await this.#call(
         task,
         "Create",
@@ -267,7 +285,7 @@ export class TaskManager {
         CreateTaskResponseSchema,
       );
       task.pid = created.pid;
-      this.#tasks.set(this.#key(namespace, id), task);
+      this.#track(task);
       return created.pid;
     } catch (err) {
       // Nothing half-made stays: no shim, no container, no bundle.
@@ -458,6 +476,8 @@ export class TaskManager {
     const deleted = await this.#call(task, "Delete", DeleteRequestSchema, {
       id,
     }, DeleteResponseSchema);
+    // From here the shim's going is expected.
+    task.released = true;
     await this.#call(
       task,
       "Shutdown",
@@ -504,7 +524,7 @@ export class TaskManager {
           client = await TtrpcClient.connect(
             address.replace(/^unix:\/\//, ""),
           );
-          const task: Task = { namespace, id, bundle, client, pid: 0 };
+          const task: Task = { namespace, id, bundle, client, pid: 0, shim };
           // A shim that hangs must not hold up the daemon's start.
           const state = await this.#call(
             task,
@@ -517,13 +537,53 @@ export class TaskManager {
             { timeoutMs: RECONNECT_TIMEOUT_MS },
           );
           task.pid = state.pid;
-          this.#tasks.set(this.#key(namespace, id), task);
+          this.#track(task);
           readShimLog(shim);
         } catch {
           await this.#cleanUpDeadShim(shim, client);
         }
       }
     }
+  }
+
+  /**
+   * Adds `task`, and watches its shim: a shim whose connection ends without
+   * the daemon letting go of it has died, and its task is cleaned up as
+   * containerd does — runc's container, mount and bundle removed, the exit
+   * (status 255, unknown) and deletion published.
+   */
+  #track(task: Task): void {
+    this.#tasks.set(this.#key(task.namespace, task.id), task);
+    task.client.ended.then(async () => {
+      if (task.released) return;
+      const key = this.#key(task.namespace, task.id);
+      if (this.#tasks.get(key) === task) this.#tasks.delete(key);
+      await this.#cleanUpDeadShim(task.shim, undefined);
+      const exitedAt = timestampNow();
+      const ids = { containerId: task.id, id: task.id, pid: task.pid };
+      this.#publish(task.namespace, "/tasks/exit", TaskExitSchema, {
+        ...ids,
+        exitStatus: 255,
+        exitedAt,
+      });
+      this.#publish(task.namespace, "/tasks/delete", TaskDeleteSchema, {
+        ...ids,
+        exitStatus: 255,
+        exitedAt,
+      });
+    }).catch(() => {});
+  }
+
+  #publish<Desc extends DescMessage>(
+    namespace: string,
+    topic: string,
+    schema: Desc,
+    message: MessageInitShape<Desc>,
+  ): void {
+    this.#options.events?.publish(namespace, topic, {
+      typeUrl: schema.typeName,
+      value: toBinary(schema, create(schema, message)),
+    });
   }
 
   /**
@@ -551,7 +611,10 @@ export class TaskManager {
 
   /** Disconnects from every shim (they keep running). */
   async close(): Promise<void> {
-    for (const task of this.#tasks.values()) await task.client.close();
+    for (const task of this.#tasks.values()) {
+      task.released = true;
+      await task.client.close();
+    }
     this.#tasks.clear();
   }
 }

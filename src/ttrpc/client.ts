@@ -44,6 +44,7 @@ export class TtrpcClient {
   #nextStreamId = 1;
   #closed: BerthError | undefined;
   readonly #done: Promise<void>;
+  readonly #ended = Promise.withResolvers<BerthError>();
 
   /** Wraps an open connection; prefer {@linkcode TtrpcClient.connect}. */
   constructor(conn: Deno.Conn) {
@@ -142,6 +143,14 @@ export class TtrpcClient {
     });
   }
 
+  /**
+   * Resolves, with the reason, once the connection has ended: closed here,
+   * or by the server (the peer process died).
+   */
+  get ended(): Promise<BerthError> {
+    return this.#ended.promise;
+  }
+
   /** Closes the connection; pending calls fail with `Unavailable`. */
   async close(): Promise<void> {
     this.#shutdown(new BerthError(Code.Unavailable, "ttrpc: client closed"));
@@ -150,6 +159,7 @@ export class TtrpcClient {
 
   #shutdown(err: BerthError): void {
     this.#closed ??= err;
+    this.#ended.resolve(this.#closed);
     this.#channel.close();
     for (const p of [...this.#pending.values()]) p.reject(this.#closed);
   }
