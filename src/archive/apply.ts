@@ -21,6 +21,7 @@ import {
   notFound,
 } from "../types/mod.ts";
 import { EntryApplier } from "./_applier.ts";
+import { chunkSource, drained } from "./tar_feed.ts";
 import { decompressLayer } from "./decompress.ts";
 import { toLayerEntry } from "./_entry.ts";
 import { installPaxDecoder } from "./_pax.ts";
@@ -261,18 +262,9 @@ class Feeder {
 
   /** Feeds everything, then ends the reader; rejects with the first failure. */
   async run(): Promise<void> {
-    let next: () => Promise<IteratorResult<Uint8Array>>;
-    if (this.#source instanceof ReadableStream) {
-      const reader = this.#source.getReader();
-      next = () => reader.read() as Promise<IteratorResult<Uint8Array>>;
-      this.#cancel = () => reader.cancel().catch(() => {});
-    } else {
-      const iterator = this.#source[Symbol.asyncIterator]();
-      next = () => iterator.next();
-      this.#cancel = async () => {
-        await iterator.return?.();
-      };
-    }
+    const source = chunkSource(this.#source);
+    const next = source.next;
+    this.#cancel = () => source.cancel().catch(() => {});
     let complete = false;
     try {
       let pending = next();
@@ -308,17 +300,4 @@ class Feeder {
     this.#stopped = true;
     this.#cancel().catch(() => {});
   }
-}
-
-function drained(extract: Extract): Promise<void> {
-  if (extract.destroyed || extract.destroying) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      extract.off("drain", done);
-      extract.off("close", done);
-      resolve();
-    };
-    extract.on("drain", done);
-    extract.on("close", done);
-  });
 }

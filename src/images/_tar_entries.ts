@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Extract, extract as tarExtract, type Header } from "tar-stream";
+import { extract as tarExtract, type Header } from "tar-stream";
+import { chunkSource, drained } from "../archive/tar_feed.ts";
 import { BerthError, Code } from "../types/mod.ts";
 
 /** One entry: its header and its bytes (read them, or call `skip`). */
@@ -32,17 +33,7 @@ export async function* tarEntries(
   extract.on("error", (err: unknown) => {
     readerError ??= err;
   });
-  let next: () => Promise<IteratorResult<Uint8Array>>;
-  let cancel: () => Promise<unknown>;
-  if (source instanceof ReadableStream) {
-    const reader = source.getReader();
-    next = () => reader.read() as Promise<IteratorResult<Uint8Array>>;
-    cancel = () => reader.cancel();
-  } else {
-    const iterator = source[Symbol.asyncIterator]();
-    next = () => iterator.next();
-    cancel = async () => await iterator.return?.();
-  }
+  const { next, cancel } = chunkSource(source);
   let stopped = false;
   const pump = (async () => {
     try {
@@ -83,18 +74,6 @@ export async function* tarEntries(
     await pump;
   }
   if (readerError) throw asTarError(readerError, subject);
-}
-
-function drained(extract: Extract): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      extract.off("drain", done);
-      extract.off("close", done);
-      resolve();
-    };
-    extract.on("drain", done);
-    extract.on("close", done);
-  });
 }
 
 function asTarError(err: unknown, subject: string): unknown {
