@@ -5,6 +5,7 @@
  * @module
  */
 import Table from "cli-table3";
+import { compareUTF8 } from "../src/types/utf8_order.ts";
 
 const NO_BORDER = {
   top: "",
@@ -306,15 +307,7 @@ function goJSONString(text: string): string {
 }
 
 /** Compares strings by their UTF-8 bytes, the order Go sorts map keys in. */
-export function compareUTF8(a: string, b: string): number {
-  const enc = new TextEncoder();
-  const x = enc.encode(a);
-  const y = enc.encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i] - y[i];
-  }
-  return x.length - y.length;
-}
+export { compareUTF8 };
 
 /** A value Go's `encoding/json` would marshal: objects keep their key order. */
 export type GoJSONValue =

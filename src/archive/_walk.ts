@@ -12,6 +12,7 @@
 import { type FileStat, FileType, fileType, lstatx } from "../sys/statx.ts";
 import { readXattrs } from "./_xattr.ts";
 import { BerthError, Code } from "../types/errors.ts";
+import { compareUTF8 } from "../types/utf8_order.ts";
 
 /**
  * What happened to a path: the three changes, and `unmodified` for a file
@@ -38,26 +39,6 @@ export interface WalkOptions {
 
 const CHUNK = 128 * 1024;
 
-/**
- * Orders two names by their UTF-8 bytes (JavaScript's `<` orders UTF-16 code
- * units, which differs above U+FFFF).
- */
-export function compareNames(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
-  }
-  return a.length - b.length;
-}
-
-function codePointRank(unit: number): number {
-  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
-  if (unit >= 0xe000) return unit - 0x800;
-  return unit;
-}
-
 /** `root` joined with `/`-rooted `path`. */
 export function joinRoot(root: string, path: string): string {
   return root === "/" ? path : root + path;
@@ -72,7 +53,7 @@ export function cleanRoot(root: string): string {
 async function sortedNames(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort(compareNames);
+  return names.sort(compareUTF8);
 }
 
 function isDir(stat: FileStat): boolean {
@@ -128,7 +109,7 @@ async function* walkDir(
       ? 1
       : j >= upperNames.length
       ? -1
-      : compareNames(lowerNames[i], upperNames[j]);
+      : compareUTF8(lowerNames[i], upperNames[j]);
     if (order < 0) {
       const path = `${dir}/${lowerNames[i++]}`;
       yield { kind: "delete", path, stat: lstatx(joinRoot(lowerRoot!, path)) };

@@ -7,6 +7,7 @@
  */
 import { BerthError, Code } from "../types/mod.ts";
 import { FileType, fileType, lstatx } from "../sys/statx.ts";
+import { compareUTF8 } from "../types/utf8_order.ts";
 import { currentCapabilities } from "./caps.ts";
 import { parseMountFlag } from "./mount_flag.ts";
 import {
@@ -533,7 +534,7 @@ export function withHostDevices(dir = "/dev"): SpecOpt {
 async function hostDevices(dir: string): Promise<SpecDevice[]> {
   const entries: Deno.DirEntry[] = [];
   for await (const entry of Deno.readDir(dir)) entries.push(entry);
-  entries.sort((a, b) => compareBytes(a.name, b.name));
+  entries.sort((a, b) => compareUTF8(a.name, b.name));
   const devices: SpecDevice[] = [];
   for (const entry of entries) {
     const path = `${dir}/${entry.name}`;
@@ -564,16 +565,6 @@ async function hostDevices(dir: string): Promise<SpecDevice[]> {
     });
   }
   return devices;
-}
-
-/** Orders names as Go compares strings: by their UTF-8 bytes. */
-function compareBytes(a: string, b: string): number {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i] - y[i];
-  }
-  return x.length - y.length;
 }
 
 /** Replaces the device rules with one allowing every device. */

@@ -14,3 +14,4 @@ export * from "./descriptor.ts";
 export * from "./reference.ts";
 export * from "./media_types.ts";
 export * from "./platform.ts";
+export * from "./utf8_order.ts";
