@@ -59,7 +59,8 @@ export class ProcessIO {
   #console: ConsoleSocket | undefined;
   #consoleDir: string | undefined;
   #master: number | undefined;
-  #stdinFifo: Promise<Deno.FsFile> | undefined;
+  /** Whether a reader of the stdin FIFO may still wait for a writer. */
+  #stdinOpening = false;
   #output: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -170,7 +171,7 @@ export class ProcessIO {
   #copyStdin(fd: number) {
     // Opening for reading waits for the client's writer, on a worker thread.
     const opening = Deno.open(this.#paths.stdin, { read: true });
-    this.#stdinFifo = opening;
+    this.#stdinOpening = true;
     const copying = () => fd === this.#stdinWriter || fd === this.#master;
     (async () => {
       const fifo = await opening;
@@ -194,8 +195,8 @@ export class ProcessIO {
    * the FIFO for writing once ourselves; its read then sees end of file.
    */
   #releaseStdinFifo() {
-    if (!this.#stdinFifo || !this.#paths.stdin) return;
-    this.#stdinFifo = undefined;
+    if (!this.#stdinOpening) return;
+    this.#stdinOpening = false;
     try {
       closeFd(openFd(this.#paths.stdin, O_WRONLY | O_NONBLOCK));
     } catch {
