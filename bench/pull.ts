@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { berthCtrArgs } from "../tests/_harness.ts";
 import { buildImage } from "../tests/fixtures/images.ts";
 import { pushLayout, startRegistry } from "../tests/fixtures/registry.ts";
 import {
@@ -20,8 +20,6 @@ import { startBerth, startContainerd } from "./_daemons.ts";
 
 /** The module's name for `deno task bench pull`. */
 export const name = "pull";
-
-const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 
 /** Runs a command; returns its duration in seconds, or throws on failure. */
 async function timed(cmd: string, args: string[]): Promise<number> {
@@ -63,18 +61,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           : await startContainerd();
         try {
           const seconds = side === "berth"
-            ? await timed(Deno.execPath(), [
-              "run",
-              "-A",
-              MOD,
-              "ctr",
-              "--address",
-              daemon.address,
-              "images",
-              "pull",
-              "--plain-http",
-              refs[key],
-            ])
+            ? await timed(
+              Deno.execPath(),
+              berthCtrArgs(daemon.address, [
+                "images",
+                "pull",
+                "--plain-http",
+                refs[key],
+              ]),
+            )
             : await timed("ctr", [
               "--address",
               daemon.address,

@@ -97,6 +97,14 @@ export async function run(
   };
 }
 
+/**
+ * The arguments after `Deno.execPath()` that run `berth ctr --address
+ * ADDRESS ARGS…`, for tests that spawn, pipe or time the client.
+ */
+export function berthCtrArgs(address: string, args: string[]): string[] {
+  return ["run", "-A", MOD, "ctr", "--address", address, ...args];
+}
+
 /** Runs `deno run -A mod.ts ARGS…`. */
 export function berth(args: string[]): Promise<CommandResult> {
   return run(Deno.execPath(), ["run", "-A", MOD, ...args], {
@@ -188,15 +196,7 @@ export async function startDaemon(
     process,
     ctr: (args, opts) => run("ctr", ["--address", address, ...args], opts),
     berth: (args, opts) =>
-      run(Deno.execPath(), [
-        "run",
-        "-A",
-        MOD,
-        "ctr",
-        "--address",
-        address,
-        ...args,
-      ], {
+      run(Deno.execPath(), berthCtrArgs(address, args), {
         ...opts,
         env: { NO_COLOR: "1" },
       }),

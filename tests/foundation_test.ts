@@ -4,7 +4,7 @@
  * speaking the Connect protocol.
  */
 import assert from "node:assert/strict";
-import { berth, collect, run, startDaemon } from "./_harness.ts";
+import { berth, berthCtrArgs, collect, run, startDaemon } from "./_harness.ts";
 import { VERSION } from "../src/version.ts";
 
 Deno.test("ctr version reports berth's version and a persistent UUID", async () => {
@@ -114,16 +114,10 @@ Deno.test("ctr events shows namespace events made from another client", async ()
 Deno.test("berth ctr events filters by topic and by event field", async () => {
   await using daemon = await startDaemon();
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../mod.ts", import.meta.url).pathname,
-      "ctr",
-      "--address",
-      daemon.address,
+    args: berthCtrArgs(daemon.address, [
       "events",
       'topic=="/namespaces/create",event.name~="^keep"',
-    ],
+    ]),
     stdout: "piped",
     stderr: "null",
     env: { NO_COLOR: "1" },

@@ -4,6 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { ProgressSchema } from "../../src/gen/berth/services/transfer/v1/transfer_pb.ts";
 import { MountSchema } from "../../src/gen/containerd/types/mount_pb.ts";
 import {
+  berthCtrArgs,
   type CommandResult,
   normalizeCtr,
   run,
@@ -623,16 +624,7 @@ Deno.test("berth ctr export goes into containerd; import reads an OCI archive", 
     `"$@" > ${daemon.dir}/stdout.tar`,
     "sh",
     Deno.execPath(),
-    "run",
-    "-A",
-    new URL("../../mod.ts", import.meta.url).pathname,
-    "ctr",
-    "--address",
-    daemon.address,
-    "images",
-    "export",
-    "-",
-    ref,
+    ...berthCtrArgs(daemon.address, ["images", "export", "-", ref]),
   ]);
   ok(piped, "export -");
   assert.deepEqual(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { collect, run } from "../../tests/_harness.ts";
+import { berthCtrArgs, collect, run } from "../../tests/_harness.ts";
 import { IMAGE, MOD, withBusyboxDaemon } from "../_test_busybox.ts";
 
 Deno.test("berth ctr run: output, exit status, stdin, stderr and --rm", async () => {
@@ -125,13 +125,7 @@ Deno.test("berth ctr run: flags take effect and print as ctr run does", async ()
 Deno.test("berth ctr run forwards SIGTERM to the container", async () => {
   await withBusyboxDaemon(async ({ daemon, fifoDir }) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MOD,
-        "ctr",
-        "--address",
-        daemon.address,
+      args: berthCtrArgs(daemon.address, [
         "run",
         "--rm",
         "--fifo-dir",
@@ -141,7 +135,7 @@ Deno.test("berth ctr run forwards SIGTERM to the container", async () => {
         "sh",
         "-c",
         'trap "echo got TERM; exit 3" TERM; echo ready; while true; do sleep 1; done',
-      ],
+      ]),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import {
   InfoSchema,
@@ -8,6 +7,7 @@ import {
 } from "../../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import { MountSchema } from "../../src/gen/containerd/types/mount_pb.ts";
 import {
+  berthCtrArgs,
   type CommandResult,
   run,
   startDaemon,
@@ -22,8 +22,6 @@ import {
   uniquePart,
 } from "./snapshots.ts";
 import { goJSON } from "../_format.ts";
-
-const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 
 Deno.test("snapshotTree indents children under their parents as ctr", () => {
   assert.equal(
@@ -123,15 +121,9 @@ function berthEnv(
   args: string[],
   env: Record<string, string>,
 ): Promise<CommandResult> {
-  return run(Deno.execPath(), [
-    "run",
-    "-A",
-    MOD,
-    "ctr",
-    "--address",
-    daemon.address,
-    ...args,
-  ], { env: { NO_COLOR: "1", ...env } });
+  return run(Deno.execPath(), berthCtrArgs(daemon.address, args), {
+    env: { NO_COLOR: "1", ...env },
+  });
 }
 
 Deno.test("berth ctr snapshots prints as ctr snapshots on the same daemon", async () => {
@@ -314,15 +306,16 @@ Deno.test("berth ctr snapshots prints as ctr snapshots on the same daemon", asyn
         ),
       };
     };
-    const address = ["--address", daemon.address, "snapshots", ...args];
-    const theirs = await save("ctr", ["ctr", ...address]);
+    const snapshotsArgs = ["snapshots", ...args];
+    const theirs = await save("ctr", [
+      "ctr",
+      "--address",
+      daemon.address,
+      ...snapshotsArgs,
+    ]);
     const ours = await save("berth", [
       Deno.execPath(),
-      "run",
-      "-A",
-      MOD,
-      "ctr",
-      ...address,
+      ...berthCtrArgs(daemon.address, snapshotsArgs),
     ]);
     assert.equal(ours.entries, theirs.entries, args.join(" "));
     if (!ours.entries.includes(".wh.")) {
