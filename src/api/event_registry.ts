@@ -5,6 +5,7 @@
  * @module
  */
 import { createRegistry, type Registry } from "@bufbuild/protobuf";
+import { file_berth_events_network } from "../gen/berth/events/network_pb.ts";
 import { file_containerd_events_container } from "../gen/containerd/events/container_pb.ts";
 import { file_containerd_events_content } from "../gen/containerd/events/content_pb.ts";
 import { file_containerd_events_image } from "../gen/containerd/events/image_pb.ts";
@@ -14,6 +15,7 @@ import { file_containerd_events_task } from "../gen/containerd/events/task_pb.ts
 
 /** Every event payload message, by type name. */
 export const eventRegistry: Registry = createRegistry(
+  file_berth_events_network,
   file_containerd_events_container,
   file_containerd_events_content,
   file_containerd_events_image,
