@@ -8,3 +8,4 @@ export * from "./lockfile.ts";
 export * from "./mount.ts";
 export * from "./fsx.ts";
 export * from "./statx.ts";
+export * from "./netns.ts";
