@@ -49,6 +49,7 @@ import {
   TtrpcEvents,
 } from "../services/mod.ts";
 import { acquireLock, type LockFile, LockHeldError } from "../sys/mod.ts";
+import { closeOnExecAll } from "../sys/fdio.ts";
 import { REVISION, VERSION } from "../version.ts";
 import { type Config, DEFAULT_RUNTIME } from "./config.ts";
 import { listen, type Listener } from "./listener.ts";
@@ -347,6 +348,8 @@ export async function startDaemon(
       gid: config.grpc.gid,
     });
     cleanups.push(() => listener.close());
+    // Shims and the programs they start must not hold the API socket.
+    closeOnExecAll();
     logger.info("serving", { address: config.grpc.address, root: config.root });
   } catch (err) {
     await unwind();

@@ -34,8 +34,11 @@ const fdio = libcSymbols(SYMBOLS);
 
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
+const F_GETFD = 1;
+const F_SETFD = 2;
 const F_GETFL = 3;
 const F_SETFL = 4;
+const FD_CLOEXEC = 1;
 const TIOCSWINSZ = 0x5414n;
 
 /** Creates a close-on-exec pipe; returns `[readEnd, writeEnd]`. */
@@ -45,6 +48,23 @@ export function pipe(): [number, number] {
     throw new SyscallError("pipe2", errno());
   }
   return [fds[0], fds[1]];
+}
+
+/**
+ * Marks every open descriptor from 3 up close-on-exec, so no child started
+ * later inherits one. Deno opens most descriptors close-on-exec, but not all
+ * (a `node:net` UNIX listening socket is not): without this, every shim
+ * would hold the daemon's API socket open.
+ */
+export function closeOnExecAll(): void {
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(entry.name);
+    if (fd < 3) continue;
+    const flags = fdio().fcntl(fd, F_GETFD, 0);
+    // A descriptor closed since the listing (the listing's own, too).
+    if (flags < 0 || flags & FD_CLOEXEC) continue;
+    fdio().fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
 }
 
 /** Clears `O_NONBLOCK` on `fd`, so reads wait for data. */
