@@ -3,7 +3,14 @@
  * (issue 11's daemon side), each checked as containerd 1.6 behaves.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { BUSYBOX, readShimPid, withBusybox } from "./_containers.ts";
+import {
+  normalizeCtr,
+  startContainerd,
+  startDaemon,
+  type TestDaemon,
+} from "./_harness.ts";
 
 /** Each open fd of process `pid` and what it points at. */
 async function openFiles(pid: number): Promise<Map<number, string>> {
@@ -42,4 +49,42 @@ Deno.test("shims and containers inherit no fd of the daemon", async () => {
     const files = await openFiles(pid);
     assert.deepEqual([...files.keys()].sort(), [0, 1, 2], [...files].join());
   });
+});
+
+Deno.test("a refused commit keeps its bytes under the ref, as in containerd", async () => {
+  await using berth = await startDaemon();
+  await using containerd = await startContainerd();
+  const daemons = containerd ? [berth, containerd] : [berth];
+  const data = crypto.getRandomValues(new Uint8Array(4096));
+  const file = `${berth.dir}/blob`;
+  await Deno.writeFile(file, data);
+  const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  const ingest = (d: { ctr: TestDaemon["ctr"] }, expected: string) =>
+    d.ctr([
+      "content",
+      "ingest",
+      "--expected-size",
+      "4096",
+      "--expected-digest",
+      expected,
+      "kept",
+    ], { stdin: { file } });
+  const seen: string[][] = [];
+  for (const daemon of daemons) {
+    const bad = await ingest(daemon, `sha256:${"0".repeat(64)}`);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /unexpected commit digest/);
+    const active = await daemon.ctr(["content", "active"]);
+    assert.match(active.stdout, /^kept\s+4\.096kB\s/m);
+    const good = await ingest(daemon, digest);
+    assert.equal(good.code, 0, good.stderr);
+    const ls = await daemon.ctr(["content", "ls", "-q"]);
+    assert.equal(ls.stdout.trim(), digest);
+    seen.push([
+      normalizeCtr(bad.stderr),
+      normalizeCtr(active.stdout),
+      (await daemon.ctr(["content", "active"])).stdout,
+    ]);
+  }
+  if (seen.length === 2) assert.deepEqual(seen[0], seen[1]);
 });

@@ -171,7 +171,7 @@ Deno.test(
 );
 
 Deno.test(
-  "content: a wrong digest or size leaves nothing behind",
+  "content: a wrong digest or size keeps the ingest, to be committed right",
   withStore(async (store, root) => {
     const data = bytes(1000);
     const wrong = digestOf("something else");
@@ -187,13 +187,23 @@ Deno.test(
       ),
     );
     assert.ok(!(await store.has(digestOf(data))));
-    assert.deepEqual(await list(join(root, "ingest")), []);
     assert.deepEqual(await list(join(root, "blobs", "sha256")), []);
     await assertCode(w.write(data), Code.FailedPrecondition, /closed writer/);
+    // What was written is still there under the ref, as in containerd.
+    assert.equal((await store.status("bad-digest")).offset, 1000);
+    w = await store.writer({ ref: "bad-digest" });
+    assert.equal(w.status().offset, 1000);
+    assert.equal(w.digest(), digestOf(data));
+    assert.equal(
+      await w.commit({ size: 1000, expected: digestOf(data) }),
+      digestOf(data),
+    );
+    assert.ok(await store.has(digestOf(data)));
 
     // The writer's own expected digest is checked too.
-    w = await store.writer({ ref: "bad-digest", expected: wrong });
-    await w.write(data);
+    const other = bytes(500);
+    w = await store.writer({ ref: "own-expected", expected: wrong });
+    await w.write(other);
     await assertCode(
       w.commit(),
       Code.FailedPrecondition,
@@ -201,26 +211,39 @@ Deno.test(
     );
 
     w = await store.writer({ ref: "bad-size" });
-    await w.write(data);
+    await w.write(other);
     await assertCode(
-      w.commit({ size: 999 }),
+      w.commit({ size: 499 }),
       Code.FailedPrecondition,
-      /^unexpected commit size 1000, expected 999: failed precondition$/,
+      /^unexpected commit size 500, expected 499: failed precondition$/,
     );
-    // Short of the declared total.
-    w = await store.writer({ ref: "short", total: 2000 });
-    await w.write(data);
+    // Short of the declared total: the rest can still be written.
+    w = await store.writer({ ref: "short", total: 1000 });
+    await w.write(other.subarray(0, 300));
     await assertCode(
       w.commit(),
       Code.FailedPrecondition,
-      /unexpected commit size 1000, expected 2000/,
+      /unexpected commit size 300, expected 1000/,
     );
-
-    assert.deepEqual(await list(join(root, "ingest")), []);
-    assert.deepEqual(await list(join(root, "blobs", "sha256")), []);
-    assert.deepEqual(await store.listStatuses(), []);
-    // The locks were released.
+    assert.deepEqual(
+      (await store.listStatuses()).map((s) => [s.ref, s.offset]).sort(),
+      [["bad-size", 500], ["own-expected", 500], ["short", 300]],
+    );
+    // The locks were released: each ref reopens and resumes.
+    w = await store.writer({ ref: "short" });
+    assert.equal(w.status().offset, 300);
+    await w.write(other.subarray(300));
+    await w.write(new Uint8Array(500));
+    const full = concat([other, new Uint8Array(500)]);
+    assert.equal(await w.commit(), digestOf(full));
     await (await store.writer({ ref: "bad-size" })).close();
+    assert.deepEqual(
+      await list(join(root, "blobs", "sha256")),
+      [
+        digestOf(data).slice(7),
+        digestOf(full).slice(7),
+      ].sort(),
+    );
   }),
 );
 

@@ -144,8 +144,9 @@ export class LocalContentWriter implements ContentWriter {
    * Verifies and commits the ingest as a blob, returning its digest. The
    * size checked is `size` when > 0, else the writer's total when known; the
    * digest checked is `expected`, else the writer's expected when known. A
-   * mismatch (FailedPrecondition) or an existing blob (AlreadyExists)
-   * removes the ingest. The writer is closed afterwards in every case.
+   * mismatch (FailedPrecondition) keeps the ingest for a later writer on
+   * the same ref; an existing blob (AlreadyExists) removes it. The writer
+   * is closed afterwards in every case.
    */
   commit(options: CommitOptions = {}): Promise<string> {
     return this.#serial(() => this.#commit(options));
@@ -162,8 +163,9 @@ export class LocalContentWriter implements ContentWriter {
       const size = options.size && options.size > 0
         ? options.size
         : this.#total;
+      // A mismatch keeps the ingest, as containerd does: the same ref can
+      // be reopened, inspected and committed right.
       if (size > 0 && size !== actual) {
-        await this.#removeIngest();
         throw failedPrecondition(
           `unexpected commit size ${actual}, expected ${size}`,
         );
@@ -179,7 +181,6 @@ export class LocalContentWriter implements ContentWriter {
       const digest = this.digest();
       const expected = options.expected || this.#expected;
       if (expected && expected !== digest) {
-        await this.#removeIngest();
         throw failedPrecondition(
           `unexpected commit digest ${digest}, expected ${expected}`,
         );

@@ -572,12 +572,10 @@ export class NamespacedContentStore {
             });
           } catch (err) {
             if (!BerthError.is(err, Code.AlreadyExists)) {
-              // A mismatch makes the blob store drop the ingest: so does the
-              // record. Other failures leave both for a retry.
-              if (
-                BerthError.is(err, Code.FailedPrecondition) ||
-                BerthError.is(err, Code.DataLoss)
-              ) {
+              // Lost data makes the blob store drop the ingest: so does the
+              // record. Other failures (a size or digest mismatch too) leave
+              // both for a retry, as containerd does.
+              if (BerthError.is(err, Code.DataLoss)) {
                 db.sql.prepare(
                   "DELETE FROM ingests WHERE namespace = ? AND ref = ?",
                 ).run(namespace, row.ref);

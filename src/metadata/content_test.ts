@@ -129,20 +129,32 @@ Deno.test(
 );
 
 Deno.test(
-  "a failed commit leaves neither a blob nor an ingest",
+  "a failed commit keeps the ingest, which reopens and commits right",
   withStore(async ({ store }) => {
+    const data = bytes("not what was promised");
     const writer = await store.writer("ns", {
       ref: "bad",
       expected: "sha256:" + "1".repeat(64),
     });
-    await writer.write(bytes("not what was promised"));
+    await writer.write(data);
     await assert.rejects(
       () => writer.commit({}),
       (err) => BerthError.is(err, Code.FailedPrecondition),
     );
     await writer.close();
-    assert.deepEqual(await store.listStatuses("ns"), []);
-    assert.deepEqual(await store.blobs.listStatuses(), []);
     assert.deepEqual(store.list("ns"), []);
+    const [status] = await store.listStatuses("ns");
+    assert.equal(status.ref, "bad");
+    assert.equal(status.offset, data.length);
+
+    const again = await store.writer("ns", { ref: "bad" });
+    assert.equal((await again.status()).offset, data.length);
+    const digest = await again.commit({
+      size: data.length,
+      expected: digestOf(data),
+    });
+    assert.equal(digest, digestOf(data));
+    assert.deepEqual(store.list("ns").map((i) => i.digest), [digest]);
+    assert.deepEqual(await store.listStatuses("ns"), []);
   }),
 );
