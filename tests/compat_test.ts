@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { Namespaces } from "../src/gen/containerd/services/namespaces/v1/namespace_pb.ts";
+import { apiClient } from "./_client.ts";
 import { BUSYBOX, readShimPid, withBusybox } from "./_containers.ts";
 import {
   normalizeCtr,
@@ -86,5 +88,35 @@ Deno.test("a refused commit keeps its bytes under the ref, as in containerd", as
       (await daemon.ctr(["content", "active"])).stdout,
     ]);
   }
+  if (seen.length === 2) assert.deepEqual(seen[0], seen[1]);
+});
+
+Deno.test("namespaces come into being on use, as in containerd", async () => {
+  await using berth = await startDaemon();
+  await using containerd = await startContainerd();
+  const seen: unknown[] = [];
+  for (const daemon of containerd ? [berth, containerd] : [berth]) {
+    const namespaces = apiClient(Namespaces, { address: daemon.address });
+    // The Go client reads a namespace's `containerd.io/defaults/*` labels
+    // when it connects: a namespace never used has none, and no error.
+    const got = await namespaces.get({ name: "never-seen" });
+    assert.equal(got.namespace?.name, "never-seen");
+    assert.deepEqual(got.namespace?.labels, {});
+    // Setting a label (what `ctr namespaces label` and the Go client's
+    // SetLabel send) creates it.
+    const label = await daemon.ctr([
+      "namespaces",
+      "label",
+      "fresh",
+      "containerd.io/defaults/snapshotter=overlayfs",
+    ]);
+    assert.equal(label.code, 0, label.stderr);
+    const ls = await daemon.ctr(["namespaces", "ls"]);
+    seen.push([normalizeCtr(ls.stdout), normalizeCtr(label.stderr)]);
+  }
+  assert.deepEqual(seen[0], [
+    "NAME LABELS \nfresh containerd.io/defaults/snapshotter=overlayfs",
+    "",
+  ]);
   if (seen.length === 2) assert.deepEqual(seen[0], seen[1]);
 });

@@ -43,13 +43,19 @@ export class NamespaceStore {
     this.#checks.push(check);
   }
 
-  /** The namespace `name`, or NotFound. */
+  /**
+   * The namespace `name` with its labels; as in containerd, one that does
+   * not exist yet has no labels (namespaces come into being on use).
+   */
   get(name: string): Namespace {
+    return this.#find(name) ?? { name, labels: {} };
+  }
+
+  #find(name: string): Namespace | undefined {
     const row = this.#db.sql.prepare(
       "SELECT name, labels FROM namespaces WHERE name = ?",
     ).get(name) as { name: string; labels: string } | undefined;
-    if (!row) throw notFound(`namespace ${JSON.stringify(name)}`);
-    return { name: row.name, labels: JSON.parse(row.labels) };
+    return row && { name: row.name, labels: JSON.parse(row.labels) };
   }
 
   /** Every namespace, by name. */
@@ -91,15 +97,24 @@ export class NamespaceStore {
 
   /**
    * Updates labels. With `paths` (`labels.KEY`), only those keys change (an
-   * empty value removes the key); without, the labels are replaced.
+   * empty value removes the key); without, the labels are replaced. As in
+   * containerd, setting or clearing a label creates a missing namespace.
    */
   update(namespace: Namespace, paths: readonly string[] = []): Namespace {
+    validateIdentifier(namespace.name);
     validateLabels("namespace", namespace.labels);
     return this.#db.transaction(() => {
-      const current = this.get(namespace.name);
-      const labels = updateLabels(current.labels, namespace.labels, paths);
-      this.#db.sql.prepare("UPDATE namespaces SET labels = ? WHERE name = ?")
-        .run(JSON.stringify(labels), namespace.name);
+      const current = this.#find(namespace.name);
+      const labels = updateLabels(
+        current?.labels ?? {},
+        namespace.labels,
+        paths,
+      );
+      if (current || paths.length > 0 || Object.keys(labels).length > 0) {
+        this.#db.sql.prepare(
+          "INSERT INTO namespaces (name, labels, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET labels = excluded.labels",
+        ).run(namespace.name, JSON.stringify(labels), Date.now());
+      }
       return { name: namespace.name, labels };
     });
   }
@@ -107,7 +122,9 @@ export class NamespaceStore {
   /** Deletes an empty namespace; FailedPrecondition when it holds objects. */
   delete(name: string): void {
     this.#db.transaction(() => {
-      this.get(name);
+      if (!this.#find(name)) {
+        throw notFound(`namespace ${JSON.stringify(name)}`);
+      }
       const held = this.#checks.map((check) => check(name)).filter((kind) =>
         kind !== undefined
       );

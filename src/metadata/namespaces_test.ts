@@ -36,7 +36,12 @@ Deno.test(
     store.update({ name: "b", labels: { z: "3" } });
     assert.deepEqual(store.get("b").labels, { z: "3" });
     store.delete("b");
-    assertCode(() => store.get("b"), Code.NotFound, /namespace "b": not found/);
+    assert.deepEqual(store.list().map((ns) => ns.name), ["a"]);
+    assertCode(
+      () => store.delete("b"),
+      Code.NotFound,
+      /namespace "b": not found/,
+    );
   }),
 );
 
@@ -61,7 +66,10 @@ Deno.test(
       () => store.update({ name: "a", labels: {} }, ["name"]),
       Code.InvalidArgument,
     );
-    assertCode(() => store.update({ name: "nope", labels: {} }), Code.NotFound);
+    assertCode(
+      () => store.update({ name: "../x", labels: { k: "v" } }),
+      Code.InvalidArgument,
+    );
     assertCode(() => store.delete("nope"), Code.NotFound);
     assert.deepEqual(store.list().map((ns) => ns.name), ["a"]);
   }),
@@ -79,5 +87,33 @@ Deno.test(
       /namespace "busy" must be empty, but it still has images/,
     );
     assert.equal(store.get("busy").name, "busy");
+  }),
+);
+
+Deno.test(
+  "namespaces come into being on use, as in containerd",
+  withStore((store) => {
+    // Reading one that does not exist answers empty labels, creating nothing.
+    assert.deepEqual(store.get("fresh"), { name: "fresh", labels: {} });
+    assert.deepEqual(store.list(), []);
+    // Replacing no labels with none creates nothing either.
+    store.update({ name: "fresh", labels: {} });
+    assert.deepEqual(store.list(), []);
+    // Setting a label creates it.
+    const key = "containerd.io/defaults/snapshotter";
+    store.update({ name: "fresh", labels: { [key]: "overlayfs" } }, [
+      `labels.${key}`,
+    ]);
+    assert.deepEqual(store.list(), [
+      { name: "fresh", labels: { [key]: "overlayfs" } },
+    ]);
+    // So does clearing one, and replacing all.
+    store.update({ name: "other", labels: {} }, ["labels.x"]);
+    store.update({ name: "third", labels: { y: "1" } });
+    assert.deepEqual(store.list().map((ns) => [ns.name, ns.labels]), [
+      ["fresh", { [key]: "overlayfs" }],
+      ["other", {}],
+      ["third", { y: "1" }],
+    ]);
   }),
 );
