@@ -9,3 +9,4 @@ export * from "./mount.ts";
 export * from "./fsx.ts";
 export * from "./statx.ts";
 export * from "./netns.ts";
+export * from "./netlink_socket.ts";
