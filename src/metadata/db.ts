@@ -119,6 +119,35 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 6,
+    sql: `
+      CREATE TABLE netns (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        name TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        owner TEXT NOT NULL DEFAULT '',
+        labels TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, name)
+      ) STRICT;
+      CREATE TABLE network_attachments (
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        id TEXT NOT NULL,
+        network TEXT NOT NULL,
+        netns TEXT NOT NULL DEFAULT '',
+        netns_path TEXT NOT NULL,
+        ifname TEXT NOT NULL,
+        container_id TEXT NOT NULL DEFAULT '',
+        port_mappings TEXT NOT NULL DEFAULT '[]',
+        result TEXT,
+        labels TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, id)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The next number of the sequence `name` (1, 2, 3 …), inside a transaction. */

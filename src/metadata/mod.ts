@@ -11,3 +11,5 @@ export * from "./leases.ts";
 export * from "./snapshots.ts";
 export * from "./images.ts";
 export * from "./containers.ts";
+export * from "./netns.ts";
+export * from "./attachments.ts";
