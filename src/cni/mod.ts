@@ -9,3 +9,4 @@ export * from "./config.ts";
 export * from "./default_network.ts";
 export * from "./exec.ts";
 export * from "./runtime.ts";
+export * from "./attachments.ts";

@@ -1,0 +1,515 @@
+/**
+ * Attachments: a named netns (or a netns path) joined to a CNI network,
+ * recorded in metadata before the chain runs so that a crash mid-ADD is
+ * undone at the next start. An attachment may name an owning container:
+ * when that container is deleted, its attachments are detached and the
+ * netns it owns removed ({@linkcode AttachmentManager.releaseOwner}).
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import {
+  fieldsAdaptor,
+  FilterSyntaxError,
+  parseFilters,
+} from "../filters/mod.ts";
+import type {
+  AttachmentRecord,
+  AttachmentStore,
+  PortMapping,
+} from "../metadata/mod.ts";
+import { hostsFile, type NetnsManager } from "../netns/mod.ts";
+import {
+  alreadyExists,
+  BerthError,
+  Code,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  validateIdentifier,
+} from "../types/mod.ts";
+import { capabilitiesOf } from "./config.ts";
+import { PluginError, PluginNotFoundError } from "./exec.ts";
+import {
+  type CniResult,
+  type CniRuntime,
+  NetworkNotFoundError,
+  type RuntimeArgs,
+} from "./runtime.ts";
+
+/** A change the manager made, for events. */
+export type NetworkChange =
+  | { topic: "/network/attach"; attachment: AttachmentRecord; ips: string[] }
+  | { topic: "/network/detach"; attachment: AttachmentRecord }
+  | { topic: "/netns/delete"; name: string };
+
+/** What a caller asks to attach. */
+export interface AttachInput {
+  /** The network; "" for the default. */
+  network?: string;
+  /** A berth netns name or a path; "" to make one owned by `containerId`. */
+  netns?: string;
+  /** CNI_IFNAME; default eth0, or the next free ethN. */
+  ifname?: string;
+  /** The owning container. */
+  containerId?: string;
+  /** Ports to publish. */
+  portMappings?: PortMapping[];
+  /** Labels. */
+  labels?: Record<string, string>;
+  /** CNI_ARGS pairs. */
+  args?: Record<string, string>;
+}
+
+/** Options for {@linkcode AttachmentManager}. */
+export interface AttachmentManagerOptions {
+  /** The records. */
+  store: AttachmentStore;
+  /** Named network namespaces. */
+  netns: NetnsManager;
+  /** The CNI runtime. */
+  cni: CniRuntime;
+  /** The network an attach without one joins. */
+  defaultNetwork: string;
+  /** Told of every change, for events. */
+  onChange?: (namespace: string, change: NetworkChange) => void;
+}
+
+/** The longest interface name Linux takes (IFNAMSIZ - 1). */
+export const MAX_IFNAME_BYTES = 15;
+
+/** Checks an interface name as the kernel does; InvalidArgument if bad. */
+export function validateIfname(name: string): void {
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes === 0 || bytes > MAX_IFNAME_BYTES) {
+    throw invalidArgument(
+      `interface name ${
+        JSON.stringify(name)
+      } must be 1 to ${MAX_IFNAME_BYTES} bytes (it is ${bytes})`,
+    );
+  }
+  if (name === "." || name === ".." || /[/\s:]/.test(name)) {
+    throw invalidArgument(
+      `interface name ${
+        JSON.stringify(name)
+      } must not be "." or ".." or hold "/", ":" or spaces`,
+    );
+  }
+}
+
+/** A CNI failure as a gRPC error naming the network. */
+function cniError(network: string, err: unknown): Error {
+  if (err instanceof BerthError) return err;
+  if (err instanceof NetworkNotFoundError) return notFound(err.message);
+  if (err instanceof PluginNotFoundError) {
+    return failedPrecondition(
+      `network ${JSON.stringify(network)}: ${err.message}`,
+    );
+  }
+  if (err instanceof PluginError) {
+    return new BerthError(
+      Code.Unknown,
+      `network ${JSON.stringify(network)}: ${err.message}`,
+    );
+  }
+  return err as Error;
+}
+
+function ipsOf(result: CniResult | undefined): string[] {
+  return (result?.ips ?? []).map((ip) => ip.address);
+}
+
+/** Attaches network namespaces to CNI networks. */
+export class AttachmentManager {
+  readonly #store: AttachmentStore;
+  readonly #netns: NetnsManager;
+  readonly #cni: CniRuntime;
+  readonly #defaultNetwork: string;
+  readonly #onChange: (namespace: string, change: NetworkChange) => void;
+  // Attach checks (ports, ifnames) and the record happen atomically per
+  // daemon: attaches run one check-and-record at a time.
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Creates the manager. */
+  constructor(options: AttachmentManagerOptions) {
+    this.#store = options.store;
+    this.#netns = options.netns;
+    this.#cni = options.cni;
+    this.#defaultNetwork = options.defaultNetwork;
+    this.#onChange = options.onChange ?? (() => {});
+  }
+
+  /** The CNI runtime (for listing networks). */
+  get cni(): CniRuntime {
+    return this.#cni;
+  }
+
+  /** The attachment `id`, or NotFound. */
+  get(namespace: string, id: string): AttachmentRecord {
+    return this.#store.get(namespace, id);
+  }
+
+  /** The attachments of `namespace` matching any of `filters`. */
+  list(namespace: string, filters: readonly string[] = []): AttachmentRecord[] {
+    let filter;
+    try {
+      filter = parseFilters(filters);
+    } catch (err) {
+      if (!(err instanceof FilterSyntaxError)) throw err;
+      throw invalidArgument(`${err.message}: invalid argument`);
+    }
+    return this.#store.list(namespace).filter((a) =>
+      filter.match(fieldsAdaptor({
+        id: a.id,
+        network: a.network,
+        netns: a.netns || undefined,
+        netns_path: a.netnsPath,
+        interface: a.ifname,
+        container_id: a.containerId || undefined,
+        labels: a.labels,
+      }))
+    );
+  }
+
+  #runtimeArgs(
+    a: AttachmentRecord,
+    args?: Record<string, string>,
+  ): RuntimeArgs {
+    return {
+      containerId: a.containerId || a.netns || a.id.replaceAll("/", "-"),
+      netns: a.netnsPath,
+      ifname: a.ifname,
+      args,
+      capabilityArgs: a.portMappings.length
+        ? {
+          portMappings: a.portMappings.map((p) => ({
+            hostPort: p.hostPort,
+            containerPort: p.containerPort,
+            protocol: p.protocol,
+            ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+          })),
+        }
+        : undefined,
+    };
+  }
+
+  /** Checks ports and finds the interface name; then records the attachment. */
+  #reserve(
+    namespace: string,
+    input: AttachInput,
+    network: string,
+    netnsName: string,
+    netnsPath: string,
+    capabilities: string[],
+  ): AttachmentRecord {
+    const ports = (input.portMappings ?? []).map((p) => ({
+      hostPort: p.hostPort,
+      containerPort: p.containerPort,
+      protocol: (p.protocol || "tcp").toLowerCase(),
+      hostIP: p.hostIP ?? "",
+    }));
+    for (const p of ports) {
+      if (
+        !Number.isInteger(p.hostPort) || p.hostPort < 1 || p.hostPort > 65535 ||
+        !Number.isInteger(p.containerPort) || p.containerPort < 1 ||
+        p.containerPort > 65535
+      ) {
+        throw invalidArgument(
+          `port mapping ${p.hostPort}:${p.containerPort}: ports must be 1 to 65535`,
+        );
+      }
+      if (p.protocol !== "tcp" && p.protocol !== "udp") {
+        throw invalidArgument(
+          `port mapping ${p.hostPort}:${p.containerPort}/${p.protocol}: protocol must be tcp or udp`,
+        );
+      }
+    }
+    if (ports.length && !capabilities.includes("portMappings")) {
+      throw invalidArgument(
+        `network ${
+          JSON.stringify(network)
+        } cannot publish ports: no plugin of its chain declares the portMappings capability`,
+      );
+    }
+    const everyone = this.#store.listAll();
+    for (const p of ports) {
+      const holder = everyone.find((a) =>
+        a.portMappings.some((q) =>
+          q.hostPort === p.hostPort && q.protocol === p.protocol &&
+          (!q.hostIP || !p.hostIP || q.hostIP === p.hostIP)
+        )
+      );
+      if (holder) {
+        throw alreadyExists(
+          `host port ${p.hostPort}/${p.protocol} is already published by attachment ${
+            JSON.stringify(holder.id)
+          } in namespace ${JSON.stringify(holder.namespace)}`,
+        );
+      }
+    }
+    const inNetns = everyone.filter((a) => a.netnsPath === netnsPath);
+    let ifname = input.ifname;
+    if (ifname) {
+      validateIfname(ifname);
+    } else {
+      let n = 0;
+      while (inNetns.some((a) => a.ifname === `eth${n}`)) n++;
+      ifname = `eth${n}`;
+    }
+    const taken = inNetns.find((a) => a.ifname === ifname);
+    if (taken) {
+      throw alreadyExists(
+        `interface ${
+          JSON.stringify(ifname)
+        } of ${netnsPath} is already attached (${taken.id})`,
+      );
+    }
+    const id = `${network}/${
+      netnsName || input.containerId || netnsPath.replaceAll("/", "_")
+    }/${ifname}`;
+    return this.#store.create(namespace, {
+      id,
+      network,
+      netns: netnsName,
+      netnsPath,
+      ifname,
+      containerId: input.containerId ?? "",
+      portMappings: ports,
+      labels: input.labels ?? {},
+    });
+  }
+
+  /**
+   * Attaches: resolves the network and netns (making one owned by the
+   * container when none is named), records the attachment, runs the chain.
+   * On failure nothing remains: no record, cache entry, veth, lease, rule
+   * or netns made here.
+   */
+  async attach(
+    namespace: string,
+    input: AttachInput,
+  ): Promise<AttachmentRecord> {
+    const networkName = input.network || this.#defaultNetwork;
+    if (input.containerId) validateIdentifier(input.containerId);
+    if (input.ifname) validateIfname(input.ifname);
+    let network;
+    try {
+      network = this.#cni.network(networkName);
+      await this.#cni.preflight(network);
+    } catch (err) {
+      throw cniError(networkName, err);
+    }
+    let netnsName = "";
+    let netnsPath: string;
+    let madeNetns = false;
+    if (!input.netns) {
+      if (!input.containerId) {
+        throw invalidArgument("attach needs a netns or an owning container");
+      }
+      netnsName = input.containerId;
+      try {
+        netnsPath = this.#netns.get(namespace, netnsName).path;
+      } catch (err) {
+        if (!(err instanceof BerthError) || err.code !== Code.NotFound) {
+          throw err;
+        }
+        netnsPath = this.#netns.create(namespace, {
+          name: netnsName,
+          owner: input.containerId,
+        }).path;
+        madeNetns = true;
+      }
+    } else if (input.netns.includes("/")) {
+      netnsPath = input.netns;
+      if (!fs.existsSync(netnsPath)) {
+        throw notFound(`netns path ${JSON.stringify(netnsPath)}`);
+      }
+    } else {
+      netnsName = input.netns;
+      const ns = this.#netns.get(namespace, netnsName);
+      if (ns.status !== "ready") {
+        throw failedPrecondition(
+          `network namespace ${
+            JSON.stringify(netnsName)
+          } is missing its file ${ns.path}`,
+        );
+      }
+      netnsPath = ns.path;
+    }
+    let record: AttachmentRecord;
+    try {
+      const reserved = this.#queue.then(() =>
+        this.#reserve(
+          namespace,
+          input,
+          networkName,
+          netnsName,
+          netnsPath,
+          capabilitiesOf(network),
+        )
+      );
+      this.#queue = reserved.catch(() => {});
+      record = await reserved;
+    } catch (err) {
+      if (madeNetns) this.#netns.delete(namespace, netnsName, { force: true });
+      throw err;
+    }
+    let result: CniResult;
+    try {
+      result = await this.#cni.add(
+        network,
+        this.#runtimeArgs(record, input.args),
+      );
+    } catch (err) {
+      this.#store.delete(namespace, record.id);
+      if (madeNetns) this.#netns.delete(namespace, netnsName, { force: true });
+      throw cniError(networkName, err);
+    }
+    const done = this.#store.complete(
+      namespace,
+      record.id,
+      JSON.stringify(result),
+    );
+    const ips = ipsOf(result);
+    if (netnsName) this.#writeHosts(namespace, netnsName, ips);
+    this.#onChange(namespace, {
+      topic: "/network/attach",
+      attachment: done,
+      ips,
+    });
+    return done;
+  }
+
+  /** Puts the netns's addresses into its hosts file under its name. */
+  #writeHosts(namespace: string, netnsName: string, ips: string[]): void {
+    try {
+      const ns = this.#netns.get(namespace, netnsName);
+      const all = this.#store.list(namespace).filter((a) =>
+        a.netns === netnsName
+      )
+        .flatMap((a) => ipsOf(a.result ? JSON.parse(a.result) : undefined));
+      fs.writeFileSync(
+        ns.hostsPath,
+        hostsFile(
+          ns.owner || ns.name,
+          [...new Set([...all, ...ips])].map((ip) => ip.split("/")[0]),
+        ),
+      );
+    } catch {
+      // The netns went away meanwhile: nothing to name.
+    }
+  }
+
+  /** Runs CNI CHECK for attachment `id`. */
+  async check(namespace: string, id: string): Promise<void> {
+    const a = this.#store.get(namespace, id);
+    try {
+      await this.#cni.check(a.network, this.#runtimeArgs(a));
+    } catch (err) {
+      throw cniError(a.network, err);
+    }
+  }
+
+  /** Runs CNI DEL for attachment `id` and forgets it. */
+  async detach(namespace: string, id: string): Promise<void> {
+    const a = this.#store.get(namespace, id);
+    try {
+      await this.#cni.del(a.network, this.#runtimeArgs(a));
+    } catch (err) {
+      throw cniError(a.network, err);
+    }
+    this.#store.delete(namespace, id);
+    this.#onChange(namespace, { topic: "/network/detach", attachment: a });
+  }
+
+  /**
+   * Deletes netns `name`: FailedPrecondition while processes are inside or
+   * attachments use it, unless forced (then they are detached first).
+   */
+  async deleteNetns(
+    namespace: string,
+    name: string,
+    force = false,
+  ): Promise<void> {
+    const ns = this.#netns.get(namespace, name);
+    const attached = this.#store.list(namespace).filter((a) =>
+      a.netnsPath === ns.path
+    );
+    if (!force) {
+      const pids = this.#netns.users(namespace, name);
+      if (pids.length || attached.length) {
+        throw failedPrecondition(
+          `network namespace ${JSON.stringify(name)} is in use${
+            pids.length ? ` by processes ${pids.slice(0, 5).join(", ")}` : ""
+          }${
+            attached.length
+              ? ` by attachments ${attached.map((a) => a.id).join(", ")}`
+              : ""
+          } (stop them, detach, or force)`,
+        );
+      }
+    }
+    for (const a of attached) await this.detach(namespace, a.id);
+    this.#netns.delete(namespace, name, { force: true });
+    this.#onChange(namespace, { topic: "/netns/delete", name });
+  }
+
+  /**
+   * The owner `containerId` is gone: detaches its attachments and removes
+   * the netns it owns. Failures are reported after trying everything.
+   */
+  async releaseOwner(namespace: string, containerId: string): Promise<void> {
+    const errors: string[] = [];
+    for (const a of this.#store.list(namespace)) {
+      if (a.containerId !== containerId) continue;
+      await this.detach(namespace, a.id).catch((err) =>
+        errors.push((err as Error).message)
+      );
+    }
+    for (const ns of this.#netns.list(namespace)) {
+      if (ns.owner !== containerId) continue;
+      try {
+        this.#netns.delete(namespace, ns.name, { force: true });
+        this.#onChange(namespace, { topic: "/netns/delete", name: ns.name });
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+    if (errors.length) throw new Error(errors.join("; "));
+  }
+
+  /**
+   * At start: undoes ADDs a crash interrupted, and releases what belongs
+   * to containers that no longer exist (`exists` answers for a tenant).
+   */
+  async reconcile(
+    exists: (namespace: string, containerId: string) => boolean,
+    netnsOwners: { namespace: string; owner: string }[],
+  ): Promise<string[]> {
+    const errors: string[] = [];
+    for (const a of this.#store.listAll()) {
+      if (a.result !== undefined) continue;
+      try {
+        await this.#cni.del(a.network, this.#runtimeArgs(a));
+        this.#store.delete(a.namespace, a.id);
+      } catch (err) {
+        errors.push(`${a.id}: ${(err as Error).message}`);
+      }
+    }
+    const owners = new Set<string>();
+    for (const a of this.#store.listAll()) {
+      if (a.containerId) owners.add(`${a.namespace}\0${a.containerId}`);
+    }
+    for (const n of netnsOwners) {
+      if (n.owner) owners.add(`${n.namespace}\0${n.owner}`);
+    }
+    for (const key of owners) {
+      const [namespace, containerId] = key.split("\0");
+      if (exists(namespace, containerId)) continue;
+      await this.releaseOwner(namespace, containerId).catch((err) =>
+        errors.push((err as Error).message)
+      );
+    }
+    return errors;
+  }
+}
