@@ -46,6 +46,25 @@ export interface Config {
    * a name not listed uses the default runtime's settings.
    */
   runtimes: Record<string, RuntimeConfig>;
+  /** Network namespaces and CNI. */
+  network: {
+    /** Where named netns files go; "" for `STATE/netns`. */
+    netns_dir: string;
+    /** CNI network configurations (`.conflist`, `.conf`). */
+    cni_conf_dir: string;
+    /** Where CNI plugins are looked for, in order. */
+    cni_bin_dirs: string[];
+    /** CNI result cache; "" for `ROOT/cni`. */
+    cni_cache_dir: string;
+    /** A CNI plugin call's limit (Go duration). */
+    plugin_timeout: string;
+    /** The network attachments join when they name none. */
+    default_network: string;
+    /** The default network's bridge, when berth writes its conflist. */
+    default_bridge: string;
+    /** The default network's IPv4 subnet, when berth writes its conflist. */
+    default_subnet: string;
+  };
   /** Diagnostics. */
   debug: {
     /** Log level: trace, debug, info, warn or error. */
@@ -91,6 +110,16 @@ export function defaultConfig(): Config {
       max_concurrent_downloads: 3,
     },
     runtimes: { [DEFAULT_RUNTIME]: defaultRuntime() },
+    network: {
+      netns_dir: "",
+      cni_conf_dir: "/etc/cni/net.d",
+      cni_bin_dirs: ["/usr/lib/cni", "/opt/cni/bin"],
+      cni_cache_dir: "",
+      plugin_timeout: "60s",
+      default_network: "berth",
+      default_bridge: "berth0",
+      default_subnet: "10.222.0.0/16",
+    },
     debug: { level: "info" },
   };
 }
@@ -147,6 +176,17 @@ export function parseConfig(text: string, file = "<config>"): Config {
   }
   const config = defaultConfig();
   merge(config as unknown as Table, parsed, "", file);
+  try {
+    parseDuration(config.network.plugin_timeout);
+  } catch (err) {
+    throw new ConfigError(
+      file,
+      `network.plugin_timeout: ${(err as Error).message}`,
+    );
+  }
+  if (!config.network.cni_bin_dirs.every((dir) => typeof dir === "string")) {
+    throw new ConfigError(file, "network.cni_bin_dirs must be strings");
+  }
   for (const key of ["schedule_delay", "interval"] as const) {
     try {
       parseDuration(config.gc[key]);

@@ -17,7 +17,10 @@ import { TtrpcServer } from "../ttrpc/mod.ts";
 import { WalkingDiffer } from "../diff/mod.ts";
 import { cleanupTempMounts } from "../mount/mod.ts";
 import { GcScheduler } from "../gc/mod.ts";
+import { AttachmentManager, CniRuntime } from "../cni/mod.ts";
+import { NetnsManager } from "../netns/mod.ts";
 import {
+  AttachmentStore,
   collectGarbage,
   containerGcSource,
   ContainerStore,
@@ -29,6 +32,7 @@ import {
   NamespacedContentStore,
   NamespacedSnapshotStore,
   NamespaceStore,
+  NetnsStore,
   snapshotGcSource,
 } from "../metadata/mod.ts";
 import {
@@ -43,6 +47,7 @@ import {
   errorInterceptor,
   eventsTtrpcService,
   type PluginInfo,
+  publishNetworkChange,
   readEventField,
   registerServices,
   SERVICE_IDS,
@@ -184,6 +189,97 @@ function pluginList(root: string): PluginInfo[] {
   ];
 }
 
+/** The network components and their housekeeping. */
+interface NetworkParts {
+  netns: NetnsManager;
+  attachments: AttachmentManager;
+  /** Releases what containers deleted while the daemon was down owned. */
+  reconcile(logger: Logger): void;
+  close(): void;
+}
+
+/**
+ * Makes the netns and CNI components, and releases a container's
+ * attachments and owned netns when any client deletes the container.
+ */
+function startNetwork(
+  { config, db, namespaces, containers, events }: {
+    config: Config;
+    db: MetadataDB;
+    namespaces: NamespaceStore;
+    containers: ContainerStore;
+    events: Exchange;
+  },
+): NetworkParts {
+  const netnsStore = new NetnsStore(db, namespaces);
+  const netns = new NetnsManager({
+    store: netnsStore,
+    dir: config.network.netns_dir || join(config.state, "netns"),
+    etcDir: join(config.state, "netns-etc"),
+  });
+  const cacheDir = config.network.cni_cache_dir || join(config.root, "cni");
+  const attachments = new AttachmentManager({
+    store: new AttachmentStore(db, namespaces),
+    netns,
+    cni: new CniRuntime({
+      confDir: config.network.cni_conf_dir,
+      binDirs: config.network.cni_bin_dirs,
+      cacheDir,
+      timeoutMs: parseDuration(config.network.plugin_timeout),
+      defaultNetwork: {
+        name: config.network.default_network,
+        bridge: config.network.default_bridge,
+        subnet: config.network.default_subnet,
+        ipamDataDir: join(cacheDir, "networks"),
+      },
+    }),
+    defaultNetwork: config.network.default_network,
+    onChange: publishNetworkChange(events),
+  });
+  const exists = (namespace: string, id: string) => {
+    try {
+      containers.get(namespace, id);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const stop = new AbortController();
+  return {
+    netns,
+    attachments,
+    reconcile(logger) {
+      const owners = netnsStore.listAll().map((n) => ({
+        namespace: n.namespace,
+        owner: n.owner,
+      }));
+      attachments.reconcile(exists, owners).then((errors) => {
+        for (const error of errors) logger.warn("reconcile", { error });
+      });
+      (async () => {
+        for await (
+          const envelope of events.subscribe(
+            ['topic=="/containers/delete"'],
+            stop.signal,
+          )
+        ) {
+          const id = readEventField(envelope.event, ["id"]);
+          if (!id) continue;
+          await attachments.releaseOwner(envelope.namespace, id).catch((
+            error,
+          ) =>
+            logger.warn("releasing a deleted container's network", {
+              container: id,
+              error,
+            })
+          );
+        }
+      })();
+    },
+    close: () => stop.abort(),
+  };
+}
+
 /** Starts a daemon for `config`; resolves once the socket accepts calls. */
 export async function startDaemon(
   config: Config,
@@ -300,6 +396,14 @@ export async function startDaemon(
       await ttrpc.close();
       await fs.rm(ttrpcAddress, { force: true });
     });
+    const network = startNetwork({
+      config,
+      db,
+      namespaces,
+      containers,
+      events,
+    });
+    cleanups.push(() => network.close());
     const tasks = new TaskManager({
       state: config.state,
       runtimes: runtimesOf(config),
@@ -333,6 +437,8 @@ export async function startDaemon(
           images,
           containers,
           tasks,
+          netns: network.netns,
+          attachments: network.attachments,
           registry: {
             hostsDir: config.registry.config_path,
             maxConcurrentDownloads: config.registry.max_concurrent_downloads,
@@ -351,6 +457,7 @@ export async function startDaemon(
     // Shims and the programs they start must not hold the API socket.
     closeOnExecAll();
     logger.info("serving", { address: config.grpc.address, root: config.root });
+    network.reconcile(logger.with({ component: "network" }));
   } catch (err) {
     await unwind();
     throw err;

@@ -32,10 +32,14 @@ import {
   type PluginInfo,
 } from "./introspection.ts";
 import { Namespaces, namespacesService } from "./namespaces.ts";
+import { Network, networkService } from "./network.ts";
+import type { NetnsManager } from "../netns/mod.ts";
+import type { AttachmentManager } from "../cni/mod.ts";
 import { Version, type VersionInfo, versionService } from "./version.ts";
 
 export { errorInterceptor, NAMESPACE_HEADER } from "./_rpc.ts";
 export { readEventField } from "./_events.ts";
+export { publishNetworkChange } from "./network.ts";
 export { eventsTtrpcService, TtrpcEvents } from "./events.ts";
 export type { PluginInfo, VersionInfo };
 
@@ -65,6 +69,10 @@ export interface ServiceDeps {
   containers: ContainerStore;
   /** Running tasks. */
   tasks: TaskManager;
+  /** Named network namespaces. */
+  netns: NetnsManager;
+  /** CNI attachments. */
+  attachments: AttachmentManager;
   /** Registry defaults for transfers. */
   registry: { hostsDir?: string; maxConcurrentDownloads: number };
   /** Asks for a garbage collection soon. */
@@ -84,6 +92,7 @@ export const SERVICE_IDS = [
   "introspection",
   "leases",
   "namespaces",
+  "network",
   "snapshots",
   "tasks",
   "transfer",
@@ -102,6 +111,14 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
     namespacesService({ store: deps.namespaces, events: deps.events }),
   );
   router.service(Events, eventsService(deps.events));
+  router.service(
+    Network,
+    networkService({
+      netns: deps.netns,
+      attachments: deps.attachments,
+      events: deps.events,
+    }),
+  );
   router.service(Health, healthService());
   router.service(
     Content,
