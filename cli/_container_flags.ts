@@ -55,6 +55,12 @@ export function addContainerFlags(command: Command): Command {
       [],
     )
     .option("--net-host", "enable host networking for the container")
+    .option(
+      "--with-ns <type:path>",
+      "specify existing Linux namespaces to join at container runtime (format '<nstype>:<path>')",
+      collect,
+      [],
+    )
     .option("--privileged", "run privileged container")
     .option("--read-only", "set the containers filesystem as readonly")
     .option("--runtime <name>", "runtime name", DEFAULT_RUNTIME)
@@ -101,6 +107,7 @@ export function newContainerOptions(
     mounts: opts.mount,
     labels: opts.label,
     netHost: opts.netHost,
+    withNs: opts.withNs,
     memoryLimit: opts.memoryLimit,
     cpus: opts.cpus,
     cpuShares: opts.cpuShares,

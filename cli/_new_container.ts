@@ -32,6 +32,7 @@ import {
   withHostDevices,
   withHostNetwork,
   withImageConfig,
+  withLinuxNamespace,
   withMemoryLimit,
   withMounts,
   withPrivileged,
@@ -92,6 +93,8 @@ export interface NewContainerOptions {
   labels: string[];
   /** Use the host's network namespace. */
   netHost?: boolean;
+  /** ctr `--with-ns` values: `TYPE:PATH` namespaces to join. */
+  withNs?: string[];
   /** Memory limit in bytes (0: none). */
   memoryLimit?: number;
   /** CFS quota in CPUs (0: none). */
@@ -183,6 +186,18 @@ function specOpts(
     opts.push(withPrivileged(), withAllDevicesAllowed(), withHostDevices());
   }
   if (options.netHost) opts.push(withHostNetwork());
+  for (const value of options.withNs ?? []) {
+    const colon = value.indexOf(":");
+    if (colon <= 0 || colon === value.length - 1) {
+      throw new Error(
+        `invalid --with-ns ${JSON.stringify(value)}: want '<nstype>:<path>'`,
+      );
+    }
+    opts.push(withLinuxNamespace({
+      type: value.slice(0, colon),
+      path: value.slice(colon + 1),
+    }));
+  }
   if (options.cpus && options.cpus > 0) opts.push(withCPUs(options.cpus));
   if (options.cpuShares && options.cpuShares > 0) {
     opts.push(withCPUShares(options.cpuShares));

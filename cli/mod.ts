@@ -74,6 +74,16 @@ const GROUPS: readonly {
     register: "runCommand",
   },
   {
+    names: ["netns"],
+    module: "./commands/netns.ts",
+    register: "netnsCommand",
+  },
+  {
+    names: ["network", "networks", "net"],
+    module: "./commands/network.ts",
+    register: "networkCommand",
+  },
+  {
     names: ["tasks", "task", "t"],
     module: "./commands/tasks.ts",
     register: "tasksCommand",

@@ -17,6 +17,17 @@ import { newContainer } from "../_new_container.ts";
 import { ExitError } from "../_exit.ts";
 import { runTask } from "../_process.ts";
 import { deleteContainer } from "./containers.ts";
+import {
+  attachNetworks,
+  createContainerNetns,
+  parsePortMapping,
+  releaseContainerNetwork,
+} from "../_network.ts";
+
+const collect = (value: string, previous: string[]): string[] => [
+  ...previous,
+  value,
+];
 
 /** Adds the command to `program`. */
 export function runCommand(
@@ -40,7 +51,20 @@ export function runCommand(
       "-d, --detach",
       "detach from the task after it has started execution, cannot be used with --rm",
     )
-    .option("--fifo-dir <dir>", "directory used for storing IO FIFOs");
+    .option("--fifo-dir <dir>", "directory used for storing IO FIFOs")
+    .option("--cni", "attach the container to the daemon's default network")
+    .option(
+      "--network <name>",
+      "attach the container to this CNI network (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "-p, --publish <HOST:CTR[/proto]>",
+      "publish a container port on the host through portmap (repeatable)",
+      collect,
+      [],
+    );
   addContainerFlags(addCpuFlags(run))
     .action(async (ref: string, id: string, args: string[], opts) => {
       if (opts.rm && opts.detach) {
@@ -48,7 +72,39 @@ export function runCommand(
       }
       const conn = connect();
       const options = newContainerOptions(ref, id, args, opts);
-      const container = await newContainer(conn, options);
+      const networks: string[] = [
+        ...(opts.cni ? [""] : []),
+        ...opts.network,
+      ];
+      const ports = opts.publish.map(parsePortMapping);
+      if (ports.length && networks.length === 0) networks.push("");
+      if (networks.length && (options.netHost || options.withNs?.length)) {
+        throw new Error(
+          "--cni, --network and -p cannot be combined with --net-host or --with-ns",
+        );
+      }
+      let container;
+      if (networks.length) {
+        const netns = await createContainerNetns(conn, options.id);
+        try {
+          container = await newContainer(conn, {
+            ...options,
+            withNs: [`network:${netns.path}`],
+            mounts: [...options.mounts, ...netns.mounts],
+          });
+        } catch (err) {
+          await releaseContainerNetwork(conn, options.id).catch(() => {});
+          throw err;
+        }
+        try {
+          await attachNetworks(conn, options.id, networks, ports);
+        } catch (err) {
+          await deleteContainer(conn, container).catch(() => {});
+          throw err;
+        }
+      } else {
+        container = await newContainer(conn, options);
+      }
       let status: number | undefined;
       try {
         status = await runTask(conn, container, {

@@ -195,13 +195,11 @@ interface NetworkParts {
   attachments: AttachmentManager;
   /** Releases what containers deleted while the daemon was down owned. */
   reconcile(logger: Logger): void;
-  close(): void;
+  /** Detaches a deleted container's attachments, removes its netns. */
+  releaseOwner(logger: Logger, namespace: string, id: string): Promise<void>;
 }
 
-/**
- * Makes the netns and CNI components, and releases a container's
- * attachments and owned netns when any client deletes the container.
- */
+/** Makes the netns and CNI components. */
 function startNetwork(
   { config, db, namespaces, containers, events }: {
     config: Config;
@@ -244,7 +242,6 @@ function startNetwork(
       return false;
     }
   };
-  const stop = new AbortController();
   return {
     netns,
     attachments,
@@ -256,27 +253,14 @@ function startNetwork(
       attachments.reconcile(exists, owners).then((errors) => {
         for (const error of errors) logger.warn("reconcile", { error });
       });
-      (async () => {
-        for await (
-          const envelope of events.subscribe(
-            ['topic=="/containers/delete"'],
-            stop.signal,
-          )
-        ) {
-          const id = readEventField(envelope.event, ["id"]);
-          if (!id) continue;
-          await attachments.releaseOwner(envelope.namespace, id).catch((
-            error,
-          ) =>
-            logger.warn("releasing a deleted container's network", {
-              container: id,
-              error,
-            })
-          );
-        }
-      })();
     },
-    close: () => stop.abort(),
+    releaseOwner: (logger, namespace, id) =>
+      attachments.releaseOwner(namespace, id).catch((error) =>
+        logger.warn("releasing a deleted container's network", {
+          container: id,
+          error,
+        })
+      ),
   };
 }
 
@@ -396,6 +380,7 @@ export async function startDaemon(
       await ttrpc.close();
       await fs.rm(ttrpcAddress, { force: true });
     });
+    const networkLog = logger.with({ component: "network" });
     const network = startNetwork({
       config,
       db,
@@ -403,7 +388,6 @@ export async function startDaemon(
       containers,
       events,
     });
-    cleanups.push(() => network.close());
     const tasks = new TaskManager({
       state: config.state,
       runtimes: runtimesOf(config),
@@ -439,6 +423,8 @@ export async function startDaemon(
           tasks,
           netns: network.netns,
           attachments: network.attachments,
+          onContainerDeleted: (namespace, id) =>
+            network.releaseOwner(networkLog, namespace, id),
           registry: {
             hostsDir: config.registry.config_path,
             maxConcurrentDownloads: config.registry.max_concurrent_downloads,
@@ -457,7 +443,7 @@ export async function startDaemon(
     // Shims and the programs they start must not hold the API socket.
     closeOnExecAll();
     logger.info("serving", { address: config.grpc.address, root: config.root });
-    network.reconcile(logger.with({ component: "network" }));
+    network.reconcile(networkLog);
   } catch (err) {
     await unwind();
     throw err;

@@ -101,11 +101,16 @@ export interface ContainersServiceOptions {
   events: Exchange;
   /** Asks for a collection soon. */
   scheduleGc: () => void;
+  /**
+   * Runs after a container's record is gone, before Delete answers: what
+   * it owned elsewhere (its network) is released. Failures are its own.
+   */
+  onDeleted?: (namespace: string, id: string) => Promise<void>;
 }
 
 /** The Containers service. */
 export function containersService(
-  { store, events, scheduleGc }: ContainersServiceOptions,
+  { store, events, scheduleGc, onDeleted }: ContainersServiceOptions,
 ): ServiceImpl<typeof Containers> {
   return {
     get(req, ctx) {
@@ -178,9 +183,10 @@ export function containersService(
         container: toContainer(container),
       });
     },
-    delete(req, ctx) {
+    async delete(req, ctx) {
       const namespace = requireNamespace(ctx);
       store.delete(namespace, req.id);
+      await onDeleted?.(namespace, req.id);
       events.publish(
         namespace,
         "/containers/delete",

@@ -73,6 +73,8 @@ export interface ServiceDeps {
   netns: NetnsManager;
   /** CNI attachments. */
   attachments: AttachmentManager;
+  /** Releases what a deleted container owned (its network). */
+  onContainerDeleted?: (namespace: string, id: string) => Promise<void>;
   /** Registry defaults for transfers. */
   registry: { hostsDir?: string; maxConcurrentDownloads: number };
   /** Asks for a garbage collection soon. */
@@ -155,6 +157,7 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       store: deps.containers,
       events: deps.events,
       scheduleGc: deps.scheduleGc,
+      onDeleted: deps.onContainerDeleted,
     }),
   );
   router.service(

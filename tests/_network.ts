@@ -1,0 +1,143 @@
+/**
+ * Network tests' private world: a daemon whose conf dir, default network
+ * name, bridge, subnet, host-local data dir, cache and netns dir are the
+ * test's own (never the host's defaults), and checks that nothing of it is
+ * left: veths on the bridge, leases, portmap rules, netns files or mounts.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { run, startDaemon, type TestDaemon } from "./_harness.ts";
+import {
+  prepareBusybox,
+  reapShimsAndRunc,
+  removeAllContainers,
+} from "./_containers.ts";
+import { readMountInfo } from "../src/mount/mountinfo.ts";
+
+/** The test's network settings. */
+export interface TestNetwork {
+  /** The default network's name. */
+  name: string;
+  /** Its bridge. */
+  bridge: string;
+  /** Its subnet's first two octets (`10.N`). */
+  prefix: string;
+  /** The CNI conf dir. */
+  confDir: string;
+  /** The netns dir. */
+  netnsDir: string;
+  /** host-local's data dir for the default network. */
+  ipamDir: string;
+}
+
+function randomId(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 6);
+}
+
+/** A port nothing listens on now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The config of a daemon in `dir` with its own network world. */
+export function networkConfig(
+  dir: string,
+): { config: string; net: TestNetwork } {
+  const id = randomId();
+  const octet = 100 + Math.floor(Math.random() * 150);
+  const net: TestNetwork = {
+    name: `bt${id}`,
+    bridge: `btbr${id}`,
+    prefix: `10.${octet}`,
+    confDir: join(dir, "cni-conf"),
+    netnsDir: join(dir, "netns"),
+    ipamDir: join(dir, "cni-cache", "networks", `bt${id}`),
+  };
+  const config = `[network]
+netns_dir = "${net.netnsDir}"
+cni_conf_dir = "${net.confDir}"
+cni_cache_dir = "${join(dir, "cni-cache")}"
+plugin_timeout = "30s"
+default_network = "${net.name}"
+default_bridge = "${net.bridge}"
+default_subnet = "${net.prefix}.0.0/16"
+`;
+  return { config, net };
+}
+
+/** What of the network world is still there (empty when clean). */
+export async function networkLeftovers(
+  net: TestNetwork,
+  ports: readonly number[] = [],
+): Promise<string[]> {
+  const left: string[] = [];
+  const links = await run("ip", ["-o", "link", "show", "master", net.bridge]);
+  if (links.code === 0 && links.stdout.trim()) {
+    left.push(`veths on ${net.bridge}: ${links.stdout.trim()}`);
+  }
+  try {
+    for await (const entry of Deno.readDir(net.ipamDir)) {
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(entry.name)) {
+        left.push(`lease ${entry.name}`);
+      }
+    }
+  } catch { /* no leases ever */ }
+  const rules = (await run("iptables-save", ["-t", "nat"])).stdout;
+  for (const port of ports) {
+    if (new RegExp(`--dport ${port}\\b`).test(rules)) {
+      left.push(`portmap rule for ${port}`);
+    }
+  }
+  const files: string[] = [];
+  async function walk(dir: string) {
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory) await walk(path);
+        else files.push(path);
+      }
+    } catch { /* none */ }
+  }
+  await walk(net.netnsDir);
+  if (files.length) left.push(`netns files: ${files.join(", ")}`);
+  const mounts = readMountInfo().map((m) => m.mountPoint).filter((p) =>
+    p.startsWith(net.netnsDir)
+  );
+  if (mounts.length) left.push(`netns mounts: ${mounts.join(", ")}`);
+  return left;
+}
+
+/**
+ * Runs `fn` on a daemon with busybox and its own network world; afterwards
+ * removes every container and the bridge, whatever happened.
+ */
+export async function withNetworkDaemon(
+  fn: (
+    daemon: TestDaemon,
+    net: TestNetwork,
+    restart: () => Promise<TestDaemon>,
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "berth-test-" });
+  const { config, net } = networkConfig(dir);
+  let daemon = await startDaemon({ dir, config });
+  const restart = async () => {
+    daemon.process.kill("SIGKILL");
+    await daemon.process.status;
+    daemon = await startDaemon({ dir, config });
+    return daemon;
+  };
+  try {
+    await prepareBusybox(daemon);
+    await fn(daemon, net, restart);
+  } finally {
+    await removeAllContainers(daemon);
+    await reapShimsAndRunc(daemon);
+    await daemon[Symbol.asyncDispose]();
+    await run("ip", ["link", "del", net.bridge]);
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Network primitives end to end: named netns, CNI attachments through the
+ * real plugins in /usr/lib/cni, containers joining them with berth ctr and
+ * the real ctr, cleanup after removal and after a daemon crash, and bad
+ * input refused with nothing half-made. Every test uses its own conf dir,
+ * bridge, subnet, IPAM data dir and netns dir.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { run } from "./_harness.ts";
+import { BUSYBOX, fifoDir } from "./_containers.ts";
+import { freePort, networkLeftovers, withNetworkDaemon } from "./_network.ts";
+
+const PAGE = "hello from berth";
+const HTTPD = [
+  "sh",
+  "-c",
+  `mkdir -p /www && echo '${PAGE}' > /www/index.html && exec httpd -f -p 80 -h /www`,
+];
+
+/** `wget` from inside a container, retried while httpd starts. */
+function wgetScript(url: string): string[] {
+  return [
+    "sh",
+    "-c",
+    `for i in $(seq 100); do wget -qO- ${url} && exit 0; sleep 0.1; done; exit 1`,
+  ];
+}
+
+interface AttachmentJSON {
+  id: string;
+  ips: string[];
+  containerId: string;
+  netns: string;
+}
+
+async function attachmentsOf(
+  daemon: {
+    berth: (
+      a: string[],
+    ) => Promise<{ code: number; stdout: string; stderr: string }>;
+  },
+  container: string,
+): Promise<AttachmentJSON[]> {
+  const r = await daemon.berth([
+    "network",
+    "attachments",
+    "--json",
+    `container_id==${container}`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** Polls the host port until it answers (the portmap rule is in place once attached). */
+async function curl(port: number): Promise<string> {
+  const r = await run("curl", [
+    "-sS",
+    "--max-time",
+    "10",
+    `http://127.0.0.1:${port}/`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+Deno.test("two containers on one bridge: httpd answers wget by IP and a published port answers curl; nothing left after removal", async () => {
+  await withNetworkDaemon(async (daemon, net) => {
+    const port = freePort();
+    const fifos = ["--fifo-dir", fifoDir(daemon)];
+    const web = await daemon.berth([
+      "run",
+      ...fifos,
+      "-d",
+      "--cni",
+      "-p",
+      `${port}:80`,
+      BUSYBOX,
+      "web",
+      ...HTTPD,
+    ]);
+    assert.equal(web.code, 0, web.stderr);
+    const [attachment] = await attachmentsOf(daemon, "web");
+    const ip = attachment.ips[0].split("/")[0];
+    assert.ok(ip.startsWith(`${net.prefix}.`), ip);
+
+    // ip addr inside shows the CNI-assigned address; /etc/hosts names it.
+    const addr = await daemon.berth([
+      "tasks",
+      "exec",
+      ...fifos,
+      "--exec-id",
+      "addr",
+      "web",
+      "sh",
+      "-c",
+      "ip -o -4 addr show eth0; cat /etc/hosts",
+    ]);
+    assert.equal(addr.code, 0, addr.stderr);
+    assert.match(
+      addr.stdout,
+      new RegExp(`inet ${attachment.ips[0].replaceAll(".", "\\.")}`),
+    );
+    assert.match(
+      addr.stdout,
+      new RegExp(`^${ip.replaceAll(".", "\\.")}\\s+web$`, "m"),
+    );
+
+    const client = await daemon.berth([
+      "run",
+      ...fifos,
+      "--rm",
+      "--cni",
+      BUSYBOX,
+      "client",
+      ...wgetScript(`http://${ip}/`),
+    ]);
+    assert.equal(client.code, 0, client.stderr);
+    assert.equal(client.stdout, `${PAGE}\n`);
+    assert.deepEqual(await attachmentsOf(daemon, "client"), []);
+
+    assert.equal(await curl(port), `${PAGE}\n`);
+
+    // The real ctr removes it: the daemon detaches and removes its netns.
+    assert.equal(
+      (await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "web"])).code,
+      0,
+    );
+    const removed = await daemon.ctr(["tasks", "rm", "-f", "web"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    const rm = await daemon.ctr(["containers", "rm", "web"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.deepEqual(await networkLeftovers(net, [port]), []);
+  });
+});
+
+Deno.test("a daemon SIGKILLed while attached containers run: after restart, removal leaves nothing", async () => {
+  await withNetworkDaemon(async (daemon, net, restart) => {
+    const port = freePort();
+    const fifos = ["--fifo-dir", fifoDir(daemon)];
+    const web = await daemon.berth([
+      "run",
+      ...fifos,
+      "-d",
+      "-p",
+      `${port}:80`,
+      BUSYBOX,
+      "web",
+      ...HTTPD,
+    ]);
+    assert.equal(web.code, 0, web.stderr);
+    daemon = await restart();
+    const [attachment] = await attachmentsOf(daemon, "web");
+    assert.equal(attachment.netns, "web");
+    const ls = await daemon.berth(["netns", "ls", "-q"]);
+    assert.equal(ls.stdout, "web\n");
+    assert.equal(await curl(port), `${PAGE}\n`);
+    assert.equal(
+      (await daemon.berth(["tasks", "kill", "-s", "SIGKILL", "web"])).code,
+      0,
+    );
+    assert.equal((await daemon.berth(["tasks", "rm", "-f", "web"])).code, 0);
+    const rm = await daemon.berth(["containers", "rm", "web"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.deepEqual(await networkLeftovers(net, [port]), []);
+  });
+});
+
+Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the real ctr --with-ns, in-use delete refused, ListNamespaces over Connect/JSON", async () => {
+  await withNetworkDaemon(async (daemon, net) => {
+    const created = await daemon.berth(["netns", "create", "shared", "team=a"]);
+    assert.equal(created.code, 0, created.stderr);
+    const path = created.stdout.trim();
+    assert.equal(path, join(net.netnsDir, "default", "shared"));
+
+    const attached = await daemon.berth(["network", "attach", "shared"]);
+    assert.equal(attached.code, 0, attached.stderr);
+    const ip = /ips=([\d.]+)/.exec(attached.stdout)![1];
+
+    const sleeper = await daemon.ctr([
+      "run",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "-d",
+      "--with-ns",
+      `network:${path}`,
+      BUSYBOX,
+      "joined",
+      "sleep",
+      "600",
+    ]);
+    assert.equal(sleeper.code, 0, sleeper.stderr);
+    const inside = await daemon.ctr([
+      "tasks",
+      "exec",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "--exec-id",
+      "ip",
+      "joined",
+      "ip",
+      "-o",
+      "-4",
+      "addr",
+      "show",
+      "eth0",
+    ]);
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.match(
+      inside.stdout,
+      new RegExp(`inet ${ip.replaceAll(".", "\\.")}/`),
+    );
+
+    const busy = await daemon.berth(["netns", "rm", "shared"]);
+    assert.notEqual(busy.code, 0);
+    assert.match(
+      busy.stderr,
+      /network namespace "shared" is in use by processes \d+/,
+    );
+    assert.match(
+      (await daemon.berth(["netns", "ls", "-q"])).stdout,
+      /^shared$/m,
+    );
+
+    const json = await run("curl", [
+      "-sS",
+      "--unix-socket",
+      daemon.address,
+      "-H",
+      "content-type: application/json",
+      "-H",
+      "containerd-namespace: default",
+      "-d",
+      '{"filters":["labels.team==a"]}',
+      "http://localhost/berth.services.network.v1.Network/ListNamespaces",
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    const listed = JSON.parse(json.stdout);
+    assert.deepEqual(
+      listed.namespaces.map((
+        n: { name: string; path: string; status: string },
+      ) => [n.name, n.path, n.status]),
+      [["shared", path, "ready"]],
+    );
+
+    assert.equal(
+      (await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "joined"])).code,
+      0,
+    );
+    assert.equal((await daemon.ctr(["tasks", "rm", "-f", "joined"])).code, 0);
+    assert.equal((await daemon.ctr(["containers", "rm", "joined"])).code, 0);
+    const attachedStill = await daemon.berth(["netns", "rm", "shared"]);
+    assert.notEqual(attachedStill.code, 0);
+    assert.match(attachedStill.stderr, /in use by attachments/);
+    const forced = await daemon.berth(["netns", "rm", "--force", "shared"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(await networkLeftovers(net), []);
+  });
+});
