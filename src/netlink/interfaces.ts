@@ -18,7 +18,13 @@ import {
   parsePrefix,
   type Prefix,
 } from "./ip.ts";
-import { getInterface, interfaceIndex, listInterfaces } from "./list.ts";
+import {
+  getInterface,
+  interfaceIndex,
+  IPVLAN_MODES,
+  listInterfaces,
+  MACVLAN_MODES,
+} from "./list.ts";
 import {
   changeAddress,
   changeRoute,
@@ -39,14 +45,6 @@ import {
 
 /** The longest interface name the kernel takes (`IFNAMSIZ` - 1), in bytes. */
 export const MAX_INTERFACE_NAME_BYTES = 15;
-
-const MACVLAN_MODES: Record<string, number> = {
-  private: 1,
-  vepa: 2,
-  bridge: 4,
-  passthru: 8,
-};
-const IPVLAN_MODES: Record<string, number> = { l2: 0, l3: 1, l3s: 2 };
 
 /**
  * Checks an interface name as the kernel would (`dev_valid_name`): 1 to 15
@@ -161,12 +159,12 @@ export function createInterface(
   validateMtu(options.mtu);
   const mac = options.mac === undefined ? undefined : parseMac(options.mac);
   const onParent = kind === "macvlan" || kind === "ipvlan" || kind === "vlan";
-  if (kind === "veth") {
-    if (options.peer === undefined) {
-      throw invalidArgument(`veth ${JSON.stringify(name)} needs a peer name`);
-    }
-    validateInterfaceName(options.peer, "peer");
-    if (options.peer === name && options.peerNetns === undefined) {
+  const peer = kind === "veth"
+    ? options.peer ?? `veth${crypto.randomUUID().slice(0, 8)}`
+    : undefined;
+  if (peer !== undefined) {
+    validateInterfaceName(peer, "peer");
+    if (peer === name && options.peerNetns === undefined) {
       throw invalidArgument(`veth peer ${JSON.stringify(name)}: same name`);
     }
   } else if (options.peer !== undefined || options.peerNetns !== undefined) {
@@ -204,9 +202,9 @@ export function createInterface(
           parentIndex: onParent
             ? interfaceIndex(socket, options.parent!)
             : undefined,
-          peer: kind === "veth"
-            ? { name: options.peer!, netnsFd: peerNetnsFd }
-            : undefined,
+          peer: peer === undefined
+            ? undefined
+            : { name: peer, netnsFd: peerNetnsFd },
         });
       }),
   );

@@ -125,6 +125,7 @@ Deno.test("a bridge master, and a macvlan on a parent in the same or another nam
     await ipIn(a, ["-d", "-o", "link", "show", "mv0"]),
     /macvlan mode private /,
   );
+  assert.equal(macvlan.mode, "private");
 
   // A macvlan on a parent in another namespace lands in the target one.
   createInterface(b, {
@@ -136,6 +137,14 @@ Deno.test("a bridge master, and a macvlan on a parent in the same or another nam
   assert.match(
     await ipIn(b, ["-d", "-o", "link", "show", "mv-b"]),
     /macvlan mode bridge /,
+  );
+  assert.equal(getNetnsInterface(b, "mv-b").mode, "bridge");
+  // A veth without a peer name gets a generated one.
+  const peerIndex =
+    createInterface(b, { name: "v0", kind: "veth" }).parentIndex;
+  assert.match(
+    listNetnsInterfaces(b).find((x) => x.index === peerIndex)!.name,
+    /^veth[0-9a-f]{8}$/,
   );
   assert.equal(await ipLink(a, "mv-b"), undefined);
 });
@@ -165,7 +174,10 @@ Deno.test("dummy, ipvlan and vlan: made when the kernel has the driver, else Uni
   ] as const;
   for (const { option, detail, ...options } of cases) {
     if (kernelHas(option)) {
-      assert.equal(createInterface(a, options).kind, options.kind);
+      const made = createInterface(a, options);
+      assert.equal(made.kind, options.kind);
+      if ("vlanId" in options) assert.equal(made.vlanId, options.vlanId);
+      if ("mode" in options) assert.equal(made.mode, options.mode);
       assert.match(
         await ipIn(a, ["-d", "-o", "link", "show", options.name]),
         detail,

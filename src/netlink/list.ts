@@ -17,6 +17,7 @@ import {
   ifinfomsg,
   IFLA,
   IFLA_INFO,
+  IFLA_KIND_DATA_MODE,
   type Message,
   MessageBuilder,
   parseAttributes,
@@ -65,7 +66,40 @@ const PROTOCOLS: Record<number, string> = {
   188: "ospf",
 };
 
-const IFLA_LINKINFO_KIND = IFLA_INFO.KIND;
+/** macvlan modes (`MACVLAN_MODE_*`) by name. */
+export const MACVLAN_MODES: Record<string, number> = {
+  private: 1,
+  vepa: 2,
+  bridge: 4,
+  passthru: 8,
+  source: 16,
+};
+/** ipvlan modes (`IPVLAN_MODE_*`) by name. */
+export const IPVLAN_MODES: Record<string, number> = { l2: 0, l3: 1, l3s: 2 };
+
+function modeName(modes: Record<string, number>, value: number): string {
+  return Object.entries(modes).find(([, v]) => v === value)?.[0] ??
+    String(value);
+}
+
+/** The kind, and the vlan id or mode in its data, of `IFLA_LINKINFO`. */
+function parseLinkInfo(linkInfo: DataView | undefined) {
+  const info = linkInfo ? parseAttributes(linkInfo) : new Map();
+  const kindAttr = info.get(IFLA_INFO.KIND);
+  const kind = kindAttr ? attrString(kindAttr) : "";
+  const dataAttr = info.get(IFLA_INFO.DATA);
+  const value = dataAttr && parseAttributes(dataAttr).get(IFLA_KIND_DATA_MODE);
+  const result = { kind, vlanId: 0, mode: "" };
+  if (!value) return result;
+  if (kind === "vlan") result.vlanId = value.getUint16(0, true);
+  if (kind === "macvlan") {
+    result.mode = modeName(MACVLAN_MODES, value.getUint32(0, true));
+  }
+  if (kind === "ipvlan") {
+    result.mode = modeName(IPVLAN_MODES, value.getUint16(0, true));
+  }
+  return result;
+}
 
 function familyVersion(family: number): 4 | 6 {
   return family === AF.INET6 ? 6 : 4;
@@ -76,15 +110,13 @@ function parseLink(message: Message): Interface {
   const flags = message.body.getUint32(8, true);
   const attributes = parseAttributes(message.body, 16);
   const u32 = (type: number) => attributes.get(type)?.getUint32(0, true) ?? 0;
-  const linkInfo = attributes.get(IFLA.LINKINFO);
-  const kind = linkInfo && parseAttributes(linkInfo).get(IFLA_LINKINFO_KIND);
   const mac = attributes.get(IFLA.ADDRESS);
   return {
     index: message.body.getInt32(4, true),
     name: attributes.has(IFLA.IFNAME)
       ? attrString(attributes.get(IFLA.IFNAME)!)
       : "",
-    kind: kind ? attrString(kind) : "",
+    ...parseLinkInfo(attributes.get(IFLA.LINKINFO)),
     mtu: u32(IFLA.MTU),
     mac: mac ? formatMac(attrBytes(mac)) : "",
     up: (flags & IFF.UP) !== 0,

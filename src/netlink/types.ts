@@ -74,6 +74,10 @@ export interface Interface {
    * veth peer), 0 when none. It may be in another namespace.
    */
   parentIndex: number;
+  /** vlan: the VLAN id; 0 for other kinds. */
+  vlanId: number;
+  /** macvlan/ipvlan: the mode (`bridge`, `l2`, …); "" for other kinds. */
+  mode: string;
   /** The addresses. */
   addresses: Address[];
   /** The main-table routes through this interface. */
@@ -94,7 +98,7 @@ export interface CreateInterfaceOptions {
   name: string;
   /** Its kind. */
   kind: InterfaceKind;
-  /** veth: the peer's name (required). */
+  /** veth: the peer's name (default: `veth` and 8 random hex digits). */
   peer?: string;
   /**
    * veth: the netns path the peer goes to (default: the interface's own).
