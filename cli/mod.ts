@@ -88,6 +88,11 @@ const GROUPS: readonly {
     module: "./commands/tasks.ts",
     register: "tasksCommand",
   },
+  {
+    names: ["interfaces", "interface", "if"],
+    module: "./commands/interfaces.ts",
+    register: "interfacesCommand",
+  },
 ];
 
 /**

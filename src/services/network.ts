@@ -1,6 +1,7 @@
 /**
  * `berth.services.network.v1.Network`: named network namespaces, CNI
- * networks and attachments (`src/netns/`, `src/cni/`). Mutations publish
+ * networks and attachments (`src/netns/`, `src/cni/`), interfaces
+ * (`src/netlink/`, in `_interfaces.ts`). Mutations publish
  * `/netns/*` and `/network/*` events.
  *
  * @module
@@ -39,8 +40,9 @@ import {
 import type { Exchange } from "../events/mod.ts";
 import type { AttachmentRecord } from "../metadata/mod.ts";
 import type { NetnsManager, NetworkNamespace } from "../netns/mod.ts";
-import { invalidArgument, unimplemented } from "../types/mod.ts";
+import { invalidArgument } from "../types/mod.ts";
 import { packEvent } from "./_events.ts";
+import { interfaceHandlers } from "./_interfaces.ts";
 import { requireNamespace } from "./_rpc.ts";
 
 /** Options for {@linkcode networkService}. */
@@ -143,9 +145,6 @@ export function publishNetworkChange(
   };
 }
 
-const INTERFACES_PENDING =
-  "interfaces are not served yet (rtnetlink support is being added)";
-
 /** The Network service. */
 export function networkService(
   { netns, attachments, events }: NetworkServiceOptions,
@@ -216,18 +215,7 @@ export function networkService(
       await attachments.deleteNetns(requireNamespace(ctx), req.name, req.force);
       return create(EmptySchema);
     },
-    listInterfaces() {
-      throw unimplemented(INTERFACES_PENDING);
-    },
-    createInterface() {
-      throw unimplemented(INTERFACES_PENDING);
-    },
-    updateInterface() {
-      throw unimplemented(INTERFACES_PENDING);
-    },
-    deleteInterface() {
-      throw unimplemented(INTERFACES_PENDING);
-    },
+    ...interfaceHandlers({ netns, events }),
     listNetworks(req) {
       const { networks } = attachments.cni.networks();
       const filtered = networks.filter((n) =>
