@@ -10,6 +10,7 @@ import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { Events } from "../src/gen/containerd/services/events/v1/events_pb.ts";
 import { eventRegistry, typeNameOf } from "../src/api/event_registry.ts";
 import { fromBinary } from "@bufbuild/protobuf";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { apiClient } from "./_client.ts";
 import { withBusybox } from "./_containers.ts";
 import { run } from "./_harness.ts";
@@ -109,6 +110,14 @@ Deno.test("berth ctr interfaces: a veth pair and a bridge in a named netns, seen
       assert.match(
         long.stderr,
         /interface name "sixteen-bytes-xx" is 16 bytes long \(at most 15\): invalid argument/,
+      );
+      await assert.rejects(
+        network.createInterface({
+          netns: "ifs",
+          name: "sixteen-bytes-xx",
+          type: "bridge",
+        }),
+        (error: ConnectError) => error.code === Code.InvalidArgument,
       );
       assert.equal(await ipIn(path, ["-o", "link"]), before);
 
