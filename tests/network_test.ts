@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { run } from "./_harness.ts";
+import { berthCtrArgs, collect, run } from "./_harness.ts";
 import { BUSYBOX, fifoDir } from "./_containers.ts";
 import { freePort, networkLeftovers, withNetworkDaemon } from "./_network.ts";
 
@@ -255,5 +255,57 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
     const forced = await daemon.berth(["netns", "rm", "--force", "shared"]);
     assert.equal(forced.code, 0, forced.stderr);
     assert.deepEqual(await networkLeftovers(net), []);
+  });
+});
+
+Deno.test("network events: /netns/* and /network/* reach subscribers, filterable by topic", async () => {
+  await withNetworkDaemon(async (daemon, net) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: berthCtrArgs(daemon.address, [
+        "events",
+        'topic~="^/(netns|network)/"',
+      ]),
+      stdout: "piped",
+      stderr: "null",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const out = collect(child.stdout);
+    try {
+      // The subscription is in place once a first event arrives.
+      for (let i = 0; !/\/netns\/create/.test(out.text); i++) {
+        await daemon.berth(["netns", "create", `warmup${i}`]);
+        await out.waitFor(/\/netns\/create/, 1_000).catch(() => {});
+      }
+      const first = out.text;
+      await daemon.berth(["netns", "create", "ev"]);
+      await daemon.berth(["netns", "label", "ev", "k=v"]);
+      const attached = await daemon.berth(["network", "attach", "ev"]);
+      assert.equal(attached.code, 0, attached.stderr);
+      assert.equal(
+        (await daemon.berth(["netns", "rm", "--force", "ev"])).code,
+        0,
+      );
+      await out.waitFor(/\/netns\/delete .*"name":"ev"/);
+      const lines = out.text.slice(first.length).trim().split("\n");
+      assert.deepEqual(lines.map((l) => / (\/\S+) /.exec(l)?.[1]), [
+        "/netns/create",
+        "/netns/update",
+        "/network/attach",
+        "/network/detach",
+        "/netns/delete",
+      ]);
+      assert.match(lines[2], new RegExp(`"network":"${net.name}"`));
+      assert.match(lines[2], /"ips":\["10\./);
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      for (
+        const name of (await daemon.berth(["netns", "ls", "-q"])).stdout.split(
+          "\n",
+        ).filter(Boolean)
+      ) {
+        await daemon.berth(["netns", "rm", "--force", name]);
+      }
+    }
   });
 });

@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import {
   fieldsAdaptor,
+  type Filter,
   FilterSyntaxError,
   parseFilters,
 } from "../filters/mod.ts";
@@ -28,7 +29,7 @@ import {
   notFound,
   validateIdentifier,
 } from "../types/mod.ts";
-import { capabilitiesOf } from "./config.ts";
+import { capabilitiesOf, type NetworkConfig } from "./config.ts";
 import { PluginError, PluginNotFoundError } from "./exec.ts";
 import {
   type CniResult,
@@ -97,6 +98,16 @@ export function validateIfname(name: string): void {
   }
 }
 
+/** Parsed filters; InvalidArgument when they do not parse. */
+function parseFilterList(filters: readonly string[]): Filter {
+  try {
+    return parseFilters(filters);
+  } catch (err) {
+    if (!(err instanceof FilterSyntaxError)) throw err;
+    throw invalidArgument(`${err.message}: invalid argument`);
+  }
+}
+
 /** A CNI failure as a gRPC error naming the network. */
 function cniError(network: string, err: unknown): Error {
   if (err instanceof BerthError) return err;
@@ -144,6 +155,19 @@ export class AttachmentManager {
     return this.#cni;
   }
 
+  /** The valid networks matching any of `filters` (name, plugins, source). */
+  networks(filters: readonly string[] = []): NetworkConfig[] {
+    const filter = parseFilterList(filters);
+    return this.#cni.networks().networks.filter((n) =>
+      filter.match(fieldsAdaptor({
+        name: n.name,
+        plugins: n.plugins.map((p) => p.type).join(","),
+        source: n.source,
+        cniVersion: n.cniVersion,
+      }))
+    );
+  }
+
   /** The attachment `id`, or NotFound. */
   get(namespace: string, id: string): AttachmentRecord {
     return this.#store.get(namespace, id);
@@ -151,13 +175,7 @@ export class AttachmentManager {
 
   /** The attachments of `namespace` matching any of `filters`. */
   list(namespace: string, filters: readonly string[] = []): AttachmentRecord[] {
-    let filter;
-    try {
-      filter = parseFilters(filters);
-    } catch (err) {
-      if (!(err instanceof FilterSyntaxError)) throw err;
-      throw invalidArgument(`${err.message}: invalid argument`);
-    }
+    const filter = parseFilterList(filters);
     return this.#store.list(namespace).filter((a) =>
       filter.match(fieldsAdaptor({
         id: a.id,

@@ -217,10 +217,7 @@ export function networkService(
     },
     ...interfaceHandlers({ netns, events }),
     listNetworks(req) {
-      const { networks } = attachments.cni.networks();
-      const filtered = networks.filter((n) =>
-        req.filters.length === 0 || req.filters.includes(n.name)
-      );
+      const filtered = attachments.networks(req.filters);
       return create(ListNetworksResponseSchema, {
         networks: filtered.map((n) =>
           create(NetworkInfoSchema, {
