@@ -9,7 +9,12 @@
  *
  * @module
  */
-import { failedPrecondition, invalidArgument, notFound } from "../types/mod.ts";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+} from "../types/mod.ts";
 import { closeFd, THREAD_NETNS } from "../sys/mod.ts";
 import {
   formatPrefix,
@@ -266,17 +271,39 @@ export function updateInterface(
     ? netns
     : options.moveTo ?? undefined;
   const current = getNetnsInterface(netns, name);
-  // Existence checks the kernel would only make halfway through.
+  const quoted = JSON.stringify(name);
+  // What the kernel would only refuse halfway through is checked first.
+  const moving = options.moveTo !== undefined;
+  if (moving && (delAddresses.length > 0 || delRoutes.length > 0)) {
+    throw invalidArgument(
+      `interface ${quoted}: a moved link keeps no addresses or routes to remove`,
+    );
+  }
+  const has = (address: Prefix) =>
+    current.addresses.some((a) => a.address === formatPrefix(address));
   for (const [address, text] of delAddresses) {
-    const wanted = formatPrefix(address);
-    if (!current.addresses.some((a) => a.address === wanted)) {
-      throw notFound(`address ${text} on interface ${JSON.stringify(name)}`);
+    if (!has(address)) throw notFound(`address ${text} on interface ${quoted}`);
+  }
+  for (const [address, text] of addAddresses) {
+    if (!moving && has(address)) {
+      throw alreadyExists(`address ${text} on interface ${quoted}`);
     }
   }
   if (options.rename !== undefined && current.up && options.up !== false) {
     throw failedPrecondition(
-      `rename interface ${JSON.stringify(name)}: it is up (set it down first)`,
+      `rename interface ${quoted}: it is up (set it down first)`,
     );
+  }
+  const names = new Set(listNetnsInterfaces(where).map((link) => link.name));
+  const rename = options.rename;
+  if (rename !== undefined && rename !== name && names.has(rename)) {
+    throw alreadyExists(`interface ${JSON.stringify(rename)}`);
+  }
+  if (moving && names.has(name)) {
+    throw alreadyExists(`interface ${quoted} in the target netns`);
+  }
+  if (options.master && !names.has(options.master)) {
+    throw notFound(`interface ${JSON.stringify(options.master)}`);
   }
 
   if (options.moveTo !== undefined) {

@@ -353,8 +353,32 @@ Deno.test("kernel refusals carry the errno's meaning and gRPC code; bad input ch
   assertCode(
     () => updateInterface(a, "d0", { addAddresses: ["10.1.2.3/24"] }),
     Code.AlreadyExists,
-    /add address 10\.1\.2\.3\/24: File exists/,
+    /^address 10\.1\.2\.3\/24 on interface "d0": already exists$/,
   );
+  // Checked before the first change: the MTU stays as it was.
+  createInterface(a, { name: "d1", kind: "bridge" });
+  for (
+    const [options, code, message] of [
+      [
+        { rename: "d1" },
+        Code.AlreadyExists,
+        /^interface "d1": already exists$/,
+      ],
+      [{ master: "nope0" }, Code.NotFound, /^interface "nope0": not found$/],
+      [
+        { moveTo: `${a}-missing` },
+        Code.NotFound,
+        /^netns ".*-missing": No such file or directory: not found$/,
+      ],
+    ] as const
+  ) {
+    assertCode(
+      () => updateInterface(a, "d0", { mtu: 1400, ...options }),
+      code,
+      message,
+    );
+  }
+  assert.doesNotMatch((await ipLink(a, "d0"))!, / mtu 1400 /);
   // The kernel's own explanation comes along (a down link has no gateway).
   assertCode(
     () =>

@@ -89,6 +89,14 @@ export function formatIP(bytes: Uint8Array): string {
     i = j;
   }
   const hex = (list: number[]) => list.map((w) => w.toString(16)).join(":");
+  // IPv4-compatible and -mapped addresses end in a dotted quad (inet_ntop).
+  if (
+    best.at === 0 &&
+    (best.length === 6 || (best.length === 5 && words[5] === 0xffff))
+  ) {
+    const quad = Array.from(bytes.subarray(12)).join(".");
+    return best.length === 5 ? `::ffff:${quad}` : `::${quad}`;
+  }
   if (best.at < 0) return hex(words);
   return `${hex(words.slice(0, best.at))}::${
     hex(words.slice(best.at + best.length))

@@ -25,7 +25,9 @@ Deno.test("IPv4 and IPv6 addresses round-trip in ip's short form", () => {
     ]
   ) assert.equal(formatIP(parseIP(text)!), text);
   assert.equal(formatIP(parseIP("2001:0db8:0:0:0:0:0:0001")!), "2001:db8::1");
-  assert.equal(formatIP(parseIP("::ffff:1.2.3.4")!), "::ffff:102:304");
+  assert.equal(formatIP(parseIP("::ffff:1.2.3.4")!), "::ffff:1.2.3.4");
+  assert.equal(formatIP(parseIP("::102:304")!), "::1.2.3.4");
+  assert.equal(formatIP(parseIP("::2")!), "::2");
   for (
     const bad of ["1.2.3", "1.2.3.256", "01.2.3.4", "1::2::3", "12345::", "x"]
   ) assert.equal(parseIP(bad), undefined, bad);
