@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { berthCtrArgs, collect, run } from "../../tests/_harness.ts";
+import { berthCtrArgs, collect } from "../../tests/_harness.ts";
 import { IMAGE, MOD, withBusyboxDaemon } from "../_test_busybox.ts";
 
 Deno.test("berth ctr run: output, exit status, stdin, stderr and --rm", async () => {
@@ -167,11 +167,26 @@ Deno.test("berth ctr run -t gives the container a terminal, as ctr run -t", asyn
         `--address ${daemon.address} run -t --rm --fifo-dir ${fifoDir}`,
         `${IMAGE} ${id} sh -c 'tty; exit 3'`,
       ].join(" ");
-      const out = await run("script", ["-qec", command, "/dev/null"]);
+      // script's stdin stays open until the client exits: at EOF script
+      // types a byte into the terminal, whose echo lands anywhere in the
+      // output, before or after the container's.
+      const child = new Deno.Command("script", {
+        args: ["-qec", command, "/dev/null"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const [code, stdout, stderr] = await Promise.all([
+        child.status.then((s) => s.code),
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+      ]);
+      await child.stdin.close();
       return {
-        ...out,
+        code,
+        stderr,
         // deno-lint-ignore no-control-regex
-        stdout: out.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""),
+        stdout: stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""),
       };
     };
     const ours = await inTerminal(`${Deno.execPath()} run -A ${MOD} ctr`, "t1");
