@@ -6,6 +6,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run, startDaemon, type TestDaemon } from "./_harness.ts";
 import {
@@ -14,6 +15,20 @@ import {
   removeAllContainers,
 } from "./_containers.ts";
 import { readMountInfo } from "../src/mount/mountinfo.ts";
+
+/** Kills and removes container `id` with berth ctr or the real ctr. */
+export async function removeContainer(
+  daemon: TestDaemon,
+  id: string,
+  client: "berth" | "ctr" = "berth",
+): Promise<void> {
+  const cli = client === "berth" ? daemon.berth : daemon.ctr;
+  await cli(["tasks", "kill", "-s", "SIGKILL", id]);
+  const tasks = await cli(["tasks", "rm", "-f", id]);
+  assert.equal(tasks.code, 0, tasks.stderr);
+  const containers = await cli(["containers", "rm", id]);
+  assert.equal(containers.code, 0, containers.stderr);
+}
 
 /** The test's network settings. */
 export interface TestNetwork {
@@ -67,6 +82,29 @@ default_bridge = "${net.bridge}"
 default_subnet = "${net.prefix}.0.0/16"
 `;
   return { config, net };
+}
+
+/** Calls a Network RPC with Connect/JSON; the parsed answer. */
+export async function callNetwork(
+  daemon: TestDaemon,
+  method: string,
+  body: unknown,
+  namespace = "default",
+): Promise<{ code?: string; message?: string; [key: string]: unknown }> {
+  const r = await run("curl", [
+    "-sS",
+    "--unix-socket",
+    daemon.address,
+    "-H",
+    "content-type: application/json",
+    "-H",
+    `containerd-namespace: ${namespace}`,
+    "-d",
+    JSON.stringify(body),
+    `http://localhost/berth.services.network.v1.Network/${method}`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
 }
 
 /** What of the network world is still there (empty when clean). */

@@ -7,33 +7,13 @@ import { join } from "node:path";
 import { run, type TestDaemon } from "./_harness.ts";
 import { BUSYBOX, fifoDir } from "./_containers.ts";
 import {
+  callNetwork,
   freePort,
   networkLeftovers,
+  removeContainer,
   type TestNetwork,
   withNetworkDaemon,
 } from "./_network.ts";
-
-/** Calls a Network RPC with Connect/JSON; the parsed answer. */
-async function call(
-  daemon: TestDaemon,
-  method: string,
-  body: unknown,
-): Promise<{ code?: string; message?: string; [key: string]: unknown }> {
-  const r = await run("curl", [
-    "-sS",
-    "--unix-socket",
-    daemon.address,
-    "-H",
-    "content-type: application/json",
-    "-H",
-    "containerd-namespace: default",
-    "-d",
-    JSON.stringify(body),
-    `http://localhost/berth.services.network.v1.Network/${method}`,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
 
 async function writeConflist(
   net: TestNetwork,
@@ -121,7 +101,7 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
 
       // A broken conflist: the network is unknown, and the error says why.
       await daemon.berth(["netns", "create", "probe"]);
-      const broken = await call(daemon, "Attach", {
+      const broken = await callNetwork(daemon, "Attach", {
         network: "broken",
         netns: "probe",
       });
@@ -132,7 +112,7 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
       );
 
       // An unknown network.
-      const unknown = await call(daemon, "Attach", {
+      const unknown = await callNetwork(daemon, "Attach", {
         network: "nope",
         netns: "probe",
       });
@@ -140,7 +120,7 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
       assert.match(unknown.message!, /network "nope" not found/);
 
       // An interface name over 15 bytes.
-      const long = await call(daemon, "Attach", {
+      const long = await callNetwork(daemon, "Attach", {
         netns: "probe",
         interface: "a-very-long-ifname",
       });
@@ -151,7 +131,7 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
       );
 
       // A netns name with '/'.
-      const slash = await call(daemon, "CreateNamespace", {
+      const slash = await callNetwork(daemon, "CreateNamespace", {
         namespace: { name: "a/b" },
       });
       assert.equal(slash.code, "invalid_argument");
@@ -232,9 +212,7 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
 
       // Everything removed: nothing of either network is left.
       for (const id of ["t1", "p1"]) {
-        await daemon.berth(["tasks", "kill", "-s", "SIGKILL", id]);
-        assert.equal((await daemon.berth(["tasks", "rm", "-f", id])).code, 0);
-        assert.equal((await daemon.berth(["containers", "rm", id])).code, 0);
+        await removeContainer(daemon, id);
       }
       assert.equal((await daemon.berth(["netns", "rm", "probe"])).code, 0);
       assert.deepEqual(await networkLeftovers(net, [port]), []);

@@ -7,9 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { berthCtrArgs, collect, run } from "./_harness.ts";
+import { berthCtrArgs, collect, run, type TestDaemon } from "./_harness.ts";
 import { BUSYBOX, fifoDir } from "./_containers.ts";
-import { freePort, networkLeftovers, withNetworkDaemon } from "./_network.ts";
+import {
+  callNetwork,
+  freePort,
+  networkLeftovers,
+  removeContainer,
+  withNetworkDaemon,
+} from "./_network.ts";
 
 const PAGE = "hello from berth";
 const HTTPD = [
@@ -17,6 +23,21 @@ const HTTPD = [
   "-c",
   `mkdir -p /www && echo '${PAGE}' > /www/index.html && exec httpd -f -p 80 -h /www`,
 ];
+
+/** Starts busybox httpd detached as "web", attached by `flags`. */
+async function startWeb(daemon: TestDaemon, flags: string[]): Promise<void> {
+  const web = await daemon.berth([
+    "run",
+    "--fifo-dir",
+    fifoDir(daemon),
+    "-d",
+    ...flags,
+    BUSYBOX,
+    "web",
+    ...HTTPD,
+  ]);
+  assert.equal(web.code, 0, web.stderr);
+}
 
 /** `wget` from inside a container, retried while httpd starts. */
 function wgetScript(url: string): string[] {
@@ -68,18 +89,7 @@ Deno.test("two containers on one bridge: httpd answers wget by IP and a publishe
   await withNetworkDaemon(async (daemon, net) => {
     const port = freePort();
     const fifos = ["--fifo-dir", fifoDir(daemon)];
-    const web = await daemon.berth([
-      "run",
-      ...fifos,
-      "-d",
-      "--cni",
-      "-p",
-      `${port}:80`,
-      BUSYBOX,
-      "web",
-      ...HTTPD,
-    ]);
-    assert.equal(web.code, 0, web.stderr);
+    await startWeb(daemon, ["--cni", "-p", `${port}:80`]);
     const [attachment] = await attachmentsOf(daemon, "web");
     const ip = attachment.ips[0].split("/")[0];
     assert.ok(ip.startsWith(`${net.prefix}.`), ip);
@@ -122,14 +132,7 @@ Deno.test("two containers on one bridge: httpd answers wget by IP and a publishe
     assert.equal(await curl(port), `${PAGE}\n`);
 
     // The real ctr removes it: the daemon detaches and removes its netns.
-    assert.equal(
-      (await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "web"])).code,
-      0,
-    );
-    const removed = await daemon.ctr(["tasks", "rm", "-f", "web"]);
-    assert.equal(removed.code, 0, removed.stderr);
-    const rm = await daemon.ctr(["containers", "rm", "web"]);
-    assert.equal(rm.code, 0, rm.stderr);
+    await removeContainer(daemon, "web", "ctr");
     assert.deepEqual(await networkLeftovers(net, [port]), []);
   });
 });
@@ -137,31 +140,14 @@ Deno.test("two containers on one bridge: httpd answers wget by IP and a publishe
 Deno.test("a daemon SIGKILLed while attached containers run: after restart, removal leaves nothing", async () => {
   await withNetworkDaemon(async (daemon, net, restart) => {
     const port = freePort();
-    const fifos = ["--fifo-dir", fifoDir(daemon)];
-    const web = await daemon.berth([
-      "run",
-      ...fifos,
-      "-d",
-      "-p",
-      `${port}:80`,
-      BUSYBOX,
-      "web",
-      ...HTTPD,
-    ]);
-    assert.equal(web.code, 0, web.stderr);
+    await startWeb(daemon, ["-p", `${port}:80`]);
     daemon = await restart();
     const [attachment] = await attachmentsOf(daemon, "web");
     assert.equal(attachment.netns, "web");
     const ls = await daemon.berth(["netns", "ls", "-q"]);
     assert.equal(ls.stdout, "web\n");
     assert.equal(await curl(port), `${PAGE}\n`);
-    assert.equal(
-      (await daemon.berth(["tasks", "kill", "-s", "SIGKILL", "web"])).code,
-      0,
-    );
-    assert.equal((await daemon.berth(["tasks", "rm", "-f", "web"])).code, 0);
-    const rm = await daemon.berth(["containers", "rm", "web"]);
-    assert.equal(rm.code, 0, rm.stderr);
+    await removeContainer(daemon, "web");
     assert.deepEqual(await networkLeftovers(net, [port]), []);
   });
 });
@@ -222,20 +208,9 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
       /^shared$/m,
     );
 
-    const json = await run("curl", [
-      "-sS",
-      "--unix-socket",
-      daemon.address,
-      "-H",
-      "content-type: application/json",
-      "-H",
-      "containerd-namespace: default",
-      "-d",
-      '{"filters":["labels.team==a"]}',
-      "http://localhost/berth.services.network.v1.Network/ListNamespaces",
-    ]);
-    assert.equal(json.code, 0, json.stderr);
-    const listed = JSON.parse(json.stdout);
+    const listed = await callNetwork(daemon, "ListNamespaces", {
+      filters: ["labels.team==a"],
+    }) as { namespaces: { name: string; path: string; status: string }[] };
     assert.deepEqual(
       listed.namespaces.map((
         n: { name: string; path: string; status: string },
@@ -243,12 +218,7 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
       [["shared", path, "ready"]],
     );
 
-    assert.equal(
-      (await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "joined"])).code,
-      0,
-    );
-    assert.equal((await daemon.ctr(["tasks", "rm", "-f", "joined"])).code, 0);
-    assert.equal((await daemon.ctr(["containers", "rm", "joined"])).code, 0);
+    await removeContainer(daemon, "joined", "ctr");
     const attachedStill = await daemon.berth(["netns", "rm", "shared"]);
     assert.notEqual(attachedStill.code, 0);
     assert.match(attachedStill.stderr, /in use by attachments/);
