@@ -13,7 +13,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { apiClient } from "./_client.ts";
 import { withBusybox } from "./_containers.ts";
-import { run } from "./_harness.ts";
+import { run, startDaemon } from "./_harness.ts";
 import { kernelHas } from "../src/netlink/_test_netns.ts";
 
 async function ipIn(path: string, args: string[]): Promise<string> {
@@ -248,4 +248,87 @@ Deno.test("berth ctr interfaces: a veth pair and a bridge in a named netns, seen
       await network.deleteNamespace({ name: "ifs", force: true });
     }
   });
+});
+
+Deno.test("interfaces across berth netns by name: peer netns, move, host; unknown and relative netns refused", async () => {
+  await using daemon = await startDaemon();
+  const network = apiClient(Network, {
+    address: daemon.address,
+    namespace: "default",
+  });
+  const paths: Record<string, string> = {};
+  try {
+    for (const name of ["left", "right"]) {
+      const made = await daemon.berth(["netns", "create", name]);
+      assert.equal(made.code, 0, made.stderr);
+      paths[name] = made.stdout.trim();
+    }
+    const add = await daemon.berth([
+      "interfaces",
+      "add",
+      "left",
+      "l0",
+      "--type",
+      "veth",
+      "--peer",
+      "r0",
+      "--peer-netns",
+      "right",
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(await ipIn(paths.right, ["-o", "link"]), /: r0@if\d+: /);
+
+    const moved = await daemon.berth([
+      "interfaces",
+      "set",
+      "left",
+      "l0",
+      "--move-to",
+      "right",
+      "--add-address",
+      "10.70.0.1/24",
+      "--up",
+    ]);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.doesNotMatch(await ipIn(paths.left, ["-o", "link"]), /l0/);
+    assert.match(
+      await ipIn(paths.right, ["-o", "addr", "show", "l0"]),
+      /inet 10\.70\.0\.1\/24 /,
+    );
+
+    // host: the daemon's own namespace, as ip sees it.
+    const host = await daemon.berth(["interfaces", "ls", "-q", "host"]);
+    assert.equal(host.code, 0, host.stderr);
+    const ipHost = await run("ip", ["-o", "link"]);
+    assert.deepEqual(
+      host.stdout.trim().split("\n"),
+      ipHost.stdout.trim().split("\n").map((line) =>
+        line.split(": ")[1].split("@")[0]
+      ),
+    );
+
+    for (
+      const [netns, code, message] of [
+        ["nowhere", Code.NotFound, /nowhere/],
+        [
+          "rel/path",
+          Code.InvalidArgument,
+          /netns path "rel\/path": not absolute/,
+        ],
+      ] as const
+    ) {
+      await assert.rejects(
+        network.listInterfaces({ netns }),
+        (error: ConnectError) => {
+          assert.equal(Code[error.code], Code[code]);
+          assert.match(error.rawMessage, message);
+          return true;
+        },
+      );
+    }
+  } finally {
+    for (const name of Object.keys(paths)) {
+      await daemon.berth(["netns", "rm", "--force", name]);
+    }
+  }
 });
