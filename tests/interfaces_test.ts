@@ -195,7 +195,7 @@ Deno.test("berth ctr interfaces: a veth pair and a bridge in a named netns, seen
       // berth's own listing, as a table and as JSON.
       const table = await ok(["interfaces", "ls", "ifs"]);
       assert.match(table, /^INDEX\s+NAME\s+TYPE\s+STATE\s+MTU/);
-      assert.match(table, /\bveth0\s+veth\s+up \(up\)\s+1400\s/);
+      assert.match(table, /\bveth0\s+veth\s+up\s+1400\s/);
       const listed = JSON.parse(
         await ok(["interfaces", "ls", "--json", "ifs"]),
       ) as { name: string; mtu: number; addresses: { cidr: string }[] }[];

@@ -104,7 +104,7 @@ export function interfacesCommand(
             String(link.index),
             link.name,
             link.type,
-            link.up ? `up (${link.operState})` : "down",
+            link.up ? link.operState : "down",
             String(link.mtu),
             link.mac || "-",
             link.master || "-",
