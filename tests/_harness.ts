@@ -421,3 +421,19 @@ export async function watchEvents(address: string): Promise<EventWatch> {
     },
   };
 }
+
+/**
+ * Asks a daemon for a garbage collection and waits until it is done, as
+ * containerd's clients do: a lease deleted with `--sync`. Tests that need
+ * a collection ask for one; none waits for the collector's own schedule.
+ */
+export async function collectGarbage(
+  daemon: { ctr: TestDaemon["ctr"] },
+): Promise<void> {
+  const created = await daemon.ctr(["leases", "create"]);
+  const id = created.stdout.trim();
+  const removed = await daemon.ctr(["leases", "rm", "--sync", id]);
+  if (created.code !== 0 || removed.code !== 0) {
+    throw new Error(`collection failed: ${created.stderr}${removed.stderr}`);
+  }
+}

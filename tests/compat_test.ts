@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Namespaces } from "../src/gen/containerd/services/namespaces/v1/namespace_pb.ts";
 import { apiClient } from "./_client.ts";
 import { BUSYBOX, readShimPid, withBusybox } from "./_containers.ts";
@@ -119,4 +120,62 @@ Deno.test("namespaces come into being on use, as in containerd", async () => {
     "",
   ]);
   if (seen.length === 2) assert.deepEqual(seen[0], seen[1]);
+});
+
+Deno.test("garbage collection runs on containerd's schedule", async (t) => {
+  await using berth = await startDaemon();
+  const leases = apiClient(Leases, {
+    address: berth.address,
+    namespace: "default",
+  });
+  const ingest = async (name: string) => {
+    const file = `${berth.dir}/${name}`;
+    const data = new TextEncoder().encode(`${name} ${crypto.randomUUID()}`);
+    await Deno.writeFile(file, data);
+    const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+    const r = await berth.ctr([
+      "content",
+      "ingest",
+      "--expected-size",
+      String(data.length),
+      "--expected-digest",
+      digest,
+      name,
+    ], { stdin: { file } });
+    assert.equal(r.code, 0, r.stderr);
+    return digest;
+  };
+  const listed = async () =>
+    (await berth.ctr(["content", "ls", "-q"])).stdout.trim().split("\n")
+      .filter(Boolean);
+
+  await t.step("what a client writes is there for it to read", async () => {
+    // Nothing is due right after start: the start-up collection is over
+    // before the daemon serves, and no deletion or threshold asks for one.
+    for (let i = 0; i < 10; i++) {
+      const digest = await ingest(`fresh-${i}`);
+      const got = await berth.ctr(["content", "get", digest]);
+      assert.equal(got.code, 0, got.stderr);
+    }
+  });
+
+  await t.step(
+    "mutation_threshold mutations make the next check collect",
+    async () => {
+      const loose = await ingest("loose");
+      for (let i = 0; i < 100; i++) await leases.create({ id: `m-${i}` });
+      const deadline = Date.now() + 15_000;
+      while ((await listed()).includes(loose)) {
+        assert.ok(Date.now() < deadline, "no collection after 100 mutations");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  );
+
+  await t.step("a sync delete collects before it answers", async () => {
+    const loose = await ingest("loose-2");
+    await leases.create({ id: "trigger" });
+    await leases.delete({ id: "trigger", sync: true });
+    assert.ok(!(await listed()).includes(loose));
+  });
 });

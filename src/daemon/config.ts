@@ -27,12 +27,22 @@ export interface Config {
     /** Owner gid of the socket. */
     gid: number;
   };
-  /** Garbage collection of unreferenced content, snapshots and leases. */
+  /**
+   * Garbage collection of unreferenced content, snapshots and leases, on
+   * containerd's schedule: the settings and defaults of its
+   * `[plugins."io.containerd.gc.v1.scheduler"]`.
+   */
   gc: {
-    /** How long after a deletion to collect (Go duration); deletions coalesce. */
+    /** The largest share of real time collections may take (0 to 0.5). */
+    pause_threshold: number;
+    /** Deletions that make a collection run at once; 0: at the next check. */
+    deletion_threshold: number;
+    /** Mutations that make the next check collect; 0: never. */
+    mutation_threshold: number;
+    /** How long after a request to collect (Go duration). */
     schedule_delay: string;
-    /** Collect this often regardless (Go duration); "0" disables. */
-    interval: string;
+    /** How long after start the first collection runs (Go duration). */
+    startup_delay: string;
   };
   /** Talking to registries (server-side pulls and pushes). */
   registry: {
@@ -104,7 +114,13 @@ export function defaultConfig(): Config {
     root: "/var/lib/berth",
     state: "/run/berth",
     grpc: { address: "/run/berth/berth.sock", uid: 0, gid: 0 },
-    gc: { schedule_delay: "100ms", interval: "1h" },
+    gc: {
+      pause_threshold: 0.02,
+      deletion_threshold: 0,
+      mutation_threshold: 100,
+      schedule_delay: "0ms",
+      startup_delay: "100ms",
+    },
     registry: {
       config_path: "/etc/berth/certs.d",
       max_concurrent_downloads: 3,
@@ -187,7 +203,7 @@ export function parseConfig(text: string, file = "<config>"): Config {
   if (!config.network.cni_bin_dirs.every((dir) => typeof dir === "string")) {
     throw new ConfigError(file, "network.cni_bin_dirs must be strings");
   }
-  for (const key of ["schedule_delay", "interval"] as const) {
+  for (const key of ["schedule_delay", "startup_delay"] as const) {
     try {
       parseDuration(config.gc[key]);
     } catch (err) {

@@ -355,14 +355,15 @@ export async function startDaemon(
           });
         }
       },
-      delayMs: parseDuration(config.gc.schedule_delay),
-      intervalMs: parseDuration(config.gc.interval),
+      pauseThreshold: config.gc.pause_threshold,
+      deletionThreshold: config.gc.deletion_threshold,
+      mutationThreshold: config.gc.mutation_threshold,
+      scheduleDelayMs: parseDuration(config.gc.schedule_delay),
+      startupDelayMs: parseDuration(config.gc.startup_delay),
       onError: (err) => gcLog.error("collection failed", { error: err }),
     });
     cleanups.push(() => gc.close());
-    // As containerd: collect once soon after start (a crash may have left
-    // records and ingests behind).
-    gc.schedule();
+    db.onMutation((dirty) => gc.mutated(dirty));
     const differ = new WalkingDiffer({ tempRoot: tempMounts, worker: true });
     cleanups.push(() => differ.close());
     const events = new Exchange({ eventField: readEventField });
@@ -429,10 +430,10 @@ export async function startDaemon(
             hostsDir: config.registry.config_path,
             maxConcurrentDownloads: config.registry.max_concurrent_downloads,
           },
-          scheduleGc: () => gc.schedule(),
           runGc: () => gc.runNow(),
         }),
     });
+    await gc.started;
     const listener: Listener = await listen({
       path: config.grpc.address,
       handler,

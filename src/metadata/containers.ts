@@ -376,7 +376,7 @@ export class ContainerStore {
       const result = this.#db.sql.prepare(
         "DELETE FROM containers WHERE namespace = ? AND id = ?",
       ).run(namespace, id);
-      if (Number(result.changes) > 0) return;
+      if (Number(result.changes) > 0) return this.#db.markDirty();
       throw notFound(
         this.#any(namespace)
           ? `container ${id}`

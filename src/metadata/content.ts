@@ -220,10 +220,13 @@ export class NamespacedContentStore {
    */
   delete(namespace: string, digest: string): void {
     validateDigest(digest);
-    const result = this.#db.sql.prepare(
-      "DELETE FROM content WHERE namespace = ? AND digest = ?",
-    ).run(namespace, digest);
-    if (result.changes === 0) throw notFound(`content ${digest}`);
+    this.#db.transaction(() => {
+      const result = this.#db.sql.prepare(
+        "DELETE FROM content WHERE namespace = ? AND digest = ?",
+      ).run(namespace, digest);
+      if (result.changes === 0) throw notFound(`content ${digest}`);
+      this.#db.markDirty();
+    });
   }
 
   /** Streams `size` bytes (all when 0) from `offset` of a blob the namespace owns. */

@@ -166,6 +166,34 @@ export interface OpenOptions {
 
 /** The open metadata database. */
 export class MetadataDB extends SqliteDatabase {
+  /** Whether deletions since the last collection may have left garbage. */
+  #dirty = false;
+
+  /**
+   * Marks the store dirty: a deletion may have left garbage for the next
+   * collection (stores call it as they delete, as containerd's do).
+   */
+  markDirty(): void {
+    this.#dirty = true;
+  }
+
+  /**
+   * Calls `listener` after every committed mutation, with whether the
+   * store is dirty: what containerd's garbage-collection scheduler counts.
+   */
+  onMutation(listener: (dirty: boolean) => void): void {
+    this.onCommit(() => listener(this.#dirty));
+  }
+
+  /**
+   * Runs the collector's transaction: it clears the dirty mark and is no
+   * mutation of its own.
+   */
+  collection<T>(fn: () => T): T {
+    this.#dirty = false;
+    return this.transaction(fn, { silent: true });
+  }
+
   /** Opens (creating when missing) and migrates the database at `path`. */
   static override open(path: string, options: OpenOptions = {}): MetadataDB {
     return new MetadataDB(path, {

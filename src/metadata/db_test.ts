@@ -29,3 +29,40 @@ Deno.test("MetadataDB refuses a newer schema", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("MetadataDB reports each committed mutation and whether it is dirty", () => {
+  const db = MetadataDB.open(":memory:");
+  try {
+    const seen: boolean[] = [];
+    db.onMutation((dirty) => seen.push(dirty));
+    const insert = (name: string) =>
+      db.sql.prepare(
+        "INSERT INTO namespaces (name, labels, created_at) VALUES (?, '{}', 0)",
+      ).run(name);
+    db.transaction(() => insert("a"));
+    // Reads and rolled-back writes are no mutations.
+    db.transaction(() => db.sql.prepare("SELECT * FROM namespaces").all());
+    assert.throws(() =>
+      db.transaction(() => {
+        insert("b");
+        throw new Error("rolled back");
+      })
+    );
+    // Nested transactions report once, at the outer commit.
+    db.transaction(() => {
+      db.transaction(() => insert("c"));
+      db.sql.prepare("DELETE FROM namespaces WHERE name = 'a'").run();
+      db.markDirty();
+    });
+    db.transaction(() => insert("d"));
+    assert.deepEqual(seen, [false, true, true]);
+    // The collector's transaction clears the mark and is no mutation.
+    db.collection(() =>
+      db.sql.prepare("DELETE FROM namespaces WHERE name = 'c'").run()
+    );
+    db.transaction(() => insert("e"));
+    assert.deepEqual(seen, [false, true, true, false]);
+  } finally {
+    db.close();
+  }
+});

@@ -386,7 +386,7 @@ export interface CollectGarbageOptions {
 export async function collectGarbage(
   options: CollectGarbageOptions,
 ): Promise<CollectionResult> {
-  const records = options.db.transaction(() =>
+  const records = options.db.collection(() =>
     collect(metadataGraph(options.sources, Date.now()))
   );
   const blobs = await options.content.sweep();

@@ -213,9 +213,12 @@ export class ImageStore {
 
   /** Deletes an image; what it held is collectable afterwards. */
   delete(namespace: string, name: string): void {
-    const result = this.#db.sql.prepare(
-      "DELETE FROM images WHERE namespace = ? AND name = ?",
-    ).run(namespace, name);
-    if (result.changes === 0) throw notFound(`image ${JSON.stringify(name)}`);
+    this.#db.transaction(() => {
+      const result = this.#db.sql.prepare(
+        "DELETE FROM images WHERE namespace = ? AND name = ?",
+      ).run(namespace, name);
+      if (result.changes === 0) throw notFound(`image ${JSON.stringify(name)}`);
+      this.#db.markDirty();
+    });
   }
 }

@@ -146,10 +146,13 @@ export class LeaseStore {
 
   /** Deletes a lease; what it held is collectable afterwards. */
   delete(namespace: string, id: string): void {
-    const result = this.#db.sql.prepare(
-      "DELETE FROM leases WHERE namespace = ? AND id = ?",
-    ).run(namespace, id);
-    if (result.changes === 0) throw notFound(`lease ${JSON.stringify(id)}`);
+    this.#db.transaction(() => {
+      const result = this.#db.sql.prepare(
+        "DELETE FROM leases WHERE namespace = ? AND id = ?",
+      ).run(namespace, id);
+      if (result.changes === 0) throw notFound(`lease ${JSON.stringify(id)}`);
+      this.#db.markDirty();
+    });
   }
 
   /** Leases of `namespace` matching any of `filters` (fields `id`, `labels`). */
@@ -182,6 +185,7 @@ export class LeaseStore {
       this.#db.sql.prepare(
         "DELETE FROM lease_resources WHERE namespace = ? AND lease = ? AND type = ? AND id = ?",
       ).run(namespace, id, resource.type, resource.id);
+      this.#db.markDirty();
     });
   }
 

@@ -358,6 +358,7 @@ export class NamespacedSnapshotStore {
         throw failedPrecondition("cannot remove snapshot with child");
       }
       this.#delete(namespace, snapshotter, key);
+      this.#db.markDirty();
     });
   }
 

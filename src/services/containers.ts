@@ -99,8 +99,6 @@ export interface ContainersServiceOptions {
   store: ContainerStore;
   /** Where `/containers/*` events go. */
   events: Exchange;
-  /** Asks for a collection soon. */
-  scheduleGc: () => void;
   /**
    * Runs after a container's record is gone, before Delete answers: what
    * it owned elsewhere (its network) is released. Failures are its own.
@@ -110,7 +108,7 @@ export interface ContainersServiceOptions {
 
 /** The Containers service. */
 export function containersService(
-  { store, events, scheduleGc, onDeleted }: ContainersServiceOptions,
+  { store, events, onDeleted }: ContainersServiceOptions,
 ): ServiceImpl<typeof Containers> {
   return {
     get(req, ctx) {
@@ -195,7 +193,6 @@ export function containersService(
           create(ContainerDeleteSchema, { id: req.id }),
         ),
       );
-      scheduleGc();
       return create(EmptySchema);
     },
   };

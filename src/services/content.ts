@@ -69,13 +69,11 @@ export interface ContentServiceOptions {
   store: NamespacedContentStore;
   /** Where `/content/delete` goes. */
   events: Exchange;
-  /** Asks for a garbage collection soon (after deletions). */
-  scheduleGc: () => void;
 }
 
 /** The Content service. */
 export function contentService(
-  { store, events, scheduleGc }: ContentServiceOptions,
+  { store, events }: ContentServiceOptions,
 ): ServiceImpl<typeof Content> {
   return {
     info(req, ctx) {
@@ -111,7 +109,6 @@ export function contentService(
           create(ContentDeleteSchema, { digest: req.digest }),
         ),
       );
-      scheduleGc();
       return create(EmptySchema);
     },
     async *read(req, ctx) {

@@ -54,15 +54,13 @@ export interface ImagesServiceOptions {
   store: ImageStore;
   /** Where `/images/*` events go. */
   events: Exchange;
-  /** Asks for a collection soon. */
-  scheduleGc: () => void;
   /** Collects now; resolves when done. */
   runGc: () => Promise<void>;
 }
 
 /** The Images service. */
 export function imagesService(
-  { store, events, scheduleGc, runGc }: ImagesServiceOptions,
+  { store, events, runGc }: ImagesServiceOptions,
 ): ServiceImpl<typeof Images> {
   return {
     get(req, ctx) {
@@ -117,7 +115,6 @@ export function imagesService(
         ),
       );
       if (req.sync) await runGc();
-      else scheduleGc();
       return create(EmptySchema);
     },
   };

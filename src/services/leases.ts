@@ -41,15 +41,13 @@ function randomLeaseId(): string {
 export interface LeasesServiceOptions {
   /** Lease records. */
   store: LeaseStore;
-  /** Asks for a collection soon. */
-  scheduleGc: () => void;
   /** Collects now; resolves when done. */
   runGc: () => Promise<void>;
 }
 
 /** The Leases service. */
 export function leasesService(
-  { store, scheduleGc, runGc }: LeasesServiceOptions,
+  { store, runGc }: LeasesServiceOptions,
 ): ServiceImpl<typeof Leases> {
   const resourceOf = (resource: { id: string; type: string } | undefined) => {
     if (!resource) throw invalidArgument("resource must be set");
@@ -66,7 +64,6 @@ export function leasesService(
     async delete(req, ctx) {
       store.delete(requireNamespace(ctx), req.id);
       if (req.sync) await runGc();
-      else scheduleGc();
       return create(EmptySchema);
     },
     list(req, ctx) {
@@ -88,7 +85,6 @@ export function leasesService(
         req.id,
         resourceOf(req.resource),
       );
-      scheduleGc();
       return create(EmptySchema);
     },
     listResources(req, ctx) {

@@ -77,8 +77,6 @@ export interface ServiceDeps {
   onContainerDeleted?: (namespace: string, id: string) => Promise<void>;
   /** Registry defaults for transfers. */
   registry: { hostsDir?: string; maxConcurrentDownloads: number };
-  /** Asks for a garbage collection soon. */
-  scheduleGc: () => void;
   /** Collects garbage now; resolves when done. */
   runGc: () => Promise<void>;
 }
@@ -127,7 +125,6 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
     contentService({
       store: deps.content,
       events: deps.events,
-      scheduleGc: deps.scheduleGc,
     }),
   );
   router.service(
@@ -135,7 +132,6 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
     snapshotsService({
       store: deps.snapshots,
       events: deps.events,
-      scheduleGc: deps.scheduleGc,
     }),
   );
   router.service(
@@ -147,7 +143,6 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
     imagesService({
       store: deps.images,
       events: deps.events,
-      scheduleGc: deps.scheduleGc,
       runGc: deps.runGc,
     }),
   );
@@ -156,7 +151,6 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
     containersService({
       store: deps.containers,
       events: deps.events,
-      scheduleGc: deps.scheduleGc,
       onDeleted: deps.onContainerDeleted,
     }),
   );
@@ -186,7 +180,6 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
     Leases,
     leasesService({
       store: deps.leases,
-      scheduleGc: deps.scheduleGc,
       runGc: deps.runGc,
     }),
   );

@@ -64,13 +64,11 @@ export interface SnapshotsServiceOptions {
   store: NamespacedSnapshotStore;
   /** Where `/snapshot/*` events go. */
   events: Exchange;
-  /** Asks for a garbage collection soon (after removals). */
-  scheduleGc: () => void;
 }
 
 /** The Snapshots service. */
 export function snapshotsService(
-  { store, events, scheduleGc }: SnapshotsServiceOptions,
+  { store, events }: SnapshotsServiceOptions,
 ): ServiceImpl<typeof Snapshots> {
   const scope = (ctx: HandlerContext, snapshotter: string) => ({
     namespace: requireNamespace(ctx),
@@ -143,7 +141,6 @@ export function snapshotsService(
           create(SnapshotRemoveSchema, { key: req.key }),
         ),
       );
-      scheduleGc();
       return create(EmptySchema);
     },
     stat(req, ctx) {

@@ -41,6 +41,7 @@ export class SqliteDatabase {
   /** The underlying connection, for the stores built on it. */
   readonly sql: DatabaseSync;
   #depth = 0;
+  #commitListeners: (() => void)[] = [];
 
   /**
    * Opens (creating when missing) and migrates the file at `path`; the
@@ -95,11 +96,19 @@ export class SqliteDatabase {
   }
 
   /**
+   * Calls `listener` after every transaction that committed changes to
+   * rows (unless run `silent`).
+   */
+  onCommit(listener: () => void): void {
+    this.#commitListeners.push(listener);
+  }
+
+  /**
    * Runs `fn` in one `BEGIN IMMEDIATE` transaction: committed when it
    * returns, rolled back when it throws. Nested calls join the outer
-   * transaction.
+   * transaction. A `silent` one tells no commit listener.
    */
-  transaction<T>(fn: () => T): T {
+  transaction<T>(fn: () => T, options: { silent?: boolean } = {}): T {
     if (this.#depth > 0) {
       this.#depth++;
       try {
@@ -108,18 +117,32 @@ export class SqliteDatabase {
         this.#depth--;
       }
     }
+    const listen = !options.silent && this.#commitListeners.length > 0;
+    const before = listen ? this.#totalChanges() : 0;
     this.sql.exec("BEGIN IMMEDIATE");
     this.#depth = 1;
+    let result: T;
     try {
-      const result = fn();
+      result = fn();
       this.sql.exec("COMMIT");
-      return result;
     } catch (err) {
       if (this.sql.isTransaction) this.sql.exec("ROLLBACK");
       throw err;
     } finally {
       this.#depth = 0;
     }
+    if (listen && this.#totalChanges() !== before) {
+      for (const listener of this.#commitListeners) listener();
+    }
+    return result;
+  }
+
+  /** Rows changed through this connection since it opened. */
+  #totalChanges(): number {
+    const row = this.sql.prepare("SELECT total_changes() AS n").get() as {
+      n: number;
+    };
+    return row.n;
   }
 
   /** Closes the connection; closing twice is harmless. */
