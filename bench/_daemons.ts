@@ -116,11 +116,16 @@ async function launch(
   return { name, address, dir, state: `${dir}/state`, pid, stop };
 }
 
-/** Starts `berth daemon` on fresh temporary paths. */
-export async function startBerth(): Promise<BenchDaemon> {
+/**
+ * Starts `berth daemon` on fresh temporary paths; `config(dir)` gives the
+ * config file's text (without it the file does not exist: the defaults).
+ */
+export async function startBerth(
+  config?: (dir: string) => string,
+): Promise<BenchDaemon> {
   const dir = await Deno.makeTempDir({ prefix: "berth-bench-" });
   const address = `${dir}/berth.sock`;
-  // The config file does not exist: the daemon runs on its defaults.
+  if (config) await Deno.writeTextFile(`${dir}/config.toml`, config(dir));
   return await launch("berth", dir, address, Deno.execPath(), [
     "run",
     "-A",
@@ -133,7 +138,7 @@ export async function startBerth(): Promise<BenchDaemon> {
     "--address",
     address,
     "--config",
-    `${dir}/none.toml`,
+    `${dir}/${config ? "config" : "none"}.toml`,
   ], { NO_COLOR: "1" });
 }
 

@@ -17,11 +17,12 @@ import {
 import { onPath, startDaemons } from "./_daemons.ts";
 import * as content from "./content.ts";
 import * as diff from "./diff.ts";
+import * as network from "./network.ts";
 import * as pull from "./pull.ts";
 import * as run from "./run.ts";
 
 /** Every bench module, in the order they run. */
-export const MODULES: BenchModule[] = [content, diff, pull, run];
+export const MODULES: BenchModule[] = [content, diff, pull, run, network];
 
 /** Runs the benchmarks; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
