@@ -109,7 +109,10 @@ function withNetnsFd<T>(
   }
 }
 
-function kindData(options: CreateInterfaceOptions): Partial<NewLink> {
+/** The kind-specific part of the request that creates `options`. */
+export function linkKindData(
+  options: CreateInterfaceOptions,
+): Partial<NewLink> {
   const { kind, mode } = options;
   const table = kind === "macvlan"
     ? MACVLAN_MODES
@@ -185,7 +188,7 @@ export function createInterface(
   ) {
     throw invalidArgument(`a ${kind} has no parent interface`);
   }
-  const data = kindData(options);
+  const data = linkKindData(options);
 
   // A device on a parent is created where the parent is, then placed.
   const parentNetns = onParent && options.parentNetns !== undefined

@@ -30,6 +30,7 @@ import {
 } from "./_wire.ts";
 
 const EOPNOTSUPP = 95;
+const IFLA_IPVLAN_FLAGS = 2;
 
 /** Attributes common to a new link and a changed one. */
 export interface LinkAttributes {
@@ -69,8 +70,8 @@ export interface NewLink extends LinkAttributes {
   vlanId?: number;
 }
 
-/** Creates a link (`RTM_NEWLINK`, create-exclusive). */
-export function newLink(socket: RouteSocket, link: NewLink): void {
+/** The `RTM_NEWLINK` request (create-exclusive) that creates `link`. */
+export function newLinkMessage(link: NewLink): MessageBuilder {
   const message = new MessageBuilder(
     RTM.NEWLINK,
     NLM_F.CREATE | NLM_F.EXCL,
@@ -87,11 +88,19 @@ export function newLink(socket: RouteSocket, link: NewLink): void {
     if (link.mode.bits === 32) {
       message.u32(IFLA_KIND_DATA_MODE, link.mode.value);
     } else message.u16(IFLA_KIND_DATA_MODE, link.mode.value);
+    // IFLA_IPVLAN_FLAGS: 0 (bridge), as ip sends it.
+    if (link.kind === "ipvlan") message.u16(IFLA_IPVLAN_FLAGS, 0);
     message.end();
   } else if (link.vlanId !== undefined) {
     message.nest(IFLA_INFO.DATA).u16(IFLA_KIND_DATA_MODE, link.vlanId).end();
   }
   message.end();
+  return message;
+}
+
+/** Creates a link (`RTM_NEWLINK`, create-exclusive). */
+export function newLink(socket: RouteSocket, link: NewLink): void {
+  const message = newLinkMessage(link);
   const subject = `create interface ${JSON.stringify(link.name)}`;
   try {
     socket.request(message, subject);
