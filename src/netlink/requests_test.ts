@@ -32,7 +32,7 @@ async function ipRequests(
   const messages: number[][] = [];
   for (const line of new TextDecoder().decode(out.stderr).split("\n")) {
     if (line.startsWith("sendmsg(")) messages.push([]);
-    const dump = line.match(/^ \| [0-9a-f]{5}  (.{48})/);
+    const dump = line.match(/^ \| [0-9a-f]{5} {2}(.{48})/);
     if (dump) {
       messages.at(-1)!.push(
         ...dump[1].trim().split(/\s+/).map((hex) => parseInt(hex, 16)),
