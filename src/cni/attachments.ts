@@ -19,7 +19,11 @@ import type {
   AttachmentStore,
   PortMapping,
 } from "../metadata/mod.ts";
-import { hostsFile, type NetnsManager } from "../netns/mod.ts";
+import {
+  hostsFile,
+  type NetnsManager,
+  type NetworkNamespace,
+} from "../netns/mod.ts";
 import {
   alreadyExists,
   BerthError,
@@ -42,6 +46,7 @@ import {
 export type NetworkChange =
   | { topic: "/network/attach"; attachment: AttachmentRecord; ips: string[] }
   | { topic: "/network/detach"; attachment: AttachmentRecord }
+  | { topic: "/netns/create"; netns: NetworkNamespace }
   | { topic: "/netns/delete"; name: string };
 
 /** What a caller asks to attach. */
@@ -137,9 +142,6 @@ export class AttachmentManager {
   readonly #cni: CniRuntime;
   readonly #defaultNetwork: string;
   readonly #onChange: (namespace: string, change: NetworkChange) => void;
-  // Attach checks (ports, ifnames) and the record happen atomically per
-  // daemon: attaches run one check-and-record at a time.
-  #queue: Promise<unknown> = Promise.resolve();
 
   /** Creates the manager. */
   constructor(options: AttachmentManagerOptions) {
@@ -331,11 +333,13 @@ export class AttachmentManager {
         if (!(err instanceof BerthError) || err.code !== Code.NotFound) {
           throw err;
         }
-        netnsPath = this.#netns.create(namespace, {
+        const made = this.#netns.create(namespace, {
           name: netnsName,
           owner: input.containerId,
-        }).path;
+        });
+        netnsPath = made.path;
         madeNetns = true;
+        this.#onChange(namespace, { topic: "/netns/create", netns: made });
       }
     } else if (input.netns.includes("/")) {
       netnsPath = input.netns;
@@ -356,20 +360,18 @@ export class AttachmentManager {
     }
     let record: AttachmentRecord;
     try {
-      const reserved = this.#queue.then(() =>
-        this.#reserve(
-          namespace,
-          input,
-          networkName,
-          netnsName,
-          netnsPath,
-          capabilitiesOf(network),
-        )
+      // Synchronous: the checks and the record happen with no other
+      // attach in between.
+      record = this.#reserve(
+        namespace,
+        input,
+        networkName,
+        netnsName,
+        netnsPath,
+        capabilitiesOf(network),
       );
-      this.#queue = reserved.catch(() => {});
-      record = await reserved;
     } catch (err) {
-      if (madeNetns) this.#netns.delete(namespace, netnsName, { force: true });
+      if (madeNetns) this.#removeNetns(namespace, netnsName);
       throw err;
     }
     let result: CniResult;
@@ -380,7 +382,7 @@ export class AttachmentManager {
       );
     } catch (err) {
       this.#store.delete(namespace, record.id);
-      if (madeNetns) this.#netns.delete(namespace, netnsName, { force: true });
+      if (madeNetns) this.#removeNetns(namespace, netnsName);
       throw cniError(networkName, err);
     }
     const done = this.#store.complete(
@@ -396,6 +398,12 @@ export class AttachmentManager {
       ips,
     });
     return done;
+  }
+
+  /** Removes a netns regardless of users, and says so. */
+  #removeNetns(namespace: string, name: string): void {
+    this.#netns.delete(namespace, name, { force: true });
+    this.#onChange(namespace, { topic: "/netns/delete", name });
   }
 
   /** Puts the netns's addresses into its hosts file under its name. */
@@ -468,8 +476,7 @@ export class AttachmentManager {
       }
     }
     for (const a of attached) await this.detach(namespace, a.id);
-    this.#netns.delete(namespace, name, { force: true });
-    this.#onChange(namespace, { topic: "/netns/delete", name });
+    this.#removeNetns(namespace, name);
   }
 
   /**
@@ -487,8 +494,7 @@ export class AttachmentManager {
     for (const ns of this.#netns.list(namespace)) {
       if (ns.owner !== containerId) continue;
       try {
-        this.#netns.delete(namespace, ns.name, { force: true });
-        this.#onChange(namespace, { topic: "/netns/delete", name: ns.name });
+        this.#removeNetns(namespace, ns.name);
       } catch (err) {
         errors.push((err as Error).message);
       }

@@ -37,6 +37,9 @@ import {
 import { hostsFile, resolvConf } from "./etc_files.ts";
 import { processesIn } from "./users.ts";
 
+/** systemd-resolved's list of upstream nameservers. */
+const UPSTREAM_RESOLV_CONF = "/run/systemd/resolve/resolv.conf";
+
 /** A network namespace as callers see it. */
 export interface NetworkNamespace extends NetnsRecord {
   /** "ready", or "missing" when its file or mount is gone. */
@@ -152,12 +155,22 @@ export class NetnsManager {
     return this.#view(namespace, record);
   }
 
+  /**
+   * The host's resolv.conf; when it names only a local stub resolver
+   * (systemd-resolved's 127.0.0.53), the upstream list the stub uses, as
+   * kubelet does.
+   */
   #readHostResolvConf(): string {
-    try {
-      return fs.readFileSync(this.#hostResolvConf, "utf8");
-    } catch {
-      return "";
-    }
+    const read = (path: string) => {
+      try {
+        return fs.readFileSync(path, "utf8");
+      } catch {
+        return "";
+      }
+    };
+    const host = read(this.#hostResolvConf);
+    if (/^\s*nameserver\s/m.test(resolvConf(host))) return host;
+    return read(UPSTREAM_RESOLV_CONF) || host;
   }
 
   /** Unmounts and removes a netns file; absent or unmounted is fine. */

@@ -131,6 +131,20 @@ export function publishNetworkChange(
           ),
         );
         break;
+      case "/netns/create":
+        events.publish(
+          namespace,
+          change.topic,
+          packEvent(
+            NetnsCreateSchema,
+            create(NetnsCreateSchema, {
+              name: change.netns.name,
+              path: change.netns.path,
+              labels: change.netns.labels,
+            }),
+          ),
+        );
+        break;
       case "/netns/delete":
         events.publish(
           namespace,
@@ -149,6 +163,7 @@ export function publishNetworkChange(
 export function networkService(
   { netns, attachments, events }: NetworkServiceOptions,
 ): ServiceImpl<typeof Network> {
+  const publish = publishNetworkChange(events);
   return {
     createNamespace(req, ctx) {
       const namespace = requireNamespace(ctx);
@@ -158,18 +173,7 @@ export function networkService(
         labels: req.namespace.labels,
         owner: req.namespace.owner,
       });
-      events.publish(
-        namespace,
-        "/netns/create",
-        packEvent(
-          NetnsCreateSchema,
-          create(NetnsCreateSchema, {
-            name: created.name,
-            path: created.path,
-            labels: created.labels,
-          }),
-        ),
-      );
+      publish(namespace, { topic: "/netns/create", netns: created });
       return create(CreateNamespaceResponseSchema, {
         namespace: toNetnsMessage(created),
       });
