@@ -40,6 +40,7 @@ import {
 
 const NETLINK_ROUTE = 0;
 const RECEIVE_BUFFER = 1 << 18;
+const DUMP_ATTEMPTS = 5;
 
 /** The gRPC code for each errno rtnetlink answers with. */
 const ERRNO_CODES: Record<number, Code> = {
@@ -157,16 +158,23 @@ export class RouteSocket {
     this.#receive(seq, subject, () => false);
   }
 
-  /** Sends a dump request and returns every answer message. */
+  /**
+   * Sends a dump request and returns every answer message. A dump the
+   * kernel marks inconsistent (the table changed meanwhile) is redone.
+   */
   dump(message: MessageBuilder, subject: string): Message[] {
-    const seq = this.#send(message, NLM_F.REQUEST | NLM_F.DUMP);
-    const messages: Message[] = [];
-    this.#receive(seq, subject, (m) => {
-      if (m.type === NLMSG.DONE) return true;
-      messages.push(m);
-      return false;
-    });
-    return messages;
+    for (let attempt = 1;; attempt++) {
+      const seq = this.#send(message, NLM_F.REQUEST | NLM_F.DUMP);
+      const messages: Message[] = [];
+      let interrupted = false;
+      this.#receive(seq, subject, (m) => {
+        interrupted ||= (m.flags & NLM_F.DUMP_INTR) !== 0;
+        if (m.type === NLMSG.DONE) return true;
+        messages.push(m);
+        return false;
+      });
+      if (!interrupted || attempt === DUMP_ATTEMPTS) return messages;
+    }
   }
 
   /** Sends a get request for one object and returns its answer. */
