@@ -30,6 +30,7 @@ import {
   withDefaultUnixDevices,
   withEnv,
   withHostDevices,
+  withHostname,
   withHostNetwork,
   withImageConfig,
   withLinuxNamespace,
@@ -95,6 +96,8 @@ export interface NewContainerOptions {
   netHost?: boolean;
   /** ctr `--with-ns` values: `TYPE:PATH` namespaces to join. */
   withNs?: string[];
+  /** The container's hostname; unset leaves the spec's. */
+  hostname?: string;
   /** Memory limit in bytes (0: none). */
   memoryLimit?: number;
   /** CFS quota in CPUs (0: none). */
@@ -186,6 +189,7 @@ function specOpts(
     opts.push(withPrivileged(), withAllDevicesAllowed(), withHostDevices());
   }
   if (options.netHost) opts.push(withHostNetwork());
+  if (options.hostname) opts.push(withHostname(options.hostname));
   for (const value of options.withNs ?? []) {
     const colon = value.indexOf(":");
     if (colon <= 0 || colon === value.length - 1) {

@@ -104,7 +104,7 @@ Deno.test("two containers on one bridge: httpd answers wget by IP and a publishe
       "web",
       "sh",
       "-c",
-      "ip -o -4 addr show eth0; cat /etc/hosts",
+      "ip -o -4 addr show eth0; cat /etc/hosts; hostname",
     ]);
     assert.equal(addr.code, 0, addr.stderr);
     assert.match(
@@ -113,7 +113,7 @@ Deno.test("two containers on one bridge: httpd answers wget by IP and a publishe
     );
     assert.match(
       addr.stdout,
-      new RegExp(`^${ip.replaceAll(".", "\\.")}\\s+web$`, "m"),
+      new RegExp(`^${ip.replaceAll(".", "\\.")}\\s+web\\n(.|\\n)*^web$`, "m"),
     );
 
     const client = await daemon.berth([
@@ -137,17 +137,30 @@ Deno.test("two containers on one bridge: httpd answers wget by IP and a publishe
   });
 });
 
-Deno.test("a daemon SIGKILLed while attached containers run: after restart, removal leaves nothing", async () => {
+Deno.test("a daemon SIGKILLed while attached containers run: after restart, removal (berth ctr and the real ctr) leaves nothing", async () => {
   await withNetworkDaemon(async (daemon, net, restart) => {
     const port = freePort();
     await startWeb(daemon, ["-p", `${port}:80`]);
+    const other = await daemon.berth([
+      "run",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "-d",
+      "--cni",
+      BUSYBOX,
+      "other",
+      "sleep",
+      "600",
+    ]);
+    assert.equal(other.code, 0, other.stderr);
     daemon = await restart();
     const [attachment] = await attachmentsOf(daemon, "web");
     assert.equal(attachment.netns, "web");
     const ls = await daemon.berth(["netns", "ls", "-q"]);
-    assert.equal(ls.stdout, "web\n");
+    assert.equal(ls.stdout, "other\nweb\n");
     assert.equal(await curl(port), `${PAGE}\n`);
     await removeContainer(daemon, "web");
+    await removeContainer(daemon, "other", "ctr");
     assert.deepEqual(await networkLeftovers(net, [port]), []);
   });
 });

@@ -90,6 +90,8 @@ export function runCommand(
           container = await newContainer(conn, {
             ...options,
             withNs: [`network:${netns.path}`],
+            // Its own netns gets its own name, which its hosts file lists.
+            hostname: options.id,
             mounts: [...options.mounts, ...netns.mounts],
           });
         } catch (err) {
