@@ -50,6 +50,10 @@ import type { Exchange } from "../events/mod.ts";
 import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
 import { unmountRecursive } from "../mount/mod.ts";
 import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
+import {
+  CreateOptionsSchema,
+  RuncOptionsSchema,
+} from "../gen/containerd/runtime/linux/runctypes/runc_pb.ts";
 import { type CallOptions, TtrpcClient } from "../ttrpc/mod.ts";
 import {
   alreadyExists,
@@ -72,8 +76,11 @@ const TASK_SERVICE = "containerd.task.v2.Task";
 /** Where bundles live under the state directory, as in containerd. */
 export const TASK_DIR = "io.containerd.runtime.v2.task";
 
-/** The type of runc's options, by its bare name as containerd packs it. */
-const RUNC_OPTIONS_TYPE = OptionsSchema.typeName;
+/**
+ * The deprecated v1 runtime's name: old clients (Docker 20.10) still ask for
+ * it; berth runs it with its default runtime's shim, as a v2 runtime.
+ */
+export const V1_RUNTIME = "io.containerd.runtime.v1.linux";
 
 /** The spec type containers carry. */
 const SPEC_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
@@ -94,8 +101,10 @@ export interface CreateTaskOptions {
   stderr: string;
   /** Whether the process has a terminal. */
   terminal: boolean;
-  /** Runtime options (`containerd.runc.v1.Options`), as the client sent. */
+  /** Task options (`containerd.runc.v1.Options`), as the client sent. */
   options?: { typeUrl: string; value: Uint8Array };
+  /** The container's runtime options, under the task options. */
+  runtimeOptions?: { typeUrl: string; value: Uint8Array };
 }
 
 /** What starting an exec'd process needs. */
@@ -183,7 +192,9 @@ export class TaskManager {
    */
   #runtime(name: string): Runtime {
     const fallback = this.#options.runtimes[this.#options.defaultRuntime];
-    if (!name) return fallback;
+    if (!name || name === V1_RUNTIME && !this.#options.runtimes[name]) {
+      return fallback;
+    }
     const configured = this.#options.runtimes[name];
     if (configured) return configured;
     const binary = findShimBinary(name);
@@ -280,7 +291,10 @@ export class TaskManager {
           stdout: options.stdout,
           stderr: options.stderr,
           terminal: options.terminal,
-          options: runcOptions(runtime, options.options),
+          options: runcOptions(runtime, [
+            options.runtimeOptions,
+            options.options,
+          ]),
         },
         CreateTaskResponseSchema,
       );
@@ -628,21 +642,58 @@ async function removeBundle(bundle: string): Promise<void> {
   await fs.rm(bundle, { recursive: true, force: true });
 }
 
+/** The bare type name of an `Any` type URL (`type.googleapis.com/X` is X). */
+function typeName(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
+}
+
 /**
- * The runc options a shim gets: the client's, with the runtime's binary and
- * state root where the client named none.
+ * The runc options a shim gets: the container's runtime options overlaid
+ * with the task's — runc's own, or the deprecated v1 runtime's
+ * `RuncOptions` and `CreateOptions` in their terms — with the runtime's
+ * binary and state root where the client named none.
  */
 function runcOptions(
   runtime: Runtime,
-  fromClient: { typeUrl: string; value: Uint8Array } | undefined,
+  fromClient: ({ typeUrl: string; value: Uint8Array } | undefined)[],
 ) {
-  const options = fromClient?.typeUrl === RUNC_OPTIONS_TYPE
-    ? fromBinary(OptionsSchema, fromClient.value)
-    : create(OptionsSchema);
+  const options = create(OptionsSchema);
+  for (const any of fromClient) {
+    if (!any) continue;
+    switch (typeName(any.typeUrl)) {
+      case OptionsSchema.typeName: {
+        const given = fromBinary(OptionsSchema, any.value);
+        // Only what the task sets overrides the container's.
+        for (const [key, value] of Object.entries(given)) {
+          if (key !== "$typeName" && value) {
+            (options as Record<string, unknown>)[key] = value;
+          }
+        }
+        break;
+      }
+      case RuncOptionsSchema.typeName: {
+        const v1 = fromBinary(RuncOptionsSchema, any.value);
+        options.binaryName ||= v1.runtime;
+        options.root ||= v1.runtimeRoot;
+        options.criuPath ||= v1.criuPath;
+        options.systemdCgroup ||= v1.systemdCgroup;
+        break;
+      }
+      case CreateOptionsSchema.typeName: {
+        const v1 = fromBinary(CreateOptionsSchema, any.value);
+        options.noPivotRoot ||= v1.noPivotRoot;
+        options.noNewKeyring ||= v1.noNewKeyring;
+        options.shimCgroup ||= v1.shimCgroup;
+        options.ioUid ||= v1.ioUid;
+        options.ioGid ||= v1.ioGid;
+        break;
+      }
+    }
+  }
   options.binaryName ||= runtime.runcBinary;
   options.root ||= runtime.runcRoot;
   return {
-    typeUrl: RUNC_OPTIONS_TYPE,
+    typeUrl: OptionsSchema.typeName,
     value: toBinary(OptionsSchema, options),
   };
 }

@@ -95,7 +95,8 @@ export function tasksService(
         stdout: req.stdout,
         stderr: req.stderr,
         terminal: req.terminal,
-        options: req.options ?? container.runtime.options,
+        options: req.options,
+        runtimeOptions: container.runtime.options,
       });
       return create(CreateTaskResponseSchema, {
         containerId: req.containerId,

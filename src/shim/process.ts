@@ -44,6 +44,8 @@ export class ShimProcess {
   exit: ExitStatus | undefined;
   readonly #exited = Promise.withResolvers<ExitStatus>();
   #io: ProcessIO | undefined;
+  /** Settles once a start in progress has been published. */
+  #startPublished: Promise<void> = Promise.resolve();
 
   /** A process not yet launched. */
   constructor(options: ProcessOptions) {
@@ -89,10 +91,22 @@ export class ShimProcess {
       await io.drained();
       io.close();
       this.exit = exit;
+      await this.#startPublished;
       await this.options.onExit?.(exit, this.pid);
       this.#exited.resolve(exit);
     });
     return this.pid;
+  }
+
+  /**
+   * Holds the exit back until the returned function is called: a start
+   * holds it while it runs, so that however fast the process exits, its
+   * exit is told after its start, as containerd's shim does.
+   */
+  holdExit(): () => void {
+    const held = Promise.withResolvers<void>();
+    this.#startPublished = held.promise;
+    return held.resolve;
   }
 
   /** Sets the terminal size. */

@@ -38,6 +38,7 @@ import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
 import { mountAll } from "../mount/mount.ts";
 import { unmountAll } from "../mount/unmount.ts";
 import { signalProcess } from "../sys/proc.ts";
+import { joinCgroup } from "./cgroup.ts";
 import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
@@ -92,6 +93,22 @@ const RUNC_STATUS: Record<string, Status> = {
  */
 export function defaultRuncRoot(bundle: string, namespace: string): string {
   return join(dirname(dirname(dirname(bundle))), "runc", namespace);
+}
+
+/**
+ * Whether the bundle's container has no PID namespace of its own (none, or
+ * one it joins by path), so its processes outlive its init. An unreadable
+ * spec counts as shared, as in containerd.
+ */
+async function sharesHostPids(bundle: string): Promise<boolean> {
+  try {
+    const spec = JSON.parse(
+      await Deno.readTextFile(join(bundle, "config.json")),
+    ) as { linux?: { namespaces?: { type?: string; path?: string }[] } };
+    return !spec.linux?.namespaces?.some((ns) => ns.type === "pid" && !ns.path);
+  } catch {
+    return true;
+  }
 }
 
 /** The Task service for one container, managed with runc. */
@@ -215,6 +232,7 @@ export class TaskService {
       join(bundle, RUNC_OPTIONS_FILE),
       JSON.stringify({ id: r.id, binary: runc.binary, root: runc.root }),
     );
+    if (opts?.shimCgroup) await joinCgroup(opts.shimCgroup);
     const rootfs = join(bundle, "rootfs");
     let rootfsMounted = false;
     const stdio = {
@@ -230,6 +248,11 @@ export class TaskService {
       bundle,
       stdio,
       onExit: async (exit, pid) => {
+        // Without a PID namespace of its own, init's end does not end the
+        // rest: they are killed before the exit is told, as containerd does.
+        if (await sharesHostPids(bundle)) {
+          await runc.kill(r.id, 9, true).catch(() => {});
+        }
         // An OOM kill that ended the container is told before its exit.
         await watch.oom?.check();
         watch.oom?.stop();
@@ -284,30 +307,35 @@ export class TaskService {
   /** Start: `runc start` for the init process, `runc exec` for an exec. */
   async start(r: StartRequest): Promise<{ pid: number }> {
     const { container, process } = this.#process(r.id, r.execId);
-    if (process === container.init) {
-      await container.runc.start(container.id);
-      this.#publish("/tasks/start", TaskStartSchema, {
+    const release = process.holdExit();
+    try {
+      if (process === container.init) {
+        await container.runc.start(container.id);
+        this.#publish("/tasks/start", TaskStartSchema, {
+          containerId: container.id,
+          pid: process.pid,
+        });
+        return { pid: process.pid };
+      }
+      const specFile = this.#execSpecFile(container, r.execId);
+      const pid = await process.launch((stdio, args) =>
+        container.runc.exec(
+          container.id,
+          specFile,
+          join(container.bundle, `${r.execId}.pid`),
+          stdio,
+          args,
+        )
+      );
+      this.#publish("/tasks/exec-started", TaskExecStartedSchema, {
         containerId: container.id,
-        pid: process.pid,
+        execId: r.execId,
+        pid,
       });
-      return { pid: process.pid };
+      return { pid };
+    } finally {
+      release();
     }
-    const specFile = this.#execSpecFile(container, r.execId);
-    const pid = await process.launch((stdio, args) =>
-      container.runc.exec(
-        container.id,
-        specFile,
-        join(container.bundle, `${r.execId}.pid`),
-        stdio,
-        args,
-      )
-    );
-    this.#publish("/tasks/exec-started", TaskExecStartedSchema, {
-      containerId: container.id,
-      execId: r.execId,
-      pid,
-    });
-    return { pid };
   }
 
   /** Exec: records a process to run in the container at its Start. */
@@ -332,7 +360,22 @@ export class TaskService {
         `exec ${r.execId}: spec must be a ${PROCESS_TYPE}`,
       );
     }
-    await Deno.writeFile(this.#execSpecFile(container, r.execId), r.spec.value);
+    // The request's terminal flag decides, whatever the spec says, as in
+    // containerd's shim (runc refuses a console socket otherwise).
+    let spec: Record<string, unknown>;
+    try {
+      spec = JSON.parse(new TextDecoder().decode(r.spec.value));
+    } catch (err) {
+      throw new BerthError(
+        Code.InvalidArgument,
+        `exec ${r.execId}: process spec: ${(err as Error).message}`,
+      );
+    }
+    spec.terminal = r.terminal;
+    await Deno.writeTextFile(
+      this.#execSpecFile(container, r.execId),
+      JSON.stringify(spec),
+    );
     const process = new ShimProcess({
       containerId: container.id,
       execId: r.execId,
