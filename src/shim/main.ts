@@ -137,8 +137,9 @@ async function serve(a: ShimArgs): Promise<number> {
   });
   server.registerService(Task, service.handlers());
   await Deno.writeTextFile(join(a.bundle, "shim.pid"), `${Deno.pid}\n`);
-  server.listen(socket);
+  // The address is on disk before anyone can connect and look for it.
   await Deno.writeTextFile(join(a.bundle, "address"), `unix://${socket}`);
+  server.listen(socket);
   const onSignal = () => stop();
   Deno.addSignalListener("SIGTERM", onSignal);
   await stopped;
