@@ -503,13 +503,10 @@ export class AttachmentManager {
   }
 
   /**
-   * At start: undoes ADDs a crash interrupted, and releases what belongs
-   * to containers that no longer exist (`exists` answers for a tenant).
+   * At start: undoes the ADDs a crash interrupted (records without a
+   * result). Returns what failed.
    */
-  async reconcile(
-    exists: (namespace: string, containerId: string) => boolean,
-    netnsOwners: { namespace: string; owner: string }[],
-  ): Promise<string[]> {
+  async undoInterrupted(): Promise<string[]> {
     const errors: string[] = [];
     for (const a of this.#store.listAll()) {
       if (a.result !== undefined) continue;
@@ -520,16 +517,36 @@ export class AttachmentManager {
         errors.push(`${a.id}: ${(err as Error).message}`);
       }
     }
-    const owners = new Set<string>();
-    for (const a of this.#store.listAll()) {
-      if (a.containerId) owners.add(`${a.namespace}\0${a.containerId}`);
-    }
-    for (const n of netnsOwners) {
-      if (n.owner) owners.add(`${n.namespace}\0${n.owner}`);
-    }
-    for (const key of owners) {
+    return errors;
+  }
+
+  /**
+   * Releases what belongs to containers that do not exist (`exists`
+   * answers per tenant): deleted while the daemon was down, or never made
+   * because their client died between making the netns and the container.
+   * Owners with anything made after `before` are left alone (a client may
+   * be about to create the container). Returns what failed.
+   */
+  async releaseOrphans(
+    exists: (namespace: string, containerId: string) => boolean,
+    netns: { namespace: string; owner: string; createdAt: Date }[],
+    before: Date,
+  ): Promise<string[]> {
+    const owned = [
+      ...this.#store.listAll().filter((a) => a.result !== undefined).map((
+        a,
+      ) => ({ namespace: a.namespace, owner: a.containerId, at: a.createdAt })),
+      ...netns.map((n) => ({ ...n, at: n.createdAt })),
+    ].filter((o) => o.owner);
+    const young = new Set(
+      owned.filter((o) => o.at > before).map((o) =>
+        `${o.namespace}\0${o.owner}`
+      ),
+    );
+    const errors: string[] = [];
+    for (const key of new Set(owned.map((o) => `${o.namespace}\0${o.owner}`))) {
       const [namespace, containerId] = key.split("\0");
-      if (exists(namespace, containerId)) continue;
+      if (young.has(key) || exists(namespace, containerId)) continue;
       await this.releaseOwner(namespace, containerId).catch((err) =>
         errors.push((err as Error).message)
       );

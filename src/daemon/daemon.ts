@@ -189,12 +189,19 @@ function pluginList(root: string): PluginInfo[] {
   ];
 }
 
+/** How long an owner may stay missing before its network is released. */
+const ORPHAN_GRACE_MS = 60_000;
+
 /** The network components and their housekeeping. */
 interface NetworkParts {
   netns: NetnsManager;
   attachments: AttachmentManager;
-  /** Releases what containers deleted while the daemon was down owned. */
-  reconcile(logger: Logger): void;
+  /**
+   * Undoes interrupted attaches and releases what containers that do not
+   * exist owned, before serving, then periodically; resolves to the stop
+   * function.
+   */
+  reconcile(logger: Logger): Promise<() => void>;
   /** Detaches a deleted container's attachments, removes its netns. */
   releaseOwner(logger: Logger, namespace: string, id: string): Promise<void>;
 }
@@ -245,14 +252,25 @@ function startNetwork(
   return {
     netns,
     attachments,
-    reconcile(logger) {
-      const owners = netnsStore.listAll().map((n) => ({
-        namespace: n.namespace,
-        owner: n.owner,
-      }));
-      attachments.reconcile(exists, owners).then((errors) => {
-        for (const error of errors) logger.warn("reconcile", { error });
-      });
+    async reconcile(logger) {
+      const sweep = async (before: Date) => {
+        const netns = netnsStore.listAll();
+        for (
+          const error of await attachments.releaseOrphans(exists, netns, before)
+        ) logger.warn("releasing an orphan's network", { error });
+      };
+      for (const error of await attachments.undoInterrupted()) {
+        logger.warn("undoing an interrupted attach", { error });
+      }
+      await sweep(new Date());
+      // A client that dies between making a container's netns and the
+      // container leaves an owner that never comes: swept after a grace.
+      const timer = setInterval(
+        () => sweep(new Date(Date.now() - ORPHAN_GRACE_MS)),
+        ORPHAN_GRACE_MS,
+      );
+      Deno.unrefTimer(timer);
+      return () => clearInterval(timer);
     },
     releaseOwner: (logger, namespace, id) =>
       attachments.releaseOwner(namespace, id).catch((error) =>
@@ -434,6 +452,8 @@ export async function startDaemon(
         }),
     });
     await gc.started;
+    // Before serving: nobody sees an attachment a crash left half-made.
+    cleanups.push(await network.reconcile(networkLog));
     const listener: Listener = await listen({
       path: config.grpc.address,
       handler,
@@ -444,7 +464,6 @@ export async function startDaemon(
     // Shims and the programs they start must not hold the API socket.
     closeOnExecAll();
     logger.info("serving", { address: config.grpc.address, root: config.root });
-    network.reconcile(networkLog);
   } catch (err) {
     await unwind();
     throw err;
