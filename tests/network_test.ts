@@ -180,6 +180,9 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
     const attached = await daemon.berth(["network", "attach", "shared"]);
     assert.equal(attached.code, 0, attached.stderr);
     const ip = /ips=([\d.]+)/.exec(attached.stdout)![1];
+    const id = attached.stdout.split("\n")[0];
+    const checked = await daemon.berth(["network", "check", id]);
+    assert.equal(checked.code, 0, checked.stderr);
 
     const sleeper = await daemon.ctr([
       "run",
@@ -240,6 +243,19 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
     const attachedStill = await daemon.berth(["netns", "rm", "shared"]);
     assert.notEqual(attachedStill.code, 0);
     assert.match(attachedStill.stderr, /in use by attachments/);
+    // CHECK notices what is gone: the interface, deleted behind its back
+    // (and the forced removal's DEL copes with its absence).
+    const gone = await run("nsenter", [
+      `--net=${path}`,
+      "ip",
+      "link",
+      "del",
+      "eth0",
+    ]);
+    assert.equal(gone.code, 0, gone.stderr);
+    const broken = await daemon.berth(["network", "check", id]);
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /plugin bridge CHECK: .*eth0/);
     const forced = await daemon.berth(["netns", "rm", "--force", "shared"]);
     assert.equal(forced.code, 0, forced.stderr);
     assert.deepEqual(await networkLeftovers(net), []);
