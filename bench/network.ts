@@ -23,6 +23,7 @@ import * as net from "node:net";
 import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { type BenchOptions, type BenchResult, median } from "./_bench.ts";
 import { startBerth } from "./_daemons.ts";
+import { unusedOctet } from "../tests/_network.ts";
 
 /** The module's name for `deno task bench network`. */
 export const name = "network";
@@ -115,7 +116,7 @@ function rssMiB(pid: number): number {
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const id = randomId();
   const bridge = `bbr${id}`;
-  const octet = 100 + Math.floor(Math.random() * 150);
+  const octet = unusedOctet();
   const daemon = await startBerth((dir) =>
     [
       "[network]",

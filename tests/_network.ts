@@ -50,6 +50,20 @@ function randomId(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 6);
 }
 
+/** A second octet N whose 10.N.0.0/16 no route of the host uses now. */
+export function unusedOctet(): number {
+  const routes = new TextDecoder().decode(
+    new Deno.Command("ip", { args: ["-4", "route"] }).outputSync().stdout,
+  );
+  const used = new Set(
+    [...routes.matchAll(/\b10\.(\d+)\./g)].map((m) => Number(m[1])),
+  );
+  for (;;) {
+    const octet = 100 + Math.floor(Math.random() * 150);
+    if (!used.has(octet)) return octet;
+  }
+}
+
 /** A port nothing listens on now. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -63,7 +77,7 @@ export function networkConfig(
   dir: string,
 ): { config: string; net: TestNetwork } {
   const id = randomId();
-  const octet = 100 + Math.floor(Math.random() * 150);
+  const octet = unusedOctet();
   const net: TestNetwork = {
     name: `bt${id}`,
     bridge: `btbr${id}`,

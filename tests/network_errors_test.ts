@@ -12,6 +12,7 @@ import {
   networkLeftovers,
   removeContainer,
   type TestNetwork,
+  unusedOctet,
   withNetworkDaemon,
 } from "./_network.ts";
 
@@ -74,7 +75,11 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
     await writeConflist(net, "40-tiny.conflist", {
       cniVersion: "1.0.0",
       name: "tiny",
-      plugins: bridgeChain(tinyBridge, `${net.prefix}.255.252/30`, tinyData),
+      plugins: bridgeChain(
+        tinyBridge,
+        `10.${unusedOctet()}.0.252/30`,
+        tinyData,
+      ),
     });
     try {
       // A plugin binary that is not installed.
