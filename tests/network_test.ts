@@ -137,7 +137,7 @@ Deno.test("two containers on one bridge: httpd answers wget by IP and a publishe
   });
 });
 
-Deno.test("a daemon SIGKILLed while attached containers run: after restart, orphans are released and removal (berth ctr and the real ctr) leaves nothing", async () => {
+Deno.test("a daemon SIGKILLed while attached containers run: after restart, orphans and stale attachments are released, a vanished netns is reported, and removal (berth ctr and the real ctr) leaves nothing", async () => {
   await withNetworkDaemon(async (daemon, net, restart) => {
     const port = freePort();
     await startWeb(daemon, ["-p", `${port}:80`]);
@@ -157,8 +157,24 @@ Deno.test("a daemon SIGKILLed while attached containers run: after restart, orph
     // container leaves an owner that never comes.
     const ghost = await callNetwork(daemon, "Attach", { containerId: "ghost" });
     assert.equal(ghost.code, undefined, ghost.message);
+    // A netns gone behind the daemon's back (as a reboot empties it).
+    const lost = await daemon.berth(["netns", "create", "lost"]);
+    assert.equal(lost.code, 0, lost.stderr);
+    assert.equal((await daemon.berth(["network", "attach", "lost"])).code, 0);
+    assert.equal((await run("umount", [lost.stdout.trim()])).code, 0);
+    await Deno.remove(lost.stdout.trim());
     daemon = await restart();
     assert.deepEqual(await attachmentsOf(daemon, "ghost"), []);
+    const stale = await daemon.berth([
+      "network",
+      "attachments",
+      "-q",
+      "netns==lost",
+    ]);
+    assert.equal(stale.stdout, "");
+    const missing = await daemon.berth(["netns", "ls", "status==missing"]);
+    assert.match(missing.stdout, /^lost\s.*\smissing\s/m);
+    assert.equal((await daemon.berth(["netns", "rm", "lost"])).code, 0);
     const [attachment] = await attachmentsOf(daemon, "web");
     assert.equal(attachment.netns, "web");
     const ls = await daemon.berth(["netns", "ls", "-q"]);

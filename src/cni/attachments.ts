@@ -21,6 +21,7 @@ import type {
 } from "../metadata/mod.ts";
 import {
   hostsFile,
+  isNetns,
   type NetnsManager,
   type NetworkNamespace,
 } from "../netns/mod.ts";
@@ -504,12 +505,13 @@ export class AttachmentManager {
 
   /**
    * At start: undoes the ADDs a crash interrupted (records without a
-   * result). Returns what failed.
+   * result), and the attachments whose netns is gone (a reboot empties
+   * the netns dir but not the leases). Returns what failed.
    */
-  async undoInterrupted(): Promise<string[]> {
+  async releaseStale(): Promise<string[]> {
     const errors: string[] = [];
     for (const a of this.#store.listAll()) {
-      if (a.result !== undefined) continue;
+      if (a.result !== undefined && isNetns(a.netnsPath)) continue;
       try {
         await this.#cni.del(a.network, this.#runtimeArgs(a));
         this.#store.delete(a.namespace, a.id);

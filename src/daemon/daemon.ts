@@ -259,8 +259,8 @@ function startNetwork(
           const error of await attachments.releaseOrphans(exists, netns, before)
         ) logger.warn("releasing an orphan's network", { error });
       };
-      for (const error of await attachments.undoInterrupted()) {
-        logger.warn("undoing an interrupted attach", { error });
+      for (const error of await attachments.releaseStale()) {
+        logger.warn("releasing a stale attachment", { error });
       }
       await sweep(new Date());
       // A client that dies between making a container's netns and the

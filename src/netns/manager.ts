@@ -68,8 +68,11 @@ export interface DeleteNetnsOptions {
   force?: boolean;
 }
 
-/** Whether `path` is a live nsfs mount (not a plain file left behind). */
-function isNetnsMount(path: string): boolean {
+/**
+ * Whether `path` is a live network namespace (an nsfs bind mount or a
+ * `/proc/PID/ns/net`), not a plain file left behind.
+ */
+export function isNetns(path: string): boolean {
   try {
     return fs.statSync(path).dev === fs.statSync(THREAD_NETNS).dev;
   } catch {
@@ -96,7 +99,7 @@ export class NetnsManager {
     const etc = join(this.#etcDir, namespace, record.name);
     return {
       ...record,
-      status: isNetnsMount(record.path) ? "ready" : "missing",
+      status: isNetns(record.path) ? "ready" : "missing",
       resolvConfPath: join(etc, "resolv.conf"),
       hostsPath: join(etc, "hosts"),
     };
@@ -227,7 +230,7 @@ export class NetnsManager {
   /** Pids of the processes inside netns `name` (none when it is missing). */
   users(namespace: string, name: string): number[] {
     const { path } = this.#store.get(namespace, name);
-    return isNetnsMount(path) ? processesIn(path) : [];
+    return isNetns(path) ? processesIn(path) : [];
   }
 
   /**
