@@ -313,6 +313,15 @@ export class AttachmentManager {
     const networkName = input.network || this.#defaultNetwork;
     if (input.containerId) validateIdentifier(input.containerId);
     if (input.ifname) validateIfname(input.ifname);
+    for (const [key, value] of Object.entries(input.args ?? {})) {
+      if (!/^[A-Za-z0-9_.-]+$/.test(key) || value.includes(";")) {
+        throw invalidArgument(
+          `CNI argument ${
+            JSON.stringify(`${key}=${value}`)
+          }: keys are letters, digits, "_", "." or "-", values hold no ";"`,
+        );
+      }
+    }
     let network;
     try {
       network = this.#cni.network(networkName);

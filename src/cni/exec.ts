@@ -93,7 +93,12 @@ export async function execPlugin(options: ExecOptions): Promise<unknown> {
   if (args.ifname !== undefined) env.CNI_IFNAME = args.ifname;
   const pairs = Object.entries(args.args ?? {});
   if (pairs.length) {
-    env.CNI_ARGS = pairs.map(([k, v]) => `${k}=${v}`).join(";");
+    // As containerd's CNI client does: plugins skip the keys they do not
+    // know instead of failing on them.
+    env.CNI_ARGS = [["IgnoreUnknown", "1"], ...pairs].map(([k, v]) =>
+      `${k}=${v}`
+    )
+      .join(";");
   }
   const child = new Deno.Command(options.path, {
     env: {

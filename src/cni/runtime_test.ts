@@ -130,7 +130,7 @@ Deno.test("cni: ADD runs the chain with env, prevResult and runtimeConfig for de
     );
     assert.equal(add1.id, "c1");
     assert.equal(add1.ifname, "eth1");
-    assert.equal(add1.args, "K=V");
+    assert.equal(add1.args, "IgnoreUnknown=1;K=V");
     assert.equal(add1.config.name, "chain");
     assert.deepEqual(add1.config.runtimeConfig, {
       portMappings: [{ hostPort: 1, containerPort: 2 }],
