@@ -329,3 +329,53 @@ Deno.test("network events: /netns/* and /network/* reach subscribers, filterable
     }
   });
 });
+
+Deno.test("tenants: each namespace sees its own netns and attachments; same names never share leases", async () => {
+  await withNetworkDaemon(async (daemon, net) => {
+    const ips: Record<string, string> = {};
+    for (const tenant of ["t1", "t2"]) {
+      const made = await daemon.berth(["-n", tenant, "netns", "create", "web"]);
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal(made.stdout.trim(), join(net.netnsDir, tenant, "web"));
+      const attached = await daemon.berth([
+        "-n",
+        tenant,
+        "network",
+        "attach",
+        "web",
+      ]);
+      assert.equal(attached.code, 0, attached.stderr);
+      ips[tenant] = /ips=([\d.]+)/.exec(attached.stdout)![1];
+    }
+    assert.notEqual(ips.t1, ips.t2);
+    assert.equal(
+      (await daemon.berth(["-n", "t1", "network", "attachments", "-q"])).stdout,
+      `${net.name}/web/eth0\n`,
+    );
+    assert.equal((await daemon.berth(["netns", "ls", "-q"])).stdout, "");
+    const leases = () =>
+      [...Deno.readDirSync(net.ipamDir)].map((e) => e.name).filter((n) =>
+        /^\d/.test(n)
+      ).sort();
+    assert.deepEqual(leases(), [ips.t1, ips.t2].sort());
+    const removed = await daemon.berth([
+      "-n",
+      "t1",
+      "netns",
+      "rm",
+      "-f",
+      "web",
+    ]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual(leases(), [ips.t2]);
+    assert.equal(
+      (await daemon.berth(["-n", "t2", "network", "attachments", "-q"])).stdout,
+      `${net.name}/web/eth0\n`,
+    );
+    assert.equal(
+      (await daemon.berth(["-n", "t2", "netns", "rm", "-f", "web"])).code,
+      0,
+    );
+    assert.deepEqual(await networkLeftovers(net), []);
+  });
+});

@@ -192,12 +192,21 @@ export class AttachmentManager {
     );
   }
 
+  /**
+   * What the chain gets for attachment `a` of tenant `namespace`. The CNI
+   * container id is prefixed with the tenant, as ctr's is: plugins key
+   * leases, rules and cache entries by it, and two tenants may both have a
+   * container "web".
+   */
   #runtimeArgs(
+    namespace: string,
     a: AttachmentRecord,
     args?: Record<string, string>,
   ): RuntimeArgs {
     return {
-      containerId: a.containerId || a.netns || a.id.replaceAll("/", "-"),
+      containerId: `${namespace}-${
+        a.containerId || a.netns || a.id.replaceAll("/", "-")
+      }`,
       netns: a.netnsPath,
       ifname: a.ifname,
       args,
@@ -388,7 +397,7 @@ export class AttachmentManager {
     try {
       result = await this.#cni.add(
         network,
-        this.#runtimeArgs(record, input.args),
+        this.#runtimeArgs(namespace, record, input.args),
       );
     } catch (err) {
       this.#store.delete(namespace, record.id);
@@ -440,7 +449,7 @@ export class AttachmentManager {
   async check(namespace: string, id: string): Promise<void> {
     const a = this.#store.get(namespace, id);
     try {
-      await this.#cni.check(a.network, this.#runtimeArgs(a));
+      await this.#cni.check(a.network, this.#runtimeArgs(namespace, a));
     } catch (err) {
       throw cniError(a.network, err);
     }
@@ -450,7 +459,7 @@ export class AttachmentManager {
   async detach(namespace: string, id: string): Promise<void> {
     const a = this.#store.get(namespace, id);
     try {
-      await this.#cni.del(a.network, this.#runtimeArgs(a));
+      await this.#cni.del(a.network, this.#runtimeArgs(namespace, a));
     } catch (err) {
       throw cniError(a.network, err);
     }
@@ -522,7 +531,7 @@ export class AttachmentManager {
     for (const a of this.#store.listAll()) {
       if (a.result !== undefined && isNetns(a.netnsPath)) continue;
       try {
-        await this.#cni.del(a.network, this.#runtimeArgs(a));
+        await this.#cni.del(a.network, this.#runtimeArgs(a.namespace, a));
         this.#store.delete(a.namespace, a.id);
       } catch (err) {
         errors.push(`${a.id}: ${(err as Error).message}`);
