@@ -61,6 +61,18 @@ export function findPlugin(type: string, dirs: readonly string[]): string {
   throw new PluginNotFoundError(type, dirs);
 }
 
+/**
+ * PATH for plugins: the daemon's, with the sbin directories where iptables
+ * and friends live (a daemon started from a user's shell may lack them).
+ */
+function pluginPath(): string {
+  const dirs = (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":");
+  for (const dir of ["/usr/sbin", "/sbin"]) {
+    if (!dirs.includes(dir)) dirs.push(dir);
+  }
+  return dirs.join(":");
+}
+
 /** Options for {@linkcode execPlugin}. */
 export interface ExecOptions {
   /** The plugin binary. */
@@ -101,10 +113,7 @@ export async function execPlugin(options: ExecOptions): Promise<unknown> {
       .join(";");
   }
   const child = new Deno.Command(options.path, {
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-      ...env,
-    },
+    env: { PATH: pluginPath(), ...env },
     clearEnv: true,
     stdin: "piped",
     stdout: "piped",
