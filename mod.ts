@@ -5,7 +5,7 @@
  * - `berth daemon [--root DIR] [--state DIR] [--address SOCK] [--config FILE] [--log-level L]`
  * - `berth ctr …` — the debugging client
  * - `berth shim -namespace NS -id ID -address ADDR start|serve|delete` — the
- *   per-container monitor (containerd's shim contract)
+ *   monitor of a group of containers (containerd's shim contract)
  * - `berth config default` — every setting with its default, as TOML
  * - `berth version`
  *
@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { Command } from "commander";
 import { REVISION, VERSION } from "./src/version.ts";
 
 /**
@@ -37,6 +36,9 @@ export async function main(args: string[]): Promise<number> {
     const { runShim } = await import(local("./src/shim/main.ts"));
     return await runShim(args.slice(1));
   }
+  // Only the modes parsed here load the command-line parser: a shim (one
+  // per group of containers) never pays for it.
+  const { Command } = await import("commander");
   let code = 0;
   const program = new Command("berth")
     .description("a container runtime daemon speaking containerd's v1 API")
@@ -70,7 +72,7 @@ export async function main(args: string[]): Promise<number> {
     });
   program.command("ctr").description("the debugging client (berth ctr --help)");
   program.command("shim").description(
-    "the per-container monitor (berth shim -namespace NS -id ID -address ADDR start)",
+    "the monitor of a group of containers (berth shim -namespace NS -id ID -address ADDR start)",
   );
   try {
     await program.parseAsync(args, { from: "user" });

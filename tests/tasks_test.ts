@@ -86,8 +86,17 @@ Deno.test("tasks outlive a killed daemon and are found again; a dead shim's task
     // rootfs: exactly while no daemon runs.
     // The orphan's shim dies with the daemon: the next daemon must clean
     // up after it (kill its process, unmount, remove bundle and runc state).
+    // It runs in a group of its own: a shim's death ends its whole group.
     const started = await Promise.all([
-      ctrRun(daemon, ["-d", BUSYBOX, "orphan", "sleep", "600"]),
+      ctrRun(daemon, [
+        "-d",
+        "--label",
+        "io.containerd.runc.v2.group=orphans",
+        BUSYBOX,
+        "orphan",
+        "sleep",
+        "600",
+      ]),
       ...sleepers.map((id) =>
         ctrRun(daemon, ["-d", BUSYBOX, id, "sleep", "600"])
       ),
@@ -624,23 +633,36 @@ Deno.test("a duplicate exec id is refused and the first exec keeps running", asy
   });
 });
 
-Deno.test("a shim that dies takes its task with it, as in containerd", async () => {
+Deno.test("a shim that dies takes its group's tasks with it, as in containerd", async () => {
   await withBusybox(async (daemon, ctrRun) => {
     await using events = await watchEvents(daemon.address);
-    for (const id of ["dies", "lives"]) {
-      const r = await ctrRun(["-d", BUSYBOX, id, "sleep", "600"]);
+    const groups = [["dies", "a"], ["dies-too", "a"], ["lives", "b"]];
+    for (const [id, group] of groups) {
+      const r = await ctrRun([
+        "-d",
+        "--label",
+        `io.containerd.runc.v2.group=${group}`,
+        BUSYBOX,
+        id,
+        "sleep",
+        "600",
+      ]);
       assert.equal(r.code, 0, r.stderr);
     }
     const shim = await readShimPid(daemon, "default", "dies");
     assert.ok(shim);
+    assert.equal(await readShimPid(daemon, "default", "dies-too"), shim);
+    assert.notEqual(await readShimPid(daemon, "default", "lives"), shim);
     Deno.kill(shim, "SIGKILL");
-    await events.waitFor(/\/tasks\/delete[^\n]*dies/);
-    // The other task is untouched and listed; the dead one is gone.
+    await events.waitFor(/\/tasks\/delete[^\n]*"dies"/);
+    await events.waitFor(/\/tasks\/delete[^\n]*dies-too/);
+    // The other group's task is untouched and listed; the dead are gone.
     const ls = await daemon.ctr(["tasks", "ls"]);
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(ls.stdout, /lives\s+\d+\s+RUNNING/);
     assert.doesNotMatch(ls.stdout, /dies/);
-    assert.match(events.text, /\/tasks\/exit[^\n]*dies[^\n]*255/);
+    assert.match(events.text, /\/tasks\/exit[^\n]*"dies"[^\n]*255/);
+    assert.match(events.text, /\/tasks\/exit[^\n]*dies-too[^\n]*255/);
     assert.deepEqual(
       (await listBundles(daemon)).map(([, id]) => id),
       ["lives"],

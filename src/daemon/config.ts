@@ -93,13 +93,30 @@ export interface RuntimeConfig {
   runc_binary: string;
   /** The OCI runtime's state root; "" for `STATE/runc`. */
   runc_root: string;
+  /**
+   * Which containers that name no group (label or annotation
+   * `io.containerd.runc.v2.group`) share one of berth's shims:
+   * `"namespace"` (all of a namespace) or `"container"` (none).
+   */
+  shim_group: string;
+  /** The most containers one shim serves; the next starts a fresh shim. */
+  shim_max_tasks: number;
 }
+
+/** The values `shim_group` may take. */
+const SHIM_GROUPS = ["namespace", "container"];
 
 /** The runtime every container gets unless configured otherwise. */
 export const DEFAULT_RUNTIME = "io.containerd.runc.v2";
 
 function defaultRuntime(): RuntimeConfig {
-  return { shim: "", runc_binary: "runc", runc_root: "" };
+  return {
+    shim: "",
+    runc_binary: "runc",
+    runc_root: "",
+    shim_group: "namespace",
+    shim_max_tasks: 64,
+  };
 }
 
 /** Tables whose keys are names the user chooses, each from a template. */
@@ -208,6 +225,22 @@ export function parseConfig(text: string, file = "<config>"): Config {
       parseDuration(config.gc[key]);
     } catch (err) {
       throw new ConfigError(file, `gc.${key}: ${(err as Error).message}`);
+    }
+  }
+  for (const [name, runtime] of Object.entries(config.runtimes)) {
+    if (!SHIM_GROUPS.includes(runtime.shim_group)) {
+      throw new ConfigError(
+        file,
+        `runtimes.${name}.shim_group must be one of ${SHIM_GROUPS.join(", ")}`,
+      );
+    }
+    if (
+      !Number.isInteger(runtime.shim_max_tasks) || runtime.shim_max_tasks < 1
+    ) {
+      throw new ConfigError(
+        file,
+        `runtimes.${name}.shim_max_tasks must be a whole number from 1`,
+      );
     }
   }
   return config;

@@ -12,7 +12,12 @@ import { dirname, join } from "node:path";
 import { Exchange } from "../events/mod.ts";
 import { log, type Logger } from "../log/mod.ts";
 import { LocalContentStore } from "../content/mod.ts";
-import { type Runtime, type ShimCommand, TaskManager } from "../runtime/mod.ts";
+import {
+  type Runtime,
+  type ShimCommand,
+  type ShimGrouping,
+  TaskManager,
+} from "../runtime/mod.ts";
 import { TtrpcServer } from "../ttrpc/mod.ts";
 import { WalkingDiffer } from "../diff/mod.ts";
 import { cleanupTempMounts } from "../mount/mod.ts";
@@ -79,7 +84,7 @@ export interface Daemon {
  * running this program's entry point.
  */
 function builtinShim(): ShimCommand {
-  // One shim per container, mostly idle: V8 without its optimizing tiers
+  // Shims are mostly idle: V8 without its optimizing tiers
   // and with a small young generation saves ~3 MB of each.
   const env = { DENO_V8_FLAGS: "--lite-mode,--max-semi-space-size=1" };
   const program = Deno.execPath();
@@ -107,6 +112,8 @@ function runtimesOf(config: Config): Record<string, Runtime> {
       shim: r.shim ? { command: r.shim, logFifo: true } : builtinShim(),
       runcBinary: r.runc_binary,
       runcRoot: r.runc_root || join(config.state, "runc"),
+      shimGroup: r.shim_group as ShimGrouping,
+      shimMaxTasks: r.shim_max_tasks,
     };
   }
   return runtimes;

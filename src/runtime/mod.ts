@@ -4,5 +4,7 @@
  *
  * @module
  */
+export * from "./bundle.ts";
 export * from "./shim_process.ts";
+export * from "./shims.ts";
 export * from "./tasks.ts";

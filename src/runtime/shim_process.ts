@@ -7,7 +7,13 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { shimSocketPath } from "../shim/address.ts";
+import {
+  MAX_SOCKET_PATH,
+  sha256Hex,
+  shimSocketPath,
+  SOCKET_ROOT,
+} from "../shim/address.ts";
+import { deleteContainer } from "../shim/delete.ts";
 import { launchServe } from "../shim/launch.ts";
 import { log } from "../log/mod.ts";
 import { FileType, mknod } from "../sys/mod.ts";
@@ -47,6 +53,11 @@ export interface StartShimOptions {
   daemonAddress: string;
   /** The daemon's ttrpc socket for the shim's events (`TTRPC_ADDRESS`). */
   ttrpcAddress: string;
+  /**
+   * Where berth's own shim is to listen; default: the container's own
+   * socket (see `shimSocketPath`).
+   */
+  socket?: string;
 }
 
 const decoder = new TextDecoder();
@@ -62,11 +73,18 @@ export async function startShim(options: StartShimOptions): Promise<string> {
   }
   if (options.shim.builtin) {
     const { bundle, daemonAddress, namespace, id } = options;
-    const socket = await shimSocketPath(bundle, daemonAddress, namespace, id);
+    const socket = options.socket ??
+      await shimSocketPath(bundle, daemonAddress, namespace, id);
     await Deno.mkdir(dirname(socket), { recursive: true });
     await launchServe({
       command: options.shim.command,
-      args: [...options.shim.args ?? [], ...shimArgs(options), "serve"],
+      args: [
+        ...options.shim.args ?? [],
+        ...shimArgs(options),
+        "-socket",
+        socket,
+        "serve",
+      ],
       cwd: bundle,
       env: { ...options.shim.env, TTRPC_ADDRESS: options.ttrpcAddress },
       socket,
@@ -144,9 +162,29 @@ export function readShimLog(options: StartShimOptions): void {
   })().catch(() => {});
 }
 
-/** Runs the shim's `delete` action: its clean-up after the monitor is gone. */
+/**
+ * Runs the shim's `delete` action: its clean-up after the monitor is gone
+ * (for berth's own shim, in the daemon, sparing a process start).
+ */
 export async function deleteShim(options: StartShimOptions): Promise<void> {
+  if (options.shim.builtin) {
+    await deleteContainer(options.bundle, options.namespace, options.id);
+    return;
+  }
   await runShimAction(options, "delete").catch(() => {});
+}
+
+/**
+ * A fresh socket path for a shim of berth's shared by group `group`: below
+ * `STATE/s/` when that is short enough, else below `/run/berth/s`.
+ */
+export async function sharedShimSocket(
+  state: string,
+  group: string,
+): Promise<string> {
+  const name = await sha256Hex(`${group}\0${crypto.randomUUID()}`);
+  const local = join(state, "s", name.slice(0, 32));
+  return local.length <= MAX_SOCKET_PATH ? local : join(SOCKET_ROOT, name);
 }
 
 async function runShimAction(

@@ -1,9 +1,9 @@
 /**
- * Tasks: running containers, each supervised by its own shim process that
- * the daemon talks to over ttrpc with containerd's runtime v2 task API.
- * The daemon keeps no process state of its own: everything is in the shim
- * and the bundle directory (`STATE/io.containerd.runtime.v2.task/NS/ID`),
- * so tasks outlive the daemon and are found again on start.
+ * Tasks: running containers, supervised by shim processes that the daemon
+ * talks to over ttrpc with containerd's runtime v2 task API. One shim may
+ * serve a group of tasks (see `shims.ts`). The daemon keeps no process
+ * state of its own: everything is in the shims and the bundle directories
+ * (`bundle.ts`), so tasks outlive the daemon and are found again on start.
  *
  * @module
  */
@@ -12,49 +12,20 @@ import {
   type DescMessage,
   fromBinary,
   type MessageInitShape,
-  type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import * as fs from "node:fs/promises";
-import { join } from "node:path";
-import {
-  CloseIORequestSchema,
-  CreateTaskRequestSchema,
-  CreateTaskResponseSchema,
-  DeleteRequestSchema,
-  DeleteResponseSchema,
-  ExecProcessRequestSchema,
-  KillRequestSchema,
-  PauseRequestSchema,
-  PidsRequestSchema,
-  PidsResponseSchema,
-  ResizePtyRequestSchema,
-  ResumeRequestSchema,
-  ShutdownRequestSchema,
-  StartRequestSchema,
-  StartResponseSchema,
-  StateRequestSchema,
-  StateResponseSchema,
-  StatsRequestSchema,
-  StatsResponseSchema,
-  UpdateTaskRequestSchema,
-  WaitRequestSchema,
-  WaitResponseSchema,
-} from "../gen/containerd/runtime/v2/task/shim_pb.ts";
-import { EmptySchema, timestampNow } from "@bufbuild/protobuf/wkt";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   TaskDeleteSchema,
   TaskExitSchema,
 } from "../gen/containerd/events/task_pb.ts";
 import type { Exchange } from "../events/mod.ts";
 import type { Mount as MountMessage } from "../gen/containerd/types/mount_pb.ts";
-import { unmountRecursive } from "../mount/mod.ts";
 import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
 import {
   CreateOptionsSchema,
   RuncOptionsSchema,
 } from "../gen/containerd/runtime/linux/runctypes/runc_pb.ts";
-import { type CallOptions, TtrpcClient } from "../ttrpc/mod.ts";
 import {
   alreadyExists,
   invalidArgument,
@@ -62,19 +33,24 @@ import {
   validateIdentifier,
 } from "../types/mod.ts";
 import {
+  type Bundle,
+  bundleOf,
+  listBundles,
+  readBundleRuntime,
+  readShimAddress,
+  removeBundle,
+  writeBundle,
+  writeShimAddress,
+} from "./bundle.ts";
+import { type Shim, ShimManager } from "./shims.ts";
+import {
   deleteShim,
   findShimBinary,
   readShimLog,
   type ShimCommand,
-  startShim,
-  type StartShimOptions,
 } from "./shim_process.ts";
 
-/** The ttrpc service shims serve. */
-const TASK_SERVICE = "containerd.task.v2.Task";
-
-/** Where bundles live under the state directory, as in containerd. */
-export const TASK_DIR = "io.containerd.runtime.v2.task";
+export { TASK_DIR } from "./bundle.ts";
 
 /**
  * The deprecated v1 runtime's name: old clients (Docker 20.10) still ask for
@@ -91,6 +67,8 @@ export interface CreateTaskOptions {
   spec: { typeUrl: string; value: Uint8Array };
   /** The container's runtime name (`io.containerd.runc.v2`). */
   runtime: string;
+  /** The container's labels (a group label names its shim's group). */
+  labels?: Record<string, string>;
   /** The root filesystem mounts. */
   rootfs: MountMessage[];
   /** stdio FIFO paths (empty for none). */
@@ -122,16 +100,28 @@ export interface ExecOptions {
 }
 
 interface Task {
-  namespace: string;
-  id: string;
-  bundle: string;
-  client: TtrpcClient;
+  bundle: Bundle;
+  shim: Shim;
   pid: number;
-  /** How its shim was started, for the clean-up after it died. */
-  shim: StartShimOptions;
-  /** Set when the daemon itself lets go of the shim. */
-  released?: boolean;
+  /** How its shim is run, for the clean-up after it died. */
+  command: ShimCommand;
 }
+
+/**
+ * Which containers share a shim of berth's when they name no group:
+ * every container of a namespace, or none (a shim per container).
+ */
+export type ShimGrouping = "namespace" | "container";
+
+/**
+ * The label (on the container) or annotation (in its spec) naming the
+ * group whose shim runs it; containerd's runc shim groups by the
+ * annotation, or by the pod's sandbox id.
+ */
+export const GROUP_LABEL = "io.containerd.runc.v2.group";
+
+/** The annotation CRI puts on a pod's containers. */
+const SANDBOX_ANNOTATION = "io.kubernetes.cri.sandbox-id";
 
 /** How containers of one runtime name are run. */
 export interface Runtime {
@@ -141,6 +131,10 @@ export interface Runtime {
   runcBinary: string;
   /** The OCI runtime's state root (namespaces are directories below). */
   runcRoot: string;
+  /** Which containers naming no group share a shim. */
+  shimGroup: ShimGrouping;
+  /** The most tasks one shim serves; the next starts a fresh shim. */
+  shimMaxTasks: number;
 }
 
 /** Options for {@linkcode TaskManager}. */
@@ -162,17 +156,21 @@ export interface TaskManagerOptions {
 /** How long a shim found at start-up has to answer. */
 const RECONNECT_TIMEOUT_MS = 5_000;
 
-/** The file in a bundle naming its runtime, for clean-up after a crash. */
-const RUNTIME_FILE = "runtime";
-
 /** The daemon's tasks. */
 export class TaskManager {
   readonly #options: TaskManagerOptions;
   readonly #tasks = new Map<string, Task>();
+  readonly #shims: ShimManager;
 
   /** Creates the manager. */
   constructor(options: TaskManagerOptions) {
     this.#options = options;
+    this.#shims = new ShimManager({
+      state: options.state,
+      daemonAddress: options.daemonAddress,
+      ttrpcAddress: options.ttrpcAddress,
+      onDeath: (shim) => this.#shimDied(shim),
+    });
   }
 
   #key(namespace: string, id: string) {
@@ -183,6 +181,11 @@ export class TaskManager {
     const task = this.#tasks.get(this.#key(namespace, id));
     if (!task) throw notFound(`task ${id}`);
     return task;
+  }
+
+  /** The task API of the shim serving task `id` of `namespace`. */
+  #api(namespace: string, id: string) {
+    return this.#task(namespace, id).shim.api;
   }
 
   /**
@@ -215,40 +218,6 @@ export class TaskManager {
     }
   }
 
-  #shimOptions(
-    runtime: Runtime,
-    bundle: string,
-    namespace: string,
-    id: string,
-  ): StartShimOptions {
-    return {
-      shim: runtime.shim,
-      bundle,
-      namespace,
-      id,
-      daemonAddress: this.#options.daemonAddress,
-      ttrpcAddress: this.#options.ttrpcAddress,
-    };
-  }
-
-  #call<I extends DescMessage, O extends DescMessage>(
-    task: Task,
-    method: string,
-    input: I,
-    request: MessageInitShape<I>,
-    output: O,
-    options?: CallOptions,
-  ): Promise<MessageShape<O>> {
-    return task.client.call(
-      TASK_SERVICE,
-      method,
-      input,
-      create(input, request),
-      output,
-      options,
-    );
-  }
-
   /** Creates a task for a container: bundle, shim, `Task.Create`. */
   async create(
     namespace: string,
@@ -256,96 +225,73 @@ export class TaskManager {
     options: CreateTaskOptions,
   ): Promise<number> {
     validateIdentifier(id);
-    if (this.#tasks.has(this.#key(namespace, id))) {
-      throw alreadyExists(`task ${id}`);
-    }
+    const key = this.#key(namespace, id);
+    if (this.#tasks.has(key)) throw alreadyExists(`task ${id}`);
     if (options.spec.typeUrl !== SPEC_TYPE) {
       throw invalidArgument(`unsupported spec type ${options.spec.typeUrl}`);
     }
     const runtime = this.#runtime(options.runtime);
-    const bundle = join(this.#options.state, TASK_DIR, namespace, id);
-    await fs.mkdir(join(bundle, "rootfs"), { recursive: true, mode: 0o711 });
-    await Deno.writeFile(join(bundle, "config.json"), options.spec.value);
-    await Deno.writeTextFile(join(bundle, RUNTIME_FILE), options.runtime);
-    const shimOptions = this.#shimOptions(runtime, bundle, namespace, id);
-    let client: TtrpcClient | undefined;
+    const bundle = bundleOf(this.#options.state, namespace, id);
+    await writeBundle(bundle, options.spec.value, options.runtime);
+    let shim: Shim | undefined;
     try {
-      client = await TtrpcClient.connect(await startShim(shimOptions));
-      const task: Task = {
-        namespace,
-        id,
+      shim = await this.#shims.acquire({
+        shim: runtime.shim,
+        runtime: options.runtime,
         bundle,
-        client,
-        pid: 0,
-        shim: shimOptions,
-      };
-      const created = await this.#call(
-        task,
-        "Create",
-        CreateTaskRequestSchema,
-        {
-          id,
-          bundle,
-          rootfs: options.rootfs,
-          stdin: options.stdin,
-          stdout: options.stdout,
-          stderr: options.stderr,
-          terminal: options.terminal,
-          options: runcOptions(runtime, [
-            options.runtimeOptions,
-            options.options,
-          ]),
-        },
-        CreateTaskResponseSchema,
-      );
-      task.pid = created.pid;
-      this.#track(task);
+        group: shimGroup(runtime, options),
+        maxTasks: runtime.shimMaxTasks,
+      });
+      await writeShimAddress(bundle, shim.address);
+      const created = await shim.api.create({
+        id,
+        bundle: bundle.path,
+        rootfs: options.rootfs,
+        stdin: options.stdin,
+        stdout: options.stdout,
+        stderr: options.stderr,
+        terminal: options.terminal,
+        options: runcOptions(runtime, [
+          options.runtimeOptions,
+          options.options,
+        ]),
+      });
+      this.#tasks.set(key, {
+        bundle,
+        shim,
+        pid: created.pid,
+        command: runtime.shim,
+      });
       return created.pid;
     } catch (err) {
-      // Nothing half-made stays: no shim, no container, no bundle.
-      await this.#cleanUpDeadShim(shimOptions, client);
+      // Nothing half-made stays: no container, no bundle, no idle shim.
+      if (shim) await this.#shims.release(shim, bundle);
+      await this.#cleanUp(bundle, runtime.shim);
       throw err;
     }
   }
 
   /** Starts the task's init process (or exec `execId`); returns its pid. */
   async start(namespace: string, id: string, execId = ""): Promise<number> {
-    const task = this.#task(namespace, id);
-    const started = await this.#call(task, "Start", StartRequestSchema, {
-      id,
-      execId,
-    }, StartResponseSchema);
-    return started.pid;
+    return (await this.#api(namespace, id).start({ id, execId })).pid;
   }
 
   /** Waits for the process to exit; its status and time. */
   async wait(namespace: string, id: string, execId = "") {
-    const task = this.#task(namespace, id);
-    const done = await this.#call(task, "Wait", WaitRequestSchema, {
-      id,
-      execId,
-    }, WaitResponseSchema);
+    const done = await this.#api(namespace, id).wait({ id, execId });
     return { exitStatus: done.exitStatus, exitedAt: done.exitedAt };
   }
 
   /** The process's state. */
   async state(namespace: string, id: string, execId = "") {
-    const task = this.#task(namespace, id);
-    return await this.#call(
-      task,
-      "State",
-      StateRequestSchema,
-      { id, execId },
-      StateResponseSchema,
-    );
+    return await this.#api(namespace, id).state({ id, execId });
   }
 
   /** Every task of `namespace`. */
   async list(namespace: string) {
-    const tasks = [...this.#tasks.values()].filter((t) =>
-      t.namespace === namespace
+    return await Promise.all(
+      this.ids(namespace).map((id) => this.state(namespace, id)),
     );
-    return await Promise.all(tasks.map((t) => this.state(namespace, t.id)));
   }
 
   /** Signals the process (or every process of the task with `all`). */
@@ -356,36 +302,17 @@ export class TaskManager {
     signal: number,
     all: boolean,
   ) {
-    const task = this.#task(namespace, id);
-    await this.#call(task, "Kill", KillRequestSchema, {
-      id,
-      execId,
-      signal,
-      all,
-    }, EmptySchema);
+    await this.#api(namespace, id).kill({ id, execId, signal, all });
   }
 
   /** Closes the process's stdin (the client has no more to send). */
   async closeIO(namespace: string, id: string, execId: string, stdin: boolean) {
-    await this.#call(
-      this.#task(namespace, id),
-      "CloseIO",
-      CloseIORequestSchema,
-      { id, execId, stdin },
-      EmptySchema,
-    );
+    await this.#api(namespace, id).closeIO({ id, execId, stdin });
   }
 
   /** The task's processes. */
   async pids(namespace: string, id: string) {
-    const task = this.#task(namespace, id);
-    return (await this.#call(
-      task,
-      "Pids",
-      PidsRequestSchema,
-      { id },
-      PidsResponseSchema,
-    )).processes;
+    return (await this.#api(namespace, id).pids({ id })).processes;
   }
 
   /** Adds process `execId` to the task; it runs at its Start. */
@@ -395,24 +322,12 @@ export class TaskManager {
     execId: string,
     options: ExecOptions,
   ): Promise<void> {
-    await this.#call(
-      this.#task(namespace, id),
-      "Exec",
-      ExecProcessRequestSchema,
-      { id, execId, ...options },
-      EmptySchema,
-    );
+    await this.#api(namespace, id).exec({ id, execId, ...options });
   }
 
   /** Deletes exited process `execId`; its pid and exit. */
   async deleteProcess(namespace: string, id: string, execId: string) {
-    const deleted = await this.#call(
-      this.#task(namespace, id),
-      "Delete",
-      DeleteRequestSchema,
-      { id, execId },
-      DeleteResponseSchema,
-    );
+    const deleted = await this.#api(namespace, id).delete({ id, execId });
     return {
       pid: deleted.pid,
       exitStatus: deleted.exitStatus,
@@ -428,13 +343,7 @@ export class TaskManager {
     width: number,
     height: number,
   ): Promise<void> {
-    await this.#call(
-      this.#task(namespace, id),
-      "ResizePty",
-      ResizePtyRequestSchema,
-      { id, execId, width, height },
-      EmptySchema,
-    );
+    await this.#api(namespace, id).resizePty({ id, execId, width, height });
   }
 
   /** Applies new resources (`LinuxResources` JSON) to the task. */
@@ -444,63 +353,40 @@ export class TaskManager {
     resources: { typeUrl: string; value: Uint8Array },
     annotations: Record<string, string>,
   ): Promise<void> {
-    await this.#call(
-      this.#task(namespace, id),
-      "Update",
-      UpdateTaskRequestSchema,
-      { id, resources, annotations },
-      EmptySchema,
-    );
+    await this.#api(namespace, id).update({ id, resources, annotations });
   }
 
   /** The task's cgroup metrics, packed as the shim reports them. */
   async stats(namespace: string, id: string) {
-    return (await this.#call(
-      this.#task(namespace, id),
-      "Stats",
-      StatsRequestSchema,
-      { id },
-      StatsResponseSchema,
-    )).stats;
+    return (await this.#api(namespace, id).stats({ id })).stats;
   }
 
   /** The ids of `namespace`'s tasks. */
   ids(namespace: string): string[] {
-    return [...this.#tasks.values()].filter((t) => t.namespace === namespace)
-      .map((t) => t.id);
+    return [...this.#tasks.values()]
+      .filter((t) => t.bundle.namespace === namespace)
+      .map((t) => t.bundle.id);
   }
 
   /** Freezes the task. */
   async pause(namespace: string, id: string) {
-    await this.#call(this.#task(namespace, id), "Pause", PauseRequestSchema, {
-      id,
-    }, EmptySchema);
+    await this.#api(namespace, id).pause({ id });
   }
 
   /** Thaws the task. */
   async resume(namespace: string, id: string) {
-    await this.#call(this.#task(namespace, id), "Resume", ResumeRequestSchema, {
-      id,
-    }, EmptySchema);
+    await this.#api(namespace, id).resume({ id });
   }
 
-  /** Deletes a stopped task: the shim's `Delete`, shutdown, bundle gone. */
+  /**
+   * Deletes a stopped task: the shim's `Delete`, the bundle removed, and
+   * the shim shut down if it serves no other task.
+   */
   async delete(namespace: string, id: string) {
     const task = this.#task(namespace, id);
-    const deleted = await this.#call(task, "Delete", DeleteRequestSchema, {
-      id,
-    }, DeleteResponseSchema);
-    // From here the shim's going is expected.
-    task.released = true;
-    await this.#call(
-      task,
-      "Shutdown",
-      ShutdownRequestSchema,
-      { id },
-      EmptySchema,
-    ).catch(() => {});
-    await task.client.close();
+    const deleted = await task.shim.api.delete({ id });
     this.#tasks.delete(this.#key(namespace, id));
+    await this.#shims.release(task.shim, task.bundle);
     await removeBundle(task.bundle);
     return {
       pid: deleted.pid,
@@ -510,82 +396,66 @@ export class TaskManager {
   }
 
   /**
-   * Finds the shims of a previous daemon (their bundles hold an `address`
-   * file) and connects to them again. A bundle whose shim is gone, or
-   * answers for no task, is cleaned up as containerd does after a dead
-   * shim: runc force-deletes the container (killing what still runs), the
-   * rootfs is unmounted and the bundle removed. The container record stays,
-   * so its task can be started again.
+   * Finds the shims of a previous daemon (bundles hold their `address`)
+   * and connects to each once again. A bundle whose shim is gone, or
+   * answers for no such task, is cleaned up as containerd does after a
+   * dead shim: runc force-deletes the container (killing what still runs),
+   * the rootfs is unmounted and the bundle removed. The container record
+   * stays, so its task can be started again.
    */
   async reconnect(): Promise<void> {
-    const root = join(this.#options.state, TASK_DIR);
-    for await (const namespace of readDirOrEmpty(root)) {
-      for await (const id of readDirOrEmpty(join(root, namespace))) {
-        const bundle = join(root, namespace, id);
-        // The bundle names its runtime: its shim's log, and its clean-up.
-        const name = await Deno.readTextFile(join(bundle, RUNTIME_FILE))
-          .catch(() => this.#options.defaultRuntime);
-        const shim = this.#shimOptions(
-          this.#runtimeOrDefault(name),
+    for await (const bundle of listBundles(this.#options.state)) {
+      // The bundle names its runtime: its shim's log, and its clean-up.
+      const name = await readBundleRuntime(bundle) ??
+        this.#options.defaultRuntime;
+      const command = this.#runtimeOrDefault(name).shim;
+      let shim: Shim | undefined;
+      try {
+        shim = await this.#shims.load(await readShimAddress(bundle), bundle);
+        // A shim that hangs must not hold up the daemon's start.
+        const state = await shim.api.state({ id: bundle.id }, {
+          timeoutMs: RECONNECT_TIMEOUT_MS,
+        });
+        this.#tasks.set(this.#key(bundle.namespace, bundle.id), {
           bundle,
-          namespace,
-          id,
-        );
-        let client: TtrpcClient | undefined;
-        try {
-          const address = (await Deno.readTextFile(join(bundle, "address")))
-            .trim();
-          client = await TtrpcClient.connect(
-            address.replace(/^unix:\/\//, ""),
-          );
-          const task: Task = { namespace, id, bundle, client, pid: 0, shim };
-          // A shim that hangs must not hold up the daemon's start.
-          const state = await this.#call(
-            task,
-            "State",
-            StateRequestSchema,
-            {
-              id,
-            },
-            StateResponseSchema,
-            { timeoutMs: RECONNECT_TIMEOUT_MS },
-          );
-          task.pid = state.pid;
-          this.#track(task);
-          readShimLog(shim);
-        } catch {
-          await this.#cleanUpDeadShim(shim, client);
-        }
+          shim,
+          pid: state.pid,
+          command,
+        });
+        readShimLog(this.#shims.startOptions(command, bundle));
+      } catch {
+        if (shim) await this.#shims.release(shim, bundle);
+        await this.#cleanUp(bundle, command);
       }
     }
   }
 
   /**
-   * Adds `task`, and watches its shim: a shim whose connection ends without
-   * the daemon letting go of it has died, and its task is cleaned up as
-   * containerd does — runc's container, mount and bundle removed, the exit
-   * (status 255, unknown) and deletion published.
+   * A shim died: each of its tasks is cleaned up as containerd does —
+   * runc's container, mount and bundle removed, the exit (status 255,
+   * unknown) and deletion published. Other shims' tasks are untouched.
    */
-  #track(task: Task): void {
-    this.#tasks.set(this.#key(task.namespace, task.id), task);
-    task.client.ended.then(async () => {
-      if (task.released) return;
-      const key = this.#key(task.namespace, task.id);
-      if (this.#tasks.get(key) === task) this.#tasks.delete(key);
-      await this.#cleanUpDeadShim(task.shim, undefined);
+  async #shimDied(shim: Shim): Promise<void> {
+    const tasks = [...this.#tasks.entries()].filter(([, t]) => t.shim === shim);
+    for (const [key] of tasks) this.#tasks.delete(key);
+    for (const [, task] of tasks) {
+      await this.#cleanUp(task.bundle, task.command).catch(() => {});
       const exitedAt = timestampNow();
-      const ids = { containerId: task.id, id: task.id, pid: task.pid };
-      this.#publish(task.namespace, "/tasks/exit", TaskExitSchema, {
-        ...ids,
+      const ids = {
+        containerId: task.bundle.id,
+        id: task.bundle.id,
+        pid: task.pid,
         exitStatus: 255,
         exitedAt,
-      });
-      this.#publish(task.namespace, "/tasks/delete", TaskDeleteSchema, {
-        ...ids,
-        exitStatus: 255,
-        exitedAt,
-      });
-    }).catch(() => {});
+      };
+      this.#publish(task.bundle.namespace, "/tasks/exit", TaskExitSchema, ids);
+      this.#publish(
+        task.bundle.namespace,
+        "/tasks/delete",
+        TaskDeleteSchema,
+        ids,
+      );
+    }
   }
 
   #publish<Desc extends DescMessage>(
@@ -601,45 +471,52 @@ export class TaskManager {
   }
 
   /**
-   * Undoes what a shim that died (or never got its task) left: the shim
-   * itself if it still listens, runc's container, the rootfs mount and the
-   * bundle.
+   * Undoes what a task whose shim died (or never got it) left: runc's
+   * container, the rootfs mount and the bundle.
    */
-  async #cleanUpDeadShim(
-    shim: StartShimOptions,
-    client: TtrpcClient | undefined,
-  ): Promise<void> {
-    if (client) {
-      await client.call(
-        TASK_SERVICE,
-        "Shutdown",
-        ShutdownRequestSchema,
-        create(ShutdownRequestSchema, { id: shim.id, now: true }),
-        EmptySchema,
-      ).catch(() => {});
-      await client.close();
-    }
-    await deleteShim(shim);
-    await removeBundle(shim.bundle);
+  async #cleanUp(bundle: Bundle, command: ShimCommand): Promise<void> {
+    await deleteShim(this.#shims.startOptions(command, bundle));
+    await removeBundle(bundle);
   }
 
   /** Disconnects from every shim (they keep running). */
   async close(): Promise<void> {
-    for (const task of this.#tasks.values()) {
-      task.released = true;
-      await task.client.close();
-    }
     this.#tasks.clear();
+    await this.#shims.close();
   }
 }
 
 /**
- * Removes a bundle directory, unmounting what is still mounted in it first:
- * a recursive delete must never reach into the container's snapshot.
+ * The group whose shim runs the container: the one it names (by label,
+ * or by annotation as containerd's runc shim reads it), else its
+ * namespace's when the runtime groups by namespace, else none.
  */
-async function removeBundle(bundle: string): Promise<void> {
-  await unmountRecursive(bundle, { detach: true });
-  await fs.rm(bundle, { recursive: true, force: true });
+function shimGroup(
+  runtime: Runtime,
+  options: CreateTaskOptions,
+): string | undefined {
+  const named = options.labels?.[GROUP_LABEL] ??
+    specAnnotation(options.spec.value, GROUP_LABEL, SANDBOX_ANNOTATION);
+  if (named) return `group:${named}`;
+  return runtime.shimGroup === "namespace" ? "namespace" : undefined;
+}
+
+/** The first of `names` the spec's annotations hold. */
+function specAnnotation(
+  spec: Uint8Array,
+  ...names: string[]
+): string | undefined {
+  let annotations: Record<string, unknown> | undefined;
+  try {
+    annotations = JSON.parse(new TextDecoder().decode(spec))?.annotations;
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const value = annotations?.[name];
+    if (typeof value === "string" && value) return value;
+  }
+  return undefined;
 }
 
 /** The bare type name of an `Any` type URL (`type.googleapis.com/X` is X). */
@@ -696,14 +573,4 @@ function runcOptions(
     typeUrl: OptionsSchema.typeName,
     value: toBinary(OptionsSchema, options),
   };
-}
-
-async function* readDirOrEmpty(dir: string): AsyncGenerator<string> {
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory) yield entry.name;
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
 }

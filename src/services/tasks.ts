@@ -90,6 +90,7 @@ export function tasksService(
       const pid = await tasks.create(namespace, req.containerId, {
         spec: container.spec,
         runtime: container.runtime.name,
+        labels: container.labels,
         rootfs,
         stdin: req.stdin,
         stdout: req.stdout,

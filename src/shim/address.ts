@@ -1,7 +1,8 @@
 /**
  * Where a shim listens: `BUNDLE/shim.sock`, or, when that path is too long
  * for a unix socket, `/run/berth/s/<sha256 of address/namespace/id>` as
- * containerd hashes its shim sockets.
+ * containerd hashes its shim sockets. A group's shim always listens on a
+ * hashed path, which every container of the group finds from its name.
  *
  * @module
  */
@@ -23,13 +24,28 @@ export async function shimSocketPath(
 ): Promise<string> {
   const local = join(bundle, "shim.sock");
   if (new TextEncoder().encode(local).length <= MAX_SOCKET_PATH) return local;
+  return join(socketRoot, await sha256Hex(join(daemonAddress, namespace, id)));
+}
+
+/** The socket of the shim serving group `group` of `namespace`. */
+export async function groupSocketPath(
+  daemonAddress: string,
+  namespace: string,
+  group: string,
+  socketRoot: string = SOCKET_ROOT,
+): Promise<string> {
+  const name = await sha256Hex(`${daemonAddress}\0${namespace}\0${group}`);
+  return join(socketRoot, name);
+}
+
+/** The SHA-256 of `text`, in hex. */
+export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-256",
-    new TextEncoder().encode(join(daemonAddress, namespace, id)),
+    new TextEncoder().encode(text),
   );
-  const hex = Array.from(
+  return Array.from(
     new Uint8Array(digest),
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
-  return join(socketRoot, hex);
 }

@@ -17,11 +17,11 @@ import { Task } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { setChildSubreaper } from "../sys/proc.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
-import { shimSocketPath } from "./address.ts";
+import { groupSocketPath, shimSocketPath } from "./address.ts";
 import { launchServe } from "./launch.ts";
 import { EventPublisher } from "./publisher.ts";
-import { Runc } from "./runc.ts";
-import { defaultRuncRoot, RUNC_OPTIONS_FILE, TaskService } from "./task.ts";
+import { deleteContainer } from "./delete.ts";
+import { TaskService } from "./task.ts";
 
 /** Parsed shim command line. */
 export interface ShimArgs {
@@ -35,6 +35,8 @@ export interface ShimArgs {
   bundle: string;
   /** `start`, `serve` or `delete`. */
   action: string;
+  /** The socket to serve on (`-socket`; default: derived from the id). */
+  socket: string;
 }
 
 const VALUE_FLAGS = new Set([
@@ -67,6 +69,7 @@ export function parseShimArgs(args: string[]): ShimArgs {
     address: values.address ?? "",
     bundle: values.bundle || Deno.cwd(),
     action,
+    socket: values.socket ?? "",
   };
 }
 
@@ -108,20 +111,62 @@ function selfCommand(args: string[]): [string, string[]] {
   return [exe, ["shim", ...args]];
 }
 
+/**
+ * Containers whose spec carries one of these annotations share the shim of
+ * that group, as with containerd's runc shim (first match wins).
+ */
+export const GROUP_ANNOTATIONS = [
+  "io.containerd.runc.v2.group",
+  "io.kubernetes.cri.sandbox-id",
+];
+
+/** The group the bundle's spec names, or undefined. */
+async function specGroup(bundle: string): Promise<string | undefined> {
+  const spec = JSON.parse(
+    await Deno.readTextFile(join(bundle, "config.json")),
+  );
+  const annotations = spec?.annotations ?? {};
+  for (const name of GROUP_ANNOTATIONS) {
+    if (typeof annotations[name] === "string") return annotations[name];
+  }
+  return undefined;
+}
+
 async function start(a: ShimArgs, args: string[]): Promise<number> {
-  const socket = await shimSocketPath(a.bundle, a.address, a.namespace, a.id);
+  const group = await specGroup(a.bundle);
+  const socket = group === undefined
+    ? await shimSocketPath(a.bundle, a.address, a.namespace, a.id)
+    : await groupSocketPath(a.address, a.namespace, group);
   await Deno.mkdir(dirname(socket), { recursive: true });
-  const serveArgs = args.map((x) => x === "start" ? "serve" : x);
-  if (!args.includes("-bundle")) serveArgs.unshift("-bundle", a.bundle);
-  const [command, commandArgs] = selfCommand(serveArgs);
-  await launchServe({ command, args: commandArgs, cwd: a.bundle, socket });
+  if (!await listening(socket)) {
+    const serveArgs = args.map((x) => x === "start" ? "serve" : x);
+    if (!args.includes("-bundle")) serveArgs.unshift("-bundle", a.bundle);
+    serveArgs.unshift("-socket", socket);
+    const [command, commandArgs] = selfCommand(serveArgs);
+    await launchServe({ command, args: commandArgs, cwd: a.bundle, socket });
+  }
+  await Deno.writeTextFile(join(a.bundle, "address"), `unix://${socket}`);
   console.log(`unix://${socket}`);
   return 0;
 }
 
+/** Whether a shim answers on `socket`. */
+async function listening(socket: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path: socket })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function serve(a: ShimArgs): Promise<number> {
   setChildSubreaper();
-  const socket = await shimSocketPath(a.bundle, a.address, a.namespace, a.id);
+  // The shim outlives the bundle it started in (its group's first): every
+  // command it runs must not inherit a working directory that is gone.
+  Deno.chdir("/");
+  const socket = a.socket ||
+    await shimSocketPath(a.bundle, a.address, a.namespace, a.id);
   await Deno.mkdir(dirname(socket), { recursive: true });
   const server = new TtrpcServer();
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
@@ -151,20 +196,6 @@ async function serve(a: ShimArgs): Promise<number> {
 }
 
 async function deleteAction(a: ShimArgs): Promise<number> {
-  let saved: { binary?: string; root?: string } = {};
-  try {
-    saved = JSON.parse(
-      await Deno.readTextFile(join(a.bundle, RUNC_OPTIONS_FILE)),
-    );
-  } catch {
-    // never created: nothing for runc to delete
-    return 0;
-  }
-  const runc = new Runc({
-    binary: saved.binary,
-    root: saved.root ?? defaultRuncRoot(a.bundle, a.namespace),
-    log: join(a.bundle, "log.json"),
-  });
-  await runc.delete(a.id, true).catch(() => {});
+  await deleteContainer(a.bundle, a.namespace, a.id);
   return 0;
 }

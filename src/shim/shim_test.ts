@@ -260,7 +260,7 @@ Deno.test({
         (e) => BerthError.is(e, Code.Unimplemented),
       );
       await assert.rejects(
-        call(sk.client, "create", { id: "x", terminal: true }),
+        call(sk.client, "create", { id: "ck", terminal: true }),
         (e) => BerthError.is(e, Code.AlreadyExists),
       );
       await call(sk.client, "kill", { id: "ck", signal: 9 });

@@ -1,7 +1,10 @@
 /**
- * The runtime v2 task service (`containerd.task.v2.Task`) for one
- * container: its init process and its exec'd processes, driven with runc,
- * with the task events containerd's shims publish (OOM kills included).
+ * The runtime v2 task service (`containerd.task.v2.Task`) for a group of
+ * containers, each known by the id its requests carry: its init process
+ * and its exec'd processes, driven with runc, with the task events
+ * containerd's shims publish (OOM kills included). Each container has its
+ * own bundle, stdio, exit file, OOM watch and cgroup; one's exit never
+ * touches another.
  *
  * Checkpoint is not implemented and answers `Unimplemented`.
  *
@@ -52,6 +55,9 @@ import { Runc } from "./runc.ts";
 /** Where the shim keeps runc's options for the `delete` action. */
 export const RUNC_OPTIONS_FILE = "runc.json";
 
+/** The file in each bundle naming the shim's pid. */
+export const SHIM_PID_FILE = "shim.pid";
+
 /** The spec types of exec'd processes and resource updates. */
 const PROCESS_TYPE =
   "types.containerd.io/opencontainers/runtime-spec/1/Process";
@@ -64,7 +70,7 @@ export interface TaskServiceOptions {
   namespace: string;
   /** Where task events go. */
   publisher: EventPublisher;
-  /** Called after Shutdown has been answered. */
+  /** Called after a Shutdown that ends the shim has been answered. */
   onShutdown?: () => void;
 }
 
@@ -111,19 +117,17 @@ async function sharesHostPids(bundle: string): Promise<boolean> {
   }
 }
 
-/** The Task service for one container, managed with runc. */
+/** The Task service for the shim's containers, managed with runc. */
 export class TaskService {
   readonly #options: TaskServiceOptions;
-  #container: Container | undefined;
+  /** The containers by id, from their Create until their Delete. */
+  readonly #containers = new Map<string, Container>();
+  /** Ids whose Create is under way. */
+  readonly #creating = new Set<string>();
 
   /** Creates the service; nothing runs until Create. */
   constructor(options: TaskServiceOptions) {
     this.#options = options;
-  }
-
-  /** The init process pid, or 0 before Create. */
-  get taskPid(): number {
-    return this.#container?.init.pid ?? 0;
   }
 
   #publish = (...args: Parameters<EventPublisher["publish"]>) =>
@@ -190,15 +194,16 @@ export class TaskService {
         const container = this.#get(r.id);
         return { stats: packMetrics(await container.runc.stats(container.id)) };
       },
-      connect: () =>
+      connect: (r) =>
         Promise.resolve({
           shimPid: Deno.pid,
-          taskPid: this.taskPid,
+          taskPid: this.#containers.get(r.id)?.init.pid ?? 0,
           version: "",
         }),
       shutdown: async (r) => {
-        const container = this.#container;
-        if (!r.now && container && !container.deleted) return {};
+        // A shim ends with its last container (or when told to now).
+        const busy = this.#containers.size > 0 || this.#creating.size > 0;
+        if (!r.now && busy) return {};
         await this.#options.publisher.flush();
         queueMicrotask(() => setTimeout(() => this.#options.onShutdown?.(), 0));
         return {};
@@ -213,13 +218,28 @@ export class TaskService {
   /** Create: mounts the rootfs and runs `runc create`. */
   async create(r: CreateTaskRequest): Promise<{ pid: number }> {
     validateIdentifier(r.id);
-    if (this.#container) {
+    if (this.#containers.has(r.id) || this.#creating.has(r.id)) {
       throw new BerthError(Code.AlreadyExists, `task ${r.id}`);
     }
     if (r.checkpoint) {
       throw new BerthError(Code.Unimplemented, "shim: restore from checkpoint");
     }
-    const bundle = r.bundle || Deno.cwd();
+    if (!r.bundle.startsWith("/")) {
+      throw new BerthError(
+        Code.InvalidArgument,
+        `task ${r.id}: bundle must be an absolute path, not "${r.bundle}"`,
+      );
+    }
+    this.#creating.add(r.id);
+    try {
+      return await this.#create(r);
+    } finally {
+      this.#creating.delete(r.id);
+    }
+  }
+
+  async #create(r: CreateTaskRequest): Promise<{ pid: number }> {
+    const bundle = r.bundle;
     const opts = r.options ? anyUnpack(r.options, OptionsSchema) : undefined;
     const runc = new Runc({
       binary: opts?.binaryName || undefined,
@@ -228,10 +248,14 @@ export class TaskService {
         : defaultRuncRoot(bundle, this.#options.namespace),
       log: join(bundle, "log.json"),
     });
-    await Deno.writeTextFile(
-      join(bundle, RUNC_OPTIONS_FILE),
-      JSON.stringify({ id: r.id, binary: runc.binary, root: runc.root }),
-    );
+    await Promise.all([
+      Deno.writeTextFile(
+        join(bundle, RUNC_OPTIONS_FILE),
+        JSON.stringify({ id: r.id, binary: runc.binary, root: runc.root }),
+      ),
+      // Which process supervises this container, for whoever cleans up.
+      Deno.writeTextFile(join(bundle, SHIM_PID_FILE), `${Deno.pid}\n`),
+    ]);
     if (opts?.shimCgroup) await joinCgroup(opts.shimCgroup);
     const rootfs = join(bundle, "rootfs");
     let rootfsMounted = false;
@@ -284,7 +308,7 @@ export class TaskService {
       init.pid,
       () => this.#publish("/tasks/oom", TaskOOMSchema, { containerId: r.id }),
     );
-    this.#container = {
+    this.#containers.set(r.id, {
       id: r.id,
       bundle,
       runc,
@@ -292,7 +316,7 @@ export class TaskService {
       init,
       execs: new Map(),
       deleted: false,
-    };
+    });
     this.#publish("/tasks/create", TaskCreateSchema, {
       containerId: r.id,
       bundle,
@@ -465,6 +489,7 @@ export class TaskService {
       container.rootfsMounted = false;
     }
     container.deleted = true;
+    this.#containers.delete(container.id);
     const deleted = this.#deleted(init, exit);
     this.#publish("/tasks/delete", TaskDeleteSchema, {
       containerId: container.id,
@@ -535,10 +560,8 @@ export class TaskService {
   }
 
   #get(id: string): Container {
-    const container = this.#container;
-    if (!container || (id && id !== container.id)) {
-      throw new BerthError(Code.NotFound, `task ${id}`);
-    }
+    const container = this.#containers.get(id);
+    if (!container) throw new BerthError(Code.NotFound, `task ${id}`);
     return container;
   }
 

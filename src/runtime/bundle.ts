@@ -1,0 +1,100 @@
+/**
+ * Task bundles: `STATE/io.containerd.runtime.v2.task/NS/ID/`, the OCI
+ * bundle a shim runs (`config.json`, `rootfs/`) plus what the daemon needs
+ * to find the task again after a restart (`runtime`, and the shim's
+ * `address`).
+ *
+ * @module
+ */
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import { unmountRecursive } from "../mount/mod.ts";
+
+/** Where bundles live under the state directory, as in containerd. */
+export const TASK_DIR = "io.containerd.runtime.v2.task";
+
+/** The file in a bundle naming its runtime, for clean-up after a crash. */
+const RUNTIME_FILE = "runtime";
+
+/** The file in a bundle holding its shim's address (`unix://PATH`). */
+const ADDRESS_FILE = "address";
+
+/** One task's bundle directory. */
+export interface Bundle {
+  /** The task's namespace. */
+  namespace: string;
+  /** The task's (= container's) id. */
+  id: string;
+  /** The directory. */
+  path: string;
+}
+
+/** The bundle of task `id` of `namespace` under `state`. */
+export function bundleOf(state: string, namespace: string, id: string): Bundle {
+  return { namespace, id, path: join(state, TASK_DIR, namespace, id) };
+}
+
+/** Makes the bundle: `rootfs/`, the spec and the runtime's name. */
+export async function writeBundle(
+  bundle: Bundle,
+  spec: Uint8Array,
+  runtime: string,
+): Promise<void> {
+  await fs.mkdir(join(bundle.path, "rootfs"), { recursive: true, mode: 0o711 });
+  await Promise.all([
+    Deno.writeFile(join(bundle.path, "config.json"), spec),
+    Deno.writeTextFile(join(bundle.path, RUNTIME_FILE), runtime),
+  ]);
+}
+
+/** The runtime name the bundle records, or undefined. */
+export async function readBundleRuntime(
+  bundle: Bundle,
+): Promise<string | undefined> {
+  return await Deno.readTextFile(join(bundle.path, RUNTIME_FILE)).catch(
+    () => undefined,
+  );
+}
+
+/** Records the socket path of the shim serving the bundle's task. */
+export async function writeShimAddress(
+  bundle: Bundle,
+  socket: string,
+): Promise<void> {
+  await Deno.writeTextFile(join(bundle.path, ADDRESS_FILE), `unix://${socket}`);
+}
+
+/** The socket path of the bundle's shim, as recorded. */
+export async function readShimAddress(bundle: Bundle): Promise<string> {
+  return (await Deno.readTextFile(join(bundle.path, ADDRESS_FILE))).trim()
+    .replace(/^unix:\/\//, "");
+}
+
+/**
+ * Removes a bundle directory, unmounting what is still mounted in it first:
+ * a recursive delete must never reach into the container's snapshot.
+ */
+export async function removeBundle(bundle: Bundle): Promise<void> {
+  await unmountRecursive(bundle.path, { detach: true });
+  await fs.rm(bundle.path, { recursive: true, force: true });
+}
+
+/** Every bundle under `state`, namespace by namespace. */
+export async function* listBundles(state: string): AsyncGenerator<Bundle> {
+  const root = join(state, TASK_DIR);
+  for await (const namespace of readDirOrEmpty(root)) {
+    for await (const id of readDirOrEmpty(join(root, namespace))) {
+      yield { namespace, id, path: join(root, namespace, id) };
+    }
+  }
+}
+
+async function* readDirOrEmpty(dir: string): AsyncGenerator<string> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) yield entry.name;
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
