@@ -115,6 +115,34 @@ export async function readShimPid(
   }
 }
 
+/** Polls `check` every 100 ms until it is true; fails after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `ctr -n NAMESPACE tasks ls` as id → status. */
+export async function taskStatuses(
+  daemon: TestDaemon,
+  namespace = "default",
+): Promise<Map<string, string>> {
+  const ls = await daemon.ctr(["-n", namespace, "tasks", "ls"]);
+  assert.equal(ls.code, 0, ls.stderr);
+  return new Map(
+    ls.stdout.split("\n").slice(1).filter(Boolean).map((line) => {
+      const [id, _pid, status] = line.split(/\s+/);
+      return [id, status];
+    }),
+  );
+}
+
 /** Whether a process with `pid` exists (and is not a zombie). */
 export async function isAlive(pid: number): Promise<boolean> {
   try {

@@ -8,14 +8,18 @@
  * touched); the test removes the directories if it made them.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
+  bundlesDir,
   BUSYBOX as IMAGE,
   ctrRun,
   fifoDir,
+  isAlive,
   listBundles,
   prepareBusybox,
   reapShimsAndRunc,
   removeAllContainers,
+  settles,
   withBusybox,
 } from "./_containers.ts";
 import { run, startDaemon, watchEvents } from "./_harness.ts";
@@ -98,4 +102,86 @@ Deno.test("an unknown runtime is refused and leaves nothing behind", async () =>
     assert.match(r.stderr, /runtime "io\.containerd\.bogus\.v1".*not found/);
     assert.deepEqual(await listBundles(daemon), []);
   });
+});
+
+/** containerd-shim-runc-v2 processes serving the daemon at `address`. */
+async function containerdShims(address: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+      if (
+        cmdline.startsWith(CONTAINERD_SHIM) && cmdline.includes(address) &&
+        await isAlive(pid)
+      ) pids.push(pid);
+    } catch {
+      // gone while we looked
+    }
+  }
+  return pids;
+}
+
+Deno.test("containerd-shim-runc-v2 groups containers by its annotation", async () => {
+  const existed = await Promise.all(
+    SHIM_SOCKETS.map((d) => Deno.stat(d).then(() => true, () => false)),
+  );
+  await using daemon = await startDaemon({
+    config: `[runtimes."io.containerd.runc.v2"]\nshim = "${CONTAINERD_SHIM}"\n`,
+  });
+  try {
+    await prepareBusybox(daemon);
+    const pod = ["--annotation", "io.containerd.runc.v2.group=pod"];
+    for (
+      const args of [
+        [...pod, IMAGE, "p1", "sleep", "60"],
+        [...pod, IMAGE, "p2", "sleep", "60"],
+        [IMAGE, "alone", "sleep", "60"],
+      ]
+    ) {
+      const r = await ctrRun(daemon, ["-d", ...args]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const address = (id: string) =>
+      Deno.readTextFile(join(bundlesDir(daemon), "default", id, "address"));
+    assert.equal(await address("p1"), await address("p2"));
+    assert.notEqual(await address("p1"), await address("alone"));
+    assert.equal((await containerdShims(daemon.address)).length, 2);
+    // The pod's shim serves p2 after p1 is gone, and ends with it.
+    for (const id of ["p1", "p2"]) {
+      if (id === "p2") {
+        const exec = await daemon.ctr([
+          "tasks",
+          "exec",
+          "--fifo-dir",
+          fifoDir(daemon),
+          "--exec-id",
+          "e1",
+          "p2",
+          "echo",
+          "p2 runs",
+        ]);
+        assert.equal(exec.stdout, "p2 runs\n", exec.stderr);
+      }
+      const rm = await daemon.ctr(["tasks", "rm", "-f", id]);
+      assert.equal(rm.code, 0, rm.stderr);
+    }
+    assert.deepEqual(
+      await settles(async () =>
+        (await containerdShims(daemon.address)).length > 1 ? [1] : []
+      ),
+      [],
+    );
+    assert.match(
+      (await daemon.ctr(["tasks", "ls"])).stdout,
+      /alone\s+\d+\s+RUNNING/,
+    );
+  } finally {
+    await removeAllContainers(daemon);
+    await reapShimsAndRunc(daemon);
+    for (const [i, dir] of SHIM_SOCKETS.entries()) {
+      if (!existed[i]) await Deno.remove(dir).catch(() => {});
+    }
+  }
 });

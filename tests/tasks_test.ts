@@ -21,6 +21,8 @@ import {
   readShimPid,
   reapShimsAndRunc,
   removeAllContainers,
+  taskStatuses,
+  waitUntil,
   withBusybox,
 } from "./_containers.ts";
 import {
@@ -30,31 +32,6 @@ import {
   type TestDaemon,
   watchEvents,
 } from "./_harness.ts";
-
-/** Polls `check` every 100 ms until it is true; fails after `timeoutMs`. */
-async function waitUntil(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** `ctr tasks ls` as id → status. */
-async function taskStatuses(daemon: TestDaemon): Promise<Map<string, string>> {
-  const ls = await daemon.ctr(["tasks", "ls"]);
-  assert.equal(ls.code, 0, ls.stderr);
-  return new Map(
-    ls.stdout.split("\n").slice(1).filter(Boolean).map((line) => {
-      const [id, _pid, status] = line.split(/\s+/);
-      return [id, status];
-    }),
-  );
-}
 
 /** `ctr tasks ls` as id → pid. */
 async function taskPids(daemon: TestDaemon): Promise<Map<string, number>> {

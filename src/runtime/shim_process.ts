@@ -17,6 +17,7 @@ import { deleteContainer } from "../shim/delete.ts";
 import { launchServe } from "../shim/launch.ts";
 import { log } from "../log/mod.ts";
 import { FileType, mknod } from "../sys/mod.ts";
+import { closeFd, openFd } from "../sys/fdio.ts";
 import { BerthError, Code } from "../types/mod.ts";
 
 /** How to run a shim. */
@@ -161,6 +162,23 @@ export function readShimLog(options: StartShimOptions): void {
     }
   })().catch(() => {});
 }
+
+/**
+ * Ends the log reader of a bundle whose task joined a shim already running
+ * (which logs to its first bundle's FIFO only): opening the FIFO for
+ * writing once lets the waiting reader see end of file.
+ */
+export function releaseShimLog(options: StartShimOptions): void {
+  if (!options.shim.logFifo) return;
+  try {
+    closeFd(openFd(join(options.bundle, SHIM_LOG), O_WRONLY | O_NONBLOCK));
+  } catch {
+    // no reader waits
+  }
+}
+
+const O_WRONLY = 0o1;
+const O_NONBLOCK = 0o4000;
 
 /**
  * Runs the shim's `delete` action: its clean-up after the monitor is gone

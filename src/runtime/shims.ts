@@ -17,6 +17,7 @@ import { TtrpcClient } from "../ttrpc/client.ts";
 import { ttrpcTransport } from "../ttrpc/transport.ts";
 import type { Bundle } from "./bundle.ts";
 import {
+  releaseShimLog,
   sharedShimSocket,
   type ShimCommand,
   startShim,
@@ -203,8 +204,11 @@ export class ShimManager {
     }
     const address = await startShim(options);
     // A containerd shim's `start` may answer with a shim already serving
-    // its group.
-    return this.#shims.get(address) ?? await this.#connect(address, group);
+    // its group, which logs elsewhere.
+    const known = this.#shims.get(address);
+    if (!known) return await this.#connect(address, group);
+    releaseShimLog(options);
+    return known;
   }
 
   async #connect(address: string, group: string | undefined): Promise<Shim> {

@@ -20,13 +20,16 @@ import {
   openFd,
   pipe,
   readFd,
-  setBlocking,
+  setNonBlocking,
   setWindowSize,
+  waitReadable,
   writeFd,
 } from "../sys/fdio.ts";
 import type { StdioFiles } from "./runc.ts";
 
+const O_RDONLY = 0o0;
 const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
 const O_NONBLOCK = 0o4000;
 const NO_FILE = "/dev/null";
 const COPY_BUFFER = 32 * 1024;
@@ -82,6 +85,7 @@ export class ProcessIO {
         if (paths.stdin) {
           // runc opens the pipe's read end through /proc while it is ours.
           [io.#stdinReader, io.#stdinWriter] = pipe();
+          setNonBlocking(io.#stdinWriter);
           io.files[0] = `/proc/${Deno.pid}/fd/${io.#stdinReader}`;
         }
         if (paths.stdout) io.files[1] = paths.stdout;
@@ -105,7 +109,7 @@ export class ProcessIO {
         signal: AbortSignal.timeout(CONSOLE_TIMEOUT_MS),
       });
       this.#closeConsoleSocket();
-      setBlocking(master);
+      setNonBlocking(master);
       this.#master = master;
       if (this.#paths.stdout) this.#output = this.#copyOutput(master);
     }
@@ -169,21 +173,23 @@ export class ProcessIO {
 
   /** Copies the client's stdin FIFO into `fd` until either side ends. */
   #copyStdin(fd: number) {
-    // Opening for reading waits for the client's writer, on a worker thread.
-    const opening = Deno.open(this.#paths.stdin, { read: true });
+    // A non-blocking open never waits; the first wait ends once the
+    // client's writer has come (with data, or gone again).
+    const fifo = openFd(this.#paths.stdin, O_RDONLY | O_NONBLOCK);
     this.#stdinOpening = true;
     const copying = () => fd === this.#stdinWriter || fd === this.#master;
     (async () => {
-      const fifo = await opening;
       try {
+        await waitReadable(fifo);
+        this.#stdinOpening = false;
         const buffer = new Uint8Array(COPY_BUFFER);
         for (;;) {
-          const n = await fifo.read(buffer);
-          if (n === null || !copying()) break;
+          const n = await readFd(fifo, buffer);
+          if (n === 0 || !copying()) break;
           if (!await writeFd(fd, buffer.subarray(0, n))) break;
         }
       } finally {
-        fifo.close();
+        closeFd(fifo);
       }
       // The client closed its end: so does the process's stdin.
       if (fd === this.#stdinWriter) this.#endStdin();
@@ -206,20 +212,30 @@ export class ProcessIO {
 
   /** Copies the terminal's output to the stdout FIFO until it hangs up. */
   async #copyOutput(master: number): Promise<void> {
-    const out = await Deno.open(this.#paths.stdout, { write: true });
+    const out = openOutput(this.#paths.stdout);
     try {
       const buffer = new Uint8Array(COPY_BUFFER);
       for (;;) {
         const n = await readFd(master, buffer);
         if (n === 0) break;
-        for (let written = 0; written < n;) {
-          written += await out.write(buffer.subarray(written, n));
-        }
+        if (!await writeFd(out, buffer.subarray(0, n))) break;
       }
-    } catch {
-      // the client went away
     } finally {
-      out.close();
+      closeFd(out);
     }
   }
+}
+
+/**
+ * Opens the client's output FIFO for writing without waiting: normally the
+ * client reads it already; if not, read-write, so the open never blocks.
+ */
+function openOutput(path: string): number {
+  let fd;
+  try {
+    fd = openFd(path, O_WRONLY | O_NONBLOCK);
+  } catch {
+    fd = openFd(path, O_RDWR | O_NONBLOCK);
+  }
+  return fd;
 }

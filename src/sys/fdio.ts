@@ -2,28 +2,21 @@
  * I/O on raw file descriptors that Deno's own APIs cannot wrap: the ends of
  * a `pipe2` pipe and a pseudo-terminal master received from runc.
  *
- * Reads and writes are FFI calls marked `nonblocking`, so each runs on a
- * worker thread and the event loop never waits on a slow reader or writer.
- * Their errno is not observable (it belongs to that thread), so a failed
- * read counts as end of stream and a failed write as a closed peer. The
- * descriptors must therefore be in blocking mode ({@linkcode setBlocking}).
+ * The descriptors are non-blocking ({@linkcode setNonBlocking}): reads and
+ * writes are quick calls on the main thread, and waiting for data or room
+ * goes to the process's one poll loop (`poll.ts`), so no worker thread is
+ * held per descriptor. A failed read counts as end of stream and a failed
+ * write as a closed peer.
  *
  * @module
  */
 import { cString, errno, libcSymbols, SyscallError } from "./libc.ts";
+import { poller, POLLIN, POLLOUT } from "./poll.ts";
 
 const SYMBOLS = {
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
-  read: {
-    parameters: ["i32", "buffer", "usize"],
-    result: "isize",
-    nonblocking: true,
-  },
-  write: {
-    parameters: ["i32", "buffer", "usize"],
-    result: "isize",
-    nonblocking: true,
-  },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -40,6 +33,8 @@ const F_GETFL = 3;
 const F_SETFL = 4;
 const FD_CLOEXEC = 1;
 const TIOCSWINSZ = 0x5414n;
+const EAGAIN = 11;
+const EINTR = 4;
 
 /** Creates a close-on-exec pipe; returns `[readEnd, writeEnd]`. */
 export function pipe(): [number, number] {
@@ -67,10 +62,10 @@ export function closeOnExecAll(): void {
   }
 }
 
-/** Clears `O_NONBLOCK` on `fd`, so reads wait for data. */
-export function setBlocking(fd: number): void {
+/** Sets `O_NONBLOCK` on `fd`, as {@linkcode readFd} and `writeFd` need. */
+export function setNonBlocking(fd: number): void {
   const flags = fdio().fcntl(fd, F_GETFL, 0);
-  if (flags < 0 || fdio().fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) !== 0) {
+  if (flags < 0 || fdio().fcntl(fd, F_SETFL, flags | O_NONBLOCK) !== 0) {
     throw new SyscallError("fcntl", errno());
   }
 }
@@ -97,29 +92,49 @@ export function openFd(path: string, flags: number): number {
 
 /** Closes `fd`, ignoring errors (it may be closed already). */
 export function closeFd(fd: number): void {
+  poller.forget(fd);
   fdio().close(fd);
 }
 
-/** Reads up to `buffer.length` bytes; 0 at end of stream (or on error). */
-export async function readFd(fd: number, buffer: Uint8Array): Promise<number> {
-  const n = Number(
-    await fdio().read(
-      fd,
-      buffer as Uint8Array<ArrayBuffer>,
-      BigInt(buffer.length),
-    ),
-  );
-  return n > 0 ? n : 0;
+/**
+ * Waits until `fd` has data or its peer is gone (for a FIFO opened before
+ * any writer: until a writer has come).
+ */
+export async function waitReadable(fd: number): Promise<void> {
+  await poller.wait(fd, POLLIN);
 }
 
-/** Writes all of `data`; false when the peer is gone. */
+/**
+ * Reads up to `buffer.length` bytes from non-blocking `fd`, waiting for
+ * them; 0 at end of stream, on error, or once `fd` is closed.
+ */
+export async function readFd(fd: number, buffer: Uint8Array): Promise<number> {
+  for (;;) {
+    const n = Number(
+      fdio().read(fd, buffer as Uint8Array<ArrayBuffer>, BigInt(buffer.length)),
+    );
+    if (n >= 0) return n;
+    const err = errno();
+    if (err === EINTR) continue;
+    if (err !== EAGAIN) return 0;
+    if (await poller.wait(fd, POLLIN) === 0) return 0;
+  }
+}
+
+/** Writes all of `data` to non-blocking `fd`; false when the peer is gone. */
 export async function writeFd(fd: number, data: Uint8Array): Promise<boolean> {
   let offset = 0;
   while (offset < data.length) {
     const rest = data.subarray(offset) as Uint8Array<ArrayBuffer>;
-    const n = Number(await fdio().write(fd, rest, BigInt(rest.length)));
-    if (n <= 0) return false;
-    offset += n;
+    const n = Number(fdio().write(fd, rest, BigInt(rest.length)));
+    if (n >= 0) {
+      offset += n;
+      continue;
+    }
+    const err = errno();
+    if (err === EINTR) continue;
+    if (err !== EAGAIN) return false;
+    if (await poller.wait(fd, POLLOUT) === 0) return false;
   }
   return true;
 }

@@ -5,17 +5,20 @@ import {
   closeOnExecAll,
   pipe,
   readFd,
-  setBlocking,
+  setNonBlocking,
   writeFd,
 } from "./fdio.ts";
 
 Deno.test("a pipe carries bytes and ends when its writer closes", async () => {
   const [r, w] = pipe();
   try {
-    setBlocking(r);
-    assert.equal(await writeFd(w, new TextEncoder().encode("hello")), true);
+    setNonBlocking(r);
+    setNonBlocking(w);
     const buffer = new Uint8Array(16);
-    const n = await readFd(r, buffer);
+    // The read waits for what is written after it began.
+    const reading = readFd(r, buffer);
+    assert.equal(await writeFd(w, new TextEncoder().encode("hello")), true);
+    const n = await reading;
     assert.equal(new TextDecoder().decode(buffer.subarray(0, n)), "hello");
     closeFd(w);
     assert.equal(await readFd(r, buffer), 0);
@@ -32,6 +35,44 @@ Deno.test("writing to a pipe without a reader reports the peer gone", async () =
     assert.equal(await writeFd(w, new Uint8Array([1])), false);
   } finally {
     closeFd(w);
+  }
+});
+
+Deno.test("a write to a full pipe waits until the reader makes room", async () => {
+  const [r, w] = pipe();
+  try {
+    setNonBlocking(r);
+    setNonBlocking(w);
+    const data = new Uint8Array(256 * 1024).fill(7);
+    const writing = writeFd(w, data);
+    let total = 0;
+    const buffer = new Uint8Array(64 * 1024);
+    while (total < data.length) total += await readFd(r, buffer);
+    assert.equal(await writing, true);
+    assert.equal(total, data.length);
+  } finally {
+    closeFd(r);
+    closeFd(w);
+  }
+});
+
+Deno.test("many waiting reads hold no worker thread each: file I/O goes on", async () => {
+  // Deno has ~32 threads for blocking calls; 64 reads waiting on them
+  // would leave none for the file read below.
+  const pipes = Array.from({ length: 64 }, () => pipe());
+  try {
+    const reads = pipes.map(([r]) => {
+      setNonBlocking(r);
+      return readFd(r, new Uint8Array(8));
+    });
+    assert.ok((await Deno.readTextFile("/proc/self/status")).length > 0);
+    for (const [, w] of pipes) await writeFd(w, new Uint8Array([1]));
+    assert.deepEqual(await Promise.all(reads), pipes.map(() => 1));
+  } finally {
+    for (const [r, w] of pipes) {
+      closeFd(r);
+      closeFd(w);
+    }
   }
 });
 

@@ -1,0 +1,335 @@
+/**
+ * Shim groups: which containers share one `berth shim` (their namespace's,
+ * a named group's, or none with `shim_group = "container"`), the cap on
+ * tasks per shim, a shim that ends only with its last task, and tasks in
+ * several groups that outlive a killed daemon.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  bundlesDir,
+  BUSYBOX,
+  fifoDir,
+  isAlive,
+  prepareBusybox,
+  readShimPid,
+  reapShimsAndRunc,
+  settles,
+  strayProcesses,
+  taskStatuses,
+  waitUntil,
+} from "./_containers.ts";
+import {
+  type CommandResult,
+  startDaemon,
+  type TestDaemon,
+} from "./_harness.ts";
+
+const GROUP = "io.containerd.runc.v2.group";
+
+/** `ctr -n NS run -d --fifo-dir … ARGS` against `daemon`. */
+function runDetached(
+  daemon: TestDaemon,
+  namespace: string,
+  args: string[],
+): Promise<CommandResult> {
+  return daemon.ctr([
+    "-n",
+    namespace,
+    "run",
+    "-d",
+    "--fifo-dir",
+    fifoDir(daemon),
+    ...args,
+  ]);
+}
+
+/** Imports busybox into `default` and into each of `namespaces`. */
+async function prepare(daemon: TestDaemon, namespaces: string[]) {
+  await prepareBusybox(daemon);
+  for (const ns of namespaces) {
+    const imported = await daemon.ctr([
+      "-n",
+      ns,
+      "images",
+      "import",
+      join(daemon.dir, "busybox.tar"),
+    ]);
+    assert.equal(imported.code, 0, imported.stderr);
+  }
+}
+
+/** Kills and removes every task and container of `namespaces`. */
+async function removeAll(daemon: TestDaemon, namespaces: string[]) {
+  for (const ns of namespaces) {
+    const ids = (await daemon.ctr(["-n", ns, "containers", "ls", "-q"]))
+      .stdout.split("\n").filter(Boolean);
+    await Promise.all(ids.map(async (id) => {
+      await daemon.ctr(["-n", ns, "tasks", "kill", "-s", "SIGKILL", id]);
+      await daemon.ctr(["-n", ns, "tasks", "rm", "-f", id]);
+      await daemon.ctr(["-n", ns, "containers", "rm", id]);
+    }));
+  }
+}
+
+/** Fails if a shim or container process of the test still runs. */
+async function assertNoStrays(daemon: TestDaemon) {
+  assert.deepEqual(await settles(() => strayProcesses(daemon), 10_000), []);
+}
+
+/** `ctr -n NS tasks kill -s SIGKILL ID` then `tasks rm ID`, both succeeding. */
+async function killAndRemove(daemon: TestDaemon, ns: string, id: string) {
+  const killed = await daemon.ctr(["-n", ns, "tasks", "kill", "-s", "9", id]);
+  assert.equal(killed.code, 0, killed.stderr);
+  await waitUntil(
+    `${id} stops`,
+    async () => (await taskStatuses(daemon, ns)).get(id) === "STOPPED",
+  );
+  const removed = await daemon.ctr(["-n", ns, "tasks", "rm", id]);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stderr, /exit code 137/);
+}
+
+Deno.test("a namespace's containers share a shim up to shim_max_tasks; a named group and another namespace have their own; a shim ends with its last task", async () => {
+  await using daemon = await startDaemon({
+    config: `[runtimes."io.containerd.runc.v2"]\nshim_max_tasks = 3\n`,
+  });
+  const namespaces = ["default", "other"];
+  try {
+    await prepare(daemon, ["other"]);
+    const plain = ["a1", "a2", "a3", "a4"];
+    const started = await Promise.all([
+      ...plain.map((id) =>
+        runDetached(daemon, "default", [BUSYBOX, id, "sleep", "600"])
+      ),
+      runDetached(daemon, "default", [
+        "--label",
+        `${GROUP}=web`,
+        BUSYBOX,
+        "g1",
+        "sleep",
+        "600",
+      ]),
+      // containerd's runc shim reads the group from the spec's annotations.
+      runDetached(daemon, "default", [
+        "--annotation",
+        `${GROUP}=web`,
+        BUSYBOX,
+        "g2",
+        "sleep",
+        "600",
+      ]),
+      runDetached(daemon, "other", [BUSYBOX, "o1", "sleep", "600"]),
+    ]);
+    for (const r of started) assert.equal(r.code, 0, r.stderr);
+
+    const shimOf = new Map<string, number>();
+    for (
+      const [ns, id] of [
+        ...plain.map((id) => ["default", id]),
+        ["default", "g1"],
+        ["default", "g2"],
+        ["other", "o1"],
+      ]
+    ) {
+      const pid = await readShimPid(daemon, ns, id);
+      assert.ok(pid, `shim.pid of ${id}`);
+      shimOf.set(id, pid);
+    }
+    const byShim = Map.groupBy(plain, (id) => shimOf.get(id)!);
+    assert.deepEqual([...byShim.values()].map((ids) => ids.length).sort(), [
+      1,
+      3,
+    ]);
+    assert.equal(shimOf.get("g1"), shimOf.get("g2"));
+    const plainShims = new Set(plain.map((id) => shimOf.get(id)));
+    assert.ok(!plainShims.has(shimOf.get("g1")));
+    assert.ok(!plainShims.has(shimOf.get("o1")));
+    assert.notEqual(shimOf.get("o1"), shimOf.get("g1"));
+
+    // One container's end disturbs none of its neighbours; the shim ends
+    // only when its last task is deleted.
+    const [first, second, last] = [...byShim.values()].find((ids) =>
+      ids.length === 3
+    )!;
+    const shared = shimOf.get(first)!;
+    await killAndRemove(daemon, "default", first);
+    await killAndRemove(daemon, "default", second);
+    assert.ok(await isAlive(shared), "the shim serves its last task");
+    const statuses = await taskStatuses(daemon, "default");
+    assert.equal(statuses.get(last), "RUNNING");
+    const exec = await daemon.ctr([
+      "tasks",
+      "exec",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "--exec-id",
+      "hello",
+      last,
+      "echo",
+      "still here",
+    ]);
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout, "still here\n");
+    await killAndRemove(daemon, "default", last);
+    await waitUntil(
+      "the shared shim exits",
+      async () => !await isAlive(shared),
+    );
+    assert.ok(await isAlive(shimOf.get("g1")!), "the web group's shim");
+  } finally {
+    await removeAll(daemon, namespaces);
+    await reapShimsAndRunc(daemon);
+  }
+  await assertNoStrays(daemon);
+});
+
+Deno.test('shim_group = "container" gives each container its own shim', async () => {
+  await using daemon = await startDaemon({
+    config: `[runtimes."io.containerd.runc.v2"]\nshim_group = "container"\n`,
+  });
+  try {
+    await prepare(daemon, []);
+    for (const id of ["c1", "c2"]) {
+      const r = await runDetached(daemon, "default", [
+        BUSYBOX,
+        id,
+        "sleep",
+        "600",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const c1 = await readShimPid(daemon, "default", "c1");
+    const c2 = await readShimPid(daemon, "default", "c2");
+    assert.ok(c1 && c2);
+    assert.notEqual(c1, c2);
+    await killAndRemove(daemon, "default", "c1");
+    await waitUntil("c1's shim exits", async () => !await isAlive(c1));
+    assert.ok(await isAlive(c2));
+  } finally {
+    await removeAll(daemon, ["default"]);
+    await reapShimsAndRunc(daemon);
+  }
+  await assertNoStrays(daemon);
+});
+
+Deno.test("50 containers in several groups outlive a killed daemon; those that exit meanwhile report their real exit codes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-test-" });
+  let daemon = await startDaemon({ dir });
+  let daemonUp = true;
+  const namespaces = ["default", "other"];
+  try {
+    await prepare(daemon, ["other"]);
+    // 20 in default's shared shim, 10 in each of two named groups, 10 in
+    // another namespace; two of each group exit while no daemon runs.
+    const plan: { ns: string; id: string; labels: string[]; code?: number }[] =
+      [];
+    const groups: [string, string, string | undefined, number][] = [
+      ["default", "plain", undefined, 20],
+      ["default", "web", "web", 10],
+      ["default", "db", "db", 10],
+      ["other", "other", undefined, 10],
+    ];
+    let code = 10;
+    for (const [ns, name, group, count] of groups) {
+      for (let i = 0; i < count; i++) {
+        plan.push({
+          ns,
+          id: `${name}-${i}`,
+          labels: group ? ["--label", `${GROUP}=${group}`] : [],
+          code: i < 2 ? code++ : undefined,
+        });
+      }
+    }
+    const started = await Promise.all(
+      plan.map((c) =>
+        runDetached(daemon, c.ns, [
+          ...c.labels,
+          BUSYBOX,
+          c.id,
+          ...(c.code === undefined ? ["sleep", "600"] : [
+            "sh",
+            "-c",
+            `until [ -e /tmp/go ]; do sleep 0.1; done; exit ${c.code}`,
+          ]),
+        ])
+      ),
+    );
+    for (const r of started) assert.equal(r.code, 0, r.stderr);
+    const shims = new Set<number>();
+    for (const c of plan) {
+      const pid = await readShimPid(daemon, c.ns, c.id);
+      assert.ok(pid, `shim.pid of ${c.id}`);
+      shims.add(pid);
+    }
+    assert.equal(shims.size, 4, "one shim per group");
+
+    daemon.process.kill("SIGKILL");
+    await daemon.process.status;
+    daemonUp = false;
+    const exiting = plan.filter((c) => c.code !== undefined);
+    for (const c of exiting) {
+      const bundle = join(bundlesDir(daemon), c.ns, c.id);
+      await Deno.writeTextFile(join(bundle, "rootfs", "tmp", "go"), "");
+    }
+    await waitUntil("the exits are recorded", async () => {
+      for (const c of exiting) {
+        try {
+          await Deno.stat(join(bundlesDir(daemon), c.ns, c.id, "exit"));
+        } catch {
+          return false;
+        }
+      }
+      return true;
+    });
+
+    daemon = await startDaemon({ dir });
+    daemonUp = true;
+    for (const ns of namespaces) {
+      const statuses = await taskStatuses(daemon, ns);
+      assert.deepEqual(
+        [...statuses].sort(),
+        plan.filter((c) => c.ns === ns).map((
+          c,
+        ) => [c.id, c.code === undefined ? "RUNNING" : "STOPPED"]).sort(),
+      );
+    }
+    for (const c of exiting) {
+      const removed = await daemon.ctr(["-n", c.ns, "tasks", "rm", c.id]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.match(removed.stderr, new RegExp(`exit code ${c.code}\\b`));
+    }
+    // Every running one is controllable: one exec per group, then kills.
+    for (const [ns, name] of groups) {
+      const exec = await daemon.ctr([
+        "-n",
+        ns,
+        "tasks",
+        "exec",
+        "--fifo-dir",
+        fifoDir(daemon),
+        "--exec-id",
+        "again",
+        `${name}-5`,
+        "echo",
+        name,
+      ]);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.equal(exec.stdout, `${name}\n`);
+    }
+    await Promise.all(
+      plan.filter((c) => c.code === undefined).map((c) =>
+        killAndRemove(daemon, c.ns, c.id)
+      ),
+    );
+    await waitUntil("every shim exits", async () => {
+      for (const pid of shims) if (await isAlive(pid)) return false;
+      return true;
+    });
+    await assertNoStrays(daemon);
+  } finally {
+    if (daemonUp) await removeAll(daemon, namespaces);
+    await reapShimsAndRunc(daemon);
+    await daemon[Symbol.asyncDispose]();
+  }
+});
