@@ -5,10 +5,14 @@
  * - `ctr run --rm IMAGE ID true`: one container's whole life, beside bare
  *   `runc run` of a prepared bundle (the floor no daemon can beat);
  * - {@linkcode CONTAINERS} concurrent `ctr run -d`: the wall time until
- *   all run, the daemon's RSS and each shim's PSS then, and the time to
- *   kill and remove them all;
+ *   all run, then the daemon's RSS, how many shim processes serve them
+ *   (berth groups a namespace's containers under one shim; containerd runs
+ *   one per container), their PSS and the daemon's plus theirs, and the
+ *   time to kill and remove them all;
  * - `ctr tasks exec ID true` in a running container (`n/a` while a daemon
- *   answers that it cannot).
+ *   answers that it cannot);
+ * - the PSS of all shim processes with {@linkcode SHIM_STEPS} containers
+ *   running (one berth shim serves them all; containerd has one each).
  *
  * @module
  */
@@ -28,6 +32,9 @@ export const name = "run";
 
 /** Containers started at once. */
 export const CONTAINERS = 50;
+
+/** How many containers run while the shims' memory is measured. */
+export const SHIM_STEPS = [1, 10, 50];
 
 /** Latency samples per run, daemon and operation. */
 export const LATENCY_SAMPLES = 5;
@@ -134,13 +141,13 @@ class Side {
   }
 
   /**
-   * The pids of this daemon's shims by container id: processes whose
-   * arguments are containerd's shim contract (`-namespace NS -id ID
-   * -address DAEMON`) naming this daemon. (containerd 1.6's runc shim
-   * writes no `shim.pid`, so both sides are found the same way.)
+   * The pids of this daemon's shims: processes whose arguments are
+   * containerd's shim contract (`-namespace NS -id ID -address DAEMON`)
+   * naming this daemon. (containerd 1.6's runc shim writes no `shim.pid`,
+   * so both sides are found the same way.)
    */
-  async shimPids(): Promise<Map<string, number>> {
-    const pids = new Map<string, number>();
+  async shimPids(): Promise<number[]> {
+    const pids: number[] = [];
     for await (const entry of Deno.readDir("/proc")) {
       const pid = Number(entry.name);
       if (!Number.isInteger(pid)) continue;
@@ -156,7 +163,7 @@ class Side {
         flag("-address") === this.daemon.address &&
         flag("-namespace") === NAMESPACE
       ) {
-        pids.set(flag("-id"), pid);
+        pids.push(pid);
       }
     }
     return pids;
@@ -187,10 +194,12 @@ function makeRows() {
     run: row("run --rm true", "ms"),
     start: row(`start ${CONTAINERS} at once`, "s"),
     daemonRss: row(`daemon RSS, ${CONTAINERS} running`, "MB"),
-    shimPss: row("shim PSS, each", "MB"),
-    shimsPss: row(`shim PSS, all ${CONTAINERS}`, "MB"),
+    shims: row(`shim processes, ${CONTAINERS} running`, "n"),
+    shimsPss: row(`shim PSS, all, ${CONTAINERS} running`, "MB"),
+    totalPss: row(`daemon+shims PSS, ${CONTAINERS} running`, "MB"),
     cleanup: row(`kill+rm ${CONTAINERS} at once`, "s"),
     exec: row("exec true", "ms"),
+    shimSteps: SHIM_STEPS.map((n) => row(`shim PSS, ${n} running`, "MB")),
   };
 }
 
@@ -271,14 +280,15 @@ async function scale(side: Side, rows: Rows, run: number, log: Log) {
   const rss = await procMB(`/proc/${side.daemon.pid}/status`, "VmRSS");
   record(rows.daemonRss, side.name, rss);
   const shims = await side.shimPids();
-  const pss = await Promise.all(ids.map((id) => {
-    const pid = shims.get(id);
-    if (pid === undefined) throw new Error(`${side.name}: no shim for ${id}`);
-    return procMB(`/proc/${pid}/smaps_rollup`, "Pss");
-  }));
-  const total = pss.reduce((a, b) => a + b, 0);
-  record(rows.shimPss, side.name, median(pss));
+  if (shims.length === 0) throw new Error(`${side.name}: no shims found`);
+  const total = await shimsPss(side);
+  const daemonPss = await procMB(
+    `/proc/${side.daemon.pid}/smaps_rollup`,
+    "Pss",
+  );
+  record(rows.shims, side.name, shims.length);
   record(rows.shimsPss, side.name, total);
+  record(rows.totalPss, side.name, daemonPss + total);
 
   const cleanupSeconds =
     await timed(() => Promise.all(ids.map((id) => side.remove(id)))) / 1000;
@@ -288,10 +298,49 @@ async function scale(side: Side, rows: Rows, run: number, log: Log) {
   log(
     `run: ${side.name} run ${run + 1}: ${CONTAINERS} running in ${
       startSeconds.toFixed(1)
-    } s, daemon RSS ${rss.toFixed(0)} MB, shims ${
+    } s, daemon RSS ${rss.toFixed(0)} MB, ${shims.length} shims ${
       total.toFixed(0)
+    } MB PSS, daemon+shims ${
+      (daemonPss + total).toFixed(0)
     } MB PSS, removed in ${cleanupSeconds.toFixed(1)} s`,
   );
+}
+
+/** The total PSS of the side's shim processes, in MB. */
+async function shimsPss(side: Side): Promise<number> {
+  const pss = await Promise.all(
+    (await side.shimPids()).map((pid) =>
+      procMB(`/proc/${pid}/smaps_rollup`, "Pss")
+    ),
+  );
+  return pss.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The shims' memory as containers are added: {@linkcode SHIM_STEPS}
+ * running, each step started at once.
+ */
+async function shimMemory(side: Side, rows: Rows, run: number, log: Log) {
+  const ids: string[] = [];
+  try {
+    for (const [step, n] of SHIM_STEPS.entries()) {
+      const more = Array.from(
+        { length: n - ids.length },
+        (_, i) => `mem-${run}-${ids.length + i}`,
+      );
+      await Promise.all(
+        more.map((id) =>
+          side.must([...side.runArgs("-d"), id, "sleep", "3600"])
+        ),
+      );
+      ids.push(...more);
+      const mb = await shimsPss(side);
+      record(rows.shimSteps[step], side.name, mb);
+      log(`run: ${side.name} shims with ${n} running: ${mb.toFixed(1)} MB PSS`);
+    }
+  } finally {
+    await Promise.all(ids.map((id) => side.remove(id)));
+  }
 }
 
 /**
@@ -371,6 +420,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       log(`run: run --rm true, run ${i + 1}/${options.runs} done`);
       for (const side of sides) await execLatency(side, rows, i, log);
       for (const side of sides) await scale(side, rows, i, log);
+      for (const side of sides) await shimMemory(side, rows, i, log);
     }
   } finally {
     await Promise.all(sides.map((side) => side.removeAll()));
@@ -379,7 +429,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       await command("runc", ["--root", floorRoot, "delete", "--force", id]);
     }
   }
-  const list = Object.values(rows);
+  const { shimSteps, ...single } = rows;
+  const list = [...Object.values(single), ...shimSteps];
   for (const row of list) {
     for (const [side, values] of Object.entries(row.runs)) {
       row.median[side] = median(values);

@@ -28,6 +28,8 @@ import {
 } from "../gen/containerd/runtime/linux/runctypes/runc_pb.ts";
 import {
   alreadyExists,
+  BerthError,
+  Code,
   invalidArgument,
   notFound,
   validateIdentifier,
@@ -287,11 +289,23 @@ export class TaskManager {
     return await this.#api(namespace, id).state({ id, execId });
   }
 
-  /** Every task of `namespace`. */
+  /**
+   * Every task of `namespace`; one deleted (or whose shim went away) while
+   * the list is made is left out, as containerd does.
+   */
   async list(namespace: string) {
-    return await Promise.all(
-      this.ids(namespace).map((id) => this.state(namespace, id)),
+    const states = await Promise.all(
+      this.ids(namespace).map((id) =>
+        this.state(namespace, id).catch((err) => {
+          if (
+            BerthError.is(err, Code.NotFound) ||
+            BerthError.is(err, Code.Unavailable)
+          ) return undefined;
+          throw err;
+        })
+      ),
     );
+    return states.filter((state) => state !== undefined);
   }
 
   /** Signals the process (or every process of the task with `all`). */
