@@ -107,12 +107,13 @@ export async function execPlugin(options: ExecOptions): Promise<unknown> {
   if (pairs.length) {
     // As containerd's CNI client does: plugins skip the keys they do not
     // know instead of failing on them.
-    env.CNI_ARGS = [["IgnoreUnknown", "1"], ...pairs].map(([k, v]) =>
-      `${k}=${v}`
-    )
-      .join(";");
+    env.CNI_ARGS = [["IgnoreUnknown", "1"], ...pairs]
+      .map(([k, v]) => `${k}=${v}`).join(";");
   }
-  const child = new Deno.Command(options.path, {
+  // In a process group of its own (setsid execs the plugin in place), so
+  // a timeout ends the iptables and IPAM children it waits for too.
+  const child = new Deno.Command("setsid", {
+    args: [options.path],
     env: { PATH: pluginPath(), ...env },
     clearEnv: true,
     stdin: "piped",
@@ -123,7 +124,7 @@ export async function execPlugin(options: ExecOptions): Promise<unknown> {
   const timer = setTimeout(() => {
     timedOut = true;
     try {
-      child.kill("SIGKILL");
+      Deno.kill(-child.pid, "SIGKILL");
     } catch {
       // Already gone.
     }

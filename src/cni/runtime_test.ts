@@ -48,7 +48,9 @@ exit 1
     "slow",
     `#!/bin/sh
 if [ "$CNI_COMMAND" = VERSION ]; then echo '{"supportedVersions":["1.0.0"]}'; exit 0; fi
-exec sleep 30
+sleep 30 &
+echo $! > "${dir}/slow-child"
+wait
 `,
   );
   const runtime = new CniRuntime({
@@ -176,6 +178,14 @@ Deno.test("cni: a plugin past its timeout is killed; a missing plugin is named w
       }),
       /plugin slow ADD: timed out after 500 ms/,
     );
+    // Its children went with it.
+    const child = Number(await Deno.readTextFile(join(dir, "slow-child")));
+    let state = "gone";
+    try {
+      state =
+        (await Deno.readTextFile(`/proc/${child}/stat`)).split(") ")[1][0];
+    } catch { /* reaped */ }
+    assert.ok(state === "gone" || state === "Z", `child state ${state}`);
     await conflist(dir, "missing", [{ type: "first" }, { type: "absent" }]);
     const err = await runtime.preflight(runtime.network("missing")).catch((
       e,
