@@ -132,8 +132,14 @@ function cniError(network: string, err: unknown): Error {
   return err as Error;
 }
 
-function ipsOf(result: CniResult | undefined): string[] {
+/** The addresses (CIDR) a CNI result assigned. */
+export function resultIPs(result: CniResult | undefined): string[] {
   return (result?.ips ?? []).map((ip) => ip.address);
+}
+
+/** The addresses (CIDR) attachment `a` got. */
+export function attachmentIPs(a: AttachmentRecord): string[] {
+  return resultIPs(a.result ? JSON.parse(a.result) : undefined);
 }
 
 /** Attaches network namespaces to CNI networks. */
@@ -409,7 +415,7 @@ export class AttachmentManager {
       record.id,
       JSON.stringify(result),
     );
-    const ips = ipsOf(result);
+    const ips = resultIPs(result);
     if (netnsName) this.#writeHosts(namespace, netnsName, ips);
     this.#onChange(namespace, {
       topic: "/network/attach",
@@ -432,7 +438,7 @@ export class AttachmentManager {
       const all = this.#store.list(namespace).filter((a) =>
         a.netns === netnsName
       )
-        .flatMap((a) => ipsOf(a.result ? JSON.parse(a.result) : undefined));
+        .flatMap(attachmentIPs);
       fs.writeFileSync(
         ns.hostsPath,
         hostsFile(

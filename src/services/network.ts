@@ -33,6 +33,7 @@ import {
   UpdateNamespaceResponseSchema,
 } from "../gen/berth/services/network/v1/network_pb.ts";
 import {
+  attachmentIPs,
   type AttachmentManager,
   capabilitiesOf,
   type NetworkChange,
@@ -69,12 +70,6 @@ function toNetnsMessage(ns: NetworkNamespace): NetworkNamespaceMessage {
   });
 }
 
-function ipsOf(a: AttachmentRecord): string[] {
-  if (!a.result) return [];
-  const result = JSON.parse(a.result) as { ips?: { address: string }[] };
-  return (result.ips ?? []).map((ip) => ip.address);
-}
-
 function toAttachmentMessage(a: AttachmentRecord): Attachment {
   return create(AttachmentSchema, {
     id: a.id,
@@ -85,7 +80,7 @@ function toAttachmentMessage(a: AttachmentRecord): Attachment {
     containerId: a.containerId,
     portMappings: a.portMappings.map((p) => create(PortMappingSchema, p)),
     result: a.result ?? "",
-    ips: ipsOf(a),
+    ips: attachmentIPs(a),
     labels: a.labels,
     createdAt: timestampFromDate(a.createdAt),
   });
