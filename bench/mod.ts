@@ -19,10 +19,11 @@ import * as content from "./content.ts";
 import * as diff from "./diff.ts";
 import * as network from "./network.ts";
 import * as pull from "./pull.ts";
+import * as rpc from "./rpc.ts";
 import * as run from "./run.ts";
 
 /** Every bench module, in the order they run. */
-export const MODULES: BenchModule[] = [content, diff, pull, run, network];
+export const MODULES: BenchModule[] = [content, diff, pull, rpc, run, network];
 
 /** Runs the benchmarks; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

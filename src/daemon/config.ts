@@ -26,6 +26,10 @@ export interface Config {
     uid: number;
     /** Owner gid of the socket. */
     gid: number;
+    /** Largest request message accepted, in bytes (larger: ResourceExhausted). */
+    max_recv_message_size: number;
+    /** Largest response message sent, in bytes (larger: ResourceExhausted). */
+    max_send_message_size: number;
   };
   /**
    * Garbage collection of unreferenced content, snapshots and leases, on
@@ -130,7 +134,14 @@ export function defaultConfig(): Config {
     version: 2,
     root: "/var/lib/berth",
     state: "/run/berth",
-    grpc: { address: "/run/berth/berth.sock", uid: 0, gid: 0 },
+    grpc: {
+      address: "/run/berth/berth.sock",
+      uid: 0,
+      gid: 0,
+      // containerd's defaults.
+      max_recv_message_size: 16 << 20,
+      max_send_message_size: 16 << 20,
+    },
     gc: {
       pause_threshold: 0.02,
       deletion_threshold: 0,
@@ -209,6 +220,14 @@ export function parseConfig(text: string, file = "<config>"): Config {
   }
   const config = defaultConfig();
   merge(config as unknown as Table, parsed, "", file);
+  for (
+    const key of ["max_recv_message_size", "max_send_message_size"] as const
+  ) {
+    const value = config.grpc[key];
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new ConfigError(file, `grpc.${key} must be a positive integer`);
+    }
+  }
   try {
     parseDuration(config.network.plugin_timeout);
   } catch (err) {

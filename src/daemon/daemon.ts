@@ -6,7 +6,9 @@
  *
  * @module
  */
+import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type * as http2 from "node:http2";
 import * as fs from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Exchange } from "../events/mod.ts";
@@ -56,12 +58,14 @@ import {
   readEventField,
   registerServices,
   SERVICE_IDS,
+  toConnectError,
   TtrpcEvents,
 } from "../services/mod.ts";
 import { acquireLock, type LockFile, LockHeldError } from "../sys/mod.ts";
 import { closeOnExecAll } from "../sys/fdio.ts";
 import { REVISION, VERSION } from "../version.ts";
 import { type Config, DEFAULT_RUNTIME } from "./config.ts";
+import { GrpcServer } from "./grpc.ts";
 import { listen, type Listener } from "./listener.ts";
 
 /** Where the metadata database lives under the root. */
@@ -289,6 +293,30 @@ function startNetwork(
   };
 }
 
+/** A router that also registers every service on `grpc`. */
+function teeRouter(router: ConnectRouter, grpc: GrpcServer): ConnectRouter {
+  return {
+    ...router,
+    service(service, impl, options) {
+      grpc.register(service, impl);
+      router.service(service, impl, options);
+      return this;
+    },
+  };
+}
+
+/**
+ * Answers an HTTP/2 request that is not gRPC: the Connect protocol is
+ * served over HTTP/1.1 only.
+ */
+function refuseStream(stream: http2.ServerHttp2Stream) {
+  stream.resume();
+  stream.respond({ ":status": 415, "content-type": "text/plain" });
+  stream.end(
+    "HTTP/2 serves gRPC only; use HTTP/1.1 for the Connect protocol\n",
+  );
+}
+
 /** Starts a daemon for `config`; resolves once the socket accepts calls. */
 export async function startDaemon(
   config: Config,
@@ -428,13 +456,29 @@ export async function startDaemon(
     await tasks.reconnect();
     cleanups.push(() => tasks.close());
 
-    const handler = connectNodeAdapter({
+    const { max_recv_message_size, max_send_message_size } = config.grpc;
+    const grpc = new GrpcServer({
+      maxRecvMessageSize: max_recv_message_size,
+      maxSendMessageSize: max_send_message_size,
+      toError: (err) => toConnectError(err, logger),
+      onCallEnd: (method, ms) =>
+        logger.debug("rpc", {
+          method: `${method.parent.typeName}/${method.name}`,
+          ms: Math.round(ms),
+        }),
+    });
+    // gRPC over HTTP/2 takes the direct path; connect-node's adapter
+    // answers the Connect protocol over HTTP/1.1 (curl with JSON), from
+    // the same service implementations.
+    const connect = connectNodeAdapter({
       // Layers are compressed already and the socket is local: compressing
       // responses only burns CPU (gzip of a layer runs at ~50 MB/s).
       acceptCompression: [],
+      readMaxBytes: max_recv_message_size,
+      writeMaxBytes: max_send_message_size,
       interceptors: [errorInterceptor(logger)],
       routes: (router) =>
-        registerServices(router, {
+        registerServices(teeRouter(router, grpc), {
           version: { version: VERSION, revision: REVISION },
           uuid,
           plugins: () => plugins,
@@ -463,7 +507,11 @@ export async function startDaemon(
     cleanups.push(await network.reconcile(networkLog));
     const listener: Listener = await listen({
       path: config.grpc.address,
-      handler,
+      streams: (stream, headers) => {
+        if (GrpcServer.accepts(headers)) grpc.handle(stream, headers);
+        else refuseStream(stream);
+      },
+      requests: connect,
       uid: config.grpc.uid,
       gid: config.grpc.gid,
     });

@@ -14,18 +14,26 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
 
-/** A request handler both servers accept (connect-node's adapter is one). */
+/** An HTTP/1.1 request handler (connect-node's adapter is one). */
 export type RequestHandler = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+) => void;
+
+/** An HTTP/2 stream handler. */
+export type StreamHandler = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
 ) => void;
 
 /** Options for {@linkcode listen}. */
 export interface ListenOptions {
   /** Path of the UNIX socket; an existing socket file there is replaced. */
   path: string;
-  /** Handles every request, whichever the protocol. */
-  handler: RequestHandler;
+  /** Handles each HTTP/2 stream (gRPC). */
+  streams: StreamHandler;
+  /** Handles each HTTP/1.1 request (the Connect protocol, for curl). */
+  requests: RequestHandler;
   /** Socket file mode. */
   mode?: number;
   /** Socket owner uid. */
@@ -46,19 +54,9 @@ const PREFACE = "PRI * HTTP/2.0";
 
 /** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
 export async function listen(options: ListenOptions): Promise<Listener> {
-  const h2 = http2.createServer(
-    { maxSessionMemory: 64 },
-    options.handler as (
-      req: http2.Http2ServerRequest,
-      res: http2.Http2ServerResponse,
-    ) => void,
-  );
-  const h1 = http.createServer(
-    options.handler as (
-      req: http.IncomingMessage,
-      res: http.ServerResponse,
-    ) => void,
-  );
+  const h2 = http2.createServer({ maxSessionMemory: 64 });
+  h2.on("stream", options.streams);
+  const h1 = http.createServer(options.requests);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session: http2.Http2Session) => {

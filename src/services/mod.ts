@@ -37,7 +37,7 @@ import type { NetnsManager } from "../netns/mod.ts";
 import type { AttachmentManager } from "../cni/mod.ts";
 import { Version, type VersionInfo, versionService } from "./version.ts";
 
-export { errorInterceptor, NAMESPACE_HEADER } from "./_rpc.ts";
+export { errorInterceptor, NAMESPACE_HEADER, toConnectError } from "./_rpc.ts";
 export { readEventField } from "./_events.ts";
 export { publishNetworkChange } from "./network.ts";
 export { eventsTtrpcService, TtrpcEvents } from "./events.ts";
