@@ -19,8 +19,8 @@ import { anyPack } from "@bufbuild/protobuf/wkt";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Buffer } from "node:buffer";
-import * as http2 from "node:http2";
+import type { Buffer } from "node:buffer";
+import type * as http2 from "node:http2";
 import * as net from "node:net";
 import {
   Containers,
@@ -33,6 +33,7 @@ import {
   median,
 } from "./_bench.ts";
 import type { BenchDaemon } from "./_daemons.ts";
+import { connectH2 as connect, grpcFrame, unaryCall } from "../tests/_h2.ts";
 
 /** This module's name, matched by `deno task bench FILTER`. */
 export const name = "rpc";
@@ -56,13 +57,6 @@ interface Call {
   frame: Buffer;
 }
 
-function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
-}
-
 const CALL_KINDS: Call[] = [
   {
     label: "Version",
@@ -81,45 +75,16 @@ const CALL_KINDS: Call[] = [
   },
 ];
 
-/** One HTTP/2 connection to a daemon's socket. */
-function connect(address: string): Promise<http2.ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect("http://localhost", {
-      createConnection: () => net.connect(address),
-    });
-    session.once("error", reject);
-    session.once("connect", () => {
-      session.off("error", reject);
-      resolve(session);
-    });
-  });
-}
-
 /** One unary call; rejects unless the status is OK. */
-function unary(session: http2.ClientHttp2Session, call: Call): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": call.path,
-      "content-type": "application/grpc",
-      "te": "trailers",
-      "containerd-namespace": NAMESPACE,
-    });
-    let status: string | undefined;
-    const onHeaders = (headers: http2.IncomingHttpHeaders) => {
-      const value = headers["grpc-status"];
-      if (value !== undefined) status = String(value);
-    };
-    stream.on("response", onHeaders);
-    stream.on("trailers", onHeaders);
-    stream.on("data", () => {});
-    stream.once("error", reject);
-    stream.once("close", () => {
-      if (status === "0") resolve();
-      else reject(new Error(`${call.path}: grpc-status ${status}`));
-    });
-    stream.end(call.frame);
+async function unary(session: http2.ClientHttp2Session, call: Call) {
+  const result = await unaryCall(session, call.path, call.frame, {
+    "containerd-namespace": NAMESPACE,
   });
+  if (result.status !== 0) {
+    throw new Error(
+      `${call.path}: grpc-status ${result.status} ${result.message}`,
+    );
+  }
 }
 
 /** Makes the container record `Containers.Get` reads. */
@@ -215,7 +180,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       }
     }
   } finally {
-    for (const session of sessions.values()) session.destroy();
+    for (const session of sessions.values()) session.close();
   }
   for (const row of rows) {
     for (const [side, values] of Object.entries(row.runs)) {

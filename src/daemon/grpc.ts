@@ -31,7 +31,7 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { Buffer } from "node:buffer";
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 
 /** What {@linkcode GrpcServer} needs besides its services. */
 export interface GrpcServerOptions {

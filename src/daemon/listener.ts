@@ -13,6 +13,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
+import { dropClientGoaways } from "./_goaway.ts";
 
 /** An HTTP/1.1 request handler (connect-node's adapter is one). */
 export type RequestHandler = (
@@ -52,6 +53,13 @@ export interface Listener {
 
 const PREFACE = "PRI * HTTP/2.0";
 
+/**
+ * Connections the kernel queues before the daemon accepts them (capped by
+ * `net.core.somaxconn`). node's default, 511, refused a quarter of 1000
+ * clients connecting at once with EAGAIN; containerd refuses none.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const h2 = http2.createServer({ maxSessionMemory: 64 });
@@ -76,7 +84,12 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       socket.off("data", onData);
       socket.pause();
       socket.unshift(head);
-      (text === PREFACE ? h2 : h1).emit("connection", socket);
+      if (text === PREFACE) {
+        dropClientGoaways(socket);
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+      }
       socket.resume();
     };
     socket.on("data", onData);
@@ -85,7 +98,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   await removeStaleSocket(options.path);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.path, () => {
+    server.listen({ path: options.path, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", reject);
       resolve();
     });

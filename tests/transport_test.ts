@@ -1,0 +1,171 @@
+/**
+ * The daemon's socket under clients that misbehave or crowd it: oversized
+ * requests and responses, connection floods, GOAWAY after concurrent
+ * calls, calls cancelled midway.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { run, startDaemon } from "./_harness.ts";
+import {
+  callResult,
+  connectH2,
+  grpcFrame,
+  openCall,
+  unaryCall,
+} from "./_h2.ts";
+
+const VERSION = "/containerd.services.version.v1.Version/Version";
+const RESOURCE_EXHAUSTED = 8;
+
+Deno.test("a client that sends GOAWAY after concurrent calls leaves the daemon serving", async () => {
+  await using daemon = await startDaemon();
+  for (let round = 0; round < 3; round++) {
+    const session = await connectH2(daemon.address);
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next++ < 300) {
+        const result = await unaryCall(
+          session,
+          VERSION,
+          grpcFrame(new Uint8Array()),
+        );
+        assert.equal(result.status, 0, result.message);
+      }
+    }));
+    // close() sends GOAWAY, then ends the connection.
+    await new Promise<void>((resolve) => session.close(resolve));
+    const version = await daemon.ctr(["version"]);
+    assert.equal(version.code, 0, `round ${round}: ${version.stderr}`);
+  }
+});
+
+Deno.test("a request over max_recv_message_size is refused with ResourceExhausted before it is read", async () => {
+  await using daemon = await startDaemon();
+  const session = await connectH2(daemon.address);
+  try {
+    // 512 MiB announced, sent as the daemon takes it: it must answer after
+    // the prefix and take no more than flow control lets through.
+    const announced = 512 << 20;
+    const stream = openCall(session, VERSION);
+    const result = callResult(stream);
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(announced, 1);
+    stream.write(head);
+    let sent = 0;
+    let answered = false;
+    stream.once("response", () => answered = true);
+    const chunk = Buffer.alloc(1 << 20);
+    while (!answered && !stream.destroyed && sent < announced) {
+      sent += chunk.length;
+      if (!stream.write(chunk)) {
+        await new Promise((resolve) => {
+          stream.once("drain", resolve);
+          stream.once("response", resolve);
+          stream.once("close", resolve);
+        });
+      }
+    }
+    // As a Go client does once it has the status: stop the stream.
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    const { status, message } = await result;
+    assert.equal(status, RESOURCE_EXHAUSTED, message);
+    assert.match(message, /larger than max \(536870912 vs\. 16777216\)/);
+    assert.ok(sent < 64 << 20, `the client could send ${sent} bytes`);
+    // The connection serves on.
+    const ok = await unaryCall(session, VERSION, grpcFrame(new Uint8Array()));
+    assert.equal(ok.status, 0);
+  } finally {
+    session.destroy();
+  }
+});
+
+Deno.test("max_recv_message_size and max_send_message_size are obeyed over gRPC and Connect", async () => {
+  await using daemon = await startDaemon({
+    config:
+      "[grpc]\nmax_recv_message_size = 4096\nmax_send_message_size = 200\n",
+  });
+  // ctr's request is small, but the plugin list it asks for is not.
+  const plugins = await daemon.ctr(["plugins", "ls"]);
+  assert.notEqual(plugins.code, 0);
+  assert.match(
+    plugins.stderr,
+    /ResourceExhausted|trying to send message larger than max/,
+  );
+  const version = await daemon.ctr(["version"]);
+  assert.equal(version.code, 0, version.stderr);
+
+  const session = await connectH2(daemon.address);
+  try {
+    const big = await unaryCall(
+      session,
+      "/containerd.services.containers.v1.Containers/Get",
+      grpcFrame(new Uint8Array(5000)),
+      { "containerd-namespace": "default" },
+    );
+    assert.equal(big.status, RESOURCE_EXHAUSTED, big.message);
+    assert.match(
+      big.message,
+      /received message larger than max \(5000 vs\. 4096\)/,
+    );
+  } finally {
+    session.destroy();
+  }
+
+  const body = `{"id":"${"x".repeat(5000)}"}`;
+  const curl = await run("curl", [
+    "-sS",
+    "--unix-socket",
+    daemon.address,
+    "-H",
+    "content-type: application/json",
+    "-H",
+    "containerd-namespace: default",
+    "--data-binary",
+    body,
+    "http://localhost/containerd.services.containers.v1.Containers/Get",
+  ]);
+  assert.equal(JSON.parse(curl.stdout).code, "resource_exhausted", curl.stdout);
+  const listed = await run("curl", [
+    "-sS",
+    "--unix-socket",
+    daemon.address,
+    "-H",
+    "content-type: application/json",
+    "-d",
+    "{}",
+    "http://localhost/containerd.services.introspection.v1.Introspection/Plugins",
+  ]);
+  assert.equal(
+    JSON.parse(listed.stdout).code,
+    "resource_exhausted",
+    listed.stdout,
+  );
+});
+
+Deno.test("1000 connections opened at once are all accepted", async () => {
+  await using daemon = await startDaemon();
+  // Three bursts: one may be accepted quickly enough by luck.
+  for (let burst = 0; burst < 3; burst++) await connectionBurst(daemon.address);
+  const version = await daemon.ctr(["version"]);
+  assert.equal(version.code, 0, version.stderr);
+});
+
+/** Opens 1000 connections at once; fails unless all are accepted. */
+async function connectionBurst(address: string) {
+  const sockets: net.Socket[] = [];
+  const outcomes = await Promise.all(
+    Array.from({ length: 1000 }, () =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect(address);
+        sockets.push(socket);
+        socket.once("connect", () => resolve("ok"));
+        socket.once("error", (err) =>
+          resolve((err as { code?: string }).code ?? String(err)));
+      })),
+  );
+  for (const socket of sockets) socket.destroy();
+  const refused = outcomes.filter((o) => o !== "ok");
+  assert.deepEqual(refused, [], `${refused.length} of 1000 refused`);
+}
