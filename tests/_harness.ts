@@ -26,6 +26,10 @@ export interface TestDaemonOptions {
   dir?: string;
   /** TOML written to a config file the daemon reads. */
   config?: string;
+  /** The daemon's log level (default `warn`). */
+  logLevel?: string;
+  /** Keep the daemon's log in {@linkcode TestDaemon.log} (else inherited). */
+  captureLog?: boolean;
 }
 
 /** A daemon started for one test. */
@@ -46,6 +50,8 @@ export interface TestDaemon {
   berth(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
   /** Stops the daemon with SIGTERM and waits; returns its exit code. */
   stop(): Promise<number>;
+  /** The daemon's log so far, when started with `captureLog`. */
+  log?: Collector;
   /** Stops the daemon and removes its directory. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -165,12 +171,13 @@ export async function startDaemon(
       "--config",
       configPath,
       "--log-level",
-      "warn",
+      options.logLevel ?? "warn",
     ],
     stdin: "null",
     stdout: "null",
-    stderr: "inherit",
+    stderr: options.captureLog ? "piped" : "inherit",
   }).spawn();
+  const log = options.captureLog ? collect(process.stderr) : undefined;
   try {
     await waitForSocket(address, process);
   } catch (err) {
@@ -201,6 +208,7 @@ export async function startDaemon(
         env: { NO_COLOR: "1" },
       }),
     stop,
+    log,
     async [Symbol.asyncDispose]() {
       await stop();
       await removeTestDir(dir);

@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { run, startDaemon } from "./_harness.ts";
+import {
+  ReadContentRequestSchema,
+  WriteAction,
+  WriteContentRequestSchema,
+} from "../src/gen/containerd/services/content/v1/content_pb.ts";
 import {
   callResult,
   connectH2,
@@ -169,3 +175,93 @@ async function connectionBurst(address: string) {
   const refused = outcomes.filter((o) => o !== "ok");
   assert.deepEqual(refused, [], `${refused.length} of 1000 refused`);
 }
+
+Deno.test("calls the client cancels are not logged as errors, and no stack trace is logged", async () => {
+  await using daemon = await startDaemon({
+    logLevel: "info",
+    captureLog: true,
+  });
+  const blob = await Deno.makeTempFile({ dir: daemon.dir });
+  const data = crypto.getRandomValues(new Uint8Array(1 << 16));
+  await Deno.writeFile(
+    blob,
+    new Uint8Array(8 << 20).map((_, i) => data[i & 0xffff]),
+  );
+  const digest = `sha256:${
+    Buffer.from(
+      await crypto.subtle.digest("SHA-256", await Deno.readFile(blob)),
+    )
+      .toString("hex")
+  }`;
+  const ingest = await daemon.ctr([
+    "content",
+    "ingest",
+    "--expected-size",
+    String(8 << 20),
+    "--expected-digest",
+    digest,
+    "blob",
+  ], {
+    stdin: { file: blob },
+  });
+  assert.equal(ingest.code, 0, ingest.stderr);
+
+  const session = await connectH2(daemon.address);
+  const ns = { "containerd-namespace": "default" };
+  try {
+    // A read dropped after its first chunk, three times.
+    for (let i = 0; i < 3; i++) {
+      const read = openCall(
+        session,
+        "/containerd.services.content.v1.Content/Read",
+        ns,
+      );
+      const result = callResult(read);
+      read.end(grpcFrame(toBinary(
+        ReadContentRequestSchema,
+        create(ReadContentRequestSchema, { digest }),
+      )));
+      await new Promise((resolve) => read.once("data", resolve));
+      read.close(http2.constants.NGHTTP2_CANCEL);
+      await result;
+    }
+    // A subscription dropped once it has carried an event.
+    const subscribe = openCall(
+      session,
+      "/containerd.services.events.v1.Events/Subscribe",
+    );
+    subscribe.end(grpcFrame(new Uint8Array()));
+    const first = new Promise((resolve) => subscribe.once("data", resolve));
+    assert.equal((await daemon.ctr(["namespaces", "create", "ev"])).code, 0);
+    await first;
+    subscribe.close(http2.constants.NGHTTP2_CANCEL);
+    // A write dropped midway.
+    const write = openCall(
+      session,
+      "/containerd.services.content.v1.Content/Write",
+      ns,
+    );
+    const written = callResult(write);
+    write.write(grpcFrame(toBinary(
+      WriteContentRequestSchema,
+      create(WriteContentRequestSchema, {
+        action: WriteAction.WRITE,
+        ref: "dropped",
+        total: 1000n,
+        data: new Uint8Array(10),
+      }),
+    )));
+    await new Promise((resolve) => write.once("data", resolve));
+    write.close(http2.constants.NGHTTP2_CANCEL);
+    await written;
+    const ok = await unaryCall(session, VERSION, grpcFrame(new Uint8Array()));
+    assert.equal(ok.status, 0);
+  } finally {
+    session.destroy();
+  }
+  assert.equal(await daemon.stop(), 0);
+  const log = daemon.log!.text;
+  assert.doesNotMatch(log, /level=error/);
+  assert.doesNotMatch(log, /^\s+at /m);
+  assert.doesNotMatch(log, /ECANCELED|ERR_HTTP2/);
+});

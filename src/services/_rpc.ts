@@ -41,15 +41,49 @@ export function requireNamespace(ctx: HandlerContext): string {
   return namespace;
 }
 
-/** The status a client sees for `err`; never a stack trace. */
+/** Error codes of writes and reads on a stream the client has dropped. */
+const CANCELLED_CODES = new Set([
+  "ABORT_ERR",
+  "ECANCELED",
+  "ECONNRESET",
+  "EPIPE",
+  "ERR_HTTP2_INVALID_STREAM",
+  "ERR_HTTP2_STREAM_CANCEL",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
+
+/** True when `err` says the client went away, not that berth failed. */
+function isCancellation(err: unknown): boolean {
+  const { code, name, cause } = (err ?? {}) as {
+    code?: unknown;
+    name?: string;
+    cause?: unknown;
+  };
+  if (err instanceof ConnectError) {
+    return err.code === ConnectCode.Canceled ||
+      (err.code === ConnectCode.Internal && cause !== undefined &&
+        isCancellation(cause));
+  }
+  return name === "AbortError" ||
+    (typeof code === "string" && CANCELLED_CODES.has(code));
+}
+
+/**
+ * The status a client sees for `err`; never a stack trace. A call the
+ * client cancelled is logged at debug level only: it is not an error.
+ */
 export function toConnectError(err: unknown, logger: Logger): ConnectError {
+  if (isCancellation(err)) {
+    logger.debug("call cancelled by the client", { error: err });
+    return new ConnectError(
+      "the client cancelled the call",
+      ConnectCode.Canceled,
+    );
+  }
   if (err instanceof ConnectError) return err;
   if (err instanceof BerthError) {
     return new ConnectError(err.message, err.code as number as ConnectCode);
-  }
-  if ((err as { code?: string })?.code === "ERR_STREAM_PREMATURE_CLOSE") {
-    // The client went away mid-stream: nobody is left to tell.
-    return new ConnectError("client closed the stream", ConnectCode.Canceled);
   }
   if (err instanceof FilterSyntaxError) {
     return new ConnectError(
@@ -57,7 +91,8 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
       ConnectCode.InvalidArgument,
     );
   }
-  logger.error("internal error", { error: err, stack: (err as Error)?.stack });
+  logger.error("internal error", { error: err });
+  logger.debug("internal error", { stack: (err as Error)?.stack });
   const message = err instanceof Error ? err.message : String(err);
   return new ConnectError(message, ConnectCode.Internal);
 }
