@@ -8,7 +8,7 @@ DENO_VERSION=2.9.6
 APT_PACKAGES=(
   runc containernetworking-plugins iptables protobuf-compiler
   containerd docker-registry skopeo umoci busybox-static curl
-  apache2-utils openssl iproute2 strace
+  apache2-utils openssl iproute2 strace docker.io stress-ng
 )
 
 missing=()
