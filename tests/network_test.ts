@@ -51,6 +51,7 @@ function wgetScript(url: string): string[] {
 interface AttachmentJSON {
   id: string;
   ips: string[];
+  state: string;
   containerId: string;
   netns: string;
 }
@@ -377,5 +378,43 @@ Deno.test("tenants: each namespace sees its own netns and attachments; same name
       0,
     );
     assert.deepEqual(await networkLeftovers(net), []);
+  });
+});
+
+Deno.test("tasks rm parks a container's network (nothing held), its next task attaches it again, containers rm forgets it", async () => {
+  await withNetworkDaemon(async (daemon, net) => {
+    const port = freePort();
+    await startWeb(daemon, ["--cni", "-p", `${port}:80`]);
+    assert.equal(await curl(port), `${PAGE}\n`);
+    await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "web"]);
+    const rm = await daemon.ctr(["tasks", "rm", "-f", "web"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    const [parked] = await attachmentsOf(daemon, "web");
+    assert.equal(parked.state, "parked");
+    assert.deepEqual(parked.ips, []);
+    // Only its netns is left, for its next task.
+    const netnsPath = join(net.netnsDir, "default", "web");
+    assert.deepEqual(await networkLeftovers(net, [port]), [
+      `netns files: ${netnsPath}`,
+      `netns mounts: ${netnsPath}`,
+    ]);
+
+    const started = await daemon.berth([
+      "tasks",
+      "start",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "-d",
+      "web",
+    ]);
+    assert.equal(started.code, 0, started.stderr);
+    const [again] = await attachmentsOf(daemon, "web");
+    assert.equal(again.state, "attached");
+    assert.equal(again.ips.length, 1);
+    assert.equal(await curl(port), `${PAGE}\n`);
+
+    await removeContainer(daemon, "web", "ctr");
+    assert.deepEqual(await attachmentsOf(daemon, "web"), []);
+    assert.deepEqual(await networkLeftovers(net, [port]), []);
   });
 });

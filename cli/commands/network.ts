@@ -75,6 +75,7 @@ export function networkCommand(
             interface: a.interface,
             containerId: a.containerId,
             ips: a.ips,
+            state: a.state,
             portMappings: a.portMappings.map((p) => ({
               hostPort: p.hostPort,
               containerPort: p.containerPort,
@@ -91,7 +92,16 @@ export function networkCommand(
         for (const a of attachments) console.log(a.id);
       } else {
         console.log(columns([
-          ["ID", "NETWORK", "NETNS", "INTERFACE", "IPS", "PORTS", "CONTAINER"],
+          [
+            "ID",
+            "NETWORK",
+            "NETNS",
+            "INTERFACE",
+            "IPS",
+            "PORTS",
+            "CONTAINER",
+            "STATE",
+          ],
           ...attachments.map((a) => [
             a.id,
             a.network,
@@ -102,6 +112,7 @@ export function networkCommand(
               `${p.hostPort}:${p.containerPort}/${p.protocol}`
             ).join(",") || "-",
             a.containerId || "-",
+            a.state,
           ]),
         ]));
       }

@@ -454,6 +454,13 @@ export class AttachmentManager {
   /** Runs CNI CHECK for attachment `id`. */
   async check(namespace: string, id: string): Promise<void> {
     const a = this.#store.get(namespace, id);
+    if (a.parked) {
+      throw failedPrecondition(
+        `attachment ${
+          JSON.stringify(id)
+        } is parked until its container's next task`,
+      );
+    }
     try {
       await this.#cni.check(a.network, this.#runtimeArgs(namespace, a));
     } catch (err) {
@@ -461,9 +468,13 @@ export class AttachmentManager {
     }
   }
 
-  /** Runs CNI DEL for attachment `id` and forgets it. */
+  /** Runs CNI DEL for attachment `id` (unless parked) and forgets it. */
   async detach(namespace: string, id: string): Promise<void> {
     const a = this.#store.get(namespace, id);
+    if (a.parked) {
+      this.#store.delete(namespace, id);
+      return;
+    }
     try {
       await this.#cni.del(a.network, this.#runtimeArgs(namespace, a));
     } catch (err) {
@@ -471,6 +482,65 @@ export class AttachmentManager {
     }
     this.#store.delete(namespace, id);
     this.#onChange(namespace, { topic: "/network/detach", attachment: a });
+  }
+
+  /**
+   * Container `containerId`'s task was deleted: its attachments are DELeted
+   * (leases, rules and veths go) but kept, parked, for its next task.
+   * Failures are reported after trying every attachment.
+   */
+  async park(namespace: string, containerId: string): Promise<void> {
+    const errors: string[] = [];
+    for (const a of this.#store.list(namespace)) {
+      if (a.containerId !== containerId || a.parked || !a.result) continue;
+      try {
+        await this.#cni.del(a.network, this.#runtimeArgs(namespace, a));
+        this.#store.park(namespace, a.id);
+        this.#onChange(namespace, { topic: "/network/detach", attachment: a });
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+    if (errors.length) throw new Error(errors.join("; "));
+  }
+
+  /**
+   * Container `containerId` gets a task: its parked attachments are added
+   * again. If one fails, those added by this call are parked again.
+   */
+  async unpark(namespace: string, containerId: string): Promise<void> {
+    const parked = this.#store.list(namespace).filter((a) =>
+      a.containerId === containerId && a.parked
+    );
+    try {
+      for (const a of parked) {
+        let result: CniResult;
+        try {
+          const network = this.#cni.network(a.network);
+          result = await this.#cni.add(
+            network,
+            this.#runtimeArgs(namespace, a),
+          );
+        } catch (err) {
+          throw cniError(a.network, err);
+        }
+        const attached = this.#store.complete(
+          namespace,
+          a.id,
+          JSON.stringify(result),
+        );
+        const ips = resultIPs(result);
+        if (a.netns) this.#writeHosts(namespace, a.netns, ips);
+        this.#onChange(namespace, {
+          topic: "/network/attach",
+          attachment: attached,
+          ips,
+        });
+      }
+    } catch (err) {
+      await this.park(namespace, containerId).catch(() => {});
+      throw err;
+    }
   }
 
   /**
@@ -535,7 +605,9 @@ export class AttachmentManager {
   async releaseStale(): Promise<string[]> {
     const errors: string[] = [];
     for (const a of this.#store.listAll()) {
-      if (a.result !== undefined && isNetns(a.netnsPath)) continue;
+      if (a.parked || (a.result !== undefined && isNetns(a.netnsPath))) {
+        continue;
+      }
       try {
         await this.#cni.del(a.network, this.#runtimeArgs(a.namespace, a));
         this.#store.delete(a.namespace, a.id);
@@ -559,9 +631,14 @@ export class AttachmentManager {
     before: Date,
   ): Promise<string[]> {
     const owned = [
-      ...this.#store.listAll().filter((a) => a.result !== undefined).map((
-        a,
-      ) => ({ namespace: a.namespace, owner: a.containerId, at: a.createdAt })),
+      ...this.#store.listAll().filter((a) => a.result !== undefined || a.parked)
+        .map((
+          a,
+        ) => ({
+          namespace: a.namespace,
+          owner: a.containerId,
+          at: a.createdAt,
+        })),
       ...netns.map((n) => ({ ...n, at: n.createdAt })),
     ].filter((o) => o.owner);
     const young = new Set(

@@ -495,6 +495,15 @@ export async function startDaemon(
           attachments: network.attachments,
           onContainerDeleted: (namespace, id) =>
             network.releaseOwner(networkLog, namespace, id),
+          beforeTaskCreate: (namespace, id) =>
+            network.attachments.unpark(namespace, id),
+          afterTaskDelete: (namespace, id) =>
+            network.attachments.park(namespace, id).catch((error) =>
+              networkLog.warn("parking a deleted task's network", {
+                container: id,
+                error,
+              })
+            ),
           registry: {
             hostsDir: config.registry.config_path,
             maxConcurrentDownloads: config.registry.max_concurrent_downloads,

@@ -1,7 +1,9 @@
 /**
  * Network attachment records: what a CNI ADD attached, so that DEL can undo
  * it and the owner's deletion can find it. A record without a result is an
- * ADD that has not finished (or never will, after a crash).
+ * ADD that has not finished (or never will, after a crash), or a parked
+ * attachment: DELeted when its container's task was, to be added again for
+ * the next task.
  *
  * @module
  */
@@ -37,8 +39,10 @@ export interface AttachmentRecord {
   containerId: string;
   /** Published ports. */
   portMappings: PortMapping[];
-  /** The chain's CNI result (JSON text); undefined while ADD runs. */
+  /** The chain's CNI result (JSON text); undefined while ADD runs or parked. */
   result?: string;
+  /** DELeted with its container's task; added again for the next one. */
+  parked: boolean;
   /** Its labels. */
   labels: Record<string, string>;
   /** When it was created. */
@@ -56,10 +60,11 @@ interface AttachmentRow {
   result: string | null;
   labels: string;
   created_at: number;
+  parked: number;
 }
 
 const COLUMNS =
-  "id, network, netns, netns_path, ifname, container_id, port_mappings, result, labels, created_at";
+  "id, network, netns, netns_path, ifname, container_id, port_mappings, result, labels, created_at, parked";
 
 function toRecord(row: AttachmentRow): AttachmentRecord {
   return {
@@ -73,6 +78,7 @@ function toRecord(row: AttachmentRow): AttachmentRecord {
     result: row.result ?? undefined,
     labels: JSON.parse(row.labels),
     createdAt: new Date(row.created_at),
+    parked: row.parked !== 0,
   };
 }
 
@@ -118,14 +124,14 @@ export class AttachmentStore {
   /** Records an attachment about to be made; AlreadyExists when the id is taken. */
   create(
     namespace: string,
-    record: Omit<AttachmentRecord, "createdAt" | "result">,
+    record: Omit<AttachmentRecord, "createdAt" | "result" | "parked">,
   ): AttachmentRecord {
     validateLabels("attachment", record.labels);
     return this.#db.transaction(() => {
       this.#namespaces.ensure(namespace);
       const result = this.#db.sql.prepare(
         `INSERT INTO network_attachments (namespace, ${COLUMNS})
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0) ON CONFLICT DO NOTHING`,
       ).run(
         namespace,
         record.id,
@@ -145,11 +151,19 @@ export class AttachmentStore {
     });
   }
 
-  /** Stores the chain's result: the attachment is complete. */
+  /** Stores the chain's result: the attachment is complete (not parked). */
   complete(namespace: string, id: string, result: string): AttachmentRecord {
     this.#db.sql.prepare(
-      "UPDATE network_attachments SET result = ? WHERE namespace = ? AND id = ?",
+      "UPDATE network_attachments SET result = ?, parked = 0 WHERE namespace = ? AND id = ?",
     ).run(result, namespace, id);
+    return this.get(namespace, id);
+  }
+
+  /** Marks an attachment DELeted but kept for the next task. */
+  park(namespace: string, id: string): AttachmentRecord {
+    this.#db.sql.prepare(
+      "UPDATE network_attachments SET result = NULL, parked = 1 WHERE namespace = ? AND id = ?",
+    ).run(namespace, id);
     return this.get(namespace, id);
   }
 

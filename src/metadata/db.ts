@@ -148,6 +148,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 7,
+    sql: `
+      ALTER TABLE network_attachments
+        ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** The next number of the sequence `name` (1, 2, 3 …), inside a transaction. */

@@ -75,6 +75,10 @@ export interface ServiceDeps {
   attachments: AttachmentManager;
   /** Releases what a deleted container owned (its network). */
   onContainerDeleted?: (namespace: string, id: string) => Promise<void>;
+  /** Attaches a container's parked network before its task is made. */
+  beforeTaskCreate?: (namespace: string, id: string) => Promise<void>;
+  /** Parks a container's network after its task is deleted. */
+  afterTaskDelete?: (namespace: string, id: string) => Promise<void>;
   /** Registry defaults for transfers. */
   registry: { hostsDir?: string; maxConcurrentDownloads: number };
   /** Collects garbage now; resolves when done. */
@@ -174,6 +178,8 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       tasks: deps.tasks,
       containers: deps.containers,
       snapshots: deps.snapshots,
+      beforeCreate: deps.beforeTaskCreate,
+      afterDelete: deps.afterTaskDelete,
     }),
   );
   router.service(

@@ -81,6 +81,7 @@ function toAttachmentMessage(a: AttachmentRecord): Attachment {
     portMappings: a.portMappings.map((p) => create(PortMappingSchema, p)),
     result: a.result ?? "",
     ips: attachmentIPs(a),
+    state: a.parked ? "parked" : "attached",
     labels: a.labels,
     createdAt: timestampFromDate(a.createdAt),
   });

@@ -64,11 +64,19 @@ export interface TasksServiceOptions {
   containers: ContainerStore;
   /** Snapshots, for the root filesystem mounts. */
   snapshots: NamespacedSnapshotStore;
+  /**
+   * Runs before a container's task is made (its network attached again);
+   * a failure fails the create.
+   */
+  beforeCreate?: (namespace: string, containerId: string) => Promise<void>;
+  /** Runs after a container's task is deleted (its network parked). */
+  afterDelete?: (namespace: string, containerId: string) => Promise<void>;
 }
 
 /** The Tasks service. */
 export function tasksService(
-  { tasks, containers, snapshots }: TasksServiceOptions,
+  { tasks, containers, snapshots, beforeCreate, afterDelete }:
+    TasksServiceOptions,
 ): ServiceImpl<typeof Tasks> {
   return {
     async create(req, ctx) {
@@ -87,6 +95,7 @@ export function tasksService(
           ),
         );
       }
+      await beforeCreate?.(namespace, req.containerId);
       const pid = await tasks.create(namespace, req.containerId, {
         spec: container.spec,
         runtime: container.runtime.name,
@@ -112,6 +121,7 @@ export function tasksService(
     async delete(req, ctx) {
       const namespace = requireNamespace(ctx);
       const deleted = await tasks.delete(namespace, req.containerId);
+      await afterDelete?.(namespace, req.containerId);
       return create(DeleteResponseSchema, { id: req.containerId, ...deleted });
     },
     async deleteProcess(req: DeleteProcessRequest, ctx) {
