@@ -14,7 +14,7 @@ import { Diff } from "../src/gen/containerd/services/diff/v1/diff_pb.ts";
 import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import { Connection } from "../cli/_client.ts";
-import { writeBlob } from "../cli/_content.ts";
+import { writeBlob } from "../src/client/content.ts";
 import {
   type BenchOptions,
   type BenchResult,
@@ -164,7 +164,7 @@ async function ingest(daemon: BenchDaemon, layers: Layer[]): Promise<void> {
   for (const layer of layers) {
     using file = await Deno.open(layer.path);
     await writeBlob(
-      conn,
+      conn.api,
       `bench-diff-${layer.digest}`,
       file.readable,
       BigInt(layer.size),

@@ -14,6 +14,7 @@ import {
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import * as net from "node:net";
+import { Client as ApiClient } from "../src/client/client.ts";
 
 /** The header containerd reads the namespace from. */
 export const NAMESPACE_HEADER = "containerd-namespace";
@@ -34,6 +35,8 @@ export class Connection {
   readonly options: ClientOptions;
   readonly #transport: Transport;
   readonly #abort = new AbortController();
+  /** The client library's client for the same daemon and namespace. */
+  readonly api: ApiClient;
 
   /** Connects lazily: nothing is dialled until the first call. */
   constructor(options: ClientOptions) {
@@ -46,6 +49,11 @@ export class Connection {
       baseUrl: "http://localhost",
       interceptors: [stampNamespace],
       nodeOptions: { createConnection: () => net.connect(options.address) },
+    });
+    this.api = new ApiClient({
+      address: options.address,
+      namespace: options.namespace,
+      signal: this.#abort.signal,
     });
     if (options.timeoutMs > 0) {
       const timer = setTimeout(() => this.#abort.abort(), options.timeoutMs);

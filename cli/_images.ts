@@ -18,7 +18,8 @@ import {
   type PlatformMatcher,
 } from "../src/types/platform.ts";
 import type { Connection } from "./_client.ts";
-import { errorMessage, readBlob } from "./_content.ts";
+import { readBlob } from "../src/client/content.ts";
+import { errorMessage } from "../src/client/errors.ts";
 
 /** A content descriptor, as image JSON documents hold them. */
 export interface Descriptor {
@@ -84,7 +85,7 @@ export class ContentReader implements BlobSource {
     if (!blob) {
       blob = (async () => {
         const chunks: Uint8Array[] = [];
-        for await (const chunk of readBlob(this.#conn, digest)) {
+        for await (const chunk of readBlob(this.#conn.api, digest)) {
           chunks.push(chunk);
         }
         const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));

@@ -44,7 +44,7 @@ import {
 } from "../src/oci/mod.ts";
 import { defaultPlatformMatcher } from "../src/types/platform.ts";
 import type { Connection } from "./_client.ts";
-import { errorMessage } from "./_content.ts";
+import { errorMessage } from "../src/client/errors.ts";
 import { parseLabelArgs } from "./_format.ts";
 import {
   chainID,
@@ -53,7 +53,7 @@ import {
   imageManifest,
   isNotFound,
 } from "./_images.ts";
-import { specJSON } from "./_spec_json.ts";
+import { specJSON } from "../src/client/spec_json.ts";
 import {
   logLine,
   mountArgs,

@@ -12,7 +12,7 @@ import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 import type { Mount } from "../src/gen/containerd/types/mount_pb.ts";
 import type { Connection } from "./_client.ts";
-import { FifoSet, NULL_IO, type StdioPaths } from "./_fifos.ts";
+import { FifoSet, NULL_IO, type StdioPaths } from "../src/client/fifos.ts";
 import { forwardSignals } from "./_signals.ts";
 import { logLine } from "./commands/images.ts";
 

@@ -17,12 +17,12 @@ import { parseDuration } from "../../src/types/duration.ts";
 import type { Connection } from "../_client.ts";
 import {
   DISCARD_INGEST,
-  errorMessage,
   parseDigest,
   readBlob,
   writeBlob,
   writeFull,
-} from "../_content.ts";
+} from "../../src/client/content.ts";
+import { errorMessage } from "../../src/client/errors.ts";
 import {
   humanDuration,
   humanSize,
@@ -98,7 +98,7 @@ export function contentCommand(
       parseDigest(digest);
       const conn = connect();
       try {
-        for await (const data of readBlob(conn, digest)) {
+        for await (const data of readBlob(conn.api, digest)) {
           await writeFull(Deno.stdout, data);
         }
       } catch (err) {
@@ -126,7 +126,7 @@ export function contentCommand(
       if (!ref) throw new Error("must specify a transaction reference");
       const size = parseSize(opts.expectedSize);
       const conn = connect();
-      await writeBlob(conn, ref, Deno.stdin.readable, size, expected);
+      await writeBlob(conn.api, ref, Deno.stdin.readable, size, expected);
     });
 
   content.command("active")
@@ -229,7 +229,7 @@ export function contentCommand(
       const ingestRef = `fetch-blob-${digest}`;
       const source = (offset: bigint) =>
         verified(url, repository, digest, offset);
-      await writeBlob(conn, ingestRef, source, size, digest, labels);
+      await writeBlob(conn.api, ingestRef, source, size, digest, labels);
       console.log(digest);
     });
 }

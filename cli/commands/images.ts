@@ -35,7 +35,8 @@ import {
   type PlatformMatcher,
 } from "../../src/types/platform.ts";
 import type { Connection } from "../_client.ts";
-import { errorMessage, rechunk, writeFull } from "../_content.ts";
+import { rechunk, writeFull } from "../../src/client/content.ts";
+import { errorMessage } from "../../src/client/errors.ts";
 import {
   compareUTF8,
   formatRFC3339Nano,

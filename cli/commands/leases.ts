@@ -9,7 +9,8 @@ import type { Command } from "commander";
 import { Leases } from "../../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { parseDuration } from "../../src/types/duration.ts";
 import type { Connection } from "../_client.ts";
-import { errorMessage, writeFull } from "../_content.ts";
+import { writeFull } from "../../src/client/content.ts";
+import { errorMessage } from "../../src/client/errors.ts";
 import { formatRFC3339, parseLabelArgs, tabwrite } from "../_format.ts";
 
 /** The label the garbage collector reads a lease's expiry from. */

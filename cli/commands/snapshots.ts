@@ -15,7 +15,8 @@ import { Diff } from "../../src/gen/containerd/services/diff/v1/diff_pb.ts";
 import { Leases } from "../../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import type { Mount } from "../../src/gen/containerd/types/mount_pb.ts";
 import type { Connection } from "../_client.ts";
-import { errorMessage, readBlob, writeFull } from "../_content.ts";
+import { readBlob, writeFull } from "../../src/client/content.ts";
+import { errorMessage } from "../../src/client/errors.ts";
 import {
   type CtrHelp,
   ctrHelp,
@@ -504,7 +505,7 @@ async function diffCommand(
       await removeViews();
     }
     try {
-      for await (const data of readBlob(conn, desc.digest)) {
+      for await (const data of readBlob(conn.api, desc.digest)) {
         await writeFull(Deno.stdout, data);
       }
     } catch (err) {

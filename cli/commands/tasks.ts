@@ -18,9 +18,9 @@ import {
 } from "../../src/gen/containerd/types/task/task_pb.ts";
 import { type Spec, type SpecProcess, withUser } from "../../src/oci/mod.ts";
 import type { Connection } from "../_client.ts";
-import { errorMessage } from "../_content.ts";
+import { errorMessage } from "../../src/client/errors.ts";
 import { ExitError } from "../_exit.ts";
-import { FifoSet, NULL_IO } from "../_fifos.ts";
+import { FifoSet, NULL_IO } from "../../src/client/fifos.ts";
 import { tabwrite } from "../_format.ts";
 import { decodeMetrics, metricsJSON, metricsTable } from "../_metrics.ts";
 import {
@@ -31,7 +31,7 @@ import {
   superviseProcess,
 } from "../_process.ts";
 import { parseSignal } from "../_signals.ts";
-import { processJSON } from "../_spec_json.ts";
+import { processJSON } from "../../src/client/spec_json.ts";
 import { writeStdoutSync } from "../_progress.ts";
 import { getContainer } from "./containers.ts";
 import { logLine } from "./images.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Spec, SpecProcess } from "../src/oci/mod.ts";
+import type { Spec, SpecProcess } from "../oci/spec.ts";
 
 /** The struct fields of each spec object, by its path, in Go's order. */
 const FIELDS: Readonly<Record<string, readonly string[]>> = {

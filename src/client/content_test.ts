@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseDigest, rechunk } from "./_content.ts";
+import { parseDigest, rechunk } from "./content.ts";
 
 const HEX = "0123456789abcdef".repeat(4);
 

@@ -6,15 +6,26 @@
  *
  * @module
  */
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   Content,
   WriteAction,
   type WriteContentRequestSchema,
   type WriteContentResponse,
-} from "../src/gen/containerd/services/content/v1/content_pb.ts";
-import type { Connection } from "./_client.ts";
+} from "../gen/containerd/services/content/v1/content_pb.ts";
+import type {
+  BlobInfo,
+  BlobWriteOptions,
+  ImageContent,
+} from "../images/content.ts";
+import type { Client } from "./client.ts";
+import {
+  ClientError,
+  Code,
+  errorMessage,
+  hasCode,
+  isAlreadyExists,
+} from "./errors.ts";
 
 /** Bytes a single WRITE carries, as ctr's 1 MiB copy buffer. */
 export const CHUNK_SIZE = 1 << 20;
@@ -56,12 +67,6 @@ export function parseDigest(text: string): string {
     throw new Error("invalid checksum digest format");
   }
   return text;
-}
-
-/** The message of an error, without Connect's `[code]` prefix. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof ConnectError) return err.rawMessage;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** An unbounded queue read as an async iterable: the request side of a stream. */
@@ -107,11 +112,11 @@ export class ContentWriter {
   readonly #requests = new Channel<WriteRequest>();
   readonly #responses: AsyncIterator<WriteContentResponse>;
 
-  private constructor(conn: Connection, ref: string) {
+  private constructor(client: Client, ref: string) {
     this.ref = ref;
-    this.#responses = conn.client(Content).write(this.#requests, {
-      signal: conn.signal,
-    })[Symbol.asyncIterator]();
+    this.#responses = client.service(Content).write(this.#requests)[
+      Symbol.asyncIterator
+    ]();
   }
 
   /**
@@ -122,12 +127,12 @@ export class ContentWriter {
    * locked by another writer.
    */
   static async open(
-    conn: Connection,
+    client: Client,
     ref: string,
     total: bigint,
     expected: string,
   ): Promise<ContentWriter> {
-    const writer = new ContentWriter(conn, ref);
+    const writer = new ContentWriter(client, ref);
     try {
       const status = await writer.#call({
         action: WriteAction.STAT,
@@ -152,7 +157,7 @@ export class ContentWriter {
   async receive(): Promise<WriteContentResponse> {
     const next = await this.#responses.next();
     if (next.done) {
-      throw new ConnectError("write stream ended early", Code.Unknown);
+      throw new ClientError(Code.Unknown, "write stream ended early");
     }
     return next.value;
   }
@@ -260,7 +265,7 @@ export class ContentWriter {
  * the command's timeout.
  */
 export async function openWriter(
-  conn: Connection,
+  client: Client,
   ref: string,
   total: bigint,
   expected: string,
@@ -268,11 +273,10 @@ export async function openWriter(
   let retry = 16;
   while (true) {
     try {
-      return await ContentWriter.open(conn, ref, total, expected);
+      return await ContentWriter.open(client, ref, total, expected);
     } catch (err) {
       if (
-        !(err instanceof ConnectError && err.code === Code.Unavailable) ||
-        conn.signal.aborted
+        !hasCode(err, Code.Unavailable) || client.context.signal?.aborted
       ) {
         throw err;
       }
@@ -336,7 +340,7 @@ export type WriteResult = "written" | "exists";
  * source; the commit checks `size` (when not 0) and `expected` (when set).
  */
 export async function writeBlob(
-  conn: Connection,
+  client: Client,
   ref: string,
   source:
     | AsyncIterable<Uint8Array>
@@ -347,9 +351,9 @@ export async function writeBlob(
 ): Promise<WriteResult> {
   let writer: ContentWriter;
   try {
-    writer = await openWriter(conn, ref, size, expected);
+    writer = await openWriter(client, ref, size, expected);
   } catch (err) {
-    if (err instanceof ConnectError && err.code === Code.AlreadyExists) {
+    if (isAlreadyExists(err)) {
       return "exists";
     }
     throw new Error(`failed to open writer: ${errorMessage(err)}`);
@@ -376,7 +380,7 @@ export async function writeBlob(
     try {
       await writer.commit(size, expected, labels);
     } catch (err) {
-      if (err instanceof ConnectError && err.code === Code.AlreadyExists) {
+      if (isAlreadyExists(err)) {
         return "exists";
       }
       throw new Error(
@@ -394,14 +398,12 @@ export async function writeBlob(
  * 0 reads to the end).
  */
 export async function* readBlob(
-  conn: Connection,
+  client: Client,
   digest: string,
   offset = 0n,
   size = 0n,
 ): AsyncGenerator<Uint8Array> {
-  const stream = conn.client(Content).read({ digest, offset, size }, {
-    signal: conn.signal,
-  });
+  const stream = client.service(Content).read({ digest, offset, size });
   for await (const resp of stream) {
     if (resp.data.length) yield resp.data;
   }
@@ -413,4 +415,95 @@ export async function writeFull(
   data: Uint8Array,
 ): Promise<void> {
   while (data.length) data = data.subarray(await out.write(data));
+}
+
+/**
+ * The daemon's content store in the client's namespace, in the shape
+ * berth's image helpers (`src/images/`) read and write content through:
+ * info, streamed reads, verified writes (resumable, over `Content.Write`)
+ * and label updates.
+ *
+ * @example
+ * ```ts
+ * import { Client, ContentStore } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const content = new ContentStore(client);
+ * for await (const chunk of content.read("sha256:…")) console.log(chunk.length);
+ * ```
+ */
+export class ContentStore implements ImageContent {
+  readonly #client: Client;
+
+  /** The store behind `client`, in its namespace and lease. */
+  constructor(client: Client) {
+    this.#client = client;
+  }
+
+  /** The blob's digest, size and labels; NotFoundError when missing. */
+  async info(digest: string): Promise<BlobInfo> {
+    const { info } = await this.#client.service(Content).info({ digest });
+    return {
+      digest: info?.digest ?? digest,
+      size: Number(info?.size ?? 0n),
+      labels: info?.labels ?? {},
+    };
+  }
+
+  /** The blob's bytes, streamed. */
+  read(digest: string): AsyncIterable<Uint8Array> {
+    return readBlob(this.#client, digest);
+  }
+
+  /** The whole blob, in memory (for small documents). */
+  async readAll(digest: string): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this.read(digest)) chunks.push(chunk);
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  /**
+   * Writes `stream` under ingest `ref` and commits it, checked against
+   * `expected` and `size`. A blob already stored is not written again.
+   */
+  async write(
+    ref: string,
+    stream: ReadableStream<Uint8Array>,
+    options: BlobWriteOptions,
+  ): Promise<{ digest: string; size: number }> {
+    const result = await writeBlob(
+      this.#client,
+      ref,
+      stream,
+      BigInt(options.size ?? 0),
+      options.expected ?? "",
+      options.labels,
+    );
+    if (result === "exists") await stream.cancel().catch(() => {});
+    return { digest: options.expected ?? "", size: options.size ?? 0 };
+  }
+
+  /** Sets (or, with an empty value, removes) the given labels. */
+  async updateLabels(
+    digest: string,
+    labels: Record<string, string>,
+  ): Promise<void> {
+    const set = Object.fromEntries(
+      Object.entries(labels).filter(([, value]) => value !== ""),
+    );
+    await this.#client.service(Content).update({
+      info: { digest, labels: set },
+      updateMask: { paths: Object.keys(labels).map((key) => `labels.${key}`) },
+    });
+  }
+
+  /** Removes the blob from the namespace. */
+  async delete(digest: string): Promise<void> {
+    await this.#client.service(Content).delete({ digest });
+  }
 }

@@ -1,0 +1,121 @@
+/**
+ * {@linkcode Container}: a container record of the daemon, and its task.
+ *
+ * @module
+ */
+import {
+  type Container as ContainerRecord,
+  Containers,
+} from "../gen/containerd/services/containers/v1/containers_pb.ts";
+import { Tasks } from "../gen/containerd/services/tasks/v1/tasks_pb.ts";
+import type { Spec } from "../oci/spec.ts";
+import type { Client } from "./client.ts";
+import { InvalidArgumentError, isNotFound } from "./errors.ts";
+import { NULL_IO } from "./fifos.ts";
+import { Snapshotter } from "./snapshots.ts";
+import { type IOOptions, openIO, Task } from "./task.ts";
+
+/** Options of {@linkcode Container.delete}. */
+export interface DeleteContainerOptions {
+  /** Also remove the container's snapshot (default true). */
+  snapshotCleanup?: boolean;
+}
+
+/**
+ * A container of the daemon.
+ *
+ * @example
+ * ```ts
+ * import { Client } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const container = await client.loadContainer("c1");
+ * console.log(container.record.image, container.spec().process?.args);
+ * ```
+ */
+export class Container {
+  /** Its id. */
+  readonly id: string;
+  /** The record as the daemon sent it. */
+  readonly record: ContainerRecord;
+  readonly #client: Client;
+
+  /** The container `record` of `client`'s daemon. */
+  constructor(client: Client, record: ContainerRecord) {
+    this.#client = client;
+    this.record = record;
+    this.id = record.id;
+  }
+
+  /** Its OCI runtime spec. */
+  spec(): Spec {
+    const value = this.record.spec?.value;
+    if (!value?.length) throw new InvalidArgumentError("container has no spec");
+    return JSON.parse(new TextDecoder().decode(value));
+  }
+
+  /**
+   * Creates its task, with the container's snapshot as root filesystem
+   * and stdio as `options` say (not started yet).
+   */
+  async newTask(options: IOOptions = {}): Promise<Task> {
+    const { snapshotter, snapshotKey } = this.record;
+    let rootfs: { type: string; source: string; options: string[] }[] = [];
+    if (snapshotKey) {
+      if (!snapshotter) {
+        throw new InvalidArgumentError(
+          "unable to resolve rootfs mounts without snapshotter on container: invalid argument",
+        );
+      }
+      rootfs = await new Snapshotter(this.#client, snapshotter).mounts(
+        snapshotKey,
+      );
+    }
+    const terminal = Boolean(options.terminal);
+    const io = await openIO(this.id, options);
+    const task = new Task(
+      this.#client,
+      { containerId: this.id, execId: "" },
+      io,
+      options.stdio,
+    );
+    task.copyIO();
+    try {
+      const { pid } = await this.#client.service(Tasks).create({
+        containerId: this.id,
+        rootfs: rootfs.map((m) => ({ ...m, target: "" })),
+        ...(io?.paths ?? { ...NULL_IO, terminal }),
+      });
+      task.pid = pid;
+      return task;
+    } catch (err) {
+      await io?.[Symbol.asyncDispose]();
+      throw err;
+    }
+  }
+
+  /** Its existing task, attached to the FIFOs or streams of `options`. */
+  async task(options: IOOptions = {}): Promise<Task> {
+    const { process } = await this.#client.service(Tasks).get({
+      containerId: this.id,
+    });
+    const io = await openIO(this.id, options);
+    return new Task(
+      this.#client,
+      { containerId: this.id, execId: "", pid: process?.pid ?? 0 },
+      io,
+      options.stdio,
+    );
+  }
+
+  /** Deletes the record and (by default) its snapshot. */
+  async delete(options: DeleteContainerOptions = {}): Promise<void> {
+    await this.#client.service(Containers).delete({ id: this.id });
+    const { snapshotter, snapshotKey } = this.record;
+    if ((options.snapshotCleanup ?? true) && snapshotKey) {
+      await new Snapshotter(this.#client, snapshotter).remove(snapshotKey)
+        .catch((err) => {
+          if (!isNotFound(err)) throw err;
+        });
+    }
+  }
+}
