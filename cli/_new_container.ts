@@ -7,20 +7,9 @@
  *
  * @module
  */
-import { create } from "@bufbuild/protobuf";
-import { AnySchema } from "@bufbuild/protobuf/wkt";
+import type { Container } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import {
-  type Container,
-  Containers,
-} from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
-import { Images } from "../src/gen/containerd/services/images/v1/images_pb.ts";
-import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
-import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
-import type { Mount } from "../src/gen/containerd/types/mount_pb.ts";
-import {
-  generateSpec,
   type ImageConfig,
-  type Spec,
   type SpecOpt,
   withAllDevicesAllowed,
   withAnnotations,
@@ -42,37 +31,11 @@ import {
   withTTY,
   withUser,
 } from "../src/oci/mod.ts";
-import { defaultPlatformMatcher } from "../src/types/platform.ts";
 import type { Connection } from "./_client.ts";
-import { errorMessage } from "../src/client/errors.ts";
 import { parseLabelArgs } from "./_format.ts";
-import {
-  chainID,
-  ContentReader,
-  fromWire,
-  imageManifest,
-  isNotFound,
-} from "./_images.ts";
-import { specJSON } from "../src/client/spec_json.ts";
-import {
-  logLine,
-  mountArgs,
-  runTool,
-  unmountAll,
-  unpack,
-} from "./commands/images.ts";
-import { temporaryLease } from "./commands/leases.ts";
-import { DEFAULT_SNAPSHOTTER, uniquePart } from "./commands/snapshots.ts";
+import { logLine } from "./commands/images.ts";
 
-/** The type URL of an OCI runtime spec in an `Any`. */
-export const SPEC_TYPE_URL =
-  "types.containerd.io/opencontainers/runtime-spec/1/Spec";
-
-/** The runtime ctr runs containers with. */
-export const DEFAULT_RUNTIME = "io.containerd.runc.v2";
-
-/** The container label holding the image's stop signal. */
-export const STOP_SIGNAL_LABEL = "io.containerd.image.config.stop-signal";
+export { DEFAULT_RUNTIME } from "../src/client/container.ts";
 
 /** What the flags of `run` ask for. */
 export interface NewContainerOptions {
@@ -114,58 +77,6 @@ export interface NewContainerOptions {
   runtime: string;
   /** Snapshotter ("" for the default). */
   snapshotter: string;
-}
-
-/** The part of an image config a container takes. */
-interface ImageConfigDocument {
-  config?: ImageConfig & {
-    Labels?: Record<string, string> | null;
-    StopSignal?: string;
-  };
-}
-
-/** The longest a label's key and value may be together (containerd's). */
-const MAX_LABEL_SIZE = 4096;
-
-/**
- * The container's labels, as ctr computes them: the image config's, the
- * image record's (valid ones), the flags', and the stop signal.
- */
-function containerLabels(
-  config: ImageConfigDocument["config"],
-  imageLabels: Record<string, string>,
-  flagLabels: Record<string, string>,
-): Record<string, string> {
-  const labels: Record<string, string> = { ...config?.Labels };
-  for (const [k, v] of Object.entries(imageLabels)) {
-    if (k.length + v.length > MAX_LABEL_SIZE) {
-      Deno.stderr.writeSync(new TextEncoder().encode(logLine(
-        "warning",
-        `unable to add image label with key ${k} to the container`,
-        new Error(`label key and value greater than maximum size`),
-      )));
-      continue;
-    }
-    labels[k] = v;
-  }
-  Object.assign(labels, flagLabels);
-  labels[STOP_SIGNAL_LABEL] = config?.StopSignal || "SIGTERM";
-  return labels;
-}
-
-/** Runs `fn` with `mounts` mounted on a temporary directory. */
-async function withTempMount<T>(
-  mounts: readonly Mount[],
-  fn: (root: string) => Promise<T>,
-): Promise<T> {
-  const root = await Deno.makeTempDir({ prefix: "berth-ctr-mount-" });
-  try {
-    for (const m of mounts) await runTool("mount", mountArgs(m, root));
-    return await fn(root);
-  } finally {
-    await unmountAll(root);
-    await Deno.remove(root);
-  }
 }
 
 /** The spec options of `options`, in the order ctr applies them. */
@@ -212,87 +123,28 @@ function specOpts(
 }
 
 /**
- * Creates the container `options` describe; returns its record. The
- * snapshot is removed again when the record cannot be made.
+ * Creates the container `options` describe, as ctr's `run` does (the
+ * client library's `newContainer` with ctr's spec options and labels);
+ * returns its record.
  */
 export async function newContainer(
   conn: Connection,
   options: NewContainerOptions,
 ): Promise<Container> {
-  const { signal } = conn;
-  const snapshotter = options.snapshotter || DEFAULT_SNAPSHOTTER;
-  const { image } = await conn.client(Images).get({ name: options.ref }, {
-    signal,
+  const image = await conn.api.getImage(options.ref);
+  const container = await conn.api.newContainer(options.id, {
+    image,
+    snapshotter: options.snapshotter,
+    runtime: options.runtime,
+    labels: parseLabelArgs(options.labels),
+    imageLabels: true,
+    onSkippedLabel: (key) =>
+      Deno.stderr.writeSync(new TextEncoder().encode(logLine(
+        "warning",
+        `unable to add image label with key ${key} to the container`,
+        new Error(`label key and value greater than maximum size`),
+      ))),
+    spec: ({ imageConfig, rootfs }) => specOpts(options, imageConfig, rootfs),
   });
-  if (!image) throw new Error(`image ${JSON.stringify(options.ref)} missing`);
-  const reader = new ContentReader(conn);
-  const target = fromWire(image.target);
-  const matcher = defaultPlatformMatcher();
-  const manifest = await imageManifest(reader, target, matcher);
-  const document = await reader.json<
-    ImageConfigDocument & {
-      rootfs?: { diff_ids?: string[] };
-    }
-  >(manifest.config.digest);
-  const chain = chainID(document.rootfs?.diff_ids ?? []);
-
-  const leaseId = uniquePart();
-  const leased = await temporaryLease(conn, leaseId);
-  try {
-    const snapshots = conn.client(Snapshots);
-    try {
-      await snapshots.stat({ snapshotter, key: chain }, leased);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      await unpack(conn, reader, target, matcher, snapshotter, leased);
-    }
-    const { mounts } = await snapshots.prepare({
-      snapshotter,
-      key: options.id,
-      parent: chain,
-    }, leased);
-    try {
-      const spec: Spec = await withTempMount(mounts, (rootfs) =>
-        generateSpec(
-          { id: options.id, namespace: conn.options.namespace },
-          ...specOpts(options, document.config ?? {}, rootfs),
-        ));
-      const { container } = await conn.client(Containers).create({
-        container: {
-          id: options.id,
-          image: image.name,
-          labels: containerLabels(
-            document.config,
-            image.labels,
-            parseLabelArgs(options.labels),
-          ),
-          snapshotter,
-          snapshotKey: options.id,
-          runtime: {
-            name: options.runtime,
-            options: options.runtime === DEFAULT_RUNTIME
-              ? create(AnySchema, { typeUrl: "containerd.runc.v1.Options" })
-              : undefined,
-          },
-          spec: create(AnySchema, {
-            typeUrl: SPEC_TYPE_URL,
-            value: new TextEncoder().encode(specJSON(spec)),
-          }),
-        },
-      }, leased);
-      return container!;
-    } catch (err) {
-      await snapshots.remove({ snapshotter, key: options.id }, { signal })
-        .catch((cleanup) =>
-          console.error(
-            `ctr: removing snapshot ${options.id}: ${errorMessage(cleanup)}`,
-          )
-        );
-      throw err;
-    }
-  } finally {
-    await conn.client(Leases).delete({ id: leaseId }, { signal }).catch(
-      () => {},
-    );
-  }
+  return container.record;
 }

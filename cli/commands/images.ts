@@ -37,6 +37,8 @@ import {
 import type { Connection } from "../_client.ts";
 import { rechunk, writeFull } from "../../src/client/content.ts";
 import { errorMessage } from "../../src/client/errors.ts";
+import { mountAll, unmountAll } from "../../src/client/mount.ts";
+export { mountArgs } from "../../src/client/mount.ts";
 import {
   compareUTF8,
   formatRFC3339Nano,
@@ -867,39 +869,6 @@ export async function unpack(
   return top;
 }
 
-/** Runs a command; throws with its stderr when it fails. */
-export async function runTool(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    const stderr = new TextDecoder().decode(out.stderr).trim();
-    throw new Error(
-      `${cmd} ${args.join(" ")}: ${stderr || `exit ${out.code}`}`,
-    );
-  }
-}
-
-/**
- * The `mount(8)` arguments for one mount. Options go in one `-o`: an
- * overlay of many layers can exceed a page, which mount(8) then refuses
- * (containerd's own mount code works around that; this client does not).
- */
-export function mountArgs(m: Mount, target: string): string[] {
-  const bind = m.options.some((o) => o === "bind" || o === "rbind");
-  const type = bind ? "none" : m.type;
-  return [
-    "-t",
-    type,
-    ...(m.options.length ? ["-o", m.options.join(",")] : []),
-    m.source,
-    target,
-  ];
-}
-
 /**
  * `images mount`, in ctr's steps: a lease named after the target (24 h,
  * holding the snapshot), the image unpacked, a view (or, with `rw`, an
@@ -971,7 +940,7 @@ async function mountImage(
         .mounts;
     }
     try {
-      for (const m of mounts) await runTool("mount", mountArgs(m, target));
+      await mountAll(mounts, target);
     } catch (err) {
       try {
         await snapshots.remove({ snapshotter, key: target }, { signal });
@@ -992,31 +961,4 @@ async function mountImage(
     }
     throw err;
   }
-}
-
-/** Octal escapes of /proc/self/mountinfo undone. */
-function unescapeMountPath(path: string): string {
-  return path.replace(
-    /\\([0-7]{3})/g,
-    (_, o) => String.fromCharCode(parseInt(o, 8)),
-  );
-}
-
-async function isMountPoint(path: string): Promise<boolean> {
-  const info = await Deno.readTextFile("/proc/self/mountinfo");
-  return info.split("\n").some((line) =>
-    unescapeMountPath(line.split(" ")[4] ?? "") === path
-  );
-}
-
-/** Unmounts everything mounted on `target` (ctr's `mount.UnmountAll`). */
-export async function unmountAll(target: string): Promise<void> {
-  let path: string;
-  try {
-    path = await Deno.realPath(target);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  while (await isMountPoint(path)) await runTool("umount", [path]);
 }

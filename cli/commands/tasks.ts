@@ -35,7 +35,7 @@ import { processJSON } from "../../src/client/spec_json.ts";
 import { writeStdoutSync } from "../_progress.ts";
 import { getContainer } from "./containers.ts";
 import { logLine } from "./images.ts";
-import { STOP_SIGNAL_LABEL } from "../_new_container.ts";
+import { STOP_SIGNAL_LABEL } from "../../src/client/container.ts";
 
 /** The type URL of an OCI process spec in an `Any`. */
 const PROCESS_TYPE_URL =

@@ -15,6 +15,16 @@ import { NULL_IO } from "./fifos.ts";
 import { Snapshotter } from "./snapshots.ts";
 import { type IOOptions, openIO, Task } from "./task.ts";
 
+/** The type URL of an OCI runtime spec in an `Any`. */
+export const SPEC_TYPE_URL =
+  "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+
+/** The runtime containerd runs containers with by default. */
+export const DEFAULT_RUNTIME = "io.containerd.runc.v2";
+
+/** The container label holding the image's stop signal. */
+export const STOP_SIGNAL_LABEL = "io.containerd.image.config.stop-signal";
+
 /** Options of {@linkcode Container.delete}. */
 export interface DeleteContainerOptions {
   /** Also remove the container's snapshot (default true). */

@@ -454,19 +454,6 @@ export class ContentStore implements ImageContent {
     return readBlob(this.#client, digest);
   }
 
-  /** The whole blob, in memory (for small documents). */
-  async readAll(digest: string): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of this.read(digest)) chunks.push(chunk);
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
-  }
-
   /**
    * Writes `stream` under ingest `ref` and commits it, checked against
    * `expected` and `size`. A blob already stored is not written again.

@@ -20,22 +20,17 @@ import {
 import { chainID } from "../images/identity.ts";
 import type { PlatformMatcher } from "../types/platform.ts";
 import type { Client } from "./client.ts";
-import { Container } from "./container.ts";
+import {
+  Container,
+  DEFAULT_RUNTIME,
+  SPEC_TYPE_URL,
+  STOP_SIGNAL_LABEL,
+} from "./container.ts";
 import type { Image } from "./image.ts";
 import { withLease } from "./leases.ts";
 import { withTempMount } from "./mount.ts";
 import { Snapshotter } from "./snapshots.ts";
 import { specJSON } from "./spec_json.ts";
-
-/** The type URL of an OCI runtime spec in an `Any`. */
-export const SPEC_TYPE_URL =
-  "types.containerd.io/opencontainers/runtime-spec/1/Spec";
-
-/** The runtime containerd runs containers with by default. */
-export const DEFAULT_RUNTIME = "io.containerd.runc.v2";
-
-/** The container label holding the image's stop signal. */
-export const STOP_SIGNAL_LABEL = "io.containerd.image.config.stop-signal";
 
 /** The longest a label's key and value may be together (containerd's). */
 const MAX_LABEL_SIZE = 4096;
