@@ -33,7 +33,7 @@ import {
 } from "../src/oci/mod.ts";
 import type { Connection } from "./_client.ts";
 import { parseLabelArgs } from "./_format.ts";
-import { logLine } from "./commands/images.ts";
+import { logLine } from "./_log.ts";
 
 export { DEFAULT_RUNTIME } from "../src/client/container.ts";
 

@@ -14,7 +14,7 @@ import type { Mount } from "../src/gen/containerd/types/mount_pb.ts";
 import type { Connection } from "./_client.ts";
 import { FifoSet, NULL_IO, type StdioPaths } from "../src/client/fifos.ts";
 import { forwardSignals } from "./_signals.ts";
-import { logLine } from "./commands/images.ts";
+import { logLine } from "./_log.ts";
 
 /** ctr's FIFO directory is /run/containerd/fifo; berth's state is /run/berth. */
 export const DEFAULT_FIFO_DIR = "/run/berth/fifo";

@@ -26,7 +26,7 @@ import {
 import { writeStdoutSync } from "../_progress.ts";
 import { addContainerFlags, newContainerOptions } from "../_container_flags.ts";
 import { newContainer } from "../_new_container.ts";
-import { logLine } from "./images.ts";
+import { logLine } from "../_log.ts";
 
 /** ctr's container table: tabwriter(minwidth 4, tabwidth 8, padding 4, ' '). */
 const TABLE = { minwidth: 4, tabwidth: 8, padding: 4, padchar: " " };

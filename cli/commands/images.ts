@@ -37,6 +37,9 @@ import {
 import type { Connection } from "../_client.ts";
 import { rechunk, writeFull } from "../../src/client/content.ts";
 import { errorMessage } from "../../src/client/errors.ts";
+import { log } from "../_log.ts";
+
+export { logLine } from "../_log.ts";
 import { mountAll, unmountAll } from "../../src/client/mount.ts";
 export { mountArgs } from "../../src/client/mount.ts";
 import {
@@ -76,28 +79,6 @@ const SPACES = { minwidth: 1, tabwidth: 8, padding: 1, padchar: " " };
 const collect = (value: string, all: string[]) => [...all, value];
 
 const print = (text: string) => writeStdoutSync(text);
-
-/** A log line on stderr, as ctr's logrus writes it. */
-export function logLine(
-  level: "warning" | "error",
-  msg: string,
-  err?: unknown,
-): string {
-  const time = new Date().toISOString().replace(
-    /\.(\d+)Z$/,
-    (_, ms) => `.${ms.padEnd(9, "0")}Z`,
-  );
-  const quote = (s: string) =>
-    /^[A-Za-z0-9\-._/@^+]+$/.test(s) ? s : JSON.stringify(s);
-  return `time=${quote(time)} level=${level} msg=${quote(msg)}${
-    err === undefined ? "" : ` error=${quote(errorMessage(err))}`
-  }\n`;
-}
-
-function log(level: "warning" | "error", msg: string, err?: unknown) {
-  let data = new TextEncoder().encode(logLine(level, msg, err));
-  while (data.length) data = data.subarray(Deno.stderr.writeSync(data));
-}
 
 function snapshotterOption(): Option {
   return new Option(
