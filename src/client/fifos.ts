@@ -132,17 +132,33 @@ export class FifoSet implements AsyncDisposable {
    * once; the opens complete when the shim opens its ends.
    */
   copy(streams: Streams, onStdinEnd: () => Promise<unknown>): void {
+    // One writer per destination: stdout and stderr may share one. The
+    // destinations stay open: they outlive the copy.
+    const writers = new Map<
+      WritableStream<Uint8Array>,
+      WritableStreamDefaultWriter<Uint8Array>
+    >();
+    const writerOf = (to: WritableStream<Uint8Array>) => {
+      let writer = writers.get(to);
+      if (!writer) {
+        writer = to.getWriter();
+        writers.set(to, writer);
+      }
+      return writer;
+    };
     const output = async (path: string, to: WritableStream<Uint8Array>) => {
       if (!path) return;
+      const writer = writerOf(to);
       const file = await this.#open(path, false);
       if (!file) return;
-      // The destination stays open: stdout and stderr outlive the copy.
-      await file.readable.pipeTo(to, { preventClose: true });
+      for await (const chunk of file.readable) await writer.write(chunk);
     };
     this.#output = Promise.allSettled([
       output(this.paths.stdout, streams.stdout),
       output(this.paths.stderr, streams.stderr),
-    ]);
+    ]).then(() => {
+      for (const writer of writers.values()) writer.releaseLock();
+    });
     const input = streams.stdin;
     if (this.paths.stdin && input) {
       (async () => {
