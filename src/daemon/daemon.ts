@@ -53,6 +53,8 @@ import { parseDuration } from "../types/mod.ts";
 import {
   errorInterceptor,
   eventsTtrpcService,
+  jsonAnyInterceptor,
+  jsonRegistry,
   type PluginInfo,
   publishNetworkChange,
   readEventField,
@@ -476,7 +478,9 @@ export async function startDaemon(
       acceptCompression: [],
       readMaxBytes: max_recv_message_size,
       writeMaxBytes: max_send_message_size,
-      interceptors: [errorInterceptor(logger)],
+      interceptors: [errorInterceptor(logger), jsonAnyInterceptor],
+      // Every message berth puts in an Any, for calls in JSON.
+      jsonOptions: { registry: jsonRegistry },
       routes: (router) =>
         registerServices(teeRouter(router, grpc), {
           version: { version: VERSION, revision: REVISION },

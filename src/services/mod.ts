@@ -39,6 +39,7 @@ import { Version, type VersionInfo, versionService } from "./version.ts";
 
 export { errorInterceptor, NAMESPACE_HEADER, toConnectError } from "./_rpc.ts";
 export { readEventField } from "./_events.ts";
+export { jsonAnyInterceptor, jsonRegistry } from "./_json.ts";
 export { publishNetworkChange } from "./network.ts";
 export { eventsTtrpcService, TtrpcEvents } from "./events.ts";
 export type { PluginInfo, VersionInfo };
