@@ -490,9 +490,20 @@ export class AttachmentManager {
    * Failures are reported after trying every attachment.
    */
   async park(namespace: string, containerId: string): Promise<void> {
+    const attached = this.#store.list(namespace).filter((a) =>
+      a.containerId === containerId && !a.parked && a.result
+    );
+    const errors = await this.#parkAll(namespace, attached);
+    if (errors.length) throw new Error(errors.join("; "));
+  }
+
+  /** DELs and parks each of `attachments`; returns what failed. */
+  async #parkAll(
+    namespace: string,
+    attachments: readonly AttachmentRecord[],
+  ): Promise<string[]> {
     const errors: string[] = [];
-    for (const a of this.#store.list(namespace)) {
-      if (a.containerId !== containerId || a.parked || !a.result) continue;
+    for (const a of attachments) {
       try {
         await this.#cni.del(a.network, this.#runtimeArgs(namespace, a));
         this.#store.park(namespace, a.id);
@@ -501,7 +512,7 @@ export class AttachmentManager {
         errors.push((err as Error).message);
       }
     }
-    if (errors.length) throw new Error(errors.join("; "));
+    return errors;
   }
 
   /**
@@ -512,6 +523,7 @@ export class AttachmentManager {
     const parked = this.#store.list(namespace).filter((a) =>
       a.containerId === containerId && a.parked
     );
+    const attached: AttachmentRecord[] = [];
     try {
       for (const a of parked) {
         let result: CniResult;
@@ -524,21 +536,22 @@ export class AttachmentManager {
         } catch (err) {
           throw cniError(a.network, err);
         }
-        const attached = this.#store.complete(
+        const done = this.#store.complete(
           namespace,
           a.id,
           JSON.stringify(result),
         );
+        attached.push(done);
         const ips = resultIPs(result);
         if (a.netns) this.#writeHosts(namespace, a.netns, ips);
         this.#onChange(namespace, {
           topic: "/network/attach",
-          attachment: attached,
+          attachment: done,
           ips,
         });
       }
     } catch (err) {
-      await this.park(namespace, containerId).catch(() => {});
+      await this.#parkAll(namespace, attached);
       throw err;
     }
   }
