@@ -46,6 +46,7 @@ import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { writeExitFile } from "./exit_file.ts";
+import { type InitOperation, initRefusal } from "./init_state.ts";
 import { packMetrics } from "./metrics.ts";
 import { OomWatcher } from "./oom.ts";
 import { ShimProcess } from "./process.ts";
@@ -82,6 +83,10 @@ interface Container {
   init: ShimProcess;
   execs: Map<string, ShimProcess>;
   deleted: boolean;
+  /** Its init was started (runc start succeeded). */
+  started: boolean;
+  /** Paused by this shim and not resumed since. */
+  paused: boolean;
 }
 
 const RUNC_STATUS: Record<string, Status> = {
@@ -165,7 +170,9 @@ export class TaskService {
       },
       pause: async (r) => {
         const container = this.#get(r.id);
+        this.#refuseIn(container, "pause");
         await container.runc.pause(container.id);
+        container.paused = true;
         this.#publish("/tasks/paused", TaskPausedSchema, {
           containerId: container.id,
         });
@@ -173,7 +180,9 @@ export class TaskService {
       },
       resume: async (r) => {
         const container = this.#get(r.id);
+        this.#refuseIn(container, "resume");
         await container.runc.resume(container.id);
+        container.paused = false;
         this.#publish("/tasks/resumed", TaskResumedSchema, {
           containerId: container.id,
         });
@@ -316,6 +325,8 @@ export class TaskService {
       init,
       execs: new Map(),
       deleted: false,
+      started: false,
+      paused: false,
     });
     this.#publish("/tasks/create", TaskCreateSchema, {
       containerId: r.id,
@@ -335,6 +346,7 @@ export class TaskService {
     try {
       if (process === container.init) {
         await container.runc.start(container.id);
+        container.started = true;
         this.#publish("/tasks/start", TaskStartSchema, {
           containerId: container.id,
           pid: process.pid,
@@ -372,12 +384,7 @@ export class TaskService {
         `exec ${r.execId} in task ${container.id}`,
       );
     }
-    if (container.init.exit || container.deleted) {
-      throw new BerthError(
-        Code.FailedPrecondition,
-        `task ${container.id} is stopped: cannot exec`,
-      );
-    }
+    this.#refuseIn(container, "exec");
     if (r.spec?.typeUrl !== PROCESS_TYPE) {
       throw new BerthError(
         Code.InvalidArgument,
@@ -502,6 +509,7 @@ export class TaskService {
   /** Update: `runc update` with the new `LinuxResources`. */
   async update(r: UpdateTaskRequest): Promise<Record<string, never>> {
     const container = this.#get(r.id);
+    this.#refuseIn(container, "update");
     if (r.resources?.typeUrl !== RESOURCES_TYPE) {
       throw new BerthError(
         Code.InvalidArgument,
@@ -516,6 +524,22 @@ export class TaskService {
       await Deno.remove(file).catch(() => {});
     }
     return {};
+  }
+
+  /**
+   * Refuses `operation` as containerd does in the init's state as this
+   * shim knows it (as containerd's shim keeps it: no runc call to ask).
+   */
+  #refuseIn(container: Container, operation: InitOperation) {
+    const status = container.init.exit || container.deleted
+      ? Status.STOPPED
+      : container.paused
+      ? Status.PAUSED
+      : container.started
+      ? Status.RUNNING
+      : Status.CREATED;
+    const refusal = initRefusal(operation, status);
+    if (refusal) throw new BerthError(Code.Unknown, refusal);
   }
 
   async #initStatus(container: Container): Promise<Status> {

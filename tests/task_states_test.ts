@@ -1,0 +1,94 @@
+/**
+ * What a task refuses in each state of its init process, worded and coded
+ * as containerd's shim does (messages from containerd 1.6, checked with
+ * the real `ctr` against it): a pause of a paused task, a resume of a
+ * running one, an exec in a paused or stopped one, an update of a stopped
+ * one — refused before runc is asked, so nothing half-made is left.
+ */
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
+import { apiClient } from "./_client.ts";
+import {
+  BUSYBOX as IMAGE,
+  fifoDir,
+  settles,
+  withBusybox,
+} from "./_containers.ts";
+
+Deno.test("tasks refuse what containerd refuses in each state, in its words", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const started = await ctrRun(["-d", IMAGE, "box", "sleep", "600"]);
+    assert.equal(started.code, 0, started.stderr);
+    const ctr = async (args: string[]) => {
+      const r = await daemon.ctr(args);
+      return r.code === 0 ? "ok" : r.stderr.trim();
+    };
+    const exec = (id: string) =>
+      ctr([
+        "tasks",
+        "exec",
+        "--fifo-dir",
+        fifoDir(daemon),
+        "--exec-id",
+        id,
+        "box",
+        "true",
+      ]);
+    assert.equal(
+      await ctr(["tasks", "resume", "box"]),
+      "ctr: cannot resume a running process: unknown",
+    );
+    assert.equal(await ctr(["tasks", "pause", "box"]), "ok");
+    assert.equal(
+      await ctr(["tasks", "pause", "box"]),
+      "ctr: cannot pause a paused container: unknown",
+    );
+    // Refused at Exec, not first accepted and then failed by runc.
+    assert.equal(
+      await exec("in-paused"),
+      "ctr: cannot exec in a paused state: unknown",
+    );
+    assert.equal(await ctr(["tasks", "resume", "box"]), "ok");
+    assert.equal(await exec("in-running"), "ok");
+    assert.equal(await ctr(["tasks", "kill", "-s", "SIGKILL", "box"]), "ok");
+    const running = await settles(async () =>
+      (await daemon.ctr(["tasks", "ls"])).stdout.includes("STOPPED")
+        ? []
+        : ["box still running"]
+    );
+    assert.deepEqual(running, []);
+    assert.equal(
+      await ctr(["tasks", "pause", "box"]),
+      "ctr: cannot pause a stopped container: unknown",
+    );
+    assert.equal(
+      await ctr(["tasks", "resume", "box"]),
+      "ctr: cannot resume a stopped container: unknown",
+    );
+    assert.equal(
+      await exec("in-stopped"),
+      "ctr: cannot exec in a stopped state: unknown",
+    );
+    const tasks = apiClient(Tasks, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    const update = await tasks.update({
+      containerId: "box",
+      resources: create(AnySchema, {
+        typeUrl:
+          "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+        value: new TextEncoder().encode("{}"),
+      }),
+    }).then(() => undefined, (err) => err);
+    assert.ok(update instanceof ConnectError, "update of a stopped task");
+    assert.equal(update.code, Code.Unknown);
+    assert.equal(
+      update.rawMessage,
+      "cannot update a stopped container: unknown",
+    );
+  });
+});
