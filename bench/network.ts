@@ -23,7 +23,7 @@ import * as net from "node:net";
 import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { type BenchOptions, type BenchResult, median } from "./_bench.ts";
 import { startBerth } from "./_daemons.ts";
-import { unusedOctet } from "../tests/_network.ts";
+import { unusedOctet } from "../tests/_network_config.ts";
 
 /** The module's name for `deno task bench network`. */
 export const name = "network";

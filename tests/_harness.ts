@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { unmountRecursive } from "../src/mount/mod.ts";
+import { networkConfig } from "./_network_config.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 
@@ -153,9 +154,16 @@ export async function startDaemon(
   const state = `${dir}/state`;
   const address = `${dir}/state/berth.sock`;
   const configPath = `${dir}/config.toml`;
-  if (options.config !== undefined) {
-    await Deno.writeTextFile(configPath, options.config);
-  }
+  // Every daemon gets a private network world unless the test sets its
+  // own: a first network call would otherwise write the default network
+  // into the host's /etc/cni/net.d.
+  const config = options.config ?? "";
+  await Deno.writeTextFile(
+    configPath,
+    /^\s*\[network\]/m.test(config)
+      ? config
+      : `${config}\n${networkConfig(dir).config}`,
+  );
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

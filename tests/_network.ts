@@ -15,6 +15,13 @@ import {
   removeAllContainers,
 } from "./_containers.ts";
 import { readMountInfo } from "../src/mount/mountinfo.ts";
+import { networkConfig, type TestNetwork } from "./_network_config.ts";
+
+export {
+  networkConfig,
+  type TestNetwork,
+  unusedOctet,
+} from "./_network_config.ts";
 
 /** Kills and removes container `id` with berth ctr or the real ctr. */
 export async function removeContainer(
@@ -30,72 +37,12 @@ export async function removeContainer(
   assert.equal(containers.code, 0, containers.stderr);
 }
 
-/** The test's network settings. */
-export interface TestNetwork {
-  /** The default network's name. */
-  name: string;
-  /** Its bridge. */
-  bridge: string;
-  /** Its subnet's first two octets (`10.N`). */
-  prefix: string;
-  /** The CNI conf dir. */
-  confDir: string;
-  /** The netns dir. */
-  netnsDir: string;
-  /** host-local's data dir for the default network. */
-  ipamDir: string;
-}
-
-function randomId(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 6);
-}
-
-/** A second octet N whose 10.N.0.0/16 no route of the host uses now. */
-export function unusedOctet(): number {
-  const routes = new TextDecoder().decode(
-    new Deno.Command("ip", { args: ["-4", "route"] }).outputSync().stdout,
-  );
-  const used = new Set(
-    [...routes.matchAll(/\b10\.(\d+)\./g)].map((m) => Number(m[1])),
-  );
-  for (;;) {
-    const octet = 100 + Math.floor(Math.random() * 150);
-    if (!used.has(octet)) return octet;
-  }
-}
-
 /** A port nothing listens on now. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
-}
-
-/** The config of a daemon in `dir` with its own network world. */
-export function networkConfig(
-  dir: string,
-): { config: string; net: TestNetwork } {
-  const id = randomId();
-  const octet = unusedOctet();
-  const net: TestNetwork = {
-    name: `bt${id}`,
-    bridge: `btbr${id}`,
-    prefix: `10.${octet}`,
-    confDir: join(dir, "cni-conf"),
-    netnsDir: join(dir, "netns"),
-    ipamDir: join(dir, "cni-cache", "networks", `bt${id}`),
-  };
-  const config = `[network]
-netns_dir = "${net.netnsDir}"
-cni_conf_dir = "${net.confDir}"
-cni_cache_dir = "${join(dir, "cni-cache")}"
-plugin_timeout = "30s"
-default_network = "${net.name}"
-default_bridge = "${net.bridge}"
-default_subnet = "${net.prefix}.0.0/16"
-`;
-  return { config, net };
 }
 
 /** Calls a Network RPC with Connect/JSON; the parsed answer. */
