@@ -14,7 +14,7 @@ import {
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import * as net from "node:net";
-import { Client as ApiClient } from "../src/client/client.ts";
+import { CoreClient } from "../src/client/core.ts";
 
 /** The header containerd reads the namespace from. */
 export const NAMESPACE_HEADER = "containerd-namespace";
@@ -36,7 +36,7 @@ export class Connection {
   readonly #transport: Transport;
   readonly #abort = new AbortController();
   /** The client library's client for the same daemon and namespace. */
-  readonly api: ApiClient;
+  readonly api: CoreClient;
 
   /** Connects lazily: nothing is dialled until the first call. */
   constructor(options: ClientOptions) {
@@ -50,7 +50,7 @@ export class Connection {
       interceptors: [stampNamespace],
       nodeOptions: { createConnection: () => net.connect(options.address) },
     });
-    this.api = new ApiClient({
+    this.api = new CoreClient({
       address: options.address,
       namespace: options.namespace,
       signal: this.#abort.signal,

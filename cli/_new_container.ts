@@ -31,6 +31,8 @@ import {
   withTTY,
   withUser,
 } from "../src/oci/mod.ts";
+import { getImage } from "../src/client/image.ts";
+import { newContainer as createContainer } from "../src/client/new_container.ts";
 import type { Connection } from "./_client.ts";
 import { parseLabelArgs } from "./_format.ts";
 import { logLine } from "./_log.ts";
@@ -131,8 +133,8 @@ export async function newContainer(
   conn: Connection,
   options: NewContainerOptions,
 ): Promise<Container> {
-  const image = await conn.api.getImage(options.ref);
-  const container = await conn.api.newContainer(options.id, {
+  const image = await getImage(conn.api, options.ref);
+  const container = await createContainer(conn.api, options.id, {
     image,
     snapshotter: options.snapshotter,
     runtime: options.runtime,

@@ -11,6 +11,8 @@
 import type { Progress } from "../src/gen/berth/services/transfer/v1/transfer_pb.ts";
 import { formatFixed, progressBytes, tabwrite } from "./_format.ts";
 
+export { writeStdoutSync } from "./_output.ts";
+
 /** One line of the display (ctr's `content.StatusInfo`). */
 export interface StatusInfo {
   /** `KIND-DIGEST`, or the reference being resolved. */
@@ -257,12 +259,6 @@ export class ProgressDisplay {
     const line = tabwrite(summaryText(total, this.#elapsed()), SPACES);
     this.#options.write(line.replace(/ +\n/g, "\n"));
   }
-}
-
-/** Writes all of `text` to stdout, synchronously. */
-export function writeStdoutSync(text: string): void {
-  let data = new TextEncoder().encode(text);
-  while (data.length) data = data.subarray(Deno.stdout.writeSync(data));
 }
 
 /** The terminal's width in columns, or 0 when stdout is not one. */

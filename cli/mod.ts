@@ -11,18 +11,34 @@ import { parseDuration } from "../src/types/duration.ts";
 /** The daemon's socket when neither `--address` nor `BERTH_ADDRESS` say. */
 export const DEFAULT_ADDRESS = "/run/berth/berth.sock";
 
-/** Adds a command group to the program. */
-type Register = (program: Command, connect: () => Connection) => void;
+/** Adds a command group (or, for a group of verb files, a verb) to its parent. */
+type Register = (parent: Command, connect: () => Connection) => void;
+
+/** A subcommand in its own file, `commands/<group>/<verb>.ts`. */
+interface Verb {
+  /** The names that invoke it. */
+  names: readonly string[];
+  /** Its module, exporting `register`. */
+  module: string;
+}
+
+/** A group whose verbs each have their own file. */
+interface VerbGroup {
+  /** The group's description. */
+  description: string;
+  /** Flags after the verb belong to it (e.g. a command `exec` runs). */
+  positionalOptions?: boolean;
+  /** Its verbs, in the order help lists them. */
+  verbs: readonly Verb[];
+}
 
 /**
  * Every command group, by the names that invoke it. Each is loaded only
  * when used: a command starts faster without the others' modules.
  */
-const GROUPS: readonly {
+const GROUPS: readonly ({
   names: readonly string[];
-  module: string;
-  register: string;
-}[] = [
+} & ({ module: string; register: string } | VerbGroup))[] = [
   {
     names: ["version"],
     module: "./commands/version.ts",
@@ -84,9 +100,24 @@ const GROUPS: readonly {
     register: "networkCommand",
   },
   {
-    names: ["tasks", "task", "t"],
-    module: "./commands/tasks.ts",
-    register: "tasksCommand",
+    names: ["tasks", "t", "task"],
+    description: "manage tasks",
+    positionalOptions: true,
+    verbs: [
+      { names: ["attach"], module: "./commands/tasks/attach.ts" },
+      {
+        names: ["delete", "del", "remove", "rm"],
+        module: "./commands/tasks/delete.ts",
+      },
+      { names: ["exec"], module: "./commands/tasks/exec.ts" },
+      { names: ["list", "ls"], module: "./commands/tasks/list.ts" },
+      { names: ["kill"], module: "./commands/tasks/kill.ts" },
+      { names: ["pause"], module: "./commands/tasks/pause.ts" },
+      { names: ["resume"], module: "./commands/tasks/resume.ts" },
+      { names: ["ps"], module: "./commands/tasks/ps.ts" },
+      { names: ["start"], module: "./commands/tasks/start.ts" },
+      { names: ["metrics", "metric"], module: "./commands/tasks/metrics.ts" },
+    ],
   },
   {
     names: ["interfaces", "interface", "if"],
@@ -100,9 +131,38 @@ const GROUPS: readonly {
  * loads only this group's module graph, not every group's, at start-up
  * (`deno task compile` includes them all explicitly).
  */
-async function load(group: (typeof GROUPS)[number]): Promise<Register> {
-  const module = await import(new URL(group.module, import.meta.url).href);
-  return module[group.register] as Register;
+async function load(module: string, name: string): Promise<Register> {
+  const loaded = await import(new URL(module, import.meta.url).href);
+  return loaded[name] as Register;
+}
+
+/**
+ * Adds `group` to `program`: a module's group as it registers itself, or
+ * a group of verb files with only the invoked verb loaded (every verb
+ * when none is invoked, as for `--help`).
+ */
+async function addGroup(
+  program: Command,
+  connect: () => Connection,
+  group: (typeof GROUPS)[number],
+  args: readonly string[],
+): Promise<void> {
+  if ("module" in group) {
+    (await load(group.module, group.register))(program, connect);
+    return;
+  }
+  const command = program.command(group.names[0])
+    .aliases(group.names.slice(1))
+    .description(group.description);
+  if (group.positionalOptions) command.enablePositionalOptions();
+  const at = args.findIndex((arg) => group.names.includes(arg));
+  const name = at < 0
+    ? undefined
+    : args.slice(at + 1).find((arg) => !arg.startsWith("-"));
+  const invoked = group.verbs.find((verb) => verb.names.includes(name ?? ""));
+  for (const verb of invoked ? [invoked] : group.verbs) {
+    (await load(verb.module, "register"))(command, connect);
+  }
 }
 
 /** Global flags that take a value as the next argument. */
@@ -157,7 +217,7 @@ export async function ctrProgram(args?: readonly string[]): Promise<Command> {
   };
   const invoked = args && invokedGroup(args);
   for (const group of invoked ? [invoked] : GROUPS) {
-    (await load(group))(program, connect);
+    await addGroup(program, connect, group, invoked ? args : []);
   }
   return program;
 }

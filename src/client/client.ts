@@ -1,264 +1,33 @@
 /**
- * {@linkcode Client}: a connection to a daemon speaking containerd's v1
- * API (berth or containerd itself) and the context every call carries —
- * the namespace, an optional lease and an abort signal. Features that need
- * more code (pulling, unpacking, new containers) load their modules only
- * when first used, so a small command stays small.
+ * {@linkcode Client}: the whole client — {@linkcode CoreClient}'s calls
+ * and context, plus pulling images, reading and unpacking them, and
+ * making containers from them.
  *
  * @module
  */
-import {
-  type CallOptions,
-  type Client as ServiceClient,
-  createClient,
-  type Transport,
-} from "@connectrpc/connect";
-import type { DescService } from "@bufbuild/protobuf";
-import { Containers } from "../gen/containerd/services/containers/v1/containers_pb.ts";
-import { Events } from "../gen/containerd/services/events/v1/events_pb.ts";
-import { Images } from "../gen/containerd/services/images/v1/images_pb.ts";
-import { Version } from "../gen/containerd/services/version/v1/version_pb.ts";
-import { Container } from "./container.ts";
-import { ContentStore } from "./content.ts";
-import { toClientError } from "./errors.ts";
-import type * as ImageModule from "./image.ts";
-import type { Image } from "./image.ts";
-import { type LeaseOptions, withLease } from "./leases.ts";
-import type * as NewContainerModule from "./new_container.ts";
-import type { NewContainerOptions } from "./new_container.ts";
-import type * as PullModule from "./pull.ts";
-import type { PullOptions } from "./pull.ts";
-import { Snapshotter } from "./snapshots.ts";
-import { unixTransport } from "./transport.ts";
-
-/** The gRPC metadata header containerd reads the namespace from. */
-export const NAMESPACE_HEADER = "containerd-namespace";
-/** The gRPC metadata header containerd reads the lease from. */
-export const LEASE_HEADER = "containerd-lease";
-/** The namespace used when none is given, as ctr's. */
-export const DEFAULT_NAMESPACE = "default";
-
-/** The context of calls: what every request carries. */
-export interface CallContext {
-  /** The namespace (`containerd-namespace` header). */
-  namespace: string;
-  /** A lease that holds what the calls create (`containerd-lease`). */
-  lease?: string;
-  /** Aborts every call made in this context. */
-  signal?: AbortSignal;
-}
-
-/** Options of {@linkcode Client}: where to connect, and the context. */
-export interface ClientOptions {
-  /** Path of the daemon's UNIX socket (used unless `transport` is given). */
-  address?: string;
-  /** Any Connect transport to the daemon. */
-  transport?: Transport;
-  /** Namespace of the calls (default `default`). */
-  namespace?: string;
-  /** Lease of the calls. */
-  lease?: string;
-  /** Aborts every call. */
-  signal?: AbortSignal;
-}
-
-/** Headers of a call in `context`. */
-function contextHeaders(context: CallContext): Record<string, string> {
-  const headers: Record<string, string> = {
-    [NAMESPACE_HEADER]: context.namespace,
-  };
-  if (context.lease) headers[LEASE_HEADER] = context.lease;
-  return headers;
-}
-
-/** The stream's messages, its failure a typed error. */
-async function* typedErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
-  try {
-    yield* stream;
-  } catch (err) {
-    throw toClientError(err);
-  }
-}
+import { CoreClient } from "./core.ts";
+import { getImage, type Image } from "./image.ts";
+import { newContainer, type NewContainerOptions } from "./new_container.ts";
+import { pull, type PullOptions } from "./pull.ts";
+import type { Container } from "./container.ts";
 
 /**
- * `client`'s methods with the context's headers and signal added to every
- * call, and their errors typed.
- */
-function withContext<S extends DescService>(
-  service: S,
-  client: ServiceClient<S>,
-  context: CallContext,
-): ServiceClient<S> {
-  const wrapped: Record<string, unknown> = {};
-  for (const method of service.methods) {
-    const call = (client as Record<string, unknown>)[method.localName] as (
-      input: unknown,
-      options?: CallOptions,
-    ) => unknown;
-    wrapped[method.localName] = (input: unknown, options: CallOptions = {}) => {
-      const signal = context.signal && options.signal
-        ? AbortSignal.any([context.signal, options.signal])
-        : options.signal ?? context.signal;
-      const merged: CallOptions = {
-        ...options,
-        signal,
-        headers: { ...contextHeaders(context), ...headersOf(options.headers) },
-      };
-      if (
-        method.methodKind === "unary" ||
-        method.methodKind === "client_streaming"
-      ) {
-        return (call(input, merged) as Promise<unknown>).catch((err) => {
-          throw toClientError(err);
-        });
-      }
-      return typedErrors(call(input, merged) as AsyncIterable<unknown>);
-    };
-  }
-  return wrapped as ServiceClient<S>;
-}
-
-function headersOf(init: HeadersInit | undefined): Record<string, string> {
-  return init ? Object.fromEntries(new Headers(init).entries()) : {};
-}
-
-/**
- * A client of one daemon in one context. Derive clients for another
- * namespace, lease or signal with {@linkcode Client.with}; they share the
- * connection.
+ * A client of one daemon (berth or containerd) in one context. Derive
+ * clients for another namespace, lease or signal with `with`; they share
+ * the connection.
  *
  * @example
  * ```ts
- * import { Client } from "@berth/berth/client";
- * const client = new Client({ address: "/run/berth/berth.sock", namespace: "default" });
- * console.log((await client.version()).version);
+ * import { Client, withProcessArgs } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const image = await client.pull("127.0.0.1:5000/busybox:latest", { unpack: true });
+ * const container = await client.newContainer("c1", { image, spec: [withProcessArgs("true")] });
  * ```
  */
-export class Client {
-  /** What every call of this client carries. */
-  readonly context: Readonly<CallContext>;
-  readonly #transport: Transport;
-  readonly #services = new Map<DescService, unknown>();
-
-  /** Connects lazily: nothing is dialled until the first call. */
-  constructor(options: ClientOptions) {
-    if (!options.transport && !options.address) {
-      throw new TypeError("a Client needs an address or a transport");
-    }
-    this.#transport = options.transport ?? unixTransport(options.address!);
-    this.context = {
-      namespace: options.namespace ?? DEFAULT_NAMESPACE,
-      lease: options.lease,
-      signal: options.signal,
-    };
-  }
-
+export class Client extends CoreClient {
   /**
-   * A client sharing this one's connection, with parts of the context
-   * replaced (e.g. another namespace, or a lease).
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * const k8s = client.with({ namespace: "k8s.io" });
-   * console.log(k8s.context.namespace);
-   * ```
-   */
-  with(context: Partial<CallContext>): Client {
-    return new Client({
-      transport: this.#transport,
-      ...this.context,
-      ...context,
-    });
-  }
-
-  /**
-   * A typed client for one of the API's services, carrying this client's
-   * context; its errors are {@linkcode ClientError}s.
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * import { Namespaces } from "@berth/berth/client/api/namespaces";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * const { namespaces } = await client.service(Namespaces).list({});
-   * ```
-   */
-  service<S extends DescService>(service: S): ServiceClient<S> {
-    let client = this.#services.get(service) as ServiceClient<S> | undefined;
-    if (!client) {
-      client = withContext(
-        service,
-        createClient(service, this.#transport),
-        this.context,
-      );
-      this.#services.set(service, client);
-    }
-    return client;
-  }
-
-  /**
-   * The daemon's version and revision.
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * console.log(await client.version());
-   * ```
-   */
-  async version(): Promise<{ version: string; revision: string }> {
-    const { version, revision } = await this.service(Version).version({});
-    return { version, revision };
-  }
-
-  /**
-   * Runs `fn` with a client whose calls carry a new lease, deleted after.
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * await client.withLease((leased) => leased.pull("docker.io/library/busybox:latest"));
-   * ```
-   */
-  async withLease<T>(
-    fn: (leased: Client) => Promise<T>,
-    options?: LeaseOptions,
-  ): Promise<T> {
-    return await withLease(this, fn, options);
-  }
-
-  /**
-   * The events that match any of `filters` (all events without filters),
-   * as they happen.
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * for await (const e of client.subscribe(['topic~="/tasks/"'])) console.log(e.topic);
-   * ```
-   */
-  async *subscribe(filters: string[] = []): AsyncGenerator<EventEnvelope> {
-    for await (const e of this.service(Events).subscribe({ filters })) {
-      yield {
-        timestamp: e.timestamp
-          ? new Date(
-            Number(e.timestamp.seconds) * 1000 + e.timestamp.nanos / 1e6,
-          )
-          : undefined,
-        namespace: e.namespace,
-        topic: e.topic,
-        event: e.event,
-      };
-    }
-  }
-
-  /**
-   * Pulls `ref` from its registry (from this process, through the
-   * containerd API's content, images, diff and snapshots services, so it
+   * Pulls `ref` from its registry, from this process, through the
+   * containerd API's content, images, diff and snapshots services (so it
    * works against containerd too); returns the image.
    *
    * @example
@@ -268,9 +37,8 @@ export class Client {
    * const image = await client.pull("127.0.0.1:5000/busybox:latest", { unpack: true });
    * ```
    */
-  async pull(ref: string, options?: PullOptions): Promise<Image> {
-    const { pull } = await load<typeof PullModule>("./pull.ts");
-    return await pull(this, ref, options);
+  pull(ref: string, options?: PullOptions): Promise<Image> {
+    return pull(this, ref, options);
   }
 
   /**
@@ -283,10 +51,8 @@ export class Client {
    * const image = await client.getImage("docker.io/library/busybox:latest");
    * ```
    */
-  async getImage(name: string): Promise<Image> {
-    const { Image } = await load<typeof ImageModule>("./image.ts");
-    const { image } = await this.service(Images).get({ name });
-    return new Image(this, image!);
+  getImage(name: string): Promise<Image> {
+    return getImage(this, name);
   }
 
   /**
@@ -301,77 +67,7 @@ export class Client {
    * const container = await client.newContainer("c1", { image, spec: [withProcessArgs("true")] });
    * ```
    */
-  async newContainer(
-    id: string,
-    options?: NewContainerOptions,
-  ): Promise<Container> {
-    const { newContainer } = await load<typeof NewContainerModule>(
-      "./new_container.ts",
-    );
-    return await newContainer(this, id, options);
+  newContainer(id: string, options?: NewContainerOptions): Promise<Container> {
+    return newContainer(this, id, options);
   }
-
-  /**
-   * The container `id`; NotFoundError when there is none.
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * const container = await client.loadContainer("c1");
-   * ```
-   */
-  async loadContainer(id: string): Promise<Container> {
-    const { container } = await this.service(Containers).get({ id });
-    return new Container(this, container!);
-  }
-
-  /**
-   * The daemon's content store, in this client's namespace and lease.
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * console.log((await client.content().info("sha256:…")).size);
-   * ```
-   */
-  content(): ContentStore {
-    return new ContentStore(this);
-  }
-
-  /**
-   * Snapshotter `name` ("" for the default) of the daemon.
-   *
-   * @example
-   * ```ts
-   * import { Client } from "@berth/berth/client";
-   * const client = new Client({ address: "/run/berth/berth.sock" });
-   * console.log(await client.snapshotter().exists("sha256:…"));
-   * ```
-   */
-  snapshotter(name = ""): Snapshotter {
-    return new Snapshotter(this, name);
-  }
-}
-
-/** An event as {@linkcode Client.subscribe} yields it. */
-export interface EventEnvelope {
-  /** When it was published. */
-  timestamp?: Date;
-  /** The namespace it happened in. */
-  namespace: string;
-  /** Its topic (`/tasks/exit` …). */
-  topic: string;
-  /** The payload (decode it with `decodeEvent`). */
-  event?: { typeUrl: string; value: Uint8Array };
-}
-
-/**
- * Loads a module of the library by path. The specifier is data, not a
- * literal: a program that never pulls or makes containers never loads
- * their modules (`deno task compile` includes `src/client/`).
- */
-async function load<T>(path: string): Promise<T> {
-  return await import(new URL(path, import.meta.url).href) as T;
 }

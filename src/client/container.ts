@@ -9,7 +9,7 @@ import {
 } from "../gen/containerd/services/containers/v1/containers_pb.ts";
 import { Tasks } from "../gen/containerd/services/tasks/v1/tasks_pb.ts";
 import type { Spec } from "../oci/spec.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 import { InvalidArgumentError, isNotFound } from "./errors.ts";
 import { NULL_IO } from "./fifos.ts";
 import { Snapshotter } from "./snapshots.ts";

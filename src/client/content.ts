@@ -13,12 +13,7 @@ import {
   type WriteContentRequestSchema,
   type WriteContentResponse,
 } from "../gen/containerd/services/content/v1/content_pb.ts";
-import type {
-  BlobInfo,
-  BlobWriteOptions,
-  ImageContent,
-} from "../images/content.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 import {
   ClientError,
   Code,
@@ -417,6 +412,26 @@ export async function writeFull(
   while (data.length) data = data.subarray(await out.write(data));
 }
 
+/** A blob as the store describes it. */
+export interface BlobInfo {
+  /** Its digest. */
+  digest: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Its labels. */
+  labels: Record<string, string>;
+}
+
+/** Options of {@linkcode ContentStore.write}. */
+export interface BlobWriteOptions {
+  /** The digest the bytes must have. */
+  expected?: string;
+  /** The size they must have (0 or absent: unchecked). */
+  size?: number;
+  /** Labels of the committed blob. */
+  labels?: Record<string, string>;
+}
+
 /**
  * The daemon's content store in the client's namespace, in the shape
  * berth's image helpers (`src/images/`) read and write content through:
@@ -431,7 +446,7 @@ export async function writeFull(
  * for await (const chunk of content.read("sha256:…")) console.log(chunk.length);
  * ```
  */
-export class ContentStore implements ImageContent {
+export class ContentStore {
   readonly #client: Client;
 
   /** The store behind `client`, in its namespace and lease. */

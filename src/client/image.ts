@@ -8,7 +8,10 @@
  * @module
  */
 import { Diff } from "../gen/containerd/services/diff/v1/diff_pb.ts";
-import type { Image as ImageRecord } from "../gen/containerd/services/images/v1/images_pb.ts";
+import {
+  type Image as ImageRecord,
+  Images,
+} from "../gen/containerd/services/images/v1/images_pb.ts";
 import { chainID } from "../images/identity.ts";
 import {
   type ImageConfig,
@@ -22,7 +25,7 @@ import {
   defaultPlatformMatcher,
   type PlatformMatcher,
 } from "../types/platform.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 import { ContentStore } from "./content.ts";
 import { isNotFound } from "./errors.ts";
 import { Snapshotter } from "./snapshots.ts";
@@ -205,4 +208,20 @@ export class Image {
     });
     return result.chainID;
   }
+}
+
+/**
+ * The image named `name` of `client`'s daemon; NotFoundError when there
+ * is none.
+ *
+ * @example
+ * ```ts
+ * import { Client, getImage } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const image = await getImage(client, "docker.io/library/busybox:latest");
+ * ```
+ */
+export async function getImage(client: Client, name: string): Promise<Image> {
+  const { image } = await client.service(Images).get({ name });
+  return new Image(client, image!);
 }

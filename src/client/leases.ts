@@ -6,7 +6,7 @@
  * @module
  */
 import { Leases } from "../gen/containerd/services/leases/v1/leases_pb.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 
 /** The label holding a lease's expiry time (RFC 3339), as containerd's. */
 export const LEASE_EXPIRE_LABEL = "containerd.io/gc.expire";
@@ -60,9 +60,9 @@ export async function createLease(
  * });
  * ```
  */
-export async function withLease<T>(
-  client: Client,
-  fn: (leased: Client) => Promise<T>,
+export async function withLease<C extends Client, T>(
+  client: C,
+  fn: (leased: C) => Promise<T>,
   options: LeaseOptions = {},
 ): Promise<T> {
   if (client.context.lease) return await fn(client);

@@ -27,6 +27,7 @@
  *
  * @module
  */
+export * from "./core.ts";
 export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./transport.ts";

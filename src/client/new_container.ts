@@ -19,7 +19,7 @@ import {
 } from "../oci/mod.ts";
 import { chainID } from "../images/identity.ts";
 import type { PlatformMatcher } from "../types/platform.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 import {
   Container,
   DEFAULT_RUNTIME,

@@ -26,7 +26,7 @@ import {
   defaultPlatformMatcher,
   type PlatformMatcher,
 } from "../types/platform.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 import { ContentStore } from "./content.ts";
 import { isAlreadyExists } from "./errors.ts";
 import { Image } from "./image.ts";

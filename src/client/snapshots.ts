@@ -7,8 +7,7 @@
  */
 import { Snapshots } from "../gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import type { Mount } from "../types/mount.ts";
-import type { ImageSnapshotOptions, ImageSnapshots } from "../images/unpack.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 import { isNotFound } from "./errors.ts";
 
 /** The snapshotter containerd and berth use when none is named. */
@@ -31,6 +30,12 @@ export function mountsFromWire(
     source,
     options: [...options],
   }));
+}
+
+/** Options of making and committing snapshots. */
+export interface SnapshotOptions {
+  /** Labels of the snapshot. */
+  labels?: Record<string, string>;
 }
 
 /** Information about a snapshot. */
@@ -58,7 +63,7 @@ const KINDS = ["unknown", "view", "active", "committed"] as const;
  * const mounts = await snapshots.prepare("my-rootfs", "sha256:…");
  * ```
  */
-export class Snapshotter implements ImageSnapshots {
+export class Snapshotter {
   /** The snapshotter's name. */
   readonly name: string;
   readonly #client: Client;
@@ -99,7 +104,7 @@ export class Snapshotter implements ImageSnapshots {
   async prepare(
     key: string,
     parent = "",
-    options: ImageSnapshotOptions = {},
+    options: SnapshotOptions = {},
   ): Promise<Mount[]> {
     const { mounts } = await this.#service.prepare({
       snapshotter: this.name,
@@ -114,7 +119,7 @@ export class Snapshotter implements ImageSnapshots {
   async view(
     key: string,
     parent: string,
-    options: ImageSnapshotOptions = {},
+    options: SnapshotOptions = {},
   ): Promise<Mount[]> {
     const { mounts } = await this.#service.view({
       snapshotter: this.name,
@@ -138,7 +143,7 @@ export class Snapshotter implements ImageSnapshots {
   async commit(
     name: string,
     key: string,
-    options: ImageSnapshotOptions = {},
+    options: SnapshotOptions = {},
   ): Promise<void> {
     await this.#service.commit({
       snapshotter: this.name,

@@ -11,7 +11,7 @@ import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { Tasks } from "../gen/containerd/services/tasks/v1/tasks_pb.ts";
 import type { Metric } from "../gen/containerd/types/metrics_pb.ts";
 import type { SpecProcess } from "../oci/spec.ts";
-import type { Client } from "./client.ts";
+import type { CoreClient as Client } from "./core.ts";
 import { FifoSet, NULL_IO, type StdioPaths, type Streams } from "./fifos.ts";
 import { processJSON } from "./spec_json.ts";
 
