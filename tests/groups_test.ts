@@ -333,3 +333,49 @@ Deno.test("50 containers in several groups outlive a killed daemon; those that e
     await daemon[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("a group's shim left without tasks lingers for the group's next container, and ends with its daemon", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-test-" });
+  const config = `[runtimes."io.containerd.runc.v2"]\nshim_linger = "10m"\n`;
+  let daemon = await startDaemon({ dir, config });
+  try {
+    await prepare(daemon, []);
+    const start = async (id: string) => {
+      const r = await runDetached(daemon, "default", [
+        BUSYBOX,
+        id,
+        "sleep",
+        "600",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const pid = await readShimPid(daemon, "default", id);
+      assert.ok(pid, `shim.pid of ${id}`);
+      return pid;
+    };
+    const first = await start("a");
+    await killAndRemove(daemon, "default", "a");
+    assert.ok(await isAlive(first), "the idle shim lingers");
+    assert.equal(await start("b"), first, "the next container joins it");
+    await killAndRemove(daemon, "default", "b");
+
+    // A killed daemon leaves no idle shim behind: it ends when its last
+    // client is gone.
+    daemon.process.kill("SIGKILL");
+    await daemon.process.status;
+    await waitUntil("the idle shim exits", async () => !await isAlive(first));
+
+    // A daemon that stops shuts its idle shims down.
+    daemon = await startDaemon({ dir, config });
+    const second = await start("c");
+    await killAndRemove(daemon, "default", "c");
+    assert.ok(await isAlive(second), "the idle shim lingers");
+    await daemon.stop();
+    await waitUntil("the idle shim exits", async () => !await isAlive(second));
+  } finally {
+    if (daemon.process.pid && await isAlive(daemon.process.pid)) {
+      await removeAll(daemon, ["default"]);
+    }
+    await reapShimsAndRunc(daemon);
+    await daemon[Symbol.asyncDispose]();
+  }
+});

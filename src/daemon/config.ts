@@ -105,6 +105,11 @@ export interface RuntimeConfig {
   shim_group: string;
   /** The most containers one shim serves; the next starts a fresh shim. */
   shim_max_tasks: number;
+  /**
+   * How long a group's shim left without containers waits for the group's
+   * next one before it exits (Go duration; "0": it exits at once).
+   */
+  shim_linger: string;
 }
 
 /** The values `shim_group` may take. */
@@ -120,6 +125,7 @@ function defaultRuntime(): RuntimeConfig {
     runc_root: "",
     shim_group: "namespace",
     shim_max_tasks: 64,
+    shim_linger: "2s",
   };
 }
 
@@ -251,6 +257,14 @@ export function parseConfig(text: string, file = "<config>"): Config {
       throw new ConfigError(
         file,
         `runtimes.${name}.shim_group must be one of ${SHIM_GROUPS.join(", ")}`,
+      );
+    }
+    try {
+      parseDuration(runtime.shim_linger);
+    } catch (err) {
+      throw new ConfigError(
+        file,
+        `runtimes.${name}.shim_linger: ${(err as Error).message}`,
       );
     }
     if (

@@ -120,6 +120,7 @@ function runtimesOf(config: Config): Record<string, Runtime> {
       runcRoot: r.runc_root || join(config.state, "runc"),
       shimGroup: r.shim_group as ShimGrouping,
       shimMaxTasks: r.shim_max_tasks,
+      shimLingerMs: parseDuration(r.shim_linger),
     };
   }
   return runtimes;

@@ -9,6 +9,10 @@
  * `start` action, which answers with its group's address; tasks whose
  * shims answer at the same address share one connection.
  *
+ * A group's shim left without tasks lingers for `lingerMs` before it is
+ * shut down, so that a group whose containers come and go one at a time
+ * (`ctr run --rm` after `ctr run --rm`) does not start a shim for each.
+ *
  * @module
  */
 import { type Client, createClient } from "@connectrpc/connect";
@@ -39,6 +43,8 @@ export class Shim {
   readonly tasks = new Set<string>();
   readonly #connection: TtrpcClient;
   #released = false;
+  /** While it lingers without tasks: the timer that shuts it down. */
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Wraps `connection` to the shim at `address`. */
   constructor(address: string, connection: TtrpcClient, group?: string) {
@@ -84,6 +90,8 @@ export interface ShimRequest {
   group: string | undefined;
   /** The most tasks a shared shim serves. */
   maxTasks: number;
+  /** How long a group's shim without tasks waits for another (0: none). */
+  lingerMs: number;
 }
 
 /** Options for {@linkcode ShimManager}. */
@@ -169,18 +177,41 @@ export class ShimManager {
    * The task of `bundle` is gone from `shim`. A shim left without tasks
    * is shut down (it exits once it has none) and disconnected.
    */
-  async release(shim: Shim, bundle: Bundle): Promise<void> {
+  async release(
+    shim: Shim,
+    bundle: Bundle,
+    lingerMs: number = 0,
+  ): Promise<void> {
     shim.tasks.delete(taskKey(bundle));
     if (shim.tasks.size > 0 || shim.released) return;
-    this.#shims.delete(shim.address);
-    await shim.release({ id: bundle.id });
+    if (shim.group !== undefined && lingerMs > 0) {
+      shim.idleTimer = setTimeout(() => {
+        shim.idleTimer = undefined;
+        if (shim.tasks.size === 0) this.#retire(shim, bundle.id);
+      }, lingerMs);
+      return;
+    }
+    await this.#retire(shim, bundle.id);
   }
 
-  /** Disconnects from every shim (they keep running). */
+  async #retire(shim: Shim, id: string): Promise<void> {
+    if (shim.released) return;
+    this.#shims.delete(shim.address);
+    await shim.release({ id });
+  }
+
+  /**
+   * Disconnects from every shim: those with tasks keep running, those
+   * lingering without any are shut down.
+   */
   async close(): Promise<void> {
     const shims = [...this.#shims.values()];
     this.#shims.clear();
-    for (const shim of shims) await shim.release();
+    for (const shim of shims) {
+      const idle = shim.idleTimer !== undefined;
+      clearTimeout(shim.idleTimer);
+      await shim.release(idle ? { id: "" } : undefined);
+    }
   }
 
   #withRoom(group: string, maxTasks: number): Shim | undefined {
@@ -193,6 +224,8 @@ export class ShimManager {
   }
 
   #join(shim: Shim, key: string): Shim {
+    clearTimeout(shim.idleTimer);
+    shim.idleTimer = undefined;
     shim.tasks.add(key);
     return shim;
   }

@@ -105,8 +105,8 @@ interface Task {
   bundle: Bundle;
   shim: Shim;
   pid: number;
-  /** How its shim is run, for the clean-up after it died. */
-  command: ShimCommand;
+  /** Its runtime: how its shim is run, for the clean-up after it died. */
+  runtime: Runtime;
 }
 
 /**
@@ -137,6 +137,8 @@ export interface Runtime {
   shimGroup: ShimGrouping;
   /** The most tasks one shim serves; the next starts a fresh shim. */
   shimMaxTasks: number;
+  /** How long a group's shim without tasks waits for the next one. */
+  shimLingerMs: number;
 }
 
 /** Options for {@linkcode TaskManager}. */
@@ -243,6 +245,7 @@ export class TaskManager {
         bundle,
         group: shimGroup(runtime, options),
         maxTasks: runtime.shimMaxTasks,
+        lingerMs: runtime.shimLingerMs,
       });
       await writeShimAddress(bundle, shim.address);
       const created = await shim.api.create({
@@ -262,7 +265,7 @@ export class TaskManager {
         bundle,
         shim,
         pid: created.pid,
-        command: runtime.shim,
+        runtime,
       });
       return created.pid;
     } catch (err) {
@@ -400,7 +403,11 @@ export class TaskManager {
     const task = this.#task(namespace, id);
     const deleted = await task.shim.api.delete({ id });
     this.#tasks.delete(this.#key(namespace, id));
-    await this.#shims.release(task.shim, task.bundle);
+    await this.#shims.release(
+      task.shim,
+      task.bundle,
+      task.runtime.shimLingerMs,
+    );
     await removeBundle(task.bundle);
     return {
       pid: deleted.pid,
@@ -422,7 +429,8 @@ export class TaskManager {
       // The bundle names its runtime: its shim's log, and its clean-up.
       const name = await readBundleRuntime(bundle) ??
         this.#options.defaultRuntime;
-      const command = this.#runtimeOrDefault(name).shim;
+      const runtime = this.#runtimeOrDefault(name);
+      const command = runtime.shim;
       let shim: Shim | undefined;
       try {
         shim = await this.#shims.load(await readShimAddress(bundle), bundle);
@@ -434,7 +442,7 @@ export class TaskManager {
           bundle,
           shim,
           pid: state.pid,
-          command,
+          runtime,
         });
         readShimLog(this.#shims.startOptions(command, bundle));
       } catch {
@@ -453,7 +461,7 @@ export class TaskManager {
     const tasks = [...this.#tasks.entries()].filter(([, t]) => t.shim === shim);
     for (const [key] of tasks) this.#tasks.delete(key);
     for (const [, task] of tasks) {
-      await this.#cleanUp(task.bundle, task.command).catch(() => {});
+      await this.#cleanUp(task.bundle, task.runtime.shim).catch(() => {});
       const exitedAt = timestampNow();
       const ids = {
         containerId: task.bundle.id,

@@ -181,6 +181,11 @@ async function serve(a: ShimArgs): Promise<number> {
     onShutdown: () => stop(),
   });
   server.registerService(Task, service.handlers());
+  // A shim kept idle for its group's next container (see the daemon's
+  // shim_linger) ends when nobody is connected any more: its daemon died.
+  server.onDisconnect = (open) => {
+    if (open === 0 && service.done) stop();
+  };
   await Deno.writeTextFile(join(a.bundle, "shim.pid"), `${Deno.pid}\n`);
   // The address is on disk before anyone can connect and look for it.
   await Deno.writeTextFile(join(a.bundle, "address"), `unix://${socket}`);

@@ -129,10 +129,22 @@ export class TaskService {
   readonly #containers = new Map<string, Container>();
   /** Ids whose Create is under way. */
   readonly #creating = new Set<string>();
+  /** Whether any Create has succeeded. */
+  #served = false;
 
   /** Creates the service; nothing runs until Create. */
   constructor(options: TaskServiceOptions) {
     this.#options = options;
+  }
+
+  /** Whether it serves no container (and none is being created). */
+  get idle(): boolean {
+    return this.#containers.size === 0 && this.#creating.size === 0;
+  }
+
+  /** Whether it has served containers and serves none any more. */
+  get done(): boolean {
+    return this.#served && this.idle;
   }
 
   #publish = (...args: Parameters<EventPublisher["publish"]>) =>
@@ -211,8 +223,7 @@ export class TaskService {
         }),
       shutdown: async (r) => {
         // A shim ends with its last container (or when told to now).
-        const busy = this.#containers.size > 0 || this.#creating.size > 0;
-        if (!r.now && busy) return {};
+        if (!r.now && !this.idle) return {};
         await this.#options.publisher.flush();
         queueMicrotask(() => setTimeout(() => this.#options.onShutdown?.(), 0));
         return {};
@@ -241,7 +252,9 @@ export class TaskService {
     }
     this.#creating.add(r.id);
     try {
-      return await this.#create(r);
+      const created = await this.#create(r);
+      this.#served = true;
+      return created;
     } finally {
       this.#creating.delete(r.id);
     }

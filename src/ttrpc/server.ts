@@ -68,6 +68,8 @@ export class TtrpcServer {
   readonly #loops = new Set<Promise<void>>();
   #listener: Deno.Listener | undefined;
   #accepting: Promise<void> | undefined;
+  /** Called after a connection has ended, with how many remain. */
+  onDisconnect: ((open: number) => void) | undefined;
 
   /** Registers raw handlers for `service`, keyed by proto method name. */
   register(service: string, handlers: Record<string, RawHandler>): void {
@@ -130,6 +132,7 @@ export class TtrpcServer {
     const loop = this.#connLoop(channel).finally(() => {
       this.#channels.delete(channel);
       this.#loops.delete(loop);
+      this.onDisconnect?.(this.#channels.size);
     });
     this.#loops.add(loop);
     return loop;
