@@ -4,7 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
+import {
+  Content,
+  WriteAction,
+} from "../src/gen/containerd/services/content/v1/content_pb.ts";
+import { Events } from "../src/gen/containerd/services/events/v1/events_pb.ts";
+import { Images } from "../src/gen/containerd/services/images/v1/images_pb.ts";
 import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
+import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
+import { realtimeNanos } from "../src/sys/clock.ts";
 import { Namespaces } from "../src/gen/containerd/services/namespaces/v1/namespace_pb.ts";
 import { apiClient } from "./_client.ts";
 import { BUSYBOX, readShimPid, withBusybox } from "./_containers.ts";
@@ -178,4 +188,120 @@ Deno.test("garbage collection runs on containerd's schedule", async (t) => {
     await leases.delete({ id: "trigger", sync: true });
     assert.ok(!(await listed()).includes(loose));
   });
+});
+
+Deno.test("timestamps keep nanoseconds, as containerd's do", async () => {
+  await using berth = await startDaemon();
+  const ns = { address: berth.address, namespace: "default" };
+  const leases = apiClient(Leases, ns);
+  const content = apiClient(Content, ns);
+  const images = apiClient(Images, ns);
+  const containers = apiClient(Containers, ns);
+  const snapshots = apiClient(Snapshots, ns);
+  const events = apiClient(Events, ns);
+  await leases.create({ id: "hold" });
+  const held = apiClient(Content, { ...ns, lease: "hold" });
+  const times: [string, Timestamp | undefined][] = [];
+  const before = realtimeNanos();
+
+  const subscription = events.subscribe({ filters: ['topic=="/leases/x"'] });
+  const first = subscription[Symbol.asyncIterator]().next();
+  // Events flow once the subscription is in place: publish until one comes.
+  let envelope;
+  for (let i = 0; !envelope; i++) {
+    await events.publish({
+      topic: "/leases/x",
+      event: {
+        typeUrl: "containerd.events.ContainerDelete",
+        value: new Uint8Array(),
+      },
+    });
+    envelope = await Promise.race([
+      first.then((r) => r.value),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 50)),
+    ]);
+    assert.ok(i < 100, "no event came");
+  }
+  times.push(["event", envelope.timestamp]);
+
+  times.push(["lease", (await leases.create({ id: "t" })).lease?.createdAt]);
+  const data = new TextEncoder().encode(`stamped ${crypto.randomUUID()}`);
+  const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  for await (
+    const _ of held.write((async function* () {
+      yield {
+        action: WriteAction.WRITE,
+        ref: "partial",
+        data: data.subarray(0, 3),
+      };
+    })())
+  ) { /* drain */ }
+  const status = (await content.status({ ref: "partial" })).status;
+  times.push(["ingest started", status?.startedAt]);
+  times.push(["ingest updated", status?.updatedAt]);
+  for await (
+    const _ of held.write((async function* () {
+      yield {
+        action: WriteAction.COMMIT,
+        ref: "whole",
+        total: BigInt(data.length),
+        expected: digest,
+        data,
+      };
+    })())
+  ) { /* drain */ }
+  const info = (await content.info({ digest })).info;
+  times.push(["content created", info?.createdAt]);
+  times.push(["content updated", info?.updatedAt]);
+  const image = (await images.create({
+    image: {
+      name: "stamped:1",
+      target: {
+        mediaType: "application/octet-stream",
+        digest,
+        size: BigInt(data.length),
+      },
+    },
+  })).image;
+  times.push(["image created", image?.createdAt]);
+  const gotImage = (await images.get({ name: "stamped:1" })).image;
+  times.push(["image read back", gotImage?.createdAt]);
+  const container = (await containers.create({
+    container: {
+      id: "stamped",
+      runtime: { name: "io.containerd.runc.v2" },
+      spec: {
+        typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Spec",
+        value: new TextEncoder().encode("{}"),
+      },
+    },
+  })).container;
+  times.push(["container created", container?.createdAt]);
+  times.push([
+    "container read back",
+    (await containers.get({ id: "stamped" })).container?.updatedAt,
+  ]);
+  await snapshots.prepare({ snapshotter: "native", key: "stamped" });
+  const snapshot =
+    (await snapshots.stat({ snapshotter: "native", key: "stamped" }))
+      .info;
+  times.push(["snapshot created", snapshot?.createdAt]);
+  const after = realtimeNanos();
+
+  for (const [what, time] of times) {
+    assert.ok(time, `${what} has a time`);
+    const nanos = time.seconds * 1_000_000_000n + BigInt(time.nanos);
+    assert.ok(
+      before <= nanos && nanos <= after,
+      `${what}: ${nanos} not in [${before}, ${after}]`,
+    );
+    // Milliseconds would leave these digits zero (1 in 10^6 odds otherwise).
+    assert.notEqual(time.nanos % 1_000_000, 0, `${what} has nanoseconds`);
+  }
+  // Read back, a time is the one given at creation.
+  assert.deepEqual(gotImage?.createdAt, image?.createdAt);
+  assert.deepEqual(
+    (await containers.get({ id: "stamped" })).container?.createdAt,
+    container?.createdAt,
+  );
 });

@@ -4,7 +4,7 @@
  *
  * - `data`: the bytes written so far (its size is the offset);
  * - `ref`: the ref, verbatim;
- * - `startedat`, `updatedat`: ISO 8601 timestamps;
+ * - `startedat`, `updatedat`: RFC 3339 timestamps with nanoseconds;
  * - `total`: the expected size in decimal, when known;
  * - `expected`: the expected digest, when known (berth's addition).
  *
@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { IngestStatus } from "./store.ts";
+import { formatRfc3339Nano, parseRfc3339Nano } from "../types/mod.ts";
 
 /** The directory name of `ref`'s ingest: the hex sha256 of the ref. */
 export function ingestDirName(ref: string): string {
@@ -53,7 +54,7 @@ export async function writeFileAtomic(
 
 /** Writes a timestamp file. */
 export function writeTimestamp(path: string, time: Date): Promise<void> {
-  return writeFileAtomic(path, time.toISOString());
+  return writeFileAtomic(path, formatRfc3339Nano(time));
 }
 
 /** The text of `path`, or undefined when it is missing. */
@@ -70,7 +71,7 @@ async function readOptional(path: string): Promise<string | undefined> {
 async function readTimestamp(path: string): Promise<Date | undefined> {
   const text = await readOptional(path);
   if (text === undefined) return undefined;
-  const time = new Date(text.trim());
+  const time = parseRfc3339Nano(text.trim()) ?? new Date(text.trim());
   return Number.isNaN(time.getTime()) ? undefined : time;
 }
 

@@ -37,6 +37,8 @@ import {
 } from "./ingest.ts";
 import { lockRef, type RefLock } from "./locks.ts";
 import { LocalContentWriter } from "./writer.ts";
+import { NanoDate } from "../types/mod.ts";
+import { realtimeNanos } from "../sys/clock.ts";
 
 /** A committed blob. */
 export interface BlobInfo {
@@ -375,7 +377,7 @@ export class LocalContentStore {
       }
       status = resumed;
     } else {
-      const now = new Date();
+      const now = new NanoDate(realtimeNanos());
       status = {
         ref,
         offset: 0,

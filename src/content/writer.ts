@@ -21,6 +21,8 @@ import { DIGEST_ALGORITHM, validateDigest } from "./digest.ts";
 import { ingestFiles, writeTimestamp } from "./ingest.ts";
 import type { RefLock } from "./locks.ts";
 import type { CommitOptions, ContentWriter, IngestStatus } from "./store.ts";
+import { NanoDate } from "../types/mod.ts";
+import { realtimeNanos } from "../sys/clock.ts";
 
 /** What a {@linkcode LocalContentWriter} is opened with (by the store). */
 export interface LocalWriterOptions {
@@ -122,7 +124,7 @@ export class LocalContentWriter implements ContentWriter {
     }
     this.#hash = next;
     this.#offset = end;
-    this.#updatedAt = new Date();
+    this.#updatedAt = new NanoDate(realtimeNanos());
   }
 
   /** Discards everything written (only size 0 is supported). */
@@ -136,7 +138,7 @@ export class LocalContentWriter implements ContentWriter {
       await file.seek(0, Deno.SeekMode.Start);
       this.#hash = createHash("sha256");
       this.#offset = 0;
-      this.#updatedAt = new Date();
+      this.#updatedAt = new NanoDate(realtimeNanos());
     });
   }
 

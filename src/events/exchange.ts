@@ -11,8 +11,10 @@ import {
   BerthError,
   Code,
   invalidArgument,
+  NanoDate,
   validateIdentifier,
 } from "../types/mod.ts";
+import { realtimeNanos } from "../sys/clock.ts";
 
 /** An event payload: a protobuf message packed like `google.protobuf.Any`. */
 export interface EventPayload {
@@ -91,7 +93,12 @@ export class Exchange {
   publish(namespace: string, topic: string, event: EventPayload): Envelope {
     validateIdentifier(namespace);
     validateTopic(topic);
-    const envelope = { timestamp: new Date(), namespace, topic, event };
+    const envelope = {
+      timestamp: new NanoDate(realtimeNanos()),
+      namespace,
+      topic,
+      event,
+    };
     this.#deliver(envelope);
     return envelope;
   }

@@ -23,6 +23,8 @@ import {
 import { updateLabels } from "./_labels.ts";
 import type { MetadataDB } from "./db.ts";
 import type { NamespaceStore } from "./namespaces.ts";
+import { fromNanosColumn, nanosColumn, timestampNow } from "./_time.ts";
+import { nanosOf } from "../types/mod.ts";
 
 /** A protobuf `Any` kept opaque: its type URL and encoded bytes. */
 export interface TypedValue {
@@ -81,12 +83,17 @@ interface ContainerRow {
   snapshotter: string;
   snapshot_key: string;
   extensions: string;
-  created_at: number;
-  updated_at: number;
+  created_at: string;
+  updated_at: string;
 }
 
 const COLUMNS =
   "id, labels, image, runtime_name, runtime_options_type, runtime_options, spec_type, spec, snapshotter, snapshot_key, extensions, created_at, updated_at";
+/** {@linkcode COLUMNS} as read: the timestamps whole. */
+const SELECTED = COLUMNS.replace(
+  "created_at, updated_at",
+  `${nanosColumn("created_at")}, ${nanosColumn("updated_at")}`,
+);
 
 function typed(
   typeUrl: string | null,
@@ -140,8 +147,8 @@ function toContainer(row: ContainerRow): Container {
     snapshotter: row.snapshotter,
     snapshotKey: row.snapshot_key,
     extensions: decodeExtensions(row.extensions),
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
+    createdAt: fromNanosColumn(row.created_at),
+    updatedAt: fromNanosColumn(row.updated_at),
   };
 }
 
@@ -206,7 +213,7 @@ export class ContainerStore {
 
   #row(namespace: string, id: string): ContainerRow | undefined {
     return this.#db.sql.prepare(
-      `SELECT ${COLUMNS} FROM containers WHERE namespace = ? AND id = ?`,
+      `SELECT ${SELECTED} FROM containers WHERE namespace = ? AND id = ?`,
     ).get(namespace, id) as ContainerRow | undefined;
   }
 
@@ -237,7 +244,7 @@ export class ContainerStore {
       throw invalidArgument(`${err.message}: invalid argument`);
     }
     const rows = this.#db.sql.prepare(
-      `SELECT ${COLUMNS} FROM containers WHERE namespace = ? ORDER BY id`,
+      `SELECT ${SELECTED} FROM containers WHERE namespace = ? ORDER BY id`,
     ).all(namespace) as unknown as ContainerRow[];
     return rows.map(toContainer).filter((container) =>
       filter.match(fieldsAdaptor({
@@ -261,8 +268,8 @@ export class ContainerStore {
       container.snapshotter,
       container.snapshotKey,
       encodeExtensions(container.extensions),
-      container.createdAt.getTime(),
-      container.updatedAt.getTime(),
+      nanosOf(container.createdAt),
+      nanosOf(container.updatedAt),
     ];
     const result = insert
       ? this.#db.sql.prepare(
@@ -280,7 +287,7 @@ export class ContainerStore {
       "create container failed validation",
       () => validateContainer(input),
     );
-    const now = new Date();
+    const now = timestampNow();
     const container: Container = {
       id: input.id,
       labels: storedLabels(input.labels ?? {}),
@@ -364,7 +371,7 @@ export class ContainerStore {
       }
       withContext("update failed validation", () => validateContainer(updated));
       updated.labels = storedLabels(updated.labels);
-      updated.updatedAt = new Date();
+      updated.updatedAt = timestampNow();
       this.#write(namespace, updated, false);
       return updated;
     });

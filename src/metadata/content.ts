@@ -30,6 +30,11 @@ import { updateLabels } from "./_labels.ts";
 import type { MetadataDB } from "./db.ts";
 import type { LeaseStore } from "./leases.ts";
 import type { NamespaceStore } from "./namespaces.ts";
+import { fromNanosColumn, nanosColumn, timestampNow } from "./_time.ts";
+import { nanosOf } from "../types/mod.ts";
+
+/** The content table's timestamps, read whole. */
+const TIMES = `${nanosColumn("created_at")}, ${nanosColumn("updated_at")}`;
 
 /** A blob as one namespace sees it. */
 export interface ContentInfo {
@@ -84,8 +89,8 @@ interface ContentRow {
   digest: string;
   size: number;
   labels: string;
-  created_at: number;
-  updated_at: number;
+  created_at: string;
+  updated_at: string;
 }
 
 interface IngestRow {
@@ -94,7 +99,7 @@ interface IngestRow {
   expected: string;
   total: number;
   shared: number;
-  started_at: number;
+  started_at: string;
   expires_at: number | null;
 }
 
@@ -102,8 +107,8 @@ function toInfo(row: ContentRow): ContentInfo {
   return {
     digest: row.digest,
     size: row.size,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
+    createdAt: fromNanosColumn(row.created_at),
+    updatedAt: fromNanosColumn(row.updated_at),
     labels: JSON.parse(row.labels),
   };
 }
@@ -160,7 +165,7 @@ export class NamespacedContentStore {
 
   #row(namespace: string, digest: string): ContentRow | undefined {
     return this.#db.sql.prepare(
-      "SELECT digest, size, labels, created_at, updated_at FROM content WHERE namespace = ? AND digest = ?",
+      `SELECT digest, size, labels, ${TIMES} FROM content WHERE namespace = ? AND digest = ?`,
     ).get(namespace, digest) as ContentRow | undefined;
   }
 
@@ -191,11 +196,11 @@ export class NamespacedContentStore {
         paths,
         `content info ${JSON.stringify(update.digest)}`,
       );
-      const now = Date.now();
+      const now = timestampNow();
       this.#db.sql.prepare(
         "UPDATE content SET labels = ?, updated_at = ? WHERE namespace = ? AND digest = ?",
-      ).run(JSON.stringify(labels), now, namespace, update.digest);
-      return { ...current, labels, updatedAt: new Date(now) };
+      ).run(JSON.stringify(labels), nanosOf(now), namespace, update.digest);
+      return { ...current, labels, updatedAt: now };
     });
   }
 
@@ -203,7 +208,7 @@ export class NamespacedContentStore {
   list(namespace: string, filters: readonly string[] = []): ContentInfo[] {
     const filter = parseFilters(filters);
     const rows = this.#db.sql.prepare(
-      "SELECT digest, size, labels, created_at, updated_at FROM content WHERE namespace = ? ORDER BY digest",
+      `SELECT digest, size, labels, ${TIMES} FROM content WHERE namespace = ? ORDER BY digest`,
     ).all(namespace) as unknown as ContentRow[];
     return rows.map(toInfo).filter((info) =>
       filter.match(fieldsAdaptor({
@@ -241,7 +246,9 @@ export class NamespacedContentStore {
 
   #ingest(namespace: string, ref: string): IngestRow | undefined {
     return this.#db.sql.prepare(
-      "SELECT ref, backend_ref, expected, total, shared, started_at, expires_at FROM ingests WHERE namespace = ? AND ref = ?",
+      `SELECT ref, backend_ref, expected, total, shared, ${
+        nanosColumn("started_at")
+      }, expires_at FROM ingests WHERE namespace = ? AND ref = ?`,
     ).get(namespace, ref) as IngestRow | undefined;
   }
 
@@ -252,8 +259,8 @@ export class NamespacedContentStore {
         offset: row.total,
         total: row.total,
         expected: row.expected,
-        startedAt: new Date(row.started_at),
-        updatedAt: new Date(row.started_at),
+        startedAt: fromNanosColumn(row.started_at),
+        updatedAt: fromNanosColumn(row.started_at),
       };
     }
     const status = await this.#blobs.status(row.backend_ref);
@@ -274,7 +281,9 @@ export class NamespacedContentStore {
   ): Promise<IngestStatus[]> {
     const filter = parseFilters(filters);
     const rows = this.#db.sql.prepare(
-      "SELECT ref, backend_ref, expected, total, shared, started_at, expires_at FROM ingests WHERE namespace = ? ORDER BY ref",
+      `SELECT ref, backend_ref, expected, total, shared, ${
+        nanosColumn("started_at")
+      }, expires_at FROM ingests WHERE namespace = ? ORDER BY ref`,
     ).all(namespace) as unknown as IngestRow[];
     const statuses: IngestStatus[] = [];
     for (const row of rows) {
@@ -365,6 +374,7 @@ export class NamespacedContentStore {
       this.#namespaces.ensure(namespace);
       const existing = this.#ingest(namespace, options.ref);
       const now = Date.now();
+      const startedAt = nanosOf(timestampNow());
       const leased = options.lease !== undefined;
       this.#leases.hold(namespace, options.lease, {
         type: "ingests",
@@ -392,7 +402,7 @@ export class NamespacedContentStore {
           expected,
           total,
           shared ? 1 : 0,
-          now,
+          startedAt,
           expiresAt,
         );
       }
@@ -506,7 +516,7 @@ export class NamespacedContentStore {
           id: row.ref,
         });
         leases.hold(namespace, lease, { type: "content", id: digest });
-        const now = Date.now();
+        const now = nanosOf(timestampNow());
         const result = db.sql.prepare(
           "INSERT INTO content (namespace, digest, size, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         ).run(namespace, digest, size, JSON.stringify(labels), now, now);

@@ -155,6 +155,24 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    // containerd keeps its timestamps with nanoseconds: so do these columns
+    // from here on (they held milliseconds).
+    version: 8,
+    sql: `
+      UPDATE namespaces SET created_at = created_at * 1000000;
+      UPDATE leases SET created_at = created_at * 1000000;
+      UPDATE content SET created_at = created_at * 1000000,
+        updated_at = updated_at * 1000000;
+      UPDATE ingests SET started_at = started_at * 1000000;
+      UPDATE snapshots SET created_at = created_at * 1000000,
+        updated_at = updated_at * 1000000;
+      UPDATE images SET created_at = created_at * 1000000,
+        updated_at = updated_at * 1000000;
+      UPDATE containers SET created_at = created_at * 1000000,
+        updated_at = updated_at * 1000000;
+    `,
+  },
 ];
 
 /** The next number of the sequence `name` (1, 2, 3 …), inside a transaction. */

@@ -66,3 +66,39 @@ Deno.test("MetadataDB reports each committed mutation and whether it is dirty", 
     db.close();
   }
 });
+
+Deno.test("MetadataDB moves millisecond timestamps to nanoseconds", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/meta.db`;
+    const old = MetadataDB.open(path, {
+      migrations: MIGRATIONS.filter((m) => m.version < 8),
+    });
+    old.sql.exec(`
+      INSERT INTO namespaces (name, labels, created_at) VALUES ('ns', '{}', 1765065600123);
+      INSERT INTO leases (namespace, id, labels, created_at) VALUES ('ns', 'l', '{}', 1765065600456);
+      INSERT INTO images (namespace, name, labels, target, created_at, updated_at)
+        VALUES ('ns', 'img', '{}', '{}', 1765065600001, 1765065600002);
+    `);
+    old.close();
+    const db = MetadataDB.open(path);
+    try {
+      const times = db.sql.prepare(`
+        SELECT CAST(created_at AS TEXT) AS t FROM namespaces
+        UNION ALL SELECT CAST(created_at AS TEXT) FROM leases
+        UNION ALL SELECT CAST(created_at AS TEXT) FROM images
+        UNION ALL SELECT CAST(updated_at AS TEXT) FROM images`).all()
+        .map((row) => (row as { t: string }).t);
+      assert.deepEqual(times, [
+        "1765065600123000000",
+        "1765065600456000000",
+        "1765065600001000000",
+        "1765065600002000000",
+      ]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -17,6 +17,11 @@ import {
 import { updateLabels } from "./_labels.ts";
 import type { MetadataDB } from "./db.ts";
 import type { NamespaceStore } from "./namespaces.ts";
+import { fromNanosColumn, nanosColumn, timestampNow } from "./_time.ts";
+import { nanosOf } from "../types/mod.ts";
+
+/** The images table's timestamps, read whole. */
+const TIMES = `${nanosColumn("created_at")}, ${nanosColumn("updated_at")}`;
 
 /** An image record. */
 export interface Image {
@@ -41,8 +46,8 @@ interface ImageRow {
   name: string;
   labels: string;
   target: string;
-  created_at: number;
-  updated_at: number;
+  created_at: string;
+  updated_at: string;
 }
 
 function toImage(row: ImageRow): Image {
@@ -50,8 +55,8 @@ function toImage(row: ImageRow): Image {
     name: row.name,
     labels: JSON.parse(row.labels),
     target: JSON.parse(row.target),
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
+    createdAt: fromNanosColumn(row.created_at),
+    updatedAt: fromNanosColumn(row.updated_at),
   };
 }
 
@@ -95,7 +100,7 @@ export class ImageStore {
 
   #row(namespace: string, name: string): ImageRow | undefined {
     return this.#db.sql.prepare(
-      "SELECT name, labels, target, created_at, updated_at FROM images WHERE namespace = ? AND name = ?",
+      `SELECT name, labels, target, ${TIMES} FROM images WHERE namespace = ? AND name = ?`,
     ).get(namespace, name) as ImageRow | undefined;
   }
 
@@ -113,7 +118,7 @@ export class ImageStore {
   list(namespace: string, filters: readonly string[] = []): Image[] {
     const filter = parseFilters(filters);
     const rows = this.#db.sql.prepare(
-      "SELECT name, labels, target, created_at, updated_at FROM images WHERE namespace = ? ORDER BY name",
+      `SELECT name, labels, target, ${TIMES} FROM images WHERE namespace = ? ORDER BY name`,
     ).all(namespace) as unknown as ImageRow[];
     return rows.map(toImage).filter((image) =>
       filter.match(fieldsAdaptor({
@@ -132,7 +137,7 @@ export class ImageStore {
     validateImage(input);
     return this.#db.transaction(() => {
       this.#namespaces.ensure(namespace);
-      const now = Date.now();
+      const now = timestampNow();
       const result = this.#db.sql.prepare(
         "INSERT INTO images (namespace, name, labels, target, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
       ).run(
@@ -140,8 +145,8 @@ export class ImageStore {
         input.name,
         JSON.stringify(input.labels ?? {}),
         JSON.stringify(input.target),
-        now,
-        now,
+        nanosOf(now),
+        nanosOf(now),
       );
       if (result.changes === 0) {
         throw alreadyExists(`image ${JSON.stringify(input.name)}`);
@@ -197,17 +202,17 @@ export class ImageStore {
         labels = updateLabels(labels, input.labels ?? {}, labelPaths);
       }
       validateImage({ name: input.name, labels, target });
-      const now = Date.now();
+      const now = timestampNow();
       this.#db.sql.prepare(
         "UPDATE images SET labels = ?, target = ?, updated_at = ? WHERE namespace = ? AND name = ?",
       ).run(
         JSON.stringify(labels),
         JSON.stringify(target),
-        now,
+        nanosOf(now),
         namespace,
         input.name,
       );
-      return { ...current, labels, target, updatedAt: new Date(now) };
+      return { ...current, labels, target, updatedAt: now };
     });
   }
 

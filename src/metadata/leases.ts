@@ -18,6 +18,8 @@ import {
 import type { MetadataDB } from "./db.ts";
 import type { NamespaceStore } from "./namespaces.ts";
 import { validateDigest } from "../content/mod.ts";
+import { fromNanosColumn, nanosColumn, timestampNow } from "./_time.ts";
+import { nanosOf } from "../types/mod.ts";
 
 /** A lease and its labels. */
 export interface Lease {
@@ -48,13 +50,13 @@ const MAX_LEASE_ID = 256;
 interface LeaseRow {
   id: string;
   labels: string;
-  created_at: number;
+  created_at: string;
 }
 
 function toLease(row: LeaseRow): Lease {
   return {
     id: row.id,
-    createdAt: new Date(row.created_at),
+    createdAt: fromNanosColumn(row.created_at),
     labels: JSON.parse(row.labels),
   };
 }
@@ -124,21 +126,23 @@ export class LeaseStore {
     validateLabels("lease", labels);
     return this.#db.transaction(() => {
       this.#namespaces.ensure(namespace);
-      const createdAt = Date.now();
+      const createdAt = timestampNow();
       const result = this.#db.sql.prepare(
         "INSERT INTO leases (namespace, id, labels, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-      ).run(namespace, lease.id, JSON.stringify(labels), createdAt);
+      ).run(namespace, lease.id, JSON.stringify(labels), nanosOf(createdAt));
       if (result.changes === 0) {
         throw alreadyExists(`lease ${JSON.stringify(lease.id)}`);
       }
-      return { id: lease.id, createdAt: new Date(createdAt), labels };
+      return { id: lease.id, createdAt, labels };
     });
   }
 
   /** The lease `id`, or NotFound. */
   get(namespace: string, id: string): Lease {
     const row = this.#db.sql.prepare(
-      "SELECT id, labels, created_at FROM leases WHERE namespace = ? AND id = ?",
+      `SELECT id, labels, ${
+        nanosColumn("created_at")
+      } FROM leases WHERE namespace = ? AND id = ?`,
     ).get(namespace, id) as LeaseRow | undefined;
     if (!row) throw notFound(`lease ${JSON.stringify(id)}`);
     return toLease(row);
@@ -159,7 +163,9 @@ export class LeaseStore {
   list(namespace: string, filters: readonly string[] = []): Lease[] {
     const filter = parseFilters(filters);
     const rows = this.#db.sql.prepare(
-      "SELECT id, labels, created_at FROM leases WHERE namespace = ? ORDER BY id",
+      `SELECT id, labels, ${
+        nanosColumn("created_at")
+      } FROM leases WHERE namespace = ? ORDER BY id`,
     ).all(namespace) as unknown as LeaseRow[];
     return rows.map(toLease).filter((lease) =>
       filter.match(fieldsAdaptor({ id: lease.id, labels: lease.labels }))

@@ -13,6 +13,8 @@ import {
 } from "../types/mod.ts";
 import { updateLabels } from "./_labels.ts";
 import type { MetadataDB } from "./db.ts";
+import { timestampNow } from "./_time.ts";
+import { nanosOf } from "../types/mod.ts";
 
 /** A namespace and its labels. */
 export interface Namespace {
@@ -76,7 +78,11 @@ export class NamespaceStore {
     return this.#db.transaction(() => {
       const result = this.#db.sql.prepare(
         "INSERT INTO namespaces (name, labels, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-      ).run(namespace.name, JSON.stringify(namespace.labels), Date.now());
+      ).run(
+        namespace.name,
+        JSON.stringify(namespace.labels),
+        nanosOf(timestampNow()),
+      );
       if (result.changes === 0) {
         throw alreadyExists(`namespace ${JSON.stringify(namespace.name)}`);
       }
@@ -92,7 +98,7 @@ export class NamespaceStore {
     validateIdentifier(name);
     this.#db.sql.prepare(
       "INSERT INTO namespaces (name, labels, created_at) VALUES (?, '{}', ?) ON CONFLICT DO NOTHING",
-    ).run(name, Date.now());
+    ).run(name, nanosOf(timestampNow()));
   }
 
   /**
@@ -113,7 +119,7 @@ export class NamespaceStore {
       if (current || paths.length > 0 || Object.keys(labels).length > 0) {
         this.#db.sql.prepare(
           "INSERT INTO namespaces (name, labels, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET labels = excluded.labels",
-        ).run(namespace.name, JSON.stringify(labels), Date.now());
+        ).run(namespace.name, JSON.stringify(labels), nanosOf(timestampNow()));
       }
       return { name: namespace.name, labels };
     });

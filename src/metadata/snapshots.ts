@@ -29,6 +29,8 @@ import { updateLabels } from "./_labels.ts";
 import { type MetadataDB, nextSequence } from "./db.ts";
 import type { LeaseStore } from "./leases.ts";
 import type { NamespaceStore } from "./namespaces.ts";
+import { fromNanosColumn, nanosColumn, timestampNow } from "./_time.ts";
+import { nanosOf } from "../types/mod.ts";
 
 interface SnapshotRow {
   key: string;
@@ -36,12 +38,13 @@ interface SnapshotRow {
   parent: string;
   kind: SnapshotKind;
   labels: string;
-  created_at: number;
-  updated_at: number;
+  created_at: string;
+  updated_at: string;
 }
 
-const COLUMNS =
-  "key, backend_key, parent, kind, labels, created_at, updated_at";
+const COLUMNS = `key, backend_key, parent, kind, labels, ${
+  nanosColumn("created_at")
+}, ${nanosColumn("updated_at")}`;
 
 function toInfo(row: SnapshotRow): SnapshotInfo {
   return {
@@ -49,8 +52,8 @@ function toInfo(row: SnapshotRow): SnapshotInfo {
     name: row.key,
     parent: row.parent,
     labels: JSON.parse(row.labels),
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
+    createdAt: fromNanosColumn(row.created_at),
+    updatedAt: fromNanosColumn(row.updated_at),
   };
 }
 
@@ -144,7 +147,7 @@ export class NamespacedSnapshotStore {
         paths,
         `snapshot ${JSON.stringify(update.name)}`,
       );
-      const now = Date.now();
+      const now = String(nanosOf(timestampNow()));
       this.#db.sql.prepare(
         "UPDATE snapshots SET labels = ?, updated_at = ? WHERE namespace = ? AND snapshotter = ? AND key = ?",
       ).run(JSON.stringify(labels), now, namespace, snapshotter, update.name);
@@ -255,7 +258,7 @@ export class NamespacedSnapshotStore {
       const backendKey = `${namespace}/${
         nextSequence(this.#db, `snapshots/${snapshotter}`)
       }/${key}`;
-      const now = Date.now();
+      const now = nanosOf(timestampNow());
       this.#db.sql.prepare(
         "INSERT INTO snapshots (namespace, snapshotter, key, backend_key, parent, kind, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ).run(
@@ -320,7 +323,7 @@ export class NamespacedSnapshotStore {
     );
     await backend.commit(backendName, row.backend_key);
     this.#db.transaction(() => {
-      const now = Date.now();
+      const now = nanosOf(timestampNow());
       this.#db.sql.prepare(
         "UPDATE snapshots SET key = ?, backend_key = ?, kind = 'committed', labels = ?, created_at = ?, updated_at = ? WHERE namespace = ? AND snapshotter = ? AND key = ?",
       ).run(

@@ -5,6 +5,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import {
   type Descriptor as DescriptorMessage,
   DescriptorSchema,
@@ -13,7 +14,23 @@ import {
   type Mount as MountMessage,
   MountSchema,
 } from "../gen/containerd/types/mount_pb.ts";
-import { type Descriptor, invalidArgument, type Mount } from "../types/mod.ts";
+import {
+  dateFromSecondsAndNanos,
+  type Descriptor,
+  invalidArgument,
+  type Mount,
+  secondsAndNanos,
+} from "../types/mod.ts";
+
+/** A time for the wire, with its nanoseconds (a NanoDate keeps them). */
+export function toTimestamp(date: Date): Timestamp {
+  return create(TimestampSchema, secondsAndNanos(date));
+}
+
+/** A time from the wire, nanoseconds kept. */
+export function fromTimestamp(timestamp: Timestamp): Date {
+  return dateFromSecondsAndNanos(timestamp);
+}
 
 /** A descriptor for the wire. */
 export function toDescriptorMessage(desc: Descriptor): DescriptorMessage {

@@ -6,12 +6,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import {
-  type Any,
-  AnySchema,
-  EmptySchema,
-  timestampFromDate,
-} from "@bufbuild/protobuf/wkt";
+import { type Any, AnySchema, EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   ContainerCreate_RuntimeSchema,
@@ -39,6 +34,7 @@ import type {
 } from "../metadata/mod.ts";
 import { packEvent } from "./_events.ts";
 import { requireNamespace } from "./_rpc.ts";
+import { toTimestamp } from "./_convert.ts";
 
 function toAny(value: TypedValue | undefined): Any | undefined {
   return value && create(AnySchema, value);
@@ -60,8 +56,8 @@ function toContainer(container: Container): ContainerMessage {
     spec: toAny(container.spec),
     snapshotter: container.snapshotter,
     snapshotKey: container.snapshotKey,
-    createdAt: timestampFromDate(container.createdAt),
-    updatedAt: timestampFromDate(container.updatedAt),
+    createdAt: toTimestamp(container.createdAt),
+    updatedAt: toTimestamp(container.updatedAt),
     extensions: Object.fromEntries(
       Object.entries(container.extensions).map((
         [name, ext],

@@ -5,7 +5,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { EmptySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ContentDeleteSchema } from "../gen/containerd/events/content_pb.ts";
 import {
@@ -30,6 +30,7 @@ import type { ContentInfo, NamespacedContentStore } from "../metadata/mod.ts";
 import { BerthError, Code, invalidArgument } from "../types/mod.ts";
 import { packEvent } from "./_events.ts";
 import { leaseOf, requireNamespace } from "./_rpc.ts";
+import { toTimestamp } from "./_convert.ts";
 
 /** How many infos one List response carries, as containerd batches them. */
 const LIST_BATCH = 100;
@@ -38,8 +39,8 @@ function toInfo(info: ContentInfo): Info {
   return create(InfoSchema, {
     digest: info.digest,
     size: BigInt(info.size),
-    createdAt: timestampFromDate(info.createdAt),
-    updatedAt: timestampFromDate(info.updatedAt),
+    createdAt: toTimestamp(info.createdAt),
+    updatedAt: toTimestamp(info.updatedAt),
     labels: info.labels,
   });
 }
@@ -50,8 +51,8 @@ function toStatus(status: IngestStatus): Status {
     offset: BigInt(status.offset),
     total: BigInt(status.total),
     expected: status.expected,
-    startedAt: timestampFromDate(status.startedAt),
-    updatedAt: timestampFromDate(status.updatedAt),
+    startedAt: toTimestamp(status.startedAt),
+    updatedAt: toTimestamp(status.updatedAt),
   });
 }
 
@@ -185,8 +186,8 @@ export function contentService(
           });
           if (req.action === WriteAction.STAT) {
             response.digest = writer.digest();
-            response.startedAt = timestampFromDate(status.startedAt);
-            response.updatedAt = timestampFromDate(status.updatedAt);
+            response.startedAt = toTimestamp(status.startedAt);
+            response.updatedAt = toTimestamp(status.updatedAt);
             response.total = BigInt(total);
           } else if (
             req.action === WriteAction.WRITE ||

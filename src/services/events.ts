@@ -6,12 +6,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import {
-  AnySchema,
-  EmptySchema,
-  timestampDate,
-  timestampFromDate,
-} from "@bufbuild/protobuf/wkt";
+import { AnySchema, EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   type Envelope,
@@ -23,6 +18,7 @@ import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import type { Exchange } from "../events/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
 import { requireNamespace } from "./_rpc.ts";
+import { fromTimestamp, toTimestamp } from "./_convert.ts";
 
 /** The Events service over `exchange`. */
 export function eventsService(
@@ -47,7 +43,7 @@ export function eventsService(
         const envelope of exchange.subscribe(req.filters, ctx.signal)
       ) {
         yield create(EnvelopeSchema, {
-          timestamp: timestampFromDate(envelope.timestamp),
+          timestamp: toTimestamp(envelope.timestamp),
           namespace: envelope.namespace,
           topic: envelope.topic,
           event: create(AnySchema, envelope.event),
@@ -82,7 +78,7 @@ function forward(
   }
   exchange.forward({
     timestamp: envelope.timestamp
-      ? timestampDate(envelope.timestamp)
+      ? fromTimestamp(envelope.timestamp)
       : new Date(0),
     namespace: envelope.namespace,
     topic: envelope.topic,

@@ -6,7 +6,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { EmptySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ImageCreateSchema,
@@ -25,7 +25,11 @@ import {
 import type { Exchange } from "../events/mod.ts";
 import type { Image, ImageInput, ImageStore } from "../metadata/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
-import { fromDescriptorMessage, toDescriptorMessage } from "./_convert.ts";
+import {
+  fromDescriptorMessage,
+  toDescriptorMessage,
+  toTimestamp,
+} from "./_convert.ts";
 import { packEvent } from "./_events.ts";
 import { requireNamespace } from "./_rpc.ts";
 
@@ -34,8 +38,8 @@ function toImage(image: Image): ImageMessage {
     name: image.name,
     labels: image.labels,
     target: toDescriptorMessage(image.target),
-    createdAt: timestampFromDate(image.createdAt),
-    updatedAt: timestampFromDate(image.updatedAt),
+    createdAt: toTimestamp(image.createdAt),
+    updatedAt: toTimestamp(image.updatedAt),
   });
 }
 

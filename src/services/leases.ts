@@ -5,7 +5,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { EmptySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   CreateResponseSchema,
@@ -18,11 +18,12 @@ import {
 import type { Lease, LeaseStore } from "../metadata/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
 import { requireNamespace } from "./_rpc.ts";
+import { toTimestamp } from "./_convert.ts";
 
 function toLease(lease: Lease): LeaseMessage {
   return create(LeaseSchema, {
     id: lease.id,
-    createdAt: timestampFromDate(lease.createdAt),
+    createdAt: toTimestamp(lease.createdAt),
     labels: lease.labels,
   });
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { EmptySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   SnapshotCommitSchema,
@@ -29,7 +29,7 @@ import type { Exchange } from "../events/mod.ts";
 import type { NamespacedSnapshotStore } from "../metadata/mod.ts";
 import type { SnapshotInfo } from "../snapshots/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
-import { toMountMessages } from "./_convert.ts";
+import { toMountMessages, toTimestamp } from "./_convert.ts";
 import { packEvent } from "./_events.ts";
 import { leaseOf, requireNamespace } from "./_rpc.ts";
 
@@ -47,8 +47,8 @@ function toInfo(info: SnapshotInfo): Info {
     name: info.name,
     parent: info.parent,
     kind: KINDS[info.kind],
-    createdAt: timestampFromDate(info.createdAt),
-    updatedAt: timestampFromDate(info.updatedAt),
+    createdAt: toTimestamp(info.createdAt),
+    updatedAt: toTimestamp(info.updatedAt),
     labels: info.labels,
   });
 }

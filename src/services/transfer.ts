@@ -5,7 +5,6 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   BlobProgressSchema,
@@ -26,7 +25,7 @@ import {
 } from "../transfer/mod.ts";
 import type { Descriptor } from "../types/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
-import { toDescriptorMessage } from "./_convert.ts";
+import { toDescriptorMessage, toTimestamp } from "./_convert.ts";
 import { requireNamespace } from "./_rpc.ts";
 
 /** Shortest time between two progress messages. */
@@ -44,7 +43,7 @@ function progressMessage(
   outcome?: Outcome,
 ): Progress {
   return create(ProgressSchema, {
-    startedAt: timestampFromDate(tracker.startedAt),
+    startedAt: toTimestamp(tracker.startedAt),
     blobs: tracker.snapshot().map((blob) =>
       create(BlobProgressSchema, {
         kind: blob.kind,

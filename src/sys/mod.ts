@@ -10,3 +10,4 @@ export * from "./fsx.ts";
 export * from "./statx.ts";
 export * from "./netns.ts";
 export * from "./netlink_socket.ts";
+export * from "./clock.ts";

@@ -15,3 +15,4 @@ export * from "./reference.ts";
 export * from "./media_types.ts";
 export * from "./platform.ts";
 export * from "./utf8_order.ts";
+export * from "./time.ts";
