@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { join, resolve } from "node:path";
 import {
   alreadyExists,
@@ -357,7 +357,7 @@ export class LocalContentStore {
 
     let status: IngestStatus;
     let file: Deno.FsFile;
-    const hash = createHash("sha256");
+    let hash = createHash("sha256");
     if (resumed) {
       if (total > 0 && resumed.total === 0) {
         await writeFileAtomic(files.total, String(total));
@@ -371,6 +371,14 @@ export class LocalContentStore {
       try {
         // Hash what is there; the offset is what was hashed.
         resumed.offset = await hashFile(file, hash);
+        if (cannotComplete(resumed, hash)) {
+          // Left by a crash or an earlier total: start over, or every
+          // later write or commit on this ref would fail.
+          await file.truncate(0);
+          await file.seek(0, Deno.SeekMode.Start);
+          hash = createHash("sha256");
+          resumed.offset = 0;
+        }
       } catch (err) {
         file.close();
         throw err;
@@ -506,6 +514,17 @@ function blobInfo(digest: string, stat: Deno.FileInfo): BlobInfo {
     createdAt,
     updatedAt: stat.atime ?? createdAt,
   };
+}
+
+/**
+ * True when a resumed ingest can never be committed: more bytes than its
+ * total, or all of them with a digest other than the expected one.
+ */
+function cannotComplete(status: IngestStatus, hash: Hash): boolean {
+  if (status.total === 0) return false;
+  if (status.offset > status.total) return true;
+  return status.offset === status.total && status.expected !== "" &&
+    `${DIGEST_ALGORITHM}:${hash.copy().digest("hex")}` !== status.expected;
 }
 
 /** Feeds `file` from its start to its end into `hash`; returns the length. */

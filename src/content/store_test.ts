@@ -557,3 +557,25 @@ Deno.test(
     assert.deepEqual(await store.listStatuses(), []);
   }),
 );
+
+Deno.test("a resumed ingest that can never commit starts over", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-content-" });
+  try {
+    const store = new LocalContentStore({ root: dir });
+    const data = new TextEncoder().encode("right");
+    const expected = `sha256:${
+      createHash("sha256").update(data).digest("hex")
+    }`;
+    const open = () => store.writer({ ref: "r", total: 5, expected });
+    const first = await open();
+    await first.write(new TextEncoder().encode("wrong"));
+    await first.close();
+
+    const second = await open();
+    assert.equal(second.status().offset, 0);
+    await second.write(data);
+    assert.equal(await second.commit(), expected);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

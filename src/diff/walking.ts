@@ -18,7 +18,12 @@ import {
 import { withReadonlyTempMount } from "../mount/mod.ts";
 import { runApplyJob } from "./_apply_job.ts";
 import { ApplyThread } from "./_apply_thread.ts";
-import { type Descriptor, type Mount, unimplemented } from "../types/mod.ts";
+import {
+  crashPoint,
+  type Descriptor,
+  type Mount,
+  unimplemented,
+} from "../types/mod.ts";
 
 /** The label naming a compressed layer's uncompressed digest (diffID). */
 export const LABEL_UNCOMPRESSED = "containerd.io/uncompressed";
@@ -117,6 +122,7 @@ export class WalkingDiffer {
     const result = this.#thread
       ? await this.#thread.apply(job, source, options.signal)
       : await runApplyJob(job, source, options.signal);
+    crashPoint("unpack-commit");
     return {
       mediaType: LayerMediaType.OCI,
       digest: result.digest,

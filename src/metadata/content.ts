@@ -21,6 +21,7 @@ import {
   alreadyExists,
   BerthError,
   Code,
+  crashPoint,
   failedPrecondition,
   invalidArgument,
   notFound,
@@ -370,6 +371,12 @@ export class NamespacedContentStore {
     }
 
     const backendRef = `${namespace}/${options.ref}`;
+    const before = this.#ingest(namespace, options.ref);
+    if (shared && before && !before.shared) {
+      // Bytes a crashed or abandoned writer left are of no use now that the
+      // blob is on disk; a writer still holding them keeps them.
+      await this.#blobs.abort(before.backend_ref).catch(() => {});
+    }
     const row = this.#db.transaction(() => {
       this.#namespaces.ensure(namespace);
       const existing = this.#ingest(namespace, options.ref);
@@ -388,7 +395,8 @@ export class NamespacedContentStore {
           expiresAt,
           expected || existing.expected,
           total || existing.total,
-          shared ? 1 : existing.shared,
+          // Decided again on every open: the blob may have gone since.
+          shared ? 1 : 0,
           namespace,
           options.ref,
         );
@@ -546,11 +554,13 @@ export class NamespacedContentStore {
           throw invalidArgument("truncate is only supported to 0");
         }
         if (inner) return await inner.truncate(0);
-        // The shared blob is rewritten after all: start a real ingest.
+        // The shared blob is rewritten after all: start a real ingest,
+        // from nothing even if a crashed writer left bytes under its ref.
         inner = await blobs.writer({
           ref: row.backend_ref,
           total: row.total,
         });
+        await inner.truncate(0);
         db.sql.prepare(
           "UPDATE ingests SET shared = 0 WHERE namespace = ? AND ref = ?",
         ).run(namespace, row.ref);
@@ -570,6 +580,7 @@ export class NamespacedContentStore {
                 `unexpected commit digest ${row.expected}, expected ${expected}`,
               );
             }
+            crashPoint("content-commit");
             if (!finish(row.expected, row.total, labels)) {
               throw alreadyExists(`content ${row.expected}`);
             }
@@ -597,6 +608,7 @@ export class NamespacedContentStore {
             }
             digest = pending;
           }
+          crashPoint("content-commit");
           if (!finish(digest, committedSize, labels)) {
             throw alreadyExists(`content ${digest}`);
           }

@@ -158,3 +158,55 @@ Deno.test(
     assert.deepEqual(await store.listStatuses("ns"), []);
   }),
 );
+
+Deno.test(
+  "a rewrite of a shared blob cut off midway completes on the next attempt",
+  withStore(async ({ store }) => {
+    const data = bytes("shared bytes written twice");
+    const digest = await put(store, "a", "shared bytes written twice");
+    const open = () =>
+      store.writer("b", {
+        ref: "import",
+        total: data.length,
+        expected: digest,
+      });
+    // What a daemon killed mid-write leaves: a rewrite begun, half done.
+    const first = await open();
+    assert.equal((await first.status()).offset, data.length);
+    await first.truncate(0);
+    await first.write(data.subarray(0, 7));
+    await first.close();
+
+    const second = await open();
+    assert.equal((await second.status()).offset, data.length);
+    await second.truncate(0);
+    assert.equal((await second.status()).offset, 0);
+    await second.write(data);
+    assert.equal(await second.commit({}), digest);
+    await second.close();
+    assert.equal(store.info("b", digest).size, data.length);
+    assert.deepEqual(await store.listStatuses("b"), []);
+  }),
+);
+
+Deno.test(
+  "a shared ingest whose blob is gone by the next open is written for real",
+  withStore(async ({ store }) => {
+    const data = bytes("gone while the ingest waited");
+    const digest = await put(store, "a", "gone while the ingest waited");
+    const open = () =>
+      store.writer("b", { ref: "pull", total: data.length, expected: digest });
+    await (await open()).close();
+    store.delete("a", digest);
+    await store.blobs.delete(digest);
+
+    const writer = await open();
+    assert.equal((await writer.status()).offset, 0);
+    await writer.write(data);
+    assert.equal(await writer.commit({}), digest);
+    await writer.close();
+    const read = [];
+    for await (const chunk of store.read("b", digest)) read.push(...chunk);
+    assert.deepEqual(new Uint8Array(read), data);
+  }),
+);

@@ -16,3 +16,4 @@ export * from "./media_types.ts";
 export * from "./platform.ts";
 export * from "./utf8_order.ts";
 export * from "./time.ts";
+export * from "./crash_point.ts";
