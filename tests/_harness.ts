@@ -31,6 +31,8 @@ export interface TestDaemonOptions {
   logLevel?: string;
   /** Keep the daemon's log in {@linkcode TestDaemon.log} (else inherited). */
   captureLog?: boolean;
+  /** Extra environment (e.g. `BERTH_CRASH_AT`, see src/types/crash_point.ts). */
+  env?: Record<string, string>;
 }
 
 /** A daemon started for one test. */
@@ -184,6 +186,7 @@ export async function startDaemon(
     stdin: "null",
     stdout: "null",
     stderr: options.captureLog ? "piped" : "inherit",
+    env: options.env,
   }).spawn();
   const log = options.captureLog ? collect(process.stderr) : undefined;
   try {

@@ -265,7 +265,11 @@ export class NamespacedContentStore {
       };
     }
     const status = await this.#blobs.status(row.backend_ref);
-    return { ...status, ref: row.ref };
+    return {
+      ...status,
+      ref: row.ref,
+      expected: row.expected || status.expected,
+    };
   }
 
   /** Progress of ingest `ref` in `namespace`, or NotFound. */
