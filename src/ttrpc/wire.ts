@@ -10,6 +10,7 @@
  */
 
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { invalidArgument } from "../types/errors.ts";
 
 /** Call metadata: each key may carry several values, in order. */
 export type TtrpcMetadata = Record<string, string[]>;
@@ -62,8 +63,26 @@ export function encodeRequest(req: TtrpcRequest): Uint8Array {
   return w.finish();
 }
 
-/** Decodes a `ttrpc.Request`; throws on malformed input. */
+/**
+ * Runs a decoder; the protobuf reader's own errors (RangeError "premature
+ * EOF", Error "invalid wire type" …) become InvalidArgument.
+ */
+function decoding<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    throw invalidArgument(
+      `malformed ${what}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+/** Decodes a `ttrpc.Request`; InvalidArgument on malformed input. */
 export function decodeRequest(bytes: Uint8Array): TtrpcRequest {
+  return decoding("ttrpc request", () => readRequest(bytes));
+}
+
+function readRequest(bytes: Uint8Array): TtrpcRequest {
   const r = new BinaryReader(bytes);
   const req: TtrpcRequest = {
     service: "",
@@ -83,10 +102,27 @@ export function decodeRequest(bytes: Uint8Array): TtrpcRequest {
       req.timeoutNano = BigInt(r.int64());
     } else if (no === 5 && wt === WireType.LengthDelimited) {
       const [key, value] = decodeKeyValue(r.bytes());
-      (req.metadata[key] ??= []).push(value);
+      addMetadata(req.metadata, key, value);
     } else r.skip(wt, no);
   }
   return req;
+}
+
+/**
+ * Appends `value` under `key`. Keys are the peer's: "toString" or
+ * "__proto__" must be plain keys, never the object's inherited members.
+ */
+function addMetadata(metadata: TtrpcMetadata, key: string, value: string) {
+  if (Object.hasOwn(metadata, key)) {
+    metadata[key].push(value);
+  } else {
+    Object.defineProperty(metadata, key, {
+      value: [value],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
 }
 
 function decodeKeyValue(bytes: Uint8Array): [string, string] {
@@ -117,8 +153,12 @@ export function encodeResponse(res: TtrpcResponse): Uint8Array {
   return w.finish();
 }
 
-/** Decodes a `ttrpc.Response`; throws on malformed input. */
+/** Decodes a `ttrpc.Response`; InvalidArgument on malformed input. */
 export function decodeResponse(bytes: Uint8Array): TtrpcResponse {
+  return decoding("ttrpc response", () => readResponse(bytes));
+}
+
+function readResponse(bytes: Uint8Array): TtrpcResponse {
   const r = new BinaryReader(bytes);
   const res: TtrpcResponse = { payload: new Uint8Array() };
   while (r.pos < r.len) {

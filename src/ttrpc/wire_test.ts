@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { BerthError, Code } from "../types/errors.ts";
 import {
   decodeRequest,
   decodeResponse,
@@ -42,4 +43,37 @@ Deno.test("response status details are skipped", () => {
   const status = [0x08, 3, 0x12, 1, 0x6d, 0x1a, 3, 0x0a, 1, 0x74];
   const bytes = new Uint8Array([0x0a, status.length, ...status]);
   assert.deepEqual(decodeResponse(bytes).status, { code: 3, message: "m" });
+});
+
+Deno.test("a truncated request or response is InvalidArgument, not a RangeError (found by fuzzing)", () => {
+  // A length-delimited field that claims more bytes than follow.
+  const truncated = new Uint8Array([0x0a, 0x05, 0x61]);
+  for (const decode of [decodeRequest, decodeResponse]) {
+    assert.throws(
+      () => decode(truncated),
+      (err) => BerthError.is(err, Code.InvalidArgument),
+    );
+  }
+});
+
+Deno.test("metadata keys named like object members stay plain keys (found by fuzzing)", () => {
+  // JSON.parse makes "__proto__" an own key, as a decoder must.
+  const metadata = JSON.parse(
+    '{"toString": ["a"], "__proto__": ["b"], "constructor": ["c"]}',
+  );
+  const req = {
+    service: "s",
+    method: "m",
+    payload: new Uint8Array(),
+    timeoutNano: 0n,
+    metadata,
+  };
+  const decoded = decodeRequest(encodeRequest(req));
+  assert.deepEqual(Object.keys(decoded.metadata).sort(), [
+    "__proto__",
+    "constructor",
+    "toString",
+  ]);
+  assert.deepEqual(decoded.metadata["__proto__"], ["b"]);
+  assert.equal(Object.getPrototypeOf(decoded.metadata), Object.prototype);
 });
