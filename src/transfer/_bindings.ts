@@ -40,20 +40,11 @@ export function imageContent(
         lease,
       });
       try {
-        const status = await writer.status();
-        const complete = options.expected !== undefined &&
-          status.total > 0 && status.offset === status.total &&
-          writer.digest() === options.expected;
-        if (complete) {
-          // Already all there (on disk from another namespace, or left by
-          // an interrupted run): the bytes are not needed again.
-          await stream.cancel();
-        } else {
-          // A leftover ingest under this ref holds bytes the stream repeats
-          // (or other ones): start over.
-          if (status.offset > 0) await writer.truncate(0);
-          for await (const chunk of stream) await writer.write(chunk);
-        }
+        // A leftover ingest under this ref, or a blob shared from another
+        // namespace, is written again from the stream: what the source
+        // sends must be verified even when the blob is already on disk.
+        if ((await writer.status()).offset > 0) await writer.truncate(0);
+        for await (const chunk of stream) await writer.write(chunk);
         const digest = await writer.commit({
           size: options.size,
           expected: options.expected,
