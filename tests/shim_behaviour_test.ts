@@ -5,9 +5,20 @@
  * name and containerd's wording of runc's errors.
  */
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { join } from "node:path";
+import {
+  type Envelope,
+  Events,
+} from "../src/gen/containerd/services/events/v1/events_pb.ts";
+import {
+  TaskExecStartedSchema,
+  TaskExitSchema,
+  TaskStartSchema,
+} from "../src/gen/containerd/events/task_pb.ts";
+import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
+import { RuncOptionsSchema } from "../src/gen/containerd/runtime/linux/runctypes/runc_pb.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 import { OptionsSchema } from "../src/gen/containerd/runc/options/oci_pb.ts";
 import {
@@ -19,6 +30,108 @@ import {
 } from "./_containers.ts";
 import { run, type TestDaemon } from "./_harness.ts";
 import { apiClient } from "./_client.ts";
+
+/** Runs `fn` on each of `items`, `width` at a time. */
+async function eachWide<T>(
+  items: T[],
+  width: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+/** Subscribes to `/tasks/*` events of the default namespace through the API. */
+function subscribeTasks(daemon: TestDaemon) {
+  const abort = new AbortController();
+  const events: Envelope[] = [];
+  const stream = apiClient(Events, { address: daemon.address }).subscribe(
+    { filters: ['namespace=="default",topic~="^/tasks/"'] },
+    { signal: abort.signal },
+  );
+  const iterator = stream[Symbol.asyncIterator]();
+  const reading = (async () => {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      events.push(next.value);
+    }
+  })().catch(() => {});
+  return {
+    events,
+    async [Symbol.asyncDispose]() {
+      abort.abort();
+      await reading;
+    },
+  };
+}
+
+Deno.test("/tasks/exit is published after the process's start, however fast it exits", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    await using sub = subscribeTasks(daemon);
+    // Containers run until the subscription has seen one whole.
+    for (let i = 0; !sub.events.some((e) => e.topic === "/tasks/delete"); i++) {
+      const warm = await ctrRun(["--rm", IMAGE, `warm${i}`, "true"]);
+      assert.equal(warm.code, 0, warm.stderr);
+    }
+    const COUNT = 200;
+    const ids = Array.from({ length: COUNT }, (_, i) => `c${i}`);
+    await eachWide(ids, 6, async (id) => {
+      const out = await ctrRun(["--rm", IMAGE, id, "true"]);
+      assert.equal(out.code, 0, `${id}: ${out.stderr}`);
+    });
+    const box = await ctrRun(["-d", IMAGE, "box", "sleep", "600"]);
+    assert.equal(box.code, 0, box.stderr);
+    const execIds = Array.from({ length: COUNT }, (_, i) => `e${i}`);
+    await eachWide(execIds, 6, async (execId) => {
+      const out = await daemon.ctr([
+        "tasks",
+        "exec",
+        "--fifo-dir",
+        fifoDir(daemon),
+        "--exec-id",
+        execId,
+        "box",
+        "true",
+      ]);
+      assert.equal(out.code, 0, `${execId}: ${out.stderr}`);
+    });
+    // Every exit has been published once each process's Wait answered;
+    // the last exec's exit is the last one to arrive.
+    const exitOf = (e: Envelope) =>
+      e.topic === "/tasks/exit" && e.event
+        ? fromBinary(TaskExitSchema, e.event.value)
+        : undefined;
+    while (!sub.events.some((e) => exitOf(e)?.id === execIds.at(-1))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const order: string[] = [];
+    for (const e of sub.events) {
+      if (!e.event) continue;
+      if (e.topic === "/tasks/start") {
+        order.push(
+          `start ${fromBinary(TaskStartSchema, e.event.value).containerId}`,
+        );
+      } else if (e.topic === "/tasks/exec-started") {
+        order.push(
+          `start ${fromBinary(TaskExecStartedSchema, e.event.value).execId}`,
+        );
+      } else if (e.topic === "/tasks/exit") {
+        order.push(`exit ${exitOf(e)!.id}`);
+      }
+    }
+    const wrong = [...ids, ...execIds].filter((id) => {
+      const start = order.indexOf(`start ${id}`);
+      const exit = order.indexOf(`exit ${id}`);
+      return start < 0 || exit < 0 || exit < start;
+    });
+    assert.deepEqual(wrong, [], "exit before start (or missing) for these");
+  });
+});
 
 /** What process `execId` in `box` prints on its stdout FIFO, with `terminal`. */
 async function execOutput(
@@ -156,4 +269,186 @@ Deno.test("the shim moves itself into the runc options' shim_cgroup", async () =
       await Deno.remove(join(h, name)).catch(() => {});
     }
   }
+});
+
+Deno.test("io.containerd.runtime.v1.linux runs with its RuncOptions' runtime and root", async () => {
+  await withBusybox(async (daemon) => {
+    const made = await daemon.ctr([
+      "containers",
+      "create",
+      IMAGE,
+      "tmpl",
+      "echo",
+      "hi",
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const containers = apiClient(Containers, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    const { container: tmpl } = await containers.get({ id: "tmpl" });
+    const calls = join(daemon.dir, "runc-calls");
+    const wrapper = join(daemon.dir, "runc-wrapper");
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\necho "$@" >> ${calls}\nexec runc "$@"\n`,
+      { mode: 0o755 },
+    );
+    const runcRoot = join(daemon.dir, "v1-root");
+    const { $typeName: _, ...fields } = tmpl!;
+    await containers.create({
+      container: {
+        ...fields,
+        id: "v1",
+        runtime: {
+          name: "io.containerd.runtime.v1.linux",
+          options: anyPack(
+            RuncOptionsSchema,
+            create(RuncOptionsSchema, {
+              runtime: wrapper,
+              runtimeRoot: runcRoot,
+            }),
+          ),
+        },
+      },
+    });
+    // tmpl's snapshot serves v1; tmpl itself never runs.
+    const started = await daemon.ctr([
+      "tasks",
+      "start",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "v1",
+    ]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(started.stdout, "hi\n");
+    const log = await Deno.readTextFile(calls);
+    assert.match(log, new RegExp(`--root ${runcRoot}/default .*create`));
+    await containers.delete({ id: "v1" });
+  });
+});
+
+Deno.test("runc's errors reach the client worded as containerd words them, once", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const created = await ctrRun(["--rm", IMAGE, "noexec", "/nonexistent"]);
+    assert.notEqual(created.code, 0);
+    assert.match(
+      created.stderr,
+      /^ctr: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "\/nonexistent": stat \/nonexistent: no such file or directory: unknown$/m,
+    );
+    // Not also copied from the container's stderr.
+    const output = created.stdout + created.stderr;
+    assert.equal(output.split("no such file").length - 1, 1, output);
+    const box = await ctrRun(["-d", IMAGE, "box", "sleep", "600"]);
+    assert.equal(box.code, 0, box.stderr);
+    const exec = await daemon.ctr([
+      "tasks",
+      "exec",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "--exec-id",
+      "bad",
+      "box",
+      "/nonexistent",
+    ]);
+    assert.notEqual(exec.code, 0);
+    assert.match(
+      exec.stderr,
+      /^ctr: OCI runtime exec failed: exec failed: unable to start container process: exec: "\/nonexistent": stat \/nonexistent: no such file or directory: unknown$/m,
+    );
+    const both = exec.stdout + exec.stderr;
+    assert.equal(both.split("no such file").length - 1, 1, both);
+  });
+});
+
+/** Where the fds 0-2 of `pid` lead. */
+async function stdioLinks(pid: number): Promise<string[]> {
+  return await Promise.all(
+    [0, 1, 2].map((fd) => Deno.readLink(`/proc/${pid}/fd/${fd}`)),
+  );
+}
+
+Deno.test("container processes get pipes from the shim, never the client's FIFOs", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const box = await ctrRun(["-d", IMAGE, "fifos", "sleep", "600"]);
+    assert.equal(box.code, 0, box.stderr);
+    const exec = await daemon.ctr([
+      "tasks",
+      "exec",
+      "--detach",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "--exec-id",
+      "e1",
+      "fifos",
+      "sleep",
+      "601",
+    ]);
+    assert.equal(exec.code, 0, exec.stderr);
+    const tasks = apiClient(Tasks, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    const { processes } = await tasks.listPids({ containerId: "fifos" });
+    assert.equal(processes.length, 2);
+    for (const { pid } of processes) {
+      const links = await stdioLinks(pid);
+      for (const link of links.slice(1)) {
+        assert.match(link, /^pipe:/, `${pid}: ${links}`);
+      }
+      assert.ok(
+        !links.some((l) => l.startsWith(fifoDir(daemon))),
+        `${pid}: ${links}`,
+      );
+    }
+  });
+});
+
+Deno.test("output waits in the FIFO for a client that went away and came back", async () => {
+  await withBusybox(async (daemon) => {
+    const made = await daemon.ctr([
+      "containers",
+      "create",
+      IMAGE,
+      "reopen",
+      "--",
+      "sh",
+      "-c",
+      "echo first; read x; echo second; read x; echo third",
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const stdin = join(fifoDir(daemon), "reopen-stdin");
+    const stdout = join(fifoDir(daemon), "reopen-stdout");
+    for (const fifo of [stdin, stdout]) {
+      const r = await run("mkfifo", [fifo]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const tasks = apiClient(Tasks, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    await tasks.create({ containerId: "reopen", stdin, stdout });
+    const waited = tasks.wait({ containerId: "reopen" });
+    await tasks.start({ containerId: "reopen" });
+    const input = await Deno.open(stdin, { write: true });
+    const readUntil = async (text: string) => {
+      using reader = await Deno.open(stdout, { read: true });
+      const buffer = new Uint8Array(4096);
+      let got = "";
+      while (!got.includes(text)) {
+        const n = await reader.read(buffer);
+        if (n === null) break;
+        got += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      return got;
+    };
+    assert.equal(await readUntil("first\n"), "first\n");
+    // Nobody reads now: "second" must wait in the FIFO.
+    await input.write(new TextEncoder().encode("go\n"));
+    await input.write(new TextEncoder().encode("go\n"));
+    input.close();
+    assert.equal(await readUntil("third\n"), "second\nthird\n");
+    assert.equal((await waited).exitStatus, 0);
+    await tasks.delete({ containerId: "reopen" });
+  });
 });

@@ -272,7 +272,7 @@ export class TaskManager {
       // Nothing half-made stays: no container, no bundle, no idle shim.
       if (shim) await this.#shims.release(shim, bundle);
       await this.#cleanUp(bundle, runtime.shim);
-      throw err;
+      throw shimTaskError(err);
     }
   }
 
@@ -539,6 +539,15 @@ function specAnnotation(
     if (typeof value === "string" && value) return value;
   }
   return undefined;
+}
+
+/** A failed `Task.Create` as containerd words it, with its code. */
+function shimTaskError(err: unknown): unknown {
+  if (!(err instanceof BerthError)) return err;
+  // The message keeps its one class suffix (": unknown"), as on the wire.
+  const wrapped = new BerthError(err.code, "", { cause: err });
+  wrapped.message = `failed to create shim task: ${err.message}`;
+  return wrapped;
 }
 
 /** The bare type name of an `Any` type URL (`type.googleapis.com/X` is X). */

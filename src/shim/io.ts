@@ -1,15 +1,15 @@
 /**
- * The stdio of one container process, wired as containerd's shim does.
+ * The stdio of one container process, wired as containerd's shim does: the
+ * process gets pipes (or a terminal), never the client's FIFOs, and the
+ * shim copies between them and the FIFOs. So the container holds nothing
+ * of the host's, output written while the client is away waits in the
+ * FIFO for it to come back (the shim keeps it open read-write), and what
+ * runc says about a failed start never reaches the client's stderr.
  *
- * Without a terminal, stdout and stderr are the client's FIFOs themselves
- * (runc gets them opened read-write, which never blocks). stdin goes
- * through a pipe: the shim copies the client's FIFO into it and closes it
- * when the client's writer closes or on `CloseIO`, so the process sees end
- * of file exactly when the client is done. (Handing the FIFO itself would
- * need the shim to keep a writer open, and the process would never see it.)
- *
- * With a terminal, runc sends the pseudo-terminal's master over a console
- * socket; the shim copies stdin into it and its output to the stdout FIFO.
+ * stdin ends for the process when the client's writer closes, or on
+ * `CloseIO`. With a terminal, runc sends the pseudo-terminal's master over
+ * a console socket; stdin is copied into it and its output to the stdout
+ * FIFO.
  *
  * @module
  */
@@ -19,20 +19,18 @@ import {
   closeFd,
   openFd,
   pipe,
-  readFd,
   setNonBlocking,
   setWindowSize,
-  waitReadable,
-  writeFd,
 } from "../sys/fdio.ts";
+import { duplicate, growPipe } from "../sys/splice.ts";
 import type { StdioFiles } from "./runc.ts";
+import { CHUNK, Copy } from "./pump.ts";
 
 const O_RDONLY = 0o0;
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
 const O_NONBLOCK = 0o4000;
 const NO_FILE = "/dev/null";
-const COPY_BUFFER = 32 * 1024;
 /** How long after `CloseIO` a client still writing may finish. */
 const STDIN_GRACE_MS = 2_000;
 /** How long runc may take to send the terminal after it returned. */
@@ -50,6 +48,12 @@ export interface StdioPaths {
   terminal: boolean;
 }
 
+/** A pipe: the end the shim keeps and the end the process gets. */
+interface ProcessPipe {
+  ours: number;
+  theirs: number;
+}
+
 /** The stdio of one process, from before runc runs until it exits. */
 export class ProcessIO {
   /** What runc gets as fds 0, 1 and 2. */
@@ -57,14 +61,13 @@ export class ProcessIO {
   /** Extra runc arguments (`--console-socket`). */
   readonly runcArgs: string[];
   readonly #paths: StdioPaths;
-  #stdinReader: number | undefined;
-  #stdinWriter: number | undefined;
+  /** Pipes for stdin, stdout, stderr (undefined: none, or a terminal). */
+  readonly #pipes: (ProcessPipe | undefined)[] = [];
   #console: ConsoleSocket | undefined;
   #consoleDir: string | undefined;
   #master: number | undefined;
-  /** Whether a reader of the stdin FIFO may still wait for a writer. */
-  #stdinOpening = false;
-  #output: Promise<void> = Promise.resolve();
+  #stdin: Copy | undefined;
+  readonly #outputs: Copy[] = [];
   #closed = false;
 
   private constructor(paths: StdioPaths) {
@@ -82,14 +85,18 @@ export class ProcessIO {
         io.#console = ConsoleSocket.listen(join(io.#consoleDir, "pty.sock"));
         io.runcArgs.push("--console-socket", io.#console.path);
       } else {
-        if (paths.stdin) {
-          // runc opens the pipe's read end through /proc while it is ours.
-          [io.#stdinReader, io.#stdinWriter] = pipe();
-          setNonBlocking(io.#stdinWriter);
-          io.files[0] = `/proc/${Deno.pid}/fd/${io.#stdinReader}`;
+        const wanted = [paths.stdin, paths.stdout, paths.stderr];
+        for (const [i, path] of wanted.entries()) {
+          if (!path) continue;
+          const [reader, writer] = pipe();
+          const pair = i === 0
+            ? { ours: writer, theirs: reader }
+            : { ours: reader, theirs: writer };
+          io.#pipes[i] = pair;
+          growPipe(pair.ours, CHUNK);
+          // runc opens the pipe's end through /proc while it is ours.
+          io.files[i] = `/proc/${Deno.pid}/fd/${pair.theirs}`;
         }
-        if (paths.stdout) io.files[1] = paths.stdout;
-        if (paths.stderr) io.files[2] = paths.stderr;
       }
     } catch (err) {
       io.close();
@@ -99,11 +106,14 @@ export class ProcessIO {
   }
 
   /**
-   * Called once runc has started the process: drops the pipe end it now
+   * Called once runc has started the process: drops the pipe ends it now
    * holds itself, takes the terminal, and starts copying.
    */
   async started(): Promise<void> {
-    this.#closeStdinReader();
+    for (const pair of this.#pipes) {
+      if (pair) closeFd(pair.theirs);
+    }
+    const { stdin, stdout, stderr } = this.#paths;
     if (this.#console) {
       const master = await this.#console.receive({
         signal: AbortSignal.timeout(CONSOLE_TIMEOUT_MS),
@@ -111,15 +121,33 @@ export class ProcessIO {
       this.#closeConsoleSocket();
       setNonBlocking(master);
       this.#master = master;
-      if (this.#paths.stdout) this.#output = this.#copyOutput(master);
+      if (stdout) {
+        this.#outputs.push(new Copy(duplicate(master), openOutput(stdout)));
+      }
+      if (stdin) this.#stdin = new Copy(openInput(stdin), duplicate(master));
+      return;
     }
-    const target = this.#master ?? this.#stdinWriter;
-    if (this.#paths.stdin && target !== undefined) this.#copyStdin(target);
+    const [input, output, error] = this.#pipes.map((pair) => {
+      if (!pair) return undefined;
+      setNonBlocking(pair.ours);
+      return pair.ours;
+    });
+    this.#pipes.length = 0;
+    if (output !== undefined) {
+      this.#outputs.push(new Copy(output, openOutput(stdout)));
+    }
+    if (error !== undefined) {
+      this.#outputs.push(new Copy(error, openOutput(stderr)));
+    }
+    if (input !== undefined) this.#stdin = new Copy(openInput(stdin), input);
   }
 
-  /** Resolves when the terminal's output has all reached the client. */
-  drained(): Promise<void> {
-    return this.#output;
+  /**
+   * Resolves when what the process wrote has reached the client's FIFOs
+   * (call once it has exited).
+   */
+  async drained(): Promise<void> {
+    await Promise.all(this.#outputs.map((copy) => copy.drain()));
   }
 
   /** Sets the terminal's size; no-op without one. */
@@ -133,30 +161,32 @@ export class ProcessIO {
    * keeps its end open is cut off after a grace period.
    */
   closeStdin(): void {
-    this.#releaseStdinFifo();
-    if (this.#stdinWriter === undefined) return;
-    const timer = setTimeout(() => this.#endStdin(), STDIN_GRACE_MS);
+    const stdin = this.#stdin;
+    if (!stdin) return;
+    // A writer that comes and goes makes the copy see the client's end,
+    // should the client have closed before the shim opened its reader.
+    try {
+      closeFd(openFd(this.#paths.stdin, O_WRONLY | O_NONBLOCK));
+    } catch {
+      // the copy is over already
+    }
+    const timer = setTimeout(() => stdin.stop(), STDIN_GRACE_MS);
     Deno.unrefTimer(timer);
-  }
-
-  #closeStdinReader(): void {
-    if (this.#stdinReader !== undefined) closeFd(this.#stdinReader);
-    this.#stdinReader = undefined;
-  }
-
-  /** Closes the process's end of stdin now. */
-  #endStdin(): void {
-    if (this.#stdinWriter !== undefined) closeFd(this.#stdinWriter);
-    this.#stdinWriter = undefined;
+    stdin.done.then(() => clearTimeout(timer));
   }
 
   /** Closes everything (the process has exited or never started). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closeStdinReader();
-    this.#endStdin();
-    this.#releaseStdinFifo();
+    for (const pair of this.#pipes) {
+      if (!pair) continue;
+      closeFd(pair.ours);
+      closeFd(pair.theirs);
+    }
+    this.#pipes.length = 0;
+    this.#stdin?.stop();
+    for (const copy of this.#outputs) copy.stop();
     this.#closeConsoleSocket();
     if (this.#master !== undefined) closeFd(this.#master);
     this.#master = undefined;
@@ -170,72 +200,19 @@ export class ProcessIO {
     }
     this.#consoleDir = undefined;
   }
-
-  /** Copies the client's stdin FIFO into `fd` until either side ends. */
-  #copyStdin(fd: number) {
-    // A non-blocking open never waits; the first wait ends once the
-    // client's writer has come (with data, or gone again).
-    const fifo = openFd(this.#paths.stdin, O_RDONLY | O_NONBLOCK);
-    this.#stdinOpening = true;
-    const copying = () => fd === this.#stdinWriter || fd === this.#master;
-    (async () => {
-      try {
-        await waitReadable(fifo);
-        this.#stdinOpening = false;
-        const buffer = new Uint8Array(COPY_BUFFER);
-        for (;;) {
-          const n = await readFd(fifo, buffer);
-          if (n === 0 || !copying()) break;
-          if (!await writeFd(fd, buffer.subarray(0, n))) break;
-        }
-      } finally {
-        closeFd(fifo);
-      }
-      // The client closed its end: so does the process's stdin.
-      if (fd === this.#stdinWriter) this.#endStdin();
-    })().catch(() => {});
-  }
-
-  /**
-   * A reader still waiting for the client's writer is released by opening
-   * the FIFO for writing once ourselves; its read then sees end of file.
-   */
-  #releaseStdinFifo() {
-    if (!this.#stdinOpening) return;
-    this.#stdinOpening = false;
-    try {
-      closeFd(openFd(this.#paths.stdin, O_WRONLY | O_NONBLOCK));
-    } catch {
-      // no reader waiting (it has a writer, or is done)
-    }
-  }
-
-  /** Copies the terminal's output to the stdout FIFO until it hangs up. */
-  async #copyOutput(master: number): Promise<void> {
-    const out = openOutput(this.#paths.stdout);
-    try {
-      const buffer = new Uint8Array(COPY_BUFFER);
-      for (;;) {
-        const n = await readFd(master, buffer);
-        if (n === 0) break;
-        if (!await writeFd(out, buffer.subarray(0, n))) break;
-      }
-    } finally {
-      closeFd(out);
-    }
-  }
 }
 
 /**
- * Opens the client's output FIFO for writing without waiting: normally the
- * client reads it already; if not, read-write, so the open never blocks.
+ * The client's output FIFO, opened read-write: the open never waits, and a
+ * client that goes away leaves the FIFO to fill, not the copy to fail.
  */
 function openOutput(path: string): number {
-  let fd;
-  try {
-    fd = openFd(path, O_WRONLY | O_NONBLOCK);
-  } catch {
-    fd = openFd(path, O_RDWR | O_NONBLOCK);
-  }
+  const fd = openFd(path, O_RDWR | O_NONBLOCK);
+  growPipe(fd, CHUNK);
   return fd;
+}
+
+/** The client's stdin FIFO, opened without waiting for its writer. */
+function openInput(path: string): number {
+  return openFd(path, O_RDONLY | O_NONBLOCK);
 }

@@ -3,7 +3,7 @@
  *
  * Commands run through `Deno.Command`. `runc create` and `runc exec` hand
  * the process's stdio on to it, so they start through `sh`, which opens the
- * stdio files as fds 0, 1 and 2 (FIFOs read-write, which never blocks) and
+ * stdio files (the shim's pipes, through `/proc`) as fds 0, 1 and 2 and
  * then becomes runc. runc's own messages go to a JSON log file,
  * so failures are reported with runc's last error.
  *
@@ -90,13 +90,13 @@ export interface RuncBlkioEntry {
 }
 
 /**
- * The files a process gets as stdin, stdout and stderr: FIFOs, pipes (as
+ * The files a process gets as stdin, stdout and stderr: pipes (as
  * `/proc/PID/fd/N`) or `/dev/null`.
  */
 export type StdioFiles = [stdin: string, stdout: string, stderr: string];
 
 /** Opens the stdio files, then runs the command in `$@`. */
-const WITH_STDIO = 'i=$1 o=$2 e=$3; shift 3; exec "$@" <"$i" 1<>"$o" 2<>"$e"';
+const WITH_STDIO = 'i=$1 o=$2 e=$3; shift 3; exec "$@" <"$i" >"$o" 2>"$e"';
 
 /** A runc command line bound to one state root and log file. */
 export class Runc {
@@ -205,7 +205,17 @@ export class Runc {
       stdout: "null",
       stderr: "null",
     }).output();
-    if (code !== 0) throw this.#error(command, await this.lastError());
+    if (code !== 0) {
+      // Worded as containerd's shim words it; the code is Unknown there.
+      const reason = await this.lastError() ||
+        (code === 127
+          ? `fork/exec ${this.binary}: no such file or directory`
+          : `${this.binary} ${command} exited with status ${code}`);
+      throw new BerthError(
+        Code.Unknown,
+        `OCI runtime ${command} failed: ${reason}`,
+      );
+    }
     return parseInt((await Deno.readTextFile(pidFile)).trim(), 10);
   }
 

@@ -97,14 +97,6 @@ export function closeFd(fd: number): void {
 }
 
 /**
- * Waits until `fd` has data or its peer is gone (for a FIFO opened before
- * any writer: until a writer has come).
- */
-export async function waitReadable(fd: number): Promise<void> {
-  await poller.wait(fd, POLLIN);
-}
-
-/**
  * Reads up to `buffer.length` bytes from non-blocking `fd`, waiting for
  * them; 0 at end of stream, on error, or once `fd` is closed.
  */
