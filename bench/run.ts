@@ -11,6 +11,9 @@
  *   time to kill and remove them all;
  * - `ctr tasks exec ID true` in a running container (`n/a` while a daemon
  *   answers that it cannot);
+ * - `ctr run --rm` of a container writing {@linkcode OUTPUT_BYTES} to its
+ *   stdout, read by the bench: the shim's copy from the container's pipe
+ *   to ctr's FIFO;
  * - the PSS of all shim processes with {@linkcode SHIM_STEPS} containers
  *   running (one berth shim serves them all; containerd has one each).
  *
@@ -35,6 +38,9 @@ export const CONTAINERS = 50;
 
 /** How many containers run while the shims' memory is measured. */
 export const SHIM_STEPS = [1, 10, 50];
+
+/** Bytes the output throughput container writes (1 GiB). */
+export const OUTPUT_BYTES = 1 << 30;
 
 /** Latency samples per run, daemon and operation. */
 export const LATENCY_SAMPLES = 5;
@@ -199,6 +205,10 @@ function makeRows() {
     totalPss: row(`daemon+shims PSS, ${CONTAINERS} running`, "MB"),
     cleanup: row(`kill+rm ${CONTAINERS} at once`, "s"),
     exec: row("exec true", "ms"),
+    output: {
+      ...row(`run --rm, ${OUTPUT_BYTES >> 20} MiB to stdout`, "MB/s"),
+      higherIsBetter: true,
+    },
     shimSteps: SHIM_STEPS.map((n) => row(`shim PSS, ${n} running`, "MB")),
   };
 }
@@ -249,6 +259,39 @@ async function runFloor(bundle: string, root: string, id: string) {
 /** Milliseconds `ctr run --rm … true` takes. */
 function runLatency(side: Side, id: string): Promise<number> {
   return timed(() => side.must([...side.runArgs("--rm"), id, "true"]));
+}
+
+/**
+ * MB/s of `ctr run --rm` whose container writes {@linkcode OUTPUT_BYTES}
+ * of zeros to its stdout, counted as ctr prints them.
+ */
+async function outputThroughput(side: Side, id: string): Promise<number> {
+  const child = new Deno.Command("ctr", {
+    args: [
+      "--address",
+      side.daemon.address,
+      "--namespace",
+      NAMESPACE,
+      ...side.runArgs("--rm"),
+      id,
+      "dd",
+      "if=/dev/zero",
+      "bs=1048576",
+      `count=${OUTPUT_BYTES >> 20}`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const started = performance.now();
+  let bytes = 0;
+  for await (const chunk of child.stdout) bytes += chunk.length;
+  const { code } = await child.status;
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0 || bytes !== OUTPUT_BYTES) {
+    throw new Error(`${side.name}: ${id} printed ${bytes} bytes, exit ${code}`);
+  }
+  return bytes / 1e6 / seconds;
 }
 
 /**
@@ -419,6 +462,11 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       }
       log(`run: run --rm true, run ${i + 1}/${options.runs} done`);
       for (const side of sides) await execLatency(side, rows, i, log);
+      for (const side of sides) {
+        const mbs = await outputThroughput(side, `output-${i}`);
+        record(rows.output, side.name, mbs);
+        log(`run: ${side.name} 1 GiB to stdout at ${mbs.toFixed(0)} MB/s`);
+      }
       for (const side of sides) await scale(side, rows, i, log);
       for (const side of sides) await shimMemory(side, rows, i, log);
     }

@@ -430,8 +430,7 @@ export async function startDaemon(
     const ttrpcAddress = `${config.grpc.address}.ttrpc`;
     const ttrpc = new TtrpcServer();
     ttrpc.registerService(TtrpcEvents, eventsTtrpcService(events));
-    ttrpc.listen(ttrpcAddress);
-    await fs.chmod(ttrpcAddress, 0o660);
+    ttrpc.listen(ttrpcAddress, 0o660);
     await fs.chown(ttrpcAddress, config.grpc.uid, config.grpc.gid);
     cleanups.push(async () => {
       await ttrpc.close();

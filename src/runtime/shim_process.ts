@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import {
+  makeSocketDir,
   MAX_SOCKET_PATH,
   sha256Hex,
   shimSocketPath,
@@ -76,7 +77,7 @@ export async function startShim(options: StartShimOptions): Promise<string> {
     const { bundle, daemonAddress, namespace, id } = options;
     const socket = options.socket ??
       await shimSocketPath(bundle, daemonAddress, namespace, id);
-    await Deno.mkdir(dirname(socket), { recursive: true });
+    await makeSocketDir(socket, bundle);
     await launchServe({
       command: options.shim.command,
       args: [

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { join } from "../types/path.ts";
+import { dirname, join } from "../types/path.ts";
 
 /** Longest unix socket path (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH = 107;
@@ -48,4 +48,19 @@ export async function sha256Hex(text: string): Promise<string> {
     new Uint8Array(digest),
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
+}
+
+/**
+ * Makes the directory a shim socket goes in: 0700, as containerd keeps its
+ * shim sockets; one made wider before is narrowed. A bundle (the socket's
+ * home when its path is short) keeps its own mode: the 0600 socket guards
+ * itself there.
+ */
+export async function makeSocketDir(
+  socket: string,
+  bundle: string,
+): Promise<void> {
+  const dir = dirname(socket);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (dir !== bundle) await Deno.chmod(dir, 0o700);
 }

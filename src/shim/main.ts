@@ -12,12 +12,12 @@
  *
  * @module
  */
-import { basename, dirname, join } from "../types/path.ts";
+import { basename, join } from "../types/path.ts";
 import { Task } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { setChildSubreaper } from "../sys/proc.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
-import { groupSocketPath, shimSocketPath } from "./address.ts";
+import { groupSocketPath, makeSocketDir, shimSocketPath } from "./address.ts";
 import { launchServe } from "./launch.ts";
 import { EventPublisher } from "./publisher.ts";
 import { deleteContainer } from "./delete.ts";
@@ -137,7 +137,7 @@ async function start(a: ShimArgs, args: string[]): Promise<number> {
   const socket = group === undefined
     ? await shimSocketPath(a.bundle, a.address, a.namespace, a.id)
     : await groupSocketPath(a.address, a.namespace, group);
-  await Deno.mkdir(dirname(socket), { recursive: true });
+  await makeSocketDir(socket, a.bundle);
   if (!await listening(socket)) {
     const serveArgs = args.map((x) => x === "start" ? "serve" : x);
     if (!args.includes("-bundle")) serveArgs.unshift("-bundle", a.bundle);
@@ -167,7 +167,7 @@ async function serve(a: ShimArgs): Promise<number> {
   Deno.chdir("/");
   const socket = a.socket ||
     await shimSocketPath(a.bundle, a.address, a.namespace, a.id);
-  await Deno.mkdir(dirname(socket), { recursive: true });
+  await makeSocketDir(socket, a.bundle);
   const server = new TtrpcServer();
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
   // containerd names its events socket in the environment, as berth does.

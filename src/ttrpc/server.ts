@@ -111,8 +111,11 @@ export class TtrpcServer {
     this.register(service.typeName, handlers);
   }
 
-  /** Listens on unix socket `socketPath` (an existing file is replaced). */
-  listen(socketPath: string): void {
+  /**
+   * Listens on unix socket `socketPath` (an existing file is replaced),
+   * created with `mode` (default 0600: its owner only) from the start.
+   */
+  listen(socketPath: string, mode: number = 0o600): void {
     if (this.#listener) {
       throw new BerthError(Code.FailedPrecondition, "ttrpc: already listening");
     }
@@ -121,7 +124,13 @@ export class TtrpcServer {
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
-    this.#listener = Deno.listen({ transport: "unix", path: socketPath });
+    // The umask makes the socket with its mode: no moment with a wider one.
+    const umask = Deno.umask(0o777 & ~mode);
+    try {
+      this.#listener = Deno.listen({ transport: "unix", path: socketPath });
+    } finally {
+      Deno.umask(umask);
+    }
     this.#accepting = this.#acceptLoop(this.#listener);
   }
 
