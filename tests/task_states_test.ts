@@ -1,9 +1,10 @@
 /**
- * What a task refuses in each state of its init process, worded and coded
- * as containerd's shim does (messages from containerd 1.6, checked with
- * the real `ctr` against it): a pause of a paused task, a resume of a
- * running one, an exec in a paused or stopped one, an update of a stopped
- * one — refused before runc is asked, so nothing half-made is left.
+ * What a task refuses in each state of its processes, worded and coded as
+ * containerd's shim does (messages from containerd 1.6, checked with the
+ * real `ctr` against it): a pause of a paused task, a resume of a running
+ * one, an exec in a paused or stopped one, an update of a stopped one, a
+ * start or delete of a running process — refused before runc is asked, so
+ * nothing half-made is left.
  */
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
@@ -18,6 +19,14 @@ import {
   withBusybox,
 } from "./_containers.ts";
 
+/** The message of the Unknown error `call` fails with. */
+async function refusal(call: Promise<unknown>): Promise<string> {
+  const err = await call.then(() => undefined, (e) => e);
+  assert.ok(err instanceof ConnectError, "refused");
+  assert.equal(err.code, Code.Unknown, err.message);
+  return err.rawMessage;
+}
+
 Deno.test("tasks refuse what containerd refuses in each state, in its words", async () => {
   await withBusybox(async (daemon, ctrRun) => {
     const started = await ctrRun(["-d", IMAGE, "box", "sleep", "600"]);
@@ -26,21 +35,47 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       const r = await daemon.ctr(args);
       return r.code === 0 ? "ok" : r.stderr.trim();
     };
-    const exec = (id: string) =>
+    const exec = (id: string, ...args: string[]) =>
       ctr([
         "tasks",
         "exec",
         "--fifo-dir",
         fifoDir(daemon),
+        ...args,
         "--exec-id",
         id,
         "box",
-        "true",
+        ...(args.length ? ["sleep", "600"] : ["true"]),
       ]);
+    const tasks = apiClient(Tasks, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    const box = { containerId: "box" };
+
     assert.equal(
       await ctr(["tasks", "resume", "box"]),
       "ctr: cannot resume a running process: unknown",
     );
+    assert.equal(
+      await refusal(tasks.start(box)),
+      "cannot start a running process: unknown",
+    );
+    assert.equal(
+      await refusal(tasks.delete(box)),
+      "cannot delete a running process: unknown",
+    );
+    assert.equal(await exec("long", "-d"), "ok");
+    const long = { ...box, execId: "long" };
+    assert.equal(
+      await refusal(tasks.start(long)),
+      "cannot start a running process: unknown",
+    );
+    assert.equal(
+      await refusal(tasks.deleteProcess(long)),
+      "cannot delete a running process: unknown",
+    );
+
     assert.equal(await ctr(["tasks", "pause", "box"]), "ok");
     assert.equal(
       await ctr(["tasks", "pause", "box"]),
@@ -51,8 +86,13 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       await exec("in-paused"),
       "ctr: cannot exec in a paused state: unknown",
     );
+    assert.equal(
+      await refusal(tasks.delete(box)),
+      "cannot delete a paused process: unknown",
+    );
     assert.equal(await ctr(["tasks", "resume", "box"]), "ok");
     assert.equal(await exec("in-running"), "ok");
+
     assert.equal(await ctr(["tasks", "kill", "-s", "SIGKILL", "box"]), "ok");
     const running = await settles(async () =>
       (await daemon.ctr(["tasks", "ls"])).stdout.includes("STOPPED")
@@ -72,22 +112,17 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       await exec("in-stopped"),
       "ctr: cannot exec in a stopped state: unknown",
     );
-    const tasks = apiClient(Tasks, {
-      address: daemon.address,
-      namespace: "default",
-    });
-    const update = await tasks.update({
-      containerId: "box",
-      resources: create(AnySchema, {
-        typeUrl:
-          "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
-        value: new TextEncoder().encode("{}"),
-      }),
-    }).then(() => undefined, (err) => err);
-    assert.ok(update instanceof ConnectError, "update of a stopped task");
-    assert.equal(update.code, Code.Unknown);
     assert.equal(
-      update.rawMessage,
+      await refusal(tasks.start(box)),
+      "cannot start a stopped process: unknown",
+    );
+    const resources = create(AnySchema, {
+      typeUrl:
+        "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+      value: new TextEncoder().encode("{}"),
+    });
+    assert.equal(
+      await refusal(tasks.update({ ...box, resources })),
       "cannot update a stopped container: unknown",
     );
   });

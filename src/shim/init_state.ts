@@ -1,8 +1,8 @@
 /**
  * What containerd's shim refuses to do to a container in each state of its
  * init process, in containerd's words: a client sees the same error for a
- * pause of a paused task, an exec in a stopped one and so on, before runc
- * is asked (runc's own refusals differ, and an exec in a paused container
+ * pause of a paused task, an exec in a stopped one, a delete of a running
+ * one and so on, before runc is asked (runc's own refusals differ, and an exec in a paused container
  * would first be accepted and only fail at its start).
  *
  * @module
@@ -10,11 +10,26 @@
 import { Status } from "../gen/containerd/types/task/task_pb.ts";
 
 /** Operations on a container that depend on its init process's state. */
-export type InitOperation = "pause" | "resume" | "exec" | "update";
+export type InitOperation =
+  | "start"
+  | "delete"
+  | "pause"
+  | "resume"
+  | "exec"
+  | "update";
 
 type InitState = "created" | "running" | "paused" | "stopped";
 
 const REFUSALS: Record<InitOperation, Partial<Record<InitState, string>>> = {
+  start: {
+    running: "cannot start a running process",
+    paused: "cannot start a paused process",
+    stopped: "cannot start a stopped process",
+  },
+  delete: {
+    running: "cannot delete a running process",
+    paused: "cannot delete a paused process",
+  },
   pause: {
     created: "cannot pause task in created state",
     paused: "cannot pause a paused container",

@@ -27,6 +27,14 @@ Deno.test("init states refuse as containerd's shim does", () => {
     initRefusal("pause", Status.CREATED),
     "cannot pause task in created state",
   );
+  assert.equal(
+    initRefusal("start", Status.RUNNING),
+    "cannot start a running process",
+  );
+  assert.equal(
+    initRefusal("delete", Status.PAUSED),
+    "cannot delete a paused process",
+  );
 });
 
 Deno.test("init states allow what containerd's shim allows", () => {
@@ -36,4 +44,7 @@ Deno.test("init states allow what containerd's shim allows", () => {
   assert.equal(initRefusal("exec", Status.RUNNING), undefined);
   assert.equal(initRefusal("update", Status.PAUSED), undefined);
   assert.equal(initRefusal("update", Status.UNKNOWN), undefined);
+  assert.equal(initRefusal("start", Status.CREATED), undefined);
+  assert.equal(initRefusal("delete", Status.STOPPED), undefined);
+  assert.equal(initRefusal("delete", Status.CREATED), undefined);
 });

@@ -358,6 +358,7 @@ export class TaskService {
     const release = process.holdExit();
     try {
       if (process === container.init) {
+        this.#refuseIn(container, "start");
         await container.runc.start(container.id);
         container.started = true;
         this.#publish("/tasks/start", TaskStartSchema, {
@@ -365,6 +366,14 @@ export class TaskService {
           pid: process.pid,
         });
         return { pid: process.pid };
+      }
+      if (process.pid) {
+        throw new BerthError(
+          Code.Unknown,
+          process.exit
+            ? "cannot start a stopped process"
+            : "cannot start a running process",
+        );
       }
       const specFile = this.#execSpecFile(container, r.execId);
       const pid = await process.launch((stdio, args) =>
@@ -473,10 +482,7 @@ export class TaskService {
     const { container, process } = this.#process(r.id, r.execId);
     if (process !== container.init) {
       if (process.pid && !process.exit) {
-        throw new BerthError(
-          Code.FailedPrecondition,
-          `exec ${r.execId} is running`,
-        );
+        throw new BerthError(Code.Unknown, "cannot delete a running process");
       }
       process.close();
       container.execs.delete(r.execId);
@@ -486,18 +492,7 @@ export class TaskService {
       return this.#deleted(process, process.exit);
     }
     const init = container.init;
-    if (!init.exit) {
-      const status = await container.runc.state(container.id).then(
-        (s) => s.status,
-        () => "",
-      );
-      if (status === "running" || status === "paused") {
-        throw new BerthError(
-          Code.FailedPrecondition,
-          `task ${container.id} is ${status}`,
-        );
-      }
-    }
+    this.#refuseIn(container, "delete");
     try {
       await container.runc.delete(container.id, !init.exit);
     } catch (err) {
