@@ -66,8 +66,15 @@ const GROUPS: readonly ({
   },
   {
     names: ["leases"],
-    module: "./commands/leases.ts",
-    register: "leasesCommand",
+    description: "manage leases",
+    verbs: [
+      { names: ["list", "ls"], module: "./commands/leases/list.ts" },
+      { names: ["create"], module: "./commands/leases/create.ts" },
+      {
+        names: ["delete", "del", "remove", "rm"],
+        module: "./commands/leases/delete.ts",
+      },
+    ],
   },
   {
     names: ["snapshots", "snapshot"],
@@ -80,9 +87,18 @@ const GROUPS: readonly ({
     register: "imagesCommand",
   },
   {
-    names: ["containers", "container", "c"],
-    module: "./commands/containers.ts",
-    register: "containersCommand",
+    names: ["containers", "c", "container"],
+    description: "manage containers",
+    verbs: [
+      { names: ["create"], module: "./commands/containers/create.ts" },
+      { names: ["list", "ls"], module: "./commands/containers/list.ts" },
+      { names: ["info"], module: "./commands/containers/info.ts" },
+      { names: ["label"], module: "./commands/containers/label.ts" },
+      {
+        names: ["delete", "del", "remove", "rm"],
+        module: "./commands/containers/delete.ts",
+      },
+    ],
   },
   {
     names: ["run"],

@@ -70,8 +70,9 @@ import {
   terminalWidth,
   writeStdoutSync,
 } from "../_progress.ts";
-import { expiresInADay, LEASE_HEADER } from "./leases.ts";
-import { DEFAULT_SNAPSHOTTER, uniquePart } from "./snapshots.ts";
+import { LEASE_HEADER } from "../../src/client/core.ts";
+import { expiresInADay } from "../_leases.ts";
+import { DEFAULT_SNAPSHOTTER, uniquePart } from "../../src/client/snapshots.ts";
 
 /** ctr's image tables: tabwriter(minwidth 1, tabwidth 8, padding 1, ' '). */
 const SPACES = { minwidth: 1, tabwidth: 8, padding: 1, padchar: " " };

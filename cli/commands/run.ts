@@ -16,7 +16,7 @@ import {
 import { newContainer } from "../_new_container.ts";
 import { ExitError } from "../_exit.ts";
 import { runTask } from "../_process.ts";
-import { deleteContainer } from "./containers.ts";
+import { Container } from "../../src/client/container.ts";
 import {
   attachNetworks,
   createContainerNetns,
@@ -101,7 +101,7 @@ export function runCommand(
         try {
           await attachNetworks(conn, options.id, networks, ports);
         } catch (err) {
-          await deleteContainer(conn, container).catch(() => {});
+          await new Container(conn.api, container).delete().catch(() => {});
           throw err;
         }
       } else {
@@ -116,7 +116,9 @@ export function runCommand(
           fifoDir: opts.fifoDir,
         });
       } finally {
-        if (opts.rm) await deleteContainer(conn, container).catch(() => {});
+        if (opts.rm) {
+          await new Container(conn.api, container).delete().catch(() => {});
+        }
       }
       if (status) throw new ExitError(status);
     });

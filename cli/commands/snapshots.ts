@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { randomBytes } from "node:crypto";
 import { type Command, Option } from "commander";
 import {
   type Info,
@@ -16,6 +15,7 @@ import { Leases } from "../../src/gen/containerd/services/leases/v1/leases_pb.ts
 import type { Mount } from "../../src/gen/containerd/types/mount_pb.ts";
 import type { Connection } from "../_client.ts";
 import { readBlob, writeFull } from "../../src/client/content.ts";
+import { DEFAULT_SNAPSHOTTER, uniquePart } from "../../src/client/snapshots.ts";
 import { errorMessage } from "../../src/client/errors.ts";
 import {
   type CtrHelp,
@@ -29,10 +29,9 @@ import {
   progressBytes,
   tabwrite,
 } from "../_format.ts";
-import { temporaryLease } from "./leases.ts";
+import { temporaryLease } from "../_leases.ts";
 
-/** The snapshotter when neither `--snapshotter` nor the environment say. */
-export const DEFAULT_SNAPSHOTTER = "overlayfs";
+export { DEFAULT_SNAPSHOTTER, uniquePart } from "../../src/client/snapshots.ts";
 
 /** The label that keeps a snapshot (or blob) from the garbage collector. */
 export const GC_ROOT_LABEL = "containerd.io/gc.root";
@@ -122,13 +121,6 @@ export function snapshotTree(
   };
   for (const node of nodes) if (!node.parent) print(node.name, 0);
   return out;
-}
-
-/** A unique suffix as containerd's clients make them: `NANOS-XXXX`. */
-export function uniquePart(): string {
-  const nanos = (Date.now() % 1000) * 1_000_000 +
-    Math.floor((performance.now() % 1) * 1_000_000);
-  return `${nanos}-${randomBytes(3).toString("base64url")}`;
 }
 
 /** The time ctr writes into a `containerd.io/gc.root` label. */

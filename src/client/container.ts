@@ -117,15 +117,23 @@ export class Container {
     );
   }
 
-  /** Deletes the record and (by default) its snapshot. */
+  /**
+   * Deletes the record and (by default) its snapshot first, as
+   * containerd's `Delete` with `WithSnapshotCleanup`.
+   */
   async delete(options: DeleteContainerOptions = {}): Promise<void> {
-    await this.#client.service(Containers).delete({ id: this.id });
     const { snapshotter, snapshotKey } = this.record;
     if ((options.snapshotCleanup ?? true) && snapshotKey) {
+      if (!snapshotter) {
+        throw new InvalidArgumentError(
+          "container.Snapshotter must be set to cleanup rootfs snapshot: invalid argument",
+        );
+      }
       await new Snapshotter(this.#client, snapshotter).remove(snapshotKey)
         .catch((err) => {
           if (!isNotFound(err)) throw err;
         });
     }
+    await this.#client.service(Containers).delete({ id: this.id });
   }
 }

@@ -5,10 +5,27 @@
  *
  * @module
  */
+import { randomBytes } from "node:crypto";
 import { Snapshots } from "../gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import type { Mount } from "../types/mount.ts";
 import type { CoreClient as Client } from "./core.ts";
 import { isNotFound } from "./errors.ts";
+
+/**
+ * A unique suffix for snapshot keys and lease ids, as containerd's
+ * clients make them: `NANOS-XXXX`.
+ *
+ * @example
+ * ```ts
+ * import { uniquePart } from "@berth/berth/client";
+ * console.log(`extract-${uniquePart()}`);
+ * ```
+ */
+export function uniquePart(): string {
+  const nanos = (Date.now() % 1000) * 1_000_000 +
+    Math.floor((performance.now() % 1) * 1_000_000);
+  return `${nanos}-${randomBytes(3).toString("base64url")}`;
+}
 
 /** The snapshotter containerd and berth use when none is named. */
 export const DEFAULT_SNAPSHOTTER = "overlayfs";
