@@ -46,13 +46,20 @@ const GROUPS: readonly ({
   },
   {
     names: ["plugins", "plugin"],
-    module: "./commands/plugins.ts",
-    register: "pluginsCommand",
+    description: "provides information about berth's plugins",
+    verbs: [
+      { names: ["list", "ls"], module: "./commands/plugins/list.ts" },
+    ],
   },
   {
     names: ["namespaces", "namespace", "ns"],
-    module: "./commands/namespaces.ts",
-    register: "namespacesCommand",
+    description: "manage namespaces",
+    verbs: [
+      { names: ["create", "c"], module: "./commands/namespaces/create.ts" },
+      { names: ["list", "ls"], module: "./commands/namespaces/list.ts" },
+      { names: ["label"], module: "./commands/namespaces/label.ts" },
+      { names: ["remove", "rm"], module: "./commands/namespaces/remove.ts" },
+    ],
   },
   {
     names: ["events", "event"],

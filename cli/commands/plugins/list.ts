@@ -1,20 +1,15 @@
 /**
- * `berth ctr plugins ls`: the daemon's components.
+ * `berth ctr plugins list`.
  *
  * @module
  */
 import type { Command } from "commander";
-import { Introspection } from "../../src/gen/containerd/services/introspection/v1/introspection_pb.ts";
-import type { Connection } from "../_client.ts";
-import { columns } from "../_format.ts";
+import { Introspection } from "../../../src/gen/containerd/services/introspection/v1/introspection_pb.ts";
+import { columns } from "../../_format.ts";
+import type { Connection } from "../../_client.ts";
 
-/** Adds the command to `program`. */
-export function pluginsCommand(
-  program: Command,
-  connect: () => Connection,
-): void {
-  const plugins = program.command("plugins").alias("plugin")
-    .description("provides information about berth's plugins");
+/** Adds the command to the `plugins` group. */
+export function register(plugins: Command, connect: () => Connection): void {
   plugins.command("list").alias("ls")
     .description("lists plugins")
     .argument("[filters...]", "filters, e.g. type==io.containerd.grpc.v1")
