@@ -114,13 +114,27 @@ const GROUPS: readonly ({
   },
   {
     names: ["netns"],
-    module: "./commands/netns.ts",
-    register: "netnsCommand",
+    description: "manage named network namespaces",
+    verbs: [
+      { names: ["create", "c"], module: "./commands/netns/create.ts" },
+      { names: ["list", "ls"], module: "./commands/netns/list.ts" },
+      { names: ["label"], module: "./commands/netns/label.ts" },
+      { names: ["remove", "rm"], module: "./commands/netns/remove.ts" },
+    ],
   },
   {
     names: ["network", "networks", "net"],
-    module: "./commands/network.ts",
-    register: "networkCommand",
+    description: "CNI networks and attachments",
+    verbs: [
+      { names: ["list", "ls"], module: "./commands/network/list.ts" },
+      {
+        names: ["attachments", "a"],
+        module: "./commands/network/attachments.ts",
+      },
+      { names: ["attach"], module: "./commands/network/attach.ts" },
+      { names: ["check"], module: "./commands/network/check.ts" },
+      { names: ["detach"], module: "./commands/network/detach.ts" },
+    ],
   },
   {
     names: ["tasks", "t", "task"],
@@ -144,8 +158,16 @@ const GROUPS: readonly ({
   },
   {
     names: ["interfaces", "interface", "if"],
-    module: "./commands/interfaces.ts",
-    register: "interfacesCommand",
+    description: "manage network interfaces of a network namespace",
+    verbs: [
+      { names: ["list", "ls"], module: "./commands/interfaces/list.ts" },
+      { names: ["add", "create"], module: "./commands/interfaces/add.ts" },
+      { names: ["set"], module: "./commands/interfaces/set.ts" },
+      {
+        names: ["remove", "rm", "delete", "del"],
+        module: "./commands/interfaces/remove.ts",
+      },
+    ],
   },
 ];
 
