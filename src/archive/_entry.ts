@@ -80,6 +80,8 @@ export function toLayerEntry(header: Header): LayerEntry {
   const linkname = header.linkname ?? "";
   if (type === "link" || type === "symlink") {
     checkPath(linkname, "link target", fail);
+    // No file system can make one, and the error would not say why.
+    if (linkname === "") throw fail("empty link target");
   }
   const uid = paxId(pax.uid) ?? header.uid;
   const gid = paxId(pax.gid) ?? header.gid;

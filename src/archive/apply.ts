@@ -167,7 +167,12 @@ export async function applyLayer(
       }
       await applier.apply(
         toLayerEntry(stream.header),
-        stream as AsyncIterable<Uint8Array>,
+        // A directory has no content whatever its size field says (as in
+        // Go's archive/tar), and tar-stream never ends the stream of one
+        // whose size is not 0: reading it would wait forever.
+        stream.header.type === "directory"
+          ? NO_CONTENT
+          : stream as AsyncIterable<Uint8Array>,
       );
     }
   } catch (err) {
@@ -191,6 +196,11 @@ export async function applyLayer(
   }
   return { size, digest };
 }
+
+/** The content of an entry that has none. */
+const NO_CONTENT: AsyncIterable<Uint8Array> = {
+  async *[Symbol.asyncIterator]() {},
+};
 
 /** The canonical path of the target directory. */
 function realRoot(root: string): string {

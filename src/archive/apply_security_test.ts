@@ -484,3 +484,30 @@ Deno.test("security: names with NUL bytes and over-long names are refused", asyn
     );
   });
 });
+
+Deno.test("security: a directory whose size field is not 0 is applied, not waited on forever (found by fuzzing)", async () => {
+  await withSandbox(async ({ target }) => {
+    const tar = await buildTar([
+      { raw: rawEntry("dir/", "5", new Uint8Array(0), 600) },
+      file("dir/after"),
+    ]);
+    await applyLayer(target, streamOf(tar, 512));
+    assert.ok(Deno.statSync(`${target}/dir`).isDirectory);
+    assert.equal(Deno.readTextFileSync(`${target}/dir/after`), "pwned");
+  });
+});
+
+Deno.test("security: a link with an empty target is InvalidArgument (found by fuzzing)", async () => {
+  await withSandbox(async ({ target }) => {
+    for (const type of ["symlink", "link"] as const) {
+      const tar = await buildTar([{
+        header: { name: "l", type, linkname: "" },
+      }]);
+      await assertBerthError(
+        applyLayer(target, streamOf(tar)),
+        Code.InvalidArgument,
+        /empty link target/,
+      );
+    }
+  });
+});
