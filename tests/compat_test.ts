@@ -4,7 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import {
+  type TaskExit,
+  TaskExitSchema,
+} from "../src/gen/containerd/events/task_pb.ts";
 import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import {
   Content,
@@ -304,4 +309,49 @@ Deno.test("timestamps keep nanoseconds, as containerd's do", async () => {
     (await containers.get({ id: "stamped" })).container?.createdAt,
     container?.createdAt,
   );
+});
+
+Deno.test("task exit times keep nanoseconds, as containerd's shim's do", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const events = apiClient(Events, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    const controller = new AbortController();
+    const exits: { envelope: Timestamp | undefined; exit: TaskExit }[] = [];
+    const subscribed = (async () => {
+      for await (
+        const e of events.subscribe({ filters: ['topic=="/tasks/exit"'] }, {
+          signal: controller.signal,
+        })
+      ) {
+        exits.push({
+          envelope: e.timestamp,
+          exit: fromBinary(TaskExitSchema, e.event!.value),
+        });
+      }
+    })().catch(() => {});
+    // Runs until an exit is seen: the subscription may start late.
+    for (let i = 0; exits.length === 0; i++) {
+      assert.ok(i < 20, "no /tasks/exit came");
+      const r = await ctrRun(["--rm", BUSYBOX, `stamp-${i}`, "true"]);
+      assert.equal(r.code, 0, r.stderr);
+      for (let j = 0; j < 20 && exits.length === 0; j++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    controller.abort();
+    await subscribed;
+    const { envelope, exit } = exits[0];
+    for (
+      const [what, time] of [["exited_at", exit.exitedAt], [
+        "envelope",
+        envelope,
+      ]] as const
+    ) {
+      assert.ok(time, what);
+      // Milliseconds would leave these digits zero (1 in 10^6 odds otherwise).
+      assert.notEqual(time.nanos % 1_000_000, 0, `${what} has nanoseconds`);
+    }
+  });
 });

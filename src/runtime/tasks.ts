@@ -14,7 +14,7 @@ import {
   type MessageInitShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import {
   TaskDeleteSchema,
   TaskExitSchema,
@@ -51,6 +51,8 @@ import {
   readShimLog,
   type ShimCommand,
 } from "./shim_process.ts";
+import { realtimeNanos } from "../sys/clock.ts";
+import { NanoDate, secondsAndNanos } from "../types/time.ts";
 
 export { TASK_DIR } from "./bundle.ts";
 
@@ -462,7 +464,10 @@ export class TaskManager {
     for (const [key] of tasks) this.#tasks.delete(key);
     for (const [, task] of tasks) {
       await this.#cleanUp(task.bundle, task.runtime.shim).catch(() => {});
-      const exitedAt = timestampNow();
+      const exitedAt = create(
+        TimestampSchema,
+        secondsAndNanos(new NanoDate(realtimeNanos())),
+      );
       const ids = {
         containerId: task.bundle.id,
         id: task.bundle.id,

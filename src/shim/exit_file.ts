@@ -6,6 +6,7 @@
  */
 import { join } from "../types/path.ts";
 import type { ExitStatus } from "./reaper.ts";
+import { formatRfc3339Nano, parseRfc3339Nano } from "../types/time.ts";
 
 /** Name of the exit file inside the bundle. */
 export const EXIT_FILE = "exit";
@@ -18,7 +19,7 @@ export async function writeExitFile(
   const path = join(bundle, EXIT_FILE);
   const body = JSON.stringify({
     status: exit.status,
-    exitedAt: exit.exitedAt.toISOString(),
+    exitedAt: formatRfc3339Nano(exit.exitedAt),
   });
   await Deno.writeTextFile(`${path}.tmp`, body + "\n");
   await Deno.rename(`${path}.tmp`, path);
@@ -29,7 +30,10 @@ export async function readExitFile(bundle: string): Promise<ExitStatus | null> {
   try {
     const raw = JSON.parse(await Deno.readTextFile(join(bundle, EXIT_FILE)));
     if (typeof raw.status !== "number") return null;
-    return { status: raw.status, exitedAt: new Date(raw.exitedAt) };
+    return {
+      status: raw.status,
+      exitedAt: parseRfc3339Nano(raw.exitedAt) ?? new Date(raw.exitedAt),
+    };
   } catch {
     return null;
   }

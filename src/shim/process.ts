@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Status } from "../gen/containerd/types/task/task_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { StateResponseSchema } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
@@ -13,6 +12,7 @@ import { BerthError, Code } from "../types/errors.ts";
 import { ProcessIO, type StdioPaths } from "./io.ts";
 import { type ExitStatus, waitForExit } from "./reaper.ts";
 import type { StdioFiles } from "./runc.ts";
+import { shimNow, toTimestamp } from "./timestamp.ts";
 
 /** Runs the process with `stdio` and extra runc arguments; returns its pid. */
 export type Launch = (
@@ -74,7 +74,7 @@ export class ShimProcess {
     } catch (err) {
       io.close();
       // It never ran: whoever waits for it learns so (status 255, unknown).
-      this.exit = { status: 255, exitedAt: new Date() };
+      this.exit = { status: 255, exitedAt: shimNow() };
       this.#exited.resolve(this.exit);
       throw err;
     }
@@ -137,7 +137,7 @@ export class ShimProcess {
       stderr: stdio.stderr,
       terminal: stdio.terminal,
       exitStatus: this.exit?.status ?? 0,
-      exitedAt: this.exit ? timestampFromDate(this.exit.exitedAt) : undefined,
+      exitedAt: this.exit ? toTimestamp(this.exit.exitedAt) : undefined,
       execId,
     };
   }

@@ -15,13 +15,13 @@ import {
   type MessageInitShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   Events,
   ForwardRequestSchema,
 } from "../gen/containerd/services/ttrpc/events/v1/events_pb.ts";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { TtrpcClient } from "../ttrpc/client.ts";
+import { shimNow, toTimestamp } from "./timestamp.ts";
 
 const ATTEMPTS = 5;
 const FIRST_BACKOFF_MS = 100;
@@ -59,7 +59,7 @@ export class EventPublisher {
       topic,
       typeName: schema.typeName,
       value: toBinary(schema, create(schema, message)),
-      timestamp: new Date(),
+      timestamp: shimNow(),
     });
     this.#sending ??= this.#send().finally(() => this.#sending = undefined);
   }
@@ -87,7 +87,7 @@ export class EventPublisher {
             ForwardRequestSchema,
             {
               envelope: {
-                timestamp: timestampFromDate(event.timestamp),
+                timestamp: toTimestamp(event.timestamp),
                 namespace: this.#namespace,
                 topic: event.topic,
                 event: { typeUrl: event.typeName, value: event.value },

@@ -7,6 +7,7 @@
  * @module
  */
 import { reapChild } from "../sys/proc.ts";
+import { shimNow } from "./timestamp.ts";
 
 /** The exit of a supervised process, as containerd reports it. */
 export interface ExitStatus {
@@ -50,14 +51,14 @@ export function waitForExit(
       try {
         exit = reapChild(pid);
       } catch {
-        finish({ status: 255, exitedAt: new Date() });
+        finish({ status: 255, exitedAt: shimNow() });
         return;
       }
       if (exit === null) return;
       const status = exit.signal !== undefined
         ? 128 + exit.signal
         : exit.code ?? 255;
-      finish({ status, exitedAt: new Date() });
+      finish({ status, exitedAt: shimNow() });
     };
     const poll = () => {
       check();

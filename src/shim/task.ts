@@ -10,11 +10,7 @@
  *
  * @module
  */
-import {
-  anyUnpack,
-  type Timestamp,
-  timestampFromDate,
-} from "@bufbuild/protobuf/wkt";
+import { anyUnpack, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { dirname, join } from "../types/path.ts";
 import {
   TaskCreateSchema,
@@ -52,6 +48,7 @@ import { OomWatcher } from "./oom.ts";
 import { ShimProcess } from "./process.ts";
 import type { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
+import { toTimestamp } from "./timestamp.ts";
 
 /** Where the shim keeps runc's options for the `delete` action. */
 export const RUNC_OPTIONS_FILE = "runc.json";
@@ -170,7 +167,7 @@ export class TaskService {
         const exit = await this.#process(r.id, r.execId).process.exited;
         return {
           exitStatus: exit.status,
-          exitedAt: timestampFromDate(exit.exitedAt),
+          exitedAt: toTimestamp(exit.exitedAt),
         };
       },
       delete: (r) => this.delete(r),
@@ -568,7 +565,7 @@ export class TaskService {
     return {
       pid: process.pid,
       exitStatus: exit?.status ?? 0,
-      exitedAt: exit ? timestampFromDate(exit.exitedAt) : undefined,
+      exitedAt: exit ? toTimestamp(exit.exitedAt) : undefined,
     };
   }
 
@@ -583,7 +580,7 @@ export class TaskService {
       id: execId || containerId,
       pid,
       exitStatus: exit.status,
-      exitedAt: timestampFromDate(exit.exitedAt),
+      exitedAt: toTimestamp(exit.exitedAt),
     });
   }
 
