@@ -41,6 +41,7 @@ import { eventRegistry } from "../api/event_registry.ts";
 import { file_berth_services_network_v1_network } from "../gen/berth/services/network/v1/network_pb.ts";
 import { file_berth_services_transfer_v1_transfer } from "../gen/berth/services/transfer/v1/transfer_pb.ts";
 import { file_containerd_runc_options_oci } from "../gen/containerd/runc/options/oci_pb.ts";
+import { file_containerd_runtime_linux_runctypes_runc } from "../gen/containerd/runtime/linux/runctypes/runc_pb.ts";
 import { file_containerd_runtime_v2_task_shim } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { file_containerd_services_containers_v1_containers } from "../gen/containerd/services/containers/v1/containers_pb.ts";
 import { file_containerd_services_content_v1_content } from "../gen/containerd/services/content/v1/content_pb.ts";
@@ -101,6 +102,7 @@ export const jsonRegistry: Registry = createRegistry(
   file_berth_services_network_v1_network,
   file_berth_services_transfer_v1_transfer,
   file_containerd_runc_options_oci,
+  file_containerd_runtime_linux_runctypes_runc,
   file_containerd_runtime_v2_task_shim,
   file_containerd_services_containers_v1_containers,
   file_containerd_services_content_v1_content,
