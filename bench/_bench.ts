@@ -48,6 +48,8 @@ export interface BenchOptions {
 export interface BenchModule {
   /** Its name. */
   name: string;
+  /** Runs only when a filter names it (long soaks). */
+  optIn?: boolean;
   /** Runs it. */
   run(options: BenchOptions): Promise<BenchResult>;
 }
