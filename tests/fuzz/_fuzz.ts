@@ -27,7 +27,6 @@ export function fuzzParameters<T>(runs: number): Parameters<T> {
   return {
     numRuns: Math.max(1, Math.round(runs * (scale > 0 ? scale : 1))),
     seed: seed ? Number(seed) : scale > 1 ? undefined : SUITE_SEED,
-    endOnFailure: true,
   };
 }
 
