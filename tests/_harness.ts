@@ -64,11 +64,21 @@ const decoder = new TextDecoder();
 /** What a command reads on stdin: text, or a file's bytes streamed. */
 export type Stdin = string | { file: string };
 
+/** Options for {@linkcode run}. */
+export interface RunOptions {
+  /** What the command reads on stdin (nothing by default). */
+  stdin?: Stdin;
+  /** Added to the environment. */
+  env?: Record<string, string>;
+  /** SIGKILL the command and reject when it has not ended by then. */
+  timeoutMs?: number;
+}
+
 /** Runs a command to completion, optionally feeding stdin. */
 export async function run(
   cmd: string,
   args: string[],
-  options: { stdin?: Stdin; env?: Record<string, string> } = {},
+  options: RunOptions = {},
 ): Promise<CommandResult> {
   if (typeof options.stdin === "object") {
     // A redirect gives the command a seekable stdin, as `cmd < file` does:
@@ -83,7 +93,7 @@ export async function run(
         cmd,
         ...args,
       ],
-      { env: options.env },
+      { env: options.env, timeoutMs: options.timeoutMs },
     );
   }
   const child = new Deno.Command(cmd, {
@@ -93,12 +103,25 @@ export async function run(
     stderr: "piped",
     env: options.env,
   }).spawn();
+  let timedOut = false;
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, options.timeoutMs);
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
+    await writer.write(new TextEncoder().encode(options.stdin)).catch(
+      () => {},
+    );
+    await writer.close().catch(() => {});
   }
   const out = await child.output();
+  clearTimeout(timer);
+  if (timedOut) {
+    throw new Error(
+      `${cmd} ${args.join(" ")}: not ended after ${options.timeoutMs} ms`,
+    );
+  }
   return {
     code: out.code,
     stdout: decoder.decode(out.stdout),
@@ -259,6 +282,17 @@ export function collect(stream: ReadableStream<Uint8Array>): Collector {
   };
 }
 
+/** Options for {@linkcode startContainerd}. */
+export interface TestContainerdOptions {
+  /** Reuse these paths (to restart a containerd on the same root). */
+  dir?: string;
+  /**
+   * A command that runs containerd (`["nsenter", "-t", PID, "-m", "--"]`
+   * starts it in another process's mount namespace).
+   */
+  prefix?: string[];
+}
+
 /** A containerd started on private temporary paths, for comparisons. */
 export interface TestContainerd {
   /** Temporary directory holding root, state and socket. */
@@ -267,6 +301,8 @@ export interface TestContainerd {
   root: string;
   /** Socket path. */
   address: string;
+  /** The containerd process (or its prefix command's). */
+  process: Deno.ChildProcess;
   /** Runs the real `ctr` against it. */
   ctr(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
   /** Stops it and removes its directory. */
@@ -278,10 +314,13 @@ export interface TestContainerd {
  * (never the host's), with the CRI plugin off. Undefined when containerd
  * is not installed.
  */
-export async function startContainerd(): Promise<TestContainerd | undefined> {
+export async function startContainerd(
+  options: TestContainerdOptions = {},
+): Promise<TestContainerd | undefined> {
   const found = await run("sh", ["-c", "command -v containerd"]);
   if (found.code !== 0) return undefined;
-  const dir = await Deno.makeTempDir({ prefix: "containerd-test-" });
+  const dir = options.dir ??
+    await Deno.makeTempDir({ prefix: "containerd-test-" });
   const address = `${dir}/containerd.sock`;
   await Deno.writeTextFile(
     `${dir}/config.toml`,
@@ -298,8 +337,9 @@ export async function startContainerd(): Promise<TestContainerd | undefined> {
       `  address = "${dir}/debug.sock"`,
     ].join("\n"),
   );
-  const process = new Deno.Command("containerd", {
-    args: ["--config", `${dir}/config.toml`],
+  const [cmd, ...prefixArgs] = [...options.prefix ?? [], "containerd"];
+  const process = new Deno.Command(cmd, {
+    args: [...prefixArgs, "--config", `${dir}/config.toml`],
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -315,6 +355,7 @@ export async function startContainerd(): Promise<TestContainerd | undefined> {
     dir,
     root: `${dir}/root`,
     address,
+    process,
     ctr: (args, opts) => run("ctr", ["--address", address, ...args], opts),
     async [Symbol.asyncDispose]() {
       try {
