@@ -169,6 +169,8 @@ export interface DockerCommandOptions {
 export interface TestDockerd extends AsyncDisposable {
   /** Its private directory. */
   dir: string;
+  /** The environment that points a docker client at it. */
+  env: Record<string, string>;
   /** Runs the docker client against it; throws when it times out. */
   docker(
     args: string[],
@@ -268,6 +270,7 @@ export async function startDockerd(
   };
   return {
     dir,
+    env,
     docker,
     stop,
     async start() {

@@ -9,10 +9,12 @@
 import assert from "node:assert/strict";
 import {
   type BackendKind,
+  DOCKER,
   startBackend,
   startDockerd,
   type TestDockerd,
 } from "./_docker.ts";
+import { run as runCommand } from "./_harness.ts";
 import { buildImage } from "./fixtures/images.ts";
 import { pushLayout, startRegistry } from "./fixtures/registry.ts";
 
@@ -149,6 +151,28 @@ async function lifeCycle(kind: BackendKind, t: Deno.TestContext) {
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stdout, /^\/dev\/pts\/\d+\r\n$/);
   });
+
+  await t.step(
+    "-it: an interactive shell on the client's terminal",
+    async () => {
+      // `script` gives the client a terminal; typed lines reach the shell,
+      // its answers and exit code come back.
+      const line = [
+        DOCKER,
+        "run --rm -it --network none",
+        image,
+        "sh",
+      ].join(" ");
+      const r = await runCommand("script", ["-qec", line, "/dev/null"], {
+        stdin: "tty; echo $((6 * 7)); exit 4\n",
+        env: dockerd.env,
+        timeoutMs: 60_000,
+      });
+      assert.match(r.stdout, /\n\/dev\/pts\/\d+\r*\n/);
+      assert.match(r.stdout, /\n42\r*\n/);
+      assert.equal(r.code, 4, r.stdout + r.stderr);
+    },
+  );
 
   await t.step("--env, --workdir, --user", async () => {
     const r = await run([
@@ -443,9 +467,14 @@ async function lifeCycle(kind: BackendKind, t: Deno.TestContext) {
         ...WAITER,
       ])).trim();
       await backend.killAndRestart();
+      // dockerd reconnects on its own schedule (gRPC back-off): an attempt
+      // that hangs or fails before then is retried.
       await until(
         "dockerd to reach the restarted daemon",
-        async () => (await docker(["exec", "speaker", "true"])).code === 0,
+        async () =>
+          (await docker(["exec", "speaker", "true"], { timeoutMs: 15_000 })
+            .catch(() => undefined))?.code === 0,
+        120_000,
       );
       assert.equal(await inspect("speaker", "{{.State.Pid}}"), pid);
       await say("after-daemon-restart");
