@@ -60,14 +60,26 @@ const PREFACE = "PRI * HTTP/2.0";
  */
 const LISTEN_BACKLOG = 4096;
 
+/** Bytes a client may send on one stream before the daemon reads them. */
+const STREAM_WINDOW = 1 << 20;
+/** Bytes a client may send on all its streams before the daemon reads them. */
+const SESSION_WINDOW = 8 << 20;
+
 /** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
 export async function listen(options: ListenOptions): Promise<Listener> {
-  const h2 = http2.createServer({ maxSessionMemory: 64 });
+  const h2 = http2.createServer({
+    maxSessionMemory: 64,
+    // Flow-control windows: HTTP/2's default, 64 KiB, lets a client send
+    // one 64 KiB round trip at a time; an ingest of 1 MiB messages then
+    // waits on window updates instead of the disk.
+    settings: { initialWindowSize: STREAM_WINDOW },
+  });
   h2.on("stream", options.streams);
   const h1 = http.createServer(options.requests);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session: http2.Http2Session) => {
+    session.setLocalWindowSize(SESSION_WINDOW);
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
   });
