@@ -68,8 +68,19 @@ const GROUPS: readonly ({
   },
   {
     names: ["content"],
-    module: "./commands/content.ts",
-    register: "contentCommand",
+    description: "manage content",
+    verbs: [
+      { names: ["list", "ls"], module: "./commands/content/list.ts" },
+      { names: ["get"], module: "./commands/content/get.ts" },
+      { names: ["ingest"], module: "./commands/content/ingest.ts" },
+      { names: ["active"], module: "./commands/content/active.ts" },
+      { names: ["label"], module: "./commands/content/label.ts" },
+      {
+        names: ["delete", "del", "remove", "rm"],
+        module: "./commands/content/delete.ts",
+      },
+      { names: ["fetch-blob"], module: "./commands/content/fetch-blob.ts" },
+    ],
   },
   {
     names: ["leases"],
