@@ -4,26 +4,7 @@
  *
  * @module
  */
-import Table from "cli-table3";
 import { compareUTF8 } from "../src/types/utf8_order.ts";
-
-const NO_BORDER = {
-  top: "",
-  "top-mid": "",
-  "top-left": "",
-  "top-right": "",
-  bottom: "",
-  "bottom-mid": "",
-  "bottom-left": "",
-  "bottom-right": "",
-  left: "",
-  "left-mid": "",
-  mid: "",
-  "mid-mid": "",
-  right: "",
-  "right-mid": "",
-  middle: "",
-};
 
 /**
  * Columns aligned with `gap` spaces between them, without borders: the
@@ -33,12 +14,10 @@ export function columns(
   rows: readonly (readonly string[])[],
   gap = 1,
 ): string {
-  const table = new Table({
-    chars: NO_BORDER,
-    style: { head: [], border: [], "padding-left": 0, "padding-right": gap },
-  });
-  for (const row of rows) table.push([...row]);
-  return table.toString().split("\n").map((line) => line.trimEnd()).join("\n");
+  const text = rows.map((row) => row.join("\t")).join("\n");
+  return tabwrite(text, { padding: gap }).split("\n").map((line) =>
+    line.trimEnd()
+  ).join("\n");
 }
 
 /**
