@@ -28,6 +28,13 @@ interface VerbGroup {
   description: string;
   /** Flags after the verb belong to it (e.g. a command `exec` runs). */
   positionalOptions?: boolean;
+  /** The group's own flags, which take a value. */
+  options?: readonly {
+    flags: string;
+    description: string;
+    env: string;
+    default: string;
+  }[];
   /** Its verbs, in the order help lists them. */
   verbs: readonly Verb[];
 }
@@ -96,8 +103,32 @@ const GROUPS: readonly ({
   },
   {
     names: ["snapshots", "snapshot"],
-    module: "./commands/snapshots.ts",
-    register: "snapshotsCommand",
+    description: "manage snapshots",
+    options: [{
+      flags: "--snapshotter <name>",
+      description: "snapshotter name; empty stands for the default",
+      env: "BERTH_SNAPSHOTTER",
+      default: "overlayfs",
+    }],
+    verbs: [
+      { names: ["prepare"], module: "./commands/snapshots/prepare.ts" },
+      { names: ["view"], module: "./commands/snapshots/view.ts" },
+      {
+        names: ["mounts", "m", "mount"],
+        module: "./commands/snapshots/mounts.ts",
+      },
+      { names: ["commit"], module: "./commands/snapshots/commit.ts" },
+      { names: ["list", "ls"], module: "./commands/snapshots/list.ts" },
+      { names: ["info"], module: "./commands/snapshots/info.ts" },
+      { names: ["usage"], module: "./commands/snapshots/usage.ts" },
+      { names: ["tree"], module: "./commands/snapshots/tree.ts" },
+      { names: ["label"], module: "./commands/snapshots/label.ts" },
+      {
+        names: ["delete", "del", "remove", "rm"],
+        module: "./commands/snapshots/delete.ts",
+      },
+      { names: ["diff"], module: "./commands/snapshots/diff.ts" },
+    ],
   },
   {
     names: ["images", "image", "i", "pull", "push"],
@@ -211,10 +242,25 @@ async function addGroup(
     .aliases(group.names.slice(1))
     .description(group.description);
   if (group.positionalOptions) command.enablePositionalOptions();
+  // The group's own valued flags may stand between it and its verb.
+  const valued = new Set<string>();
+  for (const option of group.options ?? []) {
+    command.addOption(
+      new Option(option.flags, option.description).env(option.env)
+        .default(option.default),
+    );
+    valued.add(option.flags.split(" ")[0]);
+  }
   const at = args.findIndex((arg) => group.names.includes(arg));
-  const name = at < 0
-    ? undefined
-    : args.slice(at + 1).find((arg) => !arg.startsWith("-"));
+  let name: string | undefined;
+  for (let i = at < 0 ? args.length : at + 1; i < args.length; i++) {
+    if (valued.has(args[i])) {
+      i++;
+    } else if (!args[i].startsWith("-")) {
+      name = args[i];
+      break;
+    }
+  }
   const invoked = group.verbs.find((verb) => verb.names.includes(name ?? ""));
   for (const verb of invoked ? [invoked] : group.verbs) {
     (await load(verb.module, "register"))(command, connect);
