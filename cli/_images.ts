@@ -83,19 +83,8 @@ export class ContentReader implements BlobSource {
   read(digest: string): Promise<Uint8Array> {
     let blob = this.#blobs.get(digest);
     if (!blob) {
-      blob = (async () => {
-        const chunks: Uint8Array[] = [];
-        for await (const chunk of readBlob(this.#conn.api, digest)) {
-          chunks.push(chunk);
-        }
-        const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-        let at = 0;
-        for (const c of chunks) {
-          out.set(c, at);
-          at += c.length;
-        }
-        return out;
-      })();
+      blob = new Response(ReadableStream.from(readBlob(this.#conn.api, digest)))
+        .arrayBuffer().then((bytes) => new Uint8Array(bytes));
       this.#blobs.set(digest, blob);
     }
     return blob;
