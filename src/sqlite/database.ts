@@ -73,6 +73,7 @@ export class SqliteDatabase {
   readonly sql: DatabaseSync;
   #depth = 0;
   #commitListeners: (() => void)[] = [];
+  #changes: StatementSync | undefined;
 
   /**
    * Opens (creating when missing) and migrates the file at `path`; the
@@ -170,10 +171,8 @@ export class SqliteDatabase {
 
   /** Rows changed through this connection since it opened. */
   #totalChanges(): number {
-    const row = this.sql.prepare("SELECT total_changes() AS n").get() as {
-      n: number;
-    };
-    return row.n;
+    this.#changes ??= this.sql.prepare("SELECT total_changes() AS n");
+    return (this.#changes.get() as { n: number }).n;
   }
 
   /** Closes the connection; closing twice is harmless. */
