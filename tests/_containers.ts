@@ -51,6 +51,14 @@ export function ctrRun(
   );
 }
 
+/** `ctr tasks exec --fifo-dir FIFOS ARGS…` against `daemon`. */
+export function ctrExec(
+  daemon: TestDaemon,
+  args: string[],
+): Promise<CommandResult> {
+  return daemon.ctr(["tasks", "exec", "--fifo-dir", fifoDir(daemon), ...args]);
+}
+
 /** Kills and removes every task and container the daemon knows. */
 export async function removeAllContainers(daemon: TestDaemon): Promise<void> {
   const ids = (await daemon.ctr(["containers", "ls", "-q"])).stdout.split("\n")

@@ -14,7 +14,7 @@ import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 import { apiClient } from "./_client.ts";
 import {
   BUSYBOX as IMAGE,
-  fifoDir,
+  ctrExec,
   settles,
   withBusybox,
 } from "./_containers.ts";
@@ -35,18 +35,17 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       const r = await daemon.ctr(args);
       return r.code === 0 ? "ok" : r.stderr.trim();
     };
-    const exec = (id: string, ...args: string[]) =>
-      ctr([
-        "tasks",
-        "exec",
-        "--fifo-dir",
-        fifoDir(daemon),
+    const exec = async (id: string, ...args: string[]) => {
+      const sleeper = args.length ? ["sleep", "600"] : ["true"];
+      const r = await ctrExec(daemon, [
         ...args,
         "--exec-id",
         id,
         "box",
-        ...(args.length ? ["sleep", "600"] : ["true"]),
+        ...sleeper,
       ]);
+      return r.code === 0 ? "ok" : r.stderr.trim();
+    };
     const tasks = apiClient(Tasks, {
       address: daemon.address,
       namespace: "default",

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { create, toBinary } from "@bufbuild/protobuf";
 import { anyUnpack, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { dirname, join } from "../types/path.ts";
 import {
@@ -33,7 +34,10 @@ import type {
   UpdateTaskRequest,
 } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { Status } from "../gen/containerd/types/task/task_pb.ts";
-import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
+import {
+  OptionsSchema,
+  ProcessDetailsSchema,
+} from "../gen/containerd/runc/options/oci_pb.ts";
 import { mountAll } from "../mount/mount.ts";
 import { unmountAll } from "../mount/unmount.ts";
 import { signalProcess } from "../sys/proc.ts";
@@ -59,6 +63,9 @@ export const SHIM_PID_FILE = "shim.pid";
 /** The spec types of exec'd processes and resource updates. */
 const PROCESS_TYPE =
   "types.containerd.io/opencontainers/runtime-spec/1/Process";
+/** The type URL containerd's shim gives an exec's process details. */
+const PROCESS_DETAILS_TYPE = "containerd.runc.v1.ProcessDetails";
+
 const RESOURCES_TYPE =
   "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
@@ -175,7 +182,26 @@ export class TaskService {
       pids: async (r) => {
         const container = this.#get(r.id);
         const pids = await container.runc.ps(container.id);
-        return { processes: pids.map((pid) => ({ pid })) };
+        // An exec'd process is told by its exec id, as containerd's shim
+        // tells it (`ctr tasks ps` shows it).
+        const execIds = new Map(
+          [...container.execs].map(([execId, exec]) => [exec.pid, execId]),
+        );
+        return {
+          processes: pids.map((pid) => {
+            const execId = execIds.get(pid);
+            return execId === undefined ? { pid } : {
+              pid,
+              info: {
+                typeUrl: PROCESS_DETAILS_TYPE,
+                value: toBinary(
+                  ProcessDetailsSchema,
+                  create(ProcessDetailsSchema, { execId }),
+                ),
+              },
+            };
+          }),
+        };
       },
       pause: async (r) => {
         const container = this.#get(r.id);
