@@ -8,10 +8,9 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Content } from "../src/gen/containerd/services/content/v1/content_pb.ts";
-import { DOCKER, OCI } from "../src/types/media_types.ts";
+import { isConfig, isIndex, isManifest } from "../src/images/mediatypes.ts";
 import {
   normalizePlatform,
   type Platform,
@@ -34,16 +33,13 @@ export interface Descriptor {
 }
 
 /** An index (OCI) or manifest list (Docker). */
-export const isIndexType = (mt: string): boolean =>
-  mt === OCI.INDEX || mt === DOCKER.MANIFEST_LIST;
+export const isIndexType: (mt: string) => boolean = isIndex;
 
 /** A manifest (OCI or Docker schema 2). */
-export const isManifestType = (mt: string): boolean =>
-  mt === OCI.MANIFEST || mt === DOCKER.MANIFEST;
+export const isManifestType: (mt: string) => boolean = isManifest;
 
 /** An image config. */
-export const isConfigType = (mt: string): boolean =>
-  mt === OCI.CONFIG || mt === DOCKER.CONFIG;
+export const isConfigType: (mt: string) => boolean = isConfig;
 
 /** The error containerd's errdefs would call NotFound. */
 export class NotFoundError extends Error {
@@ -387,18 +383,7 @@ export async function rootFS(
   return config.rootfs?.diff_ids ?? [];
 }
 
-/** The chain ID of layers with these diff IDs (`identity.ChainID`). */
-export function chainID(diffIDs: readonly string[]): string {
-  let chain = "";
-  for (const diffID of diffIDs) {
-    chain = chain
-      ? `sha256:${
-        createHash("sha256").update(`${chain} ${diffID}`).digest("hex")
-      }`
-      : diffID;
-  }
-  return chain;
-}
+export { chainID } from "../src/images/identity.ts";
 
 /** A descriptor from the wire (`containerd.types.Descriptor`). */
 export function fromWire(
