@@ -59,7 +59,6 @@ import {
   publishNetworkChange,
   readEventField,
   registerServices,
-  SERVICE_IDS,
   toConnectError,
   TtrpcEvents,
 } from "../services/mod.ts";
@@ -145,7 +144,7 @@ async function serverUUID(root: string): Promise<string> {
   return uuid;
 }
 
-function pluginList(root: string): PluginInfo[] {
+function pluginList(root: string, serviceIds: readonly string[]): PluginInfo[] {
   return [
     {
       type: "io.containerd.content.v1",
@@ -185,7 +184,7 @@ function pluginList(root: string): PluginInfo[] {
       platforms: [{ os: "linux", architecture: hostArchitecture() }],
       requires: ["io.containerd.event.v1", "io.containerd.metadata.v1"],
     },
-    ...SERVICE_IDS.map((id) => ({
+    ...serviceIds.map((id) => ({
       type: "io.containerd.grpc.v1",
       id,
       requires: [
@@ -423,7 +422,8 @@ export async function startDaemon(
     const differ = new WalkingDiffer({ tempRoot: tempMounts, worker: true });
     cleanups.push(() => differ.close());
     const events = new Exchange({ eventField: readEventField });
-    const plugins = pluginList(config.root);
+    // The grpc plugins are the services registered below.
+    let serviceIds: readonly string[] = [];
     const images = new ImageStore(db, namespaces);
     const containers = new ContainerStore(db, namespaces);
     // Shims forward their task events over ttrpc, beside the API socket.
@@ -481,11 +481,11 @@ export async function startDaemon(
       interceptors: [errorInterceptor(logger), jsonAnyInterceptor],
       // Every message berth puts in an Any, for calls in JSON.
       jsonOptions: { registry: jsonRegistry },
-      routes: (router) =>
-        registerServices(teeRouter(router, grpc), {
+      routes: (router) => {
+        serviceIds = registerServices(teeRouter(router, grpc), {
           version: { version: VERSION, revision: REVISION },
           uuid,
-          plugins: () => plugins,
+          plugins: () => pluginList(config.root, serviceIds),
           namespaces,
           events,
           content,
@@ -513,7 +513,8 @@ export async function startDaemon(
             maxConcurrentDownloads: config.registry.max_concurrent_downloads,
           },
           runGc: () => gc.runNow(),
-        }),
+        });
+      },
     });
     await gc.started;
     // Before serving: nobody sees an attachment a crash left half-made.

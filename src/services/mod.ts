@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
 import type { Exchange } from "../events/mod.ts";
 import type {
   ContainerStore,
@@ -86,37 +87,44 @@ export interface ServiceDeps {
   runGc: () => Promise<void>;
 }
 
-/** The gRPC services this daemon serves, as introspection plugin ids. */
-export const SERVICE_IDS = [
-  "containers",
-  "content",
-  "diff",
-  "events",
-  "healthcheck",
-  "images",
-  "introspection",
-  "leases",
-  "namespaces",
-  "network",
-  "snapshots",
-  "tasks",
-  "transfer",
-  "version",
-] as const;
+/**
+ * The introspection plugin id of a gRPC service, as containerd names its
+ * grpc plugins: `containerd.services.<id>.v1.X` is `<id>`; gRPC health is
+ * `healthcheck`.
+ */
+export function servicePluginId(service: DescService): string {
+  if (service.typeName === "grpc.health.v1.Health") return "healthcheck";
+  const parts = service.typeName.split(".");
+  return parts[parts.length - 3];
+}
 
-/** Mounts every service on `router`. */
-export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
-  router.service(Version, versionService(deps.version));
-  router.service(
+/**
+ * Mounts every service on `router`; returns their introspection plugin
+ * ids (sorted), so that `Introspection.Plugins` lists what is served.
+ */
+export function registerServices(
+  router: ConnectRouter,
+  deps: ServiceDeps,
+): string[] {
+  const ids: string[] = [];
+  const serve = <S extends DescService>(
+    service: S,
+    impl: Partial<ServiceImpl<S>>,
+  ) => {
+    router.service(service, impl);
+    ids.push(servicePluginId(service));
+  };
+  serve(Version, versionService(deps.version));
+  serve(
     Introspection,
     introspectionService({ plugins: deps.plugins, uuid: deps.uuid }),
   );
-  router.service(
+  serve(
     Namespaces,
     namespacesService({ store: deps.namespaces, events: deps.events }),
   );
-  router.service(Events, eventsService(deps.events));
-  router.service(
+  serve(Events, eventsService(deps.events));
+  serve(
     Network,
     networkService({
       netns: deps.netns,
@@ -124,26 +132,26 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       events: deps.events,
     }),
   );
-  router.service(Health, healthService());
-  router.service(
+  serve(Health, healthService());
+  serve(
     Content,
     contentService({
       store: deps.content,
       events: deps.events,
     }),
   );
-  router.service(
+  serve(
     Snapshots,
     snapshotsService({
       store: deps.snapshots,
       events: deps.events,
     }),
   );
-  router.service(
+  serve(
     Diff,
     diffService({ content: deps.content, differ: deps.differ }),
   );
-  router.service(
+  serve(
     Images,
     imagesService({
       store: deps.images,
@@ -151,7 +159,7 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       runGc: deps.runGc,
     }),
   );
-  router.service(
+  serve(
     Containers,
     containersService({
       store: deps.containers,
@@ -159,7 +167,7 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       onDeleted: deps.onContainerDeleted,
     }),
   );
-  router.service(
+  serve(
     Transfer,
     transferService({
       stores: {
@@ -173,7 +181,7 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       maxConcurrentDownloads: deps.registry.maxConcurrentDownloads,
     }),
   );
-  router.service(
+  serve(
     Tasks,
     tasksService({
       tasks: deps.tasks,
@@ -183,11 +191,12 @@ export function registerServices(router: ConnectRouter, deps: ServiceDeps) {
       afterDelete: deps.afterTaskDelete,
     }),
   );
-  router.service(
+  serve(
     Leases,
     leasesService({
       store: deps.leases,
       runGc: deps.runGc,
     }),
   );
+  return ids.sort();
 }
