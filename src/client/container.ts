@@ -15,17 +15,51 @@ import { NULL_IO } from "./fifos.ts";
 import { Snapshotter } from "./snapshots.ts";
 import { type IOOptions, openIO, Task } from "./task.ts";
 
-/** The type URL of an OCI runtime spec in an `Any`. */
+/**
+ * The type URL of an OCI runtime spec in an `Any`.
+ *
+ * @example
+ * ```ts
+ * import { SPEC_TYPE_URL } from "@berth/berth/client";
+ * console.log(SPEC_TYPE_URL);
+ * ```
+ */
 export const SPEC_TYPE_URL =
   "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 
-/** The runtime containerd runs containers with by default. */
+/**
+ * The runtime containerd runs containers with by default.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RUNTIME } from "@berth/berth/client";
+ * console.log(DEFAULT_RUNTIME); // "io.containerd.runc.v2"
+ * ```
+ */
 export const DEFAULT_RUNTIME = "io.containerd.runc.v2";
 
-/** The container label holding the image's stop signal. */
+/**
+ * The container label holding the image's stop signal.
+ *
+ * @example
+ * ```ts
+ * import { Client, STOP_SIGNAL_LABEL } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const c = await client.loadContainer("c1");
+ * console.log(c.record.labels[STOP_SIGNAL_LABEL] ?? "SIGTERM");
+ * ```
+ */
 export const STOP_SIGNAL_LABEL = "io.containerd.image.config.stop-signal";
 
-/** Options of {@linkcode Container.delete}. */
+/**
+ * Options of {@linkcode Container.delete}.
+ *
+ * @example
+ * ```ts
+ * import type { DeleteContainerOptions } from "@berth/berth/client";
+ * const options: DeleteContainerOptions = { snapshotCleanup: false };
+ * ```
+ */
 export interface DeleteContainerOptions {
   /** Also remove the container's snapshot (default true). */
   snapshotCleanup?: boolean;

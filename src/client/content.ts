@@ -22,7 +22,15 @@ import {
   isAlreadyExists,
 } from "./errors.ts";
 
-/** Bytes a single WRITE carries, as ctr's 1 MiB copy buffer. */
+/**
+ * Bytes a single WRITE carries, as ctr's 1 MiB copy buffer.
+ *
+ * @example
+ * ```ts
+ * import { CHUNK_SIZE } from "@berth/berth/client";
+ * console.log(CHUNK_SIZE); // 1048576
+ * ```
+ */
 export const CHUNK_SIZE = 1 << 20;
 
 /** WRITE messages sent ahead of their answers. */
@@ -39,6 +47,12 @@ const HEX_LENGTH: Record<string, number> = {
 /**
  * Checks a digest as go-digest's `Parse` does, with its error messages;
  * returns it unchanged.
+ *
+ * @example
+ * ```ts
+ * import { parseDigest } from "@berth/berth/client";
+ * parseDigest("sha256:" + "0".repeat(64));
+ * ```
  */
 export function parseDigest(text: string): string {
   const at = text.indexOf(":");
@@ -98,6 +112,17 @@ type WriteRequest = MessageInitShape<typeof WriteContentRequestSchema>;
 /**
  * One `Content.Write` stream: each request is answered by one response, in
  * order. Requests may be sent ahead of their answers.
+ *
+ * @example
+ * ```ts
+ * import { Client, ContentWriter } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const writer = await ContentWriter.open(client, "my-ref", 0n, "");
+ * await writer.writeAll(
+ *   ReadableStream.from([new TextEncoder().encode("hello")]),
+ * );
+ * await writer.commit(5n, "");
+ * ```
  */
 export class ContentWriter {
   /** The ingest's ref. */
@@ -258,6 +283,14 @@ export class ContentWriter {
  * Opens a writer as ctr's `OpenWriter` does: while the ref is locked by
  * another writer (Unavailable), retries with a growing random delay until
  * the command's timeout.
+ *
+ * @example
+ * ```ts
+ * import { Client, openWriter } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const writer = await openWriter(client, "my-ref", 0n, "");
+ * writer.close();
+ * ```
  */
 export async function openWriter(
   client: Client,
@@ -284,6 +317,12 @@ export async function openWriter(
 /**
  * Regroups a byte stream into chunks of `size` bytes (the last may be
  * shorter), after dropping its first `skip` bytes.
+ *
+ * @example
+ * ```ts
+ * import { rechunk } from "@berth/berth/client";
+ * for await (const chunk of rechunk(Deno.stdin.readable, 4096)) console.log(chunk.length);
+ * ```
  */
 export async function* rechunk(
   source: AsyncIterable<Uint8Array>,
@@ -321,10 +360,24 @@ export async function* rechunk(
  * The `cause` of a source error after which the ingest's bytes are
  * worthless (e.g. a digest mismatch): {@linkcode writeBlob} truncates
  * the ingest, so that a retry starts afresh rather than resuming.
+ *
+ * @example
+ * ```ts
+ * import { DISCARD_INGEST } from "@berth/berth/client";
+ * throw new Error("digest mismatch", { cause: DISCARD_INGEST });
+ * ```
  */
 export const DISCARD_INGEST: unique symbol = Symbol("discard ingest");
 
-/** What {@linkcode writeBlob} did. */
+/**
+ * What {@linkcode writeBlob} did.
+ *
+ * @example
+ * ```ts
+ * import type { WriteResult } from "@berth/berth/client";
+ * const result: WriteResult = "exists";
+ * ```
+ */
 export type WriteResult = "written" | "exists";
 
 /**
@@ -333,6 +386,13 @@ export type WriteResult = "written" | "exists";
  * it at once ("exists", the source unread); an interrupted ingest of the
  * same ref resumes at the daemon's offset, skipping that much of the
  * source; the commit checks `size` (when not 0) and `expected` (when set).
+ *
+ * @example
+ * ```ts
+ * import { Client, writeBlob } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * await writeBlob(client, "stdin-blob", Deno.stdin.readable, 0n, "");
+ * ```
  */
 export async function writeBlob(
   client: Client,
@@ -391,6 +451,13 @@ export async function writeBlob(
 /**
  * The bytes of a blob, streamed by `Content.Read` from `offset` (`size`
  * 0 reads to the end).
+ *
+ * @example
+ * ```ts
+ * import { Client, readBlob } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * for await (const chunk of readBlob(client, "sha256:…")) await Deno.stdout.write(chunk);
+ * ```
  */
 export async function* readBlob(
   client: Client,
@@ -404,7 +471,15 @@ export async function* readBlob(
   }
 }
 
-/** Writes every byte of `data` to `out`. */
+/**
+ * Writes every byte of `data` to `out`.
+ *
+ * @example
+ * ```ts
+ * import { writeFull } from "@berth/berth/client";
+ * await writeFull(Deno.stdout, new TextEncoder().encode("all of it\n"));
+ * ```
+ */
 export async function writeFull(
   out: { write(p: Uint8Array): Promise<number> },
   data: Uint8Array,
@@ -412,7 +487,16 @@ export async function writeFull(
   while (data.length) data = data.subarray(await out.write(data));
 }
 
-/** A blob as the store describes it. */
+/**
+ * A blob as the store describes it.
+ *
+ * @example
+ * ```ts
+ * import { Client, type BlobInfo } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const info: BlobInfo = await client.content().info("sha256:…");
+ * ```
+ */
 export interface BlobInfo {
   /** Its digest. */
   digest: string;
@@ -422,7 +506,15 @@ export interface BlobInfo {
   labels: Record<string, string>;
 }
 
-/** Options of {@linkcode ContentStore.write}. */
+/**
+ * Options of {@linkcode ContentStore.write}.
+ *
+ * @example
+ * ```ts
+ * import type { BlobWriteOptions } from "@berth/berth/client";
+ * const options: BlobWriteOptions = { expected: "sha256:…", size: 5 };
+ * ```
+ */
 export interface BlobWriteOptions {
   /** The digest the bytes must have. */
   expected?: string;

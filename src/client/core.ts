@@ -25,14 +25,47 @@ import { type LeaseOptions, withLease } from "./leases.ts";
 import { Snapshotter } from "./snapshots.ts";
 import { unixTransport } from "./transport.ts";
 
-/** The gRPC metadata header containerd reads the namespace from. */
+/**
+ * The gRPC metadata header containerd reads the namespace from.
+ *
+ * @example
+ * ```ts
+ * import { NAMESPACE_HEADER } from "@berth/berth/client";
+ * console.log(NAMESPACE_HEADER); // "containerd-namespace"
+ * ```
+ */
 export const NAMESPACE_HEADER = "containerd-namespace";
-/** The gRPC metadata header containerd reads the lease from. */
+/**
+ * The gRPC metadata header containerd reads the lease from.
+ *
+ * @example
+ * ```ts
+ * import { LEASE_HEADER } from "@berth/berth/client";
+ * console.log(LEASE_HEADER); // "containerd-lease"
+ * ```
+ */
 export const LEASE_HEADER = "containerd-lease";
-/** The namespace used when none is given, as ctr's. */
+/**
+ * The namespace used when none is given, as ctr's.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_NAMESPACE } from "@berth/berth/client";
+ * console.log(DEFAULT_NAMESPACE); // "default"
+ * ```
+ */
 export const DEFAULT_NAMESPACE = "default";
 
-/** The context of calls: what every request carries. */
+/**
+ * The context of calls: what every request carries.
+ *
+ * @example
+ * ```ts
+ * import { Client, type CallContext } from "@berth/berth/client";
+ * const context: CallContext = { namespace: "k8s.io" };
+ * const client = new Client({ address: "/run/berth/berth.sock", ...context });
+ * ```
+ */
 export interface CallContext {
   /** The namespace (`containerd-namespace` header). */
   namespace: string;
@@ -42,7 +75,16 @@ export interface CallContext {
   signal?: AbortSignal;
 }
 
-/** Options of {@linkcode Client}: where to connect, and the context. */
+/**
+ * Options of {@linkcode Client}: where to connect, and the context.
+ *
+ * @example
+ * ```ts
+ * import { Client, type ClientOptions } from "@berth/berth/client";
+ * const options: ClientOptions = { address: "/run/berth/berth.sock", namespace: "default" };
+ * const client = new Client(options);
+ * ```
+ */
 export interface ClientOptions {
   /** Path of the daemon's UNIX socket (used unless `transport` is given). */
   address?: string;
@@ -175,7 +217,7 @@ export class CoreClient {
    * @example
    * ```ts
    * import { CoreClient as Client } from "@berth/berth/client";
-   * import { Namespaces } from "@berth/berth/client/api/namespaces";
+   * import { Namespaces } from "../gen/containerd/services/namespaces/v1/namespace_pb.ts";
    * const client = new Client({ address: "/run/berth/berth.sock" });
    * const { namespaces } = await client.service(Namespaces).list({});
    * ```
@@ -215,7 +257,7 @@ export class CoreClient {
    * ```ts
    * import { CoreClient as Client } from "@berth/berth/client";
    * const client = new Client({ address: "/run/berth/berth.sock" });
-   * await client.withLease((leased) => leased.pull("docker.io/library/busybox:latest"));
+   * await client.withLease((leased) => leased.version());
    * ```
    */
   async withLease<T>(
@@ -295,7 +337,19 @@ export class CoreClient {
   }
 }
 
-/** An event as {@linkcode Client.subscribe} yields it. */
+/**
+ * An event as {@linkcode Client.subscribe} yields it.
+ *
+ * @example
+ * ```ts
+ * import { Client, type EventEnvelope } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * for await (const e of client.subscribe()) {
+ *   const envelope: EventEnvelope = e;
+ *   console.log(envelope.topic);
+ * }
+ * ```
+ */
 export interface EventEnvelope {
   /** When it was published. */
   timestamp?: Date;

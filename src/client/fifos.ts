@@ -13,7 +13,15 @@
  */
 import { closeSync, constants, openSync } from "node:fs";
 
-/** The paths a process's stdio is given: "" for none. */
+/**
+ * The paths a process's stdio is given: "" for none.
+ *
+ * @example
+ * ```ts
+ * import type { StdioPaths } from "@berth/berth/client";
+ * const paths: StdioPaths = { stdin: "", stdout: "/tmp/out", stderr: "", terminal: false };
+ * ```
+ */
 export interface StdioPaths {
   /** The FIFO the process reads. */
   stdin: string;
@@ -25,7 +33,16 @@ export interface StdioPaths {
   terminal: boolean;
 }
 
-/** Stdio that goes nowhere (ctr's `--null-io`). */
+/**
+ * Stdio that goes nowhere (ctr's `--null-io`).
+ *
+ * @example
+ * ```ts
+ * import { Client, NULL_IO } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const task = await (await client.loadContainer("c1")).newTask({ fifos: NULL_IO });
+ * ```
+ */
 export const NULL_IO: StdioPaths = {
   stdin: "",
   stdout: "",
@@ -33,7 +50,15 @@ export const NULL_IO: StdioPaths = {
   terminal: false,
 };
 
-/** Where a process's streams come from and go to. */
+/**
+ * Where a process's streams come from and go to.
+ *
+ * @example
+ * ```ts
+ * import type { Streams } from "@berth/berth/client";
+ * const stdio: Streams = { stdout: Deno.stdout.writable, stderr: Deno.stderr.writable };
+ * ```
+ */
 export interface Streams {
   /** Copied into the process's stdin; its end calls `onStdinEnd`. */
   stdin?: ReadableStream<Uint8Array>;
@@ -60,7 +85,16 @@ async function mkfifo(paths: string[]): Promise<void> {
   }
 }
 
-/** A process's FIFOs and the copies between them and the client. */
+/**
+ * A process's FIFOs and the copies between them and the client.
+ *
+ * @example
+ * ```ts
+ * import { FifoSet } from "@berth/berth/client";
+ * await using fifos = await FifoSet.create("/tmp/fifos", "c1", false);
+ * console.log(fifos.paths.stdout);
+ * ```
+ */
 export class FifoSet implements AsyncDisposable {
   /** The paths to hand to the daemon. */
   readonly paths: StdioPaths;

@@ -95,7 +95,17 @@ export class DiffApplier implements LayerApplier {
   }
 }
 
-/** Options of {@linkcode Image.unpack}. */
+/**
+ * Options of {@linkcode Image.unpack}.
+ *
+ * @example
+ * ```ts
+ * import { Client, type UnpackImageOptions } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const options: UnpackImageOptions = {};
+ * await (await client.getImage("docker.io/library/busybox:latest")).unpack("overlayfs", options);
+ * ```
+ */
 export interface UnpackImageOptions {
   /** Which manifest of an index (default: the host's platform). */
   platform?: PlatformMatcher;

@@ -8,10 +8,28 @@
 import { Leases } from "../gen/containerd/services/leases/v1/leases_pb.ts";
 import type { CoreClient as Client } from "./core.ts";
 
-/** The label holding a lease's expiry time (RFC 3339), as containerd's. */
+/**
+ * The label holding a lease's expiry time (RFC 3339), as containerd's.
+ *
+ * @example
+ * ```ts
+ * import { LEASE_EXPIRE_LABEL } from "@berth/berth/client";
+ * console.log(LEASE_EXPIRE_LABEL); // "containerd.io/gc.expire"
+ * ```
+ */
 export const LEASE_EXPIRE_LABEL = "containerd.io/gc.expire";
 
-/** Options of {@linkcode createLease}. */
+/**
+ * Options of {@linkcode createLease}.
+ *
+ * @example
+ * ```ts
+ * import { Client, type LeaseOptions } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const options: LeaseOptions = { expiresInMs: 60_000 };
+ * await client.withLease(async (leased) => {}, options);
+ * ```
+ */
 export interface LeaseOptions {
   /** The lease's id (default: a random one). */
   id?: string;

@@ -35,7 +35,20 @@ import { specJSON } from "./spec_json.ts";
 /** The longest a label's key and value may be together (containerd's). */
 const MAX_LABEL_SIZE = 4096;
 
-/** What spec options are built from. */
+/**
+ * What spec options are built from.
+ *
+ * @example
+ * ```ts
+ * import { Client, type SpecContext, withProcessArgs, withUser } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const image = await client.getImage("docker.io/library/busybox:latest");
+ * await client.newContainer("c1", {
+ *   image,
+ *   spec: ({ rootfs }: SpecContext) => [withProcessArgs("id"), withUser("nobody", { rootfs })],
+ * });
+ * ```
+ */
 export interface SpecContext {
   /** The image config's `config` section. */
   imageConfig: OciImageConfig;
@@ -43,7 +56,20 @@ export interface SpecContext {
   rootfs: string;
 }
 
-/** Options of {@linkcode newContainer}. */
+/**
+ * Options of {@linkcode newContainer}.
+ *
+ * @example
+ * ```ts
+ * import { Client, type NewContainerOptions, withEnv } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const options: NewContainerOptions = {
+ *   image: await client.getImage("docker.io/library/busybox:latest"),
+ *   spec: [withEnv(["A=1"])],
+ * };
+ * await client.newContainer("c1", options);
+ * ```
+ */
 export interface NewContainerOptions {
   /** The image whose rootfs the container gets (a new snapshot on it). */
   image?: Image;

@@ -32,7 +32,18 @@ import { isAlreadyExists } from "./errors.ts";
 import { Image } from "./image.ts";
 import { withLease } from "./leases.ts";
 
-/** Where one blob of a pull is. */
+/**
+ * Where one blob of a pull is.
+ *
+ * @example
+ * ```ts
+ * import { Client, type PullProgress } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * await client.pull("127.0.0.1:5000/busybox:latest", {
+ *   onProgress: (p: PullProgress) => console.log(p.descriptor.digest, p.status, p.offset),
+ * });
+ * ```
+ */
 export interface PullProgress {
   /** The blob. */
   descriptor: ImageDescriptor;
@@ -42,7 +53,17 @@ export interface PullProgress {
   offset: number;
 }
 
-/** Options of {@linkcode pull}. */
+/**
+ * Options of {@linkcode pull}.
+ *
+ * @example
+ * ```ts
+ * import { Client, type PullOptions } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const options: PullOptions = { unpack: true, registry: { plainHttp: true } };
+ * await client.pull("127.0.0.1:5000/busybox:latest", options);
+ * ```
+ */
 export interface PullOptions {
   /** Unpack the image into `snapshotter` once fetched. */
   unpack?: boolean;

@@ -27,7 +27,15 @@ export function uniquePart(): string {
   return `${nanos}-${randomBytes(3).toString("base64url")}`;
 }
 
-/** The snapshotter containerd and berth use when none is named. */
+/**
+ * The snapshotter containerd and berth use when none is named.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SNAPSHOTTER } from "@berth/berth/client";
+ * console.log(DEFAULT_SNAPSHOTTER); // "overlayfs"
+ * ```
+ */
 export const DEFAULT_SNAPSHOTTER = "overlayfs";
 
 /**
@@ -36,7 +44,7 @@ export const DEFAULT_SNAPSHOTTER = "overlayfs";
  * @example
  * ```ts
  * import { mountsFromWire } from "@berth/berth/client";
- * console.log(mountsFromWire([{ type: "bind", source: "/a", target: "", options: ["rbind"] }]));
+ * console.log(mountsFromWire([{ type: "bind", source: "/a", options: ["rbind"] }]));
  * ```
  */
 export function mountsFromWire(
@@ -49,13 +57,32 @@ export function mountsFromWire(
   }));
 }
 
-/** Options of making and committing snapshots. */
+/**
+ * Options of making and committing snapshots.
+ *
+ * @example
+ * ```ts
+ * import { Client, type SnapshotOptions } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const options: SnapshotOptions = { labels: { "containerd.io/gc.root": "now" } };
+ * await client.snapshotter().prepare("scratch", "", options);
+ * ```
+ */
 export interface SnapshotOptions {
   /** Labels of the snapshot. */
   labels?: Record<string, string>;
 }
 
-/** Information about a snapshot. */
+/**
+ * Information about a snapshot.
+ *
+ * @example
+ * ```ts
+ * import { Client, type SnapshotInfo } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const info: SnapshotInfo = await client.snapshotter().stat("scratch");
+ * ```
+ */
 export interface SnapshotInfo {
   /** Its key or name. */
   name: string;

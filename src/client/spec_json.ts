@@ -139,12 +139,29 @@ function ordered(value: Json, path: string): Json {
   return out;
 }
 
-/** `spec` as JSON with Go's field order. */
+/**
+ * `spec` as JSON with Go's field order.
+ *
+ * @example
+ * ```ts
+ * import { specJSON } from "./spec_json.ts";
+ * import { defaultSpec } from "../oci/spec.ts";
+ * console.log(specJSON(defaultSpec({ id: "c1", namespace: "default" })));
+ * ```
+ */
 export function specJSON(spec: Spec): string {
   return JSON.stringify(ordered(spec, ""));
 }
 
-/** A process spec (an exec's) as JSON with Go's field order. */
+/**
+ * A process spec (an exec's) as JSON with Go's field order.
+ *
+ * @example
+ * ```ts
+ * import { processJSON } from "./spec_json.ts";
+ * console.log(processJSON({ args: ["sh"], cwd: "/", user: { uid: 0, gid: 0 } }));
+ * ```
+ */
 export function processJSON(process: SpecProcess): string {
   return JSON.stringify(ordered(process, "process"));
 }

@@ -15,10 +15,26 @@ import type { CoreClient as Client } from "./core.ts";
 import { FifoSet, NULL_IO, type StdioPaths, type Streams } from "./fifos.ts";
 import { processJSON } from "./spec_json.ts";
 
-/** Where ctr makes FIFOs is /run/containerd/fifo; berth's state is /run/berth. */
+/**
+ * Where ctr makes FIFOs is /run/containerd/fifo; berth's state is /run/berth.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_FIFO_DIR } from "@berth/berth/client";
+ * console.log(DEFAULT_FIFO_DIR); // "/run/berth/fifo"
+ * ```
+ */
 export const DEFAULT_FIFO_DIR = "/run/berth/fifo";
 
-/** The type URL of an OCI process spec in an `Any`. */
+/**
+ * The type URL of an OCI process spec in an `Any`.
+ *
+ * @example
+ * ```ts
+ * import { PROCESS_TYPE_URL } from "@berth/berth/client";
+ * console.log(PROCESS_TYPE_URL);
+ * ```
+ */
 export const PROCESS_TYPE_URL =
   "types.containerd.io/opencontainers/runtime-spec/1/Process";
 
@@ -26,6 +42,14 @@ export const PROCESS_TYPE_URL =
  * How a process's stdio is set up: `stdio` copies the given streams
  * through FIFOs the client makes in `fifoDir`; `fifos` passes FIFO paths
  * made elsewhere; neither means no stdio (null IO).
+ *
+ * @example
+ * ```ts
+ * import { Client, type IOOptions } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const io: IOOptions = { stdio: { stdout: Deno.stdout.writable, stderr: Deno.stderr.writable }, fifoDir: "/tmp/fifos" };
+ * const task = await (await client.loadContainer("c1")).newTask(io);
+ * ```
  */
 export interface IOOptions {
   /** Streams to copy the process's stdio from and to. */
@@ -38,7 +62,17 @@ export interface IOOptions {
   fifoDir?: string;
 }
 
-/** How a process ended. */
+/**
+ * How a process ended.
+ *
+ * @example
+ * ```ts
+ * import { Client, type ExitStatus } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const status: ExitStatus = await (await (await client.loadContainer("c1")).task()).wait();
+ * console.log(status.code);
+ * ```
+ */
 export interface ExitStatus {
   /** Its exit code (128 + the signal when killed). */
   code: number;
@@ -191,7 +225,18 @@ export class Process {
   }
 }
 
-/** Options of {@linkcode Task.exec}. */
+/**
+ * Options of {@linkcode Task.exec}.
+ *
+ * @example
+ * ```ts
+ * import { Client, type ExecOptions } from "@berth/berth/client";
+ * const client = new Client({ address: "/run/berth/berth.sock" });
+ * const container = await client.loadContainer("c1");
+ * const options: ExecOptions = { process: { ...container.spec().process!, args: ["ls"] } };
+ * const exec = await (await container.task()).exec("e1", options);
+ * ```
+ */
 export interface ExecOptions extends IOOptions {
   /** The process spec (the container's process is the usual base). */
   process: SpecProcess;
