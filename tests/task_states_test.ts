@@ -4,7 +4,7 @@
  * real `ctr` against it): a pause of a paused task, a resume of a running
  * one, an exec in a paused or stopped one, an update of a stopped one, a
  * start or delete of a running process — refused before runc is asked, so
- * nothing half-made is left.
+ * nothing half-made is left; and an exec id that is invalid or unknown.
  */
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
@@ -55,6 +55,16 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
     assert.equal(
       await ctr(["tasks", "resume", "box"]),
       "ctr: cannot resume a running process: unknown",
+    );
+    // Exec ids are checked, and looked up, in containerd's words too.
+    assert.equal(
+      await exec("bad id"),
+      'ctr: invalid exec id bad id: identifier "bad id" must match ' +
+        "^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$: invalid argument",
+    );
+    assert.equal(
+      await ctr(["tasks", "kill", "--exec-id", "nope", "box"]),
+      "ctr: process does not exist nope: not found",
     );
     assert.equal(
       await refusal(tasks.start(box)),

@@ -30,6 +30,7 @@ import {
   alreadyExists,
   BerthError,
   Code,
+  identifierProblem,
   invalidArgument,
   notFound,
   validateIdentifier,
@@ -341,6 +342,9 @@ export class TaskManager {
     execId: string,
     options: ExecOptions,
   ): Promise<void> {
+    // containerd checks the exec id before its shim is asked, in these words.
+    const problem = identifierProblem(execId);
+    if (problem) throw invalidArgument(`invalid exec id ${execId}: ${problem}`);
     await this.#api(namespace, id).exec({ id, execId, ...options });
   }
 

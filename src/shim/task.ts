@@ -625,10 +625,7 @@ export class TaskService {
     if (!execId) return { container, process: container.init };
     const process = container.execs.get(execId);
     if (!process) {
-      throw new BerthError(
-        Code.NotFound,
-        `exec ${execId} in task ${id}`,
-      );
+      throw new BerthError(Code.NotFound, `process does not exist ${execId}`);
     }
     return { container, process };
   }

@@ -13,25 +13,26 @@ export const MAX_IDENTIFIER_LENGTH = 76;
 /** Alphanumeric runs joined by single `.`, `_` or `-`. */
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$/;
 
-/** Throws InvalidArgument unless `id` is a valid identifier. */
-export function validateIdentifier(id: string): void {
-  if (id.length === 0) {
-    throw invalidArgument("identifier must not be empty");
-  }
+/** What is wrong with `id` as an identifier, or undefined when nothing. */
+export function identifierProblem(id: string): string | undefined {
+  if (id.length === 0) return "identifier must not be empty";
   if (id.length > MAX_IDENTIFIER_LENGTH) {
-    throw invalidArgument(
-      `identifier ${
-        JSON.stringify(id)
-      } greater than maximum length (${MAX_IDENTIFIER_LENGTH} characters)`,
-    );
+    return `identifier ${
+      JSON.stringify(id)
+    } greater than maximum length (${MAX_IDENTIFIER_LENGTH} characters)`;
   }
   if (!IDENTIFIER_PATTERN.test(id)) {
-    throw invalidArgument(
-      `identifier ${
-        JSON.stringify(id)
-      } must match ^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$`,
-    );
+    return `identifier ${
+      JSON.stringify(id)
+    } must match ^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$`;
   }
+  return undefined;
+}
+
+/** Throws InvalidArgument unless `id` is a valid identifier. */
+export function validateIdentifier(id: string): void {
+  const problem = identifierProblem(id);
+  if (problem) throw invalidArgument(problem);
 }
 
 /** Largest size of one label's key plus value, in bytes. */
