@@ -13,7 +13,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Diff } from "../src/gen/containerd/services/diff/v1/diff_pb.ts";
 import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
-import { Connection } from "../cli/_client.ts";
+import { CoreClient } from "../src/client/core.ts";
 import { writeBlob } from "../src/client/content.ts";
 import {
   type BenchOptions,
@@ -35,7 +35,6 @@ export const LAYER_BYTES = 50_000_000;
 const MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip";
 const NAMESPACE = "bench";
 const SNAPSHOTTER = "overlayfs";
-const LEASE_HEADER = "containerd-lease";
 
 /** A layer blob on disk. */
 interface Layer {
@@ -150,12 +149,8 @@ async function buildLayers(
   return layers;
 }
 
-function connection(daemon: BenchDaemon): Connection {
-  return new Connection({
-    address: daemon.address,
-    namespace: NAMESPACE,
-    timeoutMs: 0,
-  });
+function connection(daemon: BenchDaemon): CoreClient {
+  return new CoreClient({ address: daemon.address, namespace: NAMESPACE });
 }
 
 /** Puts the layers into the daemon's content store, as GC roots. */
@@ -164,7 +159,7 @@ async function ingest(daemon: BenchDaemon, layers: Layer[]): Promise<void> {
   for (const layer of layers) {
     using file = await Deno.open(layer.path);
     await writeBlob(
-      conn.api,
+      conn,
       `bench-diff-${layer.digest}`,
       file.readable,
       BigInt(layer.size),
@@ -185,11 +180,11 @@ async function unpack(
   run: number,
 ): Promise<number> {
   const conn = connection(daemon);
-  const leases = conn.client(Leases);
+  const leases = conn.service(Leases);
   const { lease } = await leases.create({ id: `bench-diff-${run}` });
-  const options = { headers: { [LEASE_HEADER]: lease!.id } };
-  const snapshots = conn.client(Snapshots);
-  const diff = conn.client(Diff);
+  const leased = conn.with({ lease: lease!.id });
+  const snapshots = leased.service(Snapshots);
+  const diff = leased.service(Diff);
   // Dirty pages of the previous run are not this run's to write.
   await sh("sync");
   const started = performance.now();
@@ -198,10 +193,11 @@ async function unpack(
     for (const [i, layer] of layers.entries()) {
       const key = `bench-${run}-extract-${i}`;
       const name = `bench-${run}-layer-${i}`;
-      const { mounts } = await snapshots.prepare(
-        { snapshotter: SNAPSHOTTER, key, parent },
-        options,
-      );
+      const { mounts } = await snapshots.prepare({
+        snapshotter: SNAPSHOTTER,
+        key,
+        parent,
+      });
       await diff.apply({
         diff: {
           mediaType: MEDIA_TYPE,
@@ -209,11 +205,8 @@ async function unpack(
           size: BigInt(layer.size),
         },
         mounts,
-      }, options);
-      await snapshots.commit(
-        { snapshotter: SNAPSHOTTER, name, key },
-        options,
-      );
+      });
+      await snapshots.commit({ snapshotter: SNAPSHOTTER, name, key });
       parent = name;
     }
     const ms = performance.now() - started;
@@ -229,11 +222,11 @@ async function unpack(
  * holds at least most of its files' bytes.
  */
 async function checkUnpacked(
-  conn: Connection,
+  conn: CoreClient,
   count: number,
   run: number,
 ): Promise<void> {
-  const snapshots = conn.client(Snapshots);
+  const snapshots = conn.service(Snapshots);
   for (let i = 0; i < count; i++) {
     const key = `bench-${run}-layer-${i}`;
     const usage = await snapshots.usage({ snapshotter: SNAPSHOTTER, key });

@@ -17,9 +17,7 @@
  *
  * @module
  */
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import * as net from "node:net";
+import { CoreClient } from "../src/client/core.ts";
 import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { type BenchOptions, type BenchResult, median } from "./_bench.ts";
 import { startBerth } from "./_daemons.ts";
@@ -127,17 +125,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       `default_subnet = "10.${octet}.0.0/16"`,
     ].join("\n") + "\n"
   );
-  const client = createClient(
-    Network,
-    createGrpcTransport({
-      baseUrl: "http://localhost",
-      nodeOptions: { createConnection: () => net.connect(daemon.address) },
-      interceptors: [(next) => (req) => {
-        req.header.set("containerd-namespace", "bench");
-        return next(req);
-      }],
-    }),
-  );
+  const client = new CoreClient({ address: daemon.address, namespace: "bench" })
+    .service(Network);
   const handNetns = `berth-bench-${id}`;
   const latency: Record<string, number[]> = { berth: [], [FLOOR]: [] };
   const concurrent: number[] = [];
