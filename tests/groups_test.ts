@@ -23,6 +23,7 @@ import {
   type CommandResult,
   startDaemon,
   type TestDaemon,
+  watchEvents,
 } from "./_harness.ts";
 
 const GROUP = "io.containerd.runc.v2.group";
@@ -299,6 +300,24 @@ Deno.test("50 containers in several groups outlive a killed daemon; those that e
       assert.equal(removed.code, 0, removed.stderr);
       assert.match(removed.stderr, new RegExp(`exit code ${c.code}\\b`));
     }
+    // The groups' shims take new containers again.
+    for (const [ns, name, group] of groups) {
+      const id = `${name}-new`;
+      const r = await runDetached(daemon, ns, [
+        ...(group ? ["--label", `${GROUP}=${group}`] : []),
+        BUSYBOX,
+        id,
+        "sleep",
+        "600",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        await readShimPid(daemon, ns, id),
+        await readShimPid(daemon, ns, `${name}-5`),
+        `${id} joins its group's shim`,
+      );
+      await killAndRemove(daemon, ns, id);
+    }
     // Every running one is controllable: one exec per group, then kills.
     for (const [ns, name] of groups) {
       const exec = await daemon.ctr([
@@ -378,4 +397,107 @@ Deno.test("a group's shim left without tasks lingers for the group's next contai
     await reapShimsAndRunc(daemon);
     await daemon[Symbol.asyncDispose]();
   }
+});
+
+/** `[topic, event]` of each `/tasks/…` line `ctr events` printed. */
+function taskEvents(text: string): [string, Record<string, unknown>][] {
+  return [...text.matchAll(/ (\/tasks\/[a-z-]+) (\{.*\})$/gm)].map((m) => [
+    m[1],
+    JSON.parse(m[2]),
+  ]);
+}
+
+Deno.test("events stay in order under sharing: no /tasks/exit before its /tasks/start or /tasks/exec-started, 200 instant exits over four groups", async () => {
+  await using daemon = await startDaemon();
+  try {
+    await prepare(daemon, []);
+    await using events = await watchEvents(daemon.address);
+    const groups = ["g0", "g1", "g2", "g3"];
+    const label = (i: number) => ["--label", `${GROUP}=${groups[i % 4]}`];
+    // One long-running container per group, for the execs.
+    for (const [i, group] of groups.entries()) {
+      const r = await runDetached(daemon, "default", [
+        ...label(i),
+        BUSYBOX,
+        `host-${group}`,
+        "sleep",
+        "600",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const ids = Array.from({ length: 200 }, (_, i) => `quick-${i}`);
+    const execs: [string, string][] = groups.flatMap((group) =>
+      Array.from(
+        { length: 10 },
+        (_, k) => [`host-${group}`, `x-${group}-${k}`] as [string, string],
+      )
+    );
+    // Batches keep the machine responsive; within one, all run at once.
+    for (let at = 0; at < ids.length; at += 25) {
+      const batch = ids.slice(at, at + 25);
+      const execBatch = execs.slice(at / 5, at / 5 + 5);
+      const results = await Promise.all([
+        ...batch.map((id, k) =>
+          runDetached(daemon, "default", [
+            ...label(at + k),
+            BUSYBOX,
+            id,
+            "true",
+          ])
+        ),
+        ...execBatch.map(([host, exec]) =>
+          daemon.ctr([
+            "tasks",
+            "exec",
+            "--fifo-dir",
+            fifoDir(daemon),
+            "--exec-id",
+            exec,
+            host,
+            "true",
+          ])
+        ),
+      ]);
+      for (const r of results) assert.equal(r.code, 0, r.stderr);
+    }
+    const exited = new Set<string>();
+    await waitUntil("every exit is published", () => {
+      for (const [topic, e] of taskEvents(events.text)) {
+        if (topic === "/tasks/exit") exited.add(String(e.id));
+      }
+      return Promise.resolve(
+        ids.every((id) => exited.has(id)) &&
+          execs.every(([, exec]) => exited.has(exec)),
+      );
+    });
+    const seen = taskEvents(events.text);
+    const at = (topic: string, key: string, value: string) =>
+      seen.findIndex(([t, e]) => t === topic && e[key] === value);
+    const late: string[] = [];
+    for (const id of ids) {
+      const start = at("/tasks/start", "container_id", id);
+      const exit = at("/tasks/exit", "id", id);
+      if (start < 0 || exit < start) {
+        late.push(`${id}: start ${start}, exit ${exit}`);
+      }
+    }
+    for (const [, exec] of execs) {
+      const start = at("/tasks/exec-started", "exec_id", exec);
+      const exit = at("/tasks/exit", "id", exec);
+      if (start < 0 || exit < start) {
+        late.push(`${exec}: exec-started ${start}, exit ${exit}`);
+      }
+    }
+    assert.deepEqual(late, []);
+    // Four groups, four shims.
+    const shims = new Set<number | undefined>();
+    for (const group of groups) {
+      shims.add(await readShimPid(daemon, "default", `host-${group}`));
+    }
+    assert.equal(shims.size, 4);
+  } finally {
+    await removeAll(daemon, ["default"]);
+    await reapShimsAndRunc(daemon);
+  }
+  await assertNoStrays(daemon);
 });

@@ -19,6 +19,9 @@ const RUNTIME_FILE = "runtime";
 /** The file in a bundle holding its shim's address (`unix://PATH`). */
 const ADDRESS_FILE = "address";
 
+/** The file in a bundle naming the group its shim was started for. */
+const GROUP_FILE = "shim-group";
+
 /** One task's bundle directory. */
 export interface Bundle {
   /** The task's namespace. */
@@ -56,18 +59,39 @@ export async function readBundleRuntime(
   );
 }
 
-/** Records the socket path of the shim serving the bundle's task. */
-export async function writeShimAddress(
-  bundle: Bundle,
-  socket: string,
-): Promise<void> {
-  await Deno.writeTextFile(join(bundle.path, ADDRESS_FILE), `unix://${socket}`);
+/** Where the shim serving a bundle's task listens, and for which group. */
+export interface ShimAddress {
+  /** Its socket path. */
+  socket: string;
+  /** The group it serves, if other tasks may join it. */
+  group?: string;
 }
 
-/** The socket path of the bundle's shim, as recorded. */
-export async function readShimAddress(bundle: Bundle): Promise<string> {
-  return (await Deno.readTextFile(join(bundle.path, ADDRESS_FILE))).trim()
-    .replace(/^unix:\/\//, "");
+/** Records the shim serving the bundle's task. */
+export async function writeShimAddress(
+  bundle: Bundle,
+  address: ShimAddress,
+): Promise<void> {
+  await Promise.all([
+    Deno.writeTextFile(
+      join(bundle.path, ADDRESS_FILE),
+      `unix://${address.socket}`,
+    ),
+    address.group === undefined ? undefined : Deno.writeTextFile(
+      join(bundle.path, GROUP_FILE),
+      address.group,
+    ),
+  ]);
+}
+
+/** The shim of the bundle's task, as recorded. */
+export async function readShimAddress(bundle: Bundle): Promise<ShimAddress> {
+  const socket = (await Deno.readTextFile(join(bundle.path, ADDRESS_FILE)))
+    .trim().replace(/^unix:\/\//, "");
+  const group = await Deno.readTextFile(join(bundle.path, GROUP_FILE)).catch(
+    () => undefined,
+  );
+  return { socket, group };
 }
 
 /**

@@ -19,7 +19,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { Task } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { TtrpcClient } from "../ttrpc/client.ts";
 import { ttrpcTransport } from "../ttrpc/transport.ts";
-import type { Bundle } from "./bundle.ts";
+import type { Bundle, ShimAddress } from "./bundle.ts";
 import {
   releaseShimLog,
   sharedShimSocket,
@@ -164,18 +164,20 @@ export class ShimManager {
 
   /**
    * The shim at `address`, found again after a restart: one connection for
-   * every task it serves. A shim that cannot be reached rejects.
+   * every task it serves, and its group's next tasks join it. A shim that
+   * cannot be reached rejects.
    */
-  async load(address: string, bundle: Bundle): Promise<Shim> {
-    const known = this.#shims.get(address);
+  async load(address: ShimAddress, bundle: Bundle): Promise<Shim> {
+    const known = this.#shims.get(address.socket);
     if (known) return this.#join(known, taskKey(bundle));
-    const shim = await this.#connect(address, undefined);
-    return this.#join(this.#shims.get(address) ?? shim, taskKey(bundle));
+    const shim = await this.#connect(address.socket, address.group);
+    return this.#join(shim, taskKey(bundle));
   }
 
   /**
    * The task of `bundle` is gone from `shim`. A shim left without tasks
-   * is shut down (it exits once it has none) and disconnected.
+   * is shut down (it exits once it has none) and disconnected: a group's
+   * shim after `lingerMs`, unless another task of the group joined it.
    */
   async release(
     shim: Shim,

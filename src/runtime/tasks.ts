@@ -250,7 +250,10 @@ export class TaskManager {
         maxTasks: runtime.shimMaxTasks,
         lingerMs: runtime.shimLingerMs,
       });
-      await writeShimAddress(bundle, shim.address);
+      await writeShimAddress(bundle, {
+        socket: shim.address,
+        group: shim.group,
+      });
       const created = await shim.api.create({
         id,
         bundle: bundle.path,
