@@ -27,3 +27,22 @@ Deno.test("formatConfig round-trips the defaults", () => {
     assert.match(text, new RegExp(`^${key} = `, "m"));
   }
 });
+
+Deno.test("shim grouping settings: defaults, a runtime's own, and bad values named", () => {
+  const runtime = defaultConfig().runtimes["io.containerd.runc.v2"];
+  assert.equal(runtime.shim_group, "namespace");
+  assert.equal(runtime.shim_max_tasks, 64);
+  assert.equal(runtime.shim_linger, "2s");
+  const custom = parseConfig(
+    '[runtimes.mine]\nshim_group = "container"\nshim_max_tasks = 8\nshim_linger = "0"\n',
+  ).runtimes.mine;
+  assert.equal(custom.shim_group, "container");
+  assert.equal(custom.shim_max_tasks, 8);
+  assert.equal(custom.shim_linger, "0");
+  const bad = (text: string, message: RegExp) =>
+    assert.throws(() => parseConfig(`[runtimes.mine]\n${text}\n`), message);
+  bad('shim_group = "pod"', /runtimes\.mine\.shim_group must be one of/);
+  bad("shim_max_tasks = 0", /runtimes\.mine\.shim_max_tasks must be/);
+  bad("shim_max_tasks = 1.5", /runtimes\.mine\.shim_max_tasks must be/);
+  bad('shim_linger = "soon"', /runtimes\.mine\.shim_linger/);
+});
