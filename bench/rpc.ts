@@ -109,14 +109,14 @@ async function prepare(daemon: BenchDaemon): Promise<void> {
   });
 }
 
-/** Mean milliseconds of one call, over `CALLS` made one after another. */
+/** Mean microseconds of one call, over `CALLS` made one after another. */
 async function sequential(
   session: http2.ClientHttp2Session,
   call: Call,
 ): Promise<number> {
   const started = performance.now();
   for (let i = 0; i < CALLS; i++) await unary(session, call);
-  return (performance.now() - started) / CALLS;
+  return (performance.now() - started) * 1000 / CALLS;
 }
 
 /** Calls a second, `CALLS` made with `IN_FLIGHT` at once. */
@@ -138,7 +138,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const rows: BenchRow[] = CALL_KINDS.flatMap((call) => [
     {
       operation: `${call.label} sequential`,
-      unit: "ms/call",
+      unit: "µs/call",
       higherIsBetter: false,
       median: {},
       runs: {},
@@ -173,7 +173,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         results.forEach((value, j) => rows[j].runs[daemon.name].push(value));
         options.log(
           `rpc: ${daemon.name} run ${i + 1}/${options.runs}: ${
-            rows.map((row, j) => `${row.operation} ${results[j].toFixed(3)}`)
+            rows.map((row, j) => `${row.operation} ${results[j].toFixed(0)}`)
               .join(", ")
           }`,
         );
