@@ -242,6 +242,13 @@ export function parseConfig(text: string, file = "<config>"): Config {
       `network.plugin_timeout: ${(err as Error).message}`,
     );
   }
+  const downloads = config.registry.max_concurrent_downloads;
+  if (!Number.isSafeInteger(downloads) || downloads < 1) {
+    throw new ConfigError(
+      file,
+      "registry.max_concurrent_downloads must be a whole number from 1",
+    );
+  }
   if (!config.network.cni_bin_dirs.every((dir) => typeof dir === "string")) {
     throw new ConfigError(file, "network.cni_bin_dirs must be strings");
   }

@@ -46,3 +46,17 @@ Deno.test("shim grouping settings: defaults, a runtime's own, and bad values nam
   bad("shim_max_tasks = 1.5", /runtimes\.mine\.shim_max_tasks must be/);
   bad('shim_linger = "soon"', /runtimes\.mine\.shim_linger/);
 });
+
+Deno.test("parseConfig refuses a download concurrency below 1 or fractional (found by fuzzing)", () => {
+  for (const value of ["0", "-1", "0.5"]) {
+    assert.throws(
+      () => parseConfig(`[registry]\nmax_concurrent_downloads = ${value}\n`),
+      /registry\.max_concurrent_downloads must be a whole number from 1/,
+    );
+  }
+  assert.equal(
+    parseConfig("[registry]\nmax_concurrent_downloads = 8\n").registry
+      .max_concurrent_downloads,
+    8,
+  );
+});
