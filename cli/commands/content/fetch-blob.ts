@@ -5,7 +5,12 @@
  */
 import type { Command } from "commander";
 import { createHash } from "node:crypto";
-import { DISCARD_INGEST, writeBlob } from "../../../src/client/content.ts";
+import {
+  CHUNK_SIZE,
+  DISCARD_INGEST,
+  rechunk,
+  writeBlob,
+} from "../../../src/client/content.ts";
 import { parseLabelArgs } from "../../_format.ts";
 import { parseBlobRef } from "../../_content.ts";
 import type { Connection } from "../../_client.ts";
@@ -97,27 +102,22 @@ async function* verified(
   const whole = resp.status !== 206;
   const algorithm = digest.slice(0, digest.indexOf(":"));
   const hash = whole ? createHash(algorithm) : undefined;
-  let skip = whole ? offset : 0n;
-  for await (let chunk of resp.body) {
-    hash?.update(chunk);
-    if (skip > 0n) {
-      if (BigInt(chunk.length) <= skip) {
-        skip -= BigInt(chunk.length);
-        continue;
+  async function* hashed(body: ReadableStream<Uint8Array>) {
+    for await (const chunk of body) {
+      hash?.update(chunk);
+      yield chunk;
+    }
+    if (hash) {
+      const got = `${algorithm}:${hash.digest("hex")}`;
+      if (got !== digest) {
+        throw new Error(`digest mismatch: got ${got}, want ${digest}`, {
+          cause: DISCARD_INGEST,
+        });
       }
-      chunk = chunk.subarray(Number(skip));
-      skip = 0n;
-    }
-    yield chunk;
-  }
-  if (hash) {
-    const got = `${algorithm}:${hash.digest("hex")}`;
-    if (got !== digest) {
-      throw new Error(`digest mismatch: got ${got}, want ${digest}`, {
-        cause: DISCARD_INGEST,
-      });
     }
   }
+  // A whole blob is hashed from its start, then read from `offset` on.
+  yield* rechunk(hashed(resp.body), CHUNK_SIZE, whole ? offset : 0n);
 }
 
 /** Adds the command to the `content` group. */
