@@ -7,17 +7,18 @@
  *
  * @module
  */
-import type { Container } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
-import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
+import type { Container as ContainerRecord } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
-import type { Mount } from "../src/gen/containerd/types/mount_pb.ts";
+import { Container } from "../src/client/container.ts";
+import { DEFAULT_FIFO_DIR } from "../src/client/task.ts";
 import type { Connection } from "./_client.ts";
+import type { ProcessRef } from "./_tasks.ts";
 import { FifoSet, NULL_IO, type StdioPaths } from "../src/client/fifos.ts";
 import { forwardSignals } from "./_signals.ts";
 import { logLine } from "./_log.ts";
 
-/** ctr's FIFO directory is /run/containerd/fifo; berth's state is /run/berth. */
-export const DEFAULT_FIFO_DIR = "/run/berth/fifo";
+export { DEFAULT_FIFO_DIR } from "../src/client/task.ts";
+export type { ProcessRef } from "./_tasks.ts";
 
 /** How a process's stdio is set up. */
 export interface StdioOptions {
@@ -27,14 +28,6 @@ export interface StdioOptions {
   fifoDir?: string;
   /** Give the process a terminal. */
   terminal: boolean;
-}
-
-/** A process of a task: the container's init (`execId` "") or an exec. */
-export interface ProcessRef {
-  /** The container (and task) id. */
-  containerId: string;
-  /** The exec id; "" for the init process. */
-  execId: string;
 }
 
 /** The client's FIFOs for process `id`, or none for null IO. */
@@ -57,33 +50,19 @@ export async function openStdio(
 
 /**
  * Creates the task of `container` with its stdio at `stdio`, its root
- * filesystem the container's snapshot mounts, as ctr's `NewTask` does.
- * Returns the task's pid.
+ * filesystem the container's snapshot mounts (the client library's
+ * `Container.newTask`, as ctr's `NewTask`). Returns the task's pid.
  */
 export async function createTask(
   conn: Connection,
-  container: Container,
+  container: ContainerRecord,
   stdio: StdioPaths,
 ): Promise<number> {
-  const { signal } = conn;
-  let rootfs: Mount[] = [];
-  if (container.snapshotKey) {
-    if (!container.snapshotter) {
-      throw new Error(
-        "unable to resolve rootfs mounts without snapshotter on container: invalid argument",
-      );
-    }
-    ({ mounts: rootfs } = await conn.client(Snapshots).mounts({
-      snapshotter: container.snapshotter,
-      key: container.snapshotKey,
-    }, { signal }));
-  }
-  const { pid } = await conn.client(Tasks).create({
-    containerId: container.id,
-    rootfs,
-    ...stdio,
-  }, { signal });
-  return pid;
+  const task = await new Container(conn.api, container).newTask({
+    fifos: stdio,
+    terminal: stdio.terminal,
+  });
+  return task.pid;
 }
 
 /** An error logged on stderr, as ctr's logrus writes it. */
@@ -191,7 +170,7 @@ export interface RunTaskOptions extends StdioOptions {
  */
 export async function runTask(
   conn: Connection,
-  container: Container,
+  container: ContainerRecord,
   options: RunTaskOptions,
 ): Promise<number | undefined> {
   const { terminal, detach } = options;
