@@ -366,6 +366,13 @@ async function fetchLayer(
     download.finish();
   } catch (err) {
     download.fail(err);
+    await writer.close();
+    // Bytes the registry sent wrong are not worth resuming: the next pull
+    // starts the layer over (a refused commit otherwise keeps its ingest).
+    if (BerthError.is(err, Code.FailedPrecondition)) {
+      await stores.content.abort(scope.namespace, `layer-${layer.digest}`)
+        .catch(() => {});
+    }
     throw err;
   } finally {
     await writer.close();
