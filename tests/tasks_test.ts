@@ -642,6 +642,8 @@ Deno.test("a shim that dies takes its group's tasks with it, as in containerd", 
     assert.doesNotMatch(ls.stdout, /dies/);
     assert.match(events.text, /\/tasks\/exit[^\n]*"dies"[^\n]*255/);
     assert.match(events.text, /\/tasks\/exit[^\n]*dies-too[^\n]*255/);
+    // As containerd's, a deletion names no process.
+    assert.doesNotMatch(events.text, /\/tasks\/delete[^\n]*"id":/);
     assert.deepEqual(
       (await listBundles(daemon)).map(([, id]) => id),
       ["lives"],

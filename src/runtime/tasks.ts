@@ -475,19 +475,22 @@ export class TaskManager {
         TimestampSchema,
         secondsAndNanos(new NanoDate(realtimeNanos())),
       );
-      const ids = {
+      // As containerd's: the exit names the process, the delete does not.
+      const deleted = {
         containerId: task.bundle.id,
-        id: task.bundle.id,
         pid: task.pid,
         exitStatus: 255,
         exitedAt,
       };
-      this.#publish(task.bundle.namespace, "/tasks/exit", TaskExitSchema, ids);
+      this.#publish(task.bundle.namespace, "/tasks/exit", TaskExitSchema, {
+        ...deleted,
+        id: task.bundle.id,
+      });
       this.#publish(
         task.bundle.namespace,
         "/tasks/delete",
         TaskDeleteSchema,
-        ids,
+        deleted,
       );
     }
   }

@@ -529,9 +529,9 @@ export class TaskService {
     container.deleted = true;
     this.#containers.delete(container.id);
     const deleted = this.#deleted(init, exit);
+    // containerd's shim leaves the event's process id empty.
     this.#publish("/tasks/delete", TaskDeleteSchema, {
       containerId: container.id,
-      id: container.id,
       ...deleted,
     });
     return deleted;
