@@ -10,6 +10,10 @@
  * server handles without trouble. So the frames are cut out of the bytes
  * before nghttp2 reads them, and everything else passes untouched.
  *
+ * The client's RST_STREAM frames can be taken over the same way (see the
+ * listener): nghttp2 counts the streams a client resets and ends the
+ * connection past 1000 of them, a count a reset made by the daemon escapes.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -21,9 +25,21 @@ const PREFACE_LENGTH = 24;
 const HEADER_LENGTH = 9;
 /** The GOAWAY frame type. */
 const GOAWAY = 0x7;
+/** The RST_STREAM frame type. */
+const RST_STREAM = 0x3;
 
-/** Cuts GOAWAY frames out of one connection's incoming bytes. */
+/**
+ * Cuts GOAWAY frames out of one connection's incoming bytes, and with
+ * `onReset`, RST_STREAM frames too, reporting each reset stream's id.
+ */
 export class GoawayFilter {
+  #onReset: ((id: number) => void) | undefined;
+
+  /** A filter; `onReset` takes over the client's stream resets. */
+  constructor(onReset?: (id: number) => void) {
+    this.#onReset = onReset;
+  }
+
   #preface = PREFACE_LENGTH;
   #header = Buffer.alloc(HEADER_LENGTH);
   #headerFilled = 0;
@@ -53,7 +69,7 @@ export class GoawayFilter {
       ) {
         // A whole frame header in this chunk: the common case.
         this.#payloadLeft = chunk.readUIntBE(pos, 3);
-        this.#dropping = chunk[pos + 3] === GOAWAY;
+        this.#dropping = this.#drops(chunk.subarray(pos, pos + HEADER_LENGTH));
         if (this.#dropping) cut();
         pos += HEADER_LENGTH;
         if (this.#dropping) start = pos;
@@ -71,7 +87,7 @@ export class GoawayFilter {
         if (this.#headerFilled < HEADER_LENGTH) break;
         this.#headerFilled = 0;
         this.#payloadLeft = this.#header.readUIntBE(0, 3);
-        this.#dropping = this.#header[3] === GOAWAY;
+        this.#dropping = this.#drops(this.#header);
         if (!this.#dropping) kept.push(Buffer.from(this.#header));
       }
     }
@@ -79,14 +95,26 @@ export class GoawayFilter {
     cut();
     return Buffer.concat(kept);
   }
+
+  /** Whether the frame with this header is cut out (a reset is reported). */
+  #drops(header: Buffer): boolean {
+    if (header[3] === GOAWAY) return true;
+    if (header[3] !== RST_STREAM || !this.#onReset) return false;
+    this.#onReset(header.readUInt32BE(5) & 0x7fffffff);
+    return true;
+  }
 }
 
 /**
  * Makes `socket` emit its data with GOAWAY frames cut out, for the HTTP/2
- * session that is about to read it.
+ * session that is about to read it; with `onReset`, the client's stream
+ * resets are cut out too and reported instead.
  */
-export function dropClientGoaways(socket: net.Socket): void {
-  const filter = new GoawayFilter();
+export function dropClientGoaways(
+  socket: net.Socket,
+  onReset?: (id: number) => void,
+): void {
+  const filter = new GoawayFilter(onReset);
   const emit = socket.emit.bind(socket) as (
     event: string | symbol,
     ...args: unknown[]

@@ -58,3 +58,28 @@ Deno.test("a chunk without a GOAWAY passes as itself", () => {
   assert.equal(filter.push(first), first);
   assert.equal(filter.push(DATA), DATA);
 });
+
+Deno.test("with onReset, RST_STREAM frames are cut out and their streams reported", () => {
+  const reset = (id: number) => frame(0x3, [0, 0, 0, 8], id);
+  const input = Buffer.concat([
+    PREFACE,
+    HEADERS,
+    reset(1),
+    DATA,
+    reset(7),
+    PING,
+  ]);
+  const expected = Buffer.concat([PREFACE, HEADERS, DATA, PING]);
+  for (let a = 1; a < input.length; a += 3) {
+    const ids: number[] = [];
+    const filter = new GoawayFilter((id) => ids.push(id));
+    const out = Buffer.concat([
+      filter.push(input.subarray(0, a)),
+      filter.push(input.subarray(a)),
+    ]);
+    assert.deepEqual(out, expected, `cut at ${a}`);
+    assert.deepEqual(ids, [1, 7]);
+  }
+  // Without it, resets pass.
+  assert.deepEqual(feed(input, []), input);
+});

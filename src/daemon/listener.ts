@@ -65,6 +65,52 @@ const STREAM_WINDOW = 1 << 20;
 /** Bytes a client may send on all its streams before the daemon reads them. */
 const SESSION_WINDOW = 8 << 20;
 
+/**
+ * A connection's streams, closed from the daemon's side when the client
+ * resets them. nghttp2 ends a connection with GOAWAY after 1000 streams
+ * the client reset while they were open (then 33 a second) — its guard
+ * against "rapid reset" floods, which Deno's `streamResetBurst` option
+ * does not reach — and containerd's client resets each `ReadAt` call
+ * once it has its bytes and each fetch it abandons: `ctr pull` of a large
+ * index lost its connection. A reset the daemon makes is not counted.
+ */
+class ClientResets {
+  #open = new Map<number, http2.ServerHttp2Stream>();
+  #early = new Set<number>();
+  #newest = 0;
+
+  /** Registers a new stream; false when the client already reset it. */
+  opened(stream: http2.ServerHttp2Stream): boolean {
+    const id = stream.id!;
+    if (this.#early.delete(id)) {
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      return false;
+    }
+    this.#newest = Math.max(this.#newest, id);
+    this.#open.set(id, stream);
+    stream.once("close", () => this.#open.delete(id));
+    return true;
+  }
+
+  /** The client reset stream `id` (before nghttp2 has seen its bytes). */
+  reset(id: number) {
+    // The frame's bytes reach nghttp2 after this call: a stream opened in
+    // the same chunk is not known yet.
+    setImmediate(() => {
+      const stream = this.#open.get(id);
+      if (stream) stream.close(http2.constants.NGHTTP2_CANCEL);
+      // Ids only grow: a newer one is a stream nghttp2 has yet to open,
+      // an older one a stream already closed.
+      else if (id > this.#newest && this.#early.size < MAX_EARLY_RESETS) {
+        this.#early.add(id);
+      }
+    });
+  }
+}
+
+/** Resets remembered for streams not opened yet. */
+const MAX_EARLY_RESETS = 1024;
+
 /** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const h2 = http2.createServer({
@@ -74,11 +120,19 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     // waits on window updates instead of the disk.
     settings: { initialWindowSize: STREAM_WINDOW },
   });
-  h2.on("stream", options.streams);
   const h1 = http.createServer(options.requests);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
+  const resets = new WeakMap<http2.Http2Session, ClientResets>();
+  let connecting: ClientResets | undefined;
+  h2.on("stream", (stream, headers) => {
+    if (resets.get(stream.session!)?.opened(stream)) {
+      options.streams(stream, headers);
+    }
+  });
   h2.on("session", (session: http2.Http2Session) => {
+    if (connecting) resets.set(session, connecting);
+    connecting = undefined;
     session.setLocalWindowSize(SESSION_WINDOW);
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
@@ -97,7 +151,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       socket.pause();
       socket.unshift(head);
       if (text === PREFACE) {
-        dropClientGoaways(socket);
+        const clientResets = new ClientResets();
+        dropClientGoaways(socket, (id) => clientResets.reset(id));
+        connecting = clientResets;
         h2.emit("connection", socket);
       } else {
         h1.emit("connection", socket);
