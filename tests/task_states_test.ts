@@ -134,5 +134,11 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       await refusal(tasks.update({ ...box, resources })),
       "cannot update a stopped container: unknown",
     );
+    assert.equal(await ctr(["tasks", "rm", "box"]), "ok");
+    // (ctr also logs the error before printing it.)
+    assert.equal(
+      (await ctr(["tasks", "rm", "box"])).split("\n").at(-1),
+      "ctr: no running task found: task box not found: not found",
+    );
   });
 });

@@ -186,7 +186,8 @@ export class TaskManager {
 
   #task(namespace: string, id: string): Task {
     const task = this.#tasks.get(this.#key(namespace, id));
-    if (!task) throw notFound(`task ${id}`);
+    // containerd's words: ctr then prints `task ID not found: not found`.
+    if (!task) throw notFound(`task ${id} not found`);
     return task;
   }
 
