@@ -15,6 +15,12 @@ import {
 import { eventRegistry, typeNameOf } from "../api/event_registry.ts";
 import type { EventPayload } from "../events/mod.ts";
 
+/** Where an adapter publishes its events (the exchange, or a test's fake). */
+export interface EventPublisher {
+  /** Publishes `event` on `topic` in `namespace`. */
+  publish(namespace: string, topic: string, event: EventPayload): void;
+}
+
 /** Packs `message` for the exchange under its bare type name. */
 export function packEvent<Desc extends DescMessage>(
   schema: Desc,

@@ -25,14 +25,13 @@ import {
   ListContainersResponseSchema,
   UpdateContainerResponseSchema,
 } from "../gen/containerd/services/containers/v1/containers_pb.ts";
-import type { Exchange } from "../events/mod.ts";
 import type {
   Container,
   ContainerInput,
   ContainerStore,
   TypedValue,
 } from "../metadata/mod.ts";
-import { packEvent } from "./_events.ts";
+import { type EventPublisher, packEvent } from "./_events.ts";
 import { requireNamespace } from "./_rpc.ts";
 import { toTimestamp } from "./_convert.ts";
 
@@ -92,9 +91,9 @@ function fromContainer(
 /** Options for {@linkcode containersService}. */
 export interface ContainersServiceOptions {
   /** Container records. */
-  store: ContainerStore;
+  store: Pick<ContainerStore, "get" | "list" | "create" | "update" | "delete">;
   /** Where `/containers/*` events go. */
-  events: Exchange;
+  events: EventPublisher;
   /**
    * Runs after a container's record is gone, before Delete answers: what
    * it owned elsewhere (its network) is released. Failures are its own.

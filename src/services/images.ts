@@ -22,7 +22,6 @@ import {
   ListImagesResponseSchema,
   UpdateImageResponseSchema,
 } from "../gen/containerd/services/images/v1/images_pb.ts";
-import type { Exchange } from "../events/mod.ts";
 import type { Image, ImageInput, ImageStore } from "../metadata/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
 import {
@@ -30,7 +29,7 @@ import {
   toDescriptorMessage,
   toTimestamp,
 } from "./_convert.ts";
-import { packEvent } from "./_events.ts";
+import { type EventPublisher, packEvent } from "./_events.ts";
 import { requireNamespace } from "./_rpc.ts";
 
 function toImage(image: Image): ImageMessage {
@@ -55,9 +54,9 @@ function fromImage(image: ImageMessage | undefined): ImageInput {
 /** Options for {@linkcode imagesService}. */
 export interface ImagesServiceOptions {
   /** Image records. */
-  store: ImageStore;
+  store: Pick<ImageStore, "get" | "list" | "create" | "update" | "delete">;
   /** Where `/images/*` events go. */
-  events: Exchange;
+  events: EventPublisher;
   /** Collects now; resolves when done. */
   runGc: () => Promise<void>;
 }

@@ -41,7 +41,15 @@ function randomLeaseId(): string {
 /** Options for {@linkcode leasesService}. */
 export interface LeasesServiceOptions {
   /** Lease records. */
-  store: LeaseStore;
+  store: Pick<
+    LeaseStore,
+    | "create"
+    | "delete"
+    | "list"
+    | "addResource"
+    | "deleteResource"
+    | "listResources"
+  >;
   /** Collects now; resolves when done. */
   runGc: () => Promise<void>;
 }

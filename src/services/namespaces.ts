@@ -20,17 +20,16 @@ import {
   NamespaceSchema,
   UpdateNamespaceResponseSchema,
 } from "../gen/containerd/services/namespaces/v1/namespace_pb.ts";
-import type { Exchange } from "../events/mod.ts";
 import type { NamespaceStore } from "../metadata/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
-import { packEvent } from "./_events.ts";
+import { type EventPublisher, packEvent } from "./_events.ts";
 
 /** Options for {@linkcode namespacesService}. */
 export interface NamespacesServiceOptions {
   /** Where namespaces are kept. */
-  store: NamespaceStore;
+  store: Pick<NamespaceStore, "get" | "list" | "create" | "update" | "delete">;
   /** Where their events go. */
-  events: Exchange;
+  events: EventPublisher;
 }
 
 /** The Namespaces service. */

@@ -10,12 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  Code as ConnectCode,
-  ConnectError,
-  createClient,
-  createRouterTransport,
-} from "@connectrpc/connect";
+import { Code as ConnectCode, ConnectError } from "@connectrpc/connect";
 import fc from "fast-check";
 import { LocalContentStore } from "../../src/content/mod.ts";
 import { Exchange } from "../../src/events/mod.ts";
@@ -29,9 +24,8 @@ import {
   NamespacedContentStore,
   NamespaceStore,
 } from "../../src/metadata/mod.ts";
-import { log } from "../../src/log/mod.ts";
 import { contentService } from "../../src/services/content.ts";
-import { errorInterceptor } from "../../src/services/mod.ts";
+import { routerClient } from "../../src/services/_testing.ts";
 import { fuzzParameters } from "./_fuzz.ts";
 
 const encoder = new TextEncoder();
@@ -78,19 +72,11 @@ const session = fc.record({
 });
 
 function clientOf(store: NamespacedContentStore, namespace: string) {
-  const transport = createRouterTransport(({ service }) => {
-    service(Content, contentService({ store, events: new Exchange() }));
-  }, {
-    // The daemon's error mapping: BerthError codes become gRPC statuses.
-    router: { interceptors: [errorInterceptor(log)] },
-    transport: {
-      interceptors: [(next) => (req) => {
-        req.header.set("containerd-namespace", namespace);
-        return next(req);
-      }],
-    },
-  });
-  return createClient(Content, transport);
+  return routerClient(
+    Content,
+    contentService({ store, events: new Exchange() }),
+    { namespace },
+  );
 }
 
 /** ctr's write: STAT, then the rest from the offset, then COMMIT. */
