@@ -45,6 +45,7 @@ const MIN_INTERVAL_MS = 10;
 export class GcScheduler {
   readonly #options: GcSchedulerOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #due = false;
   /** When the timer fires, if one is set. */
   #next: number | undefined;
   #collected = false;
@@ -62,6 +63,14 @@ export class GcScheduler {
    * none): a daemon serves only then, so no client's first writes race it.
    */
   readonly started: Promise<void>;
+
+  /**
+   * Whether a collection is set to run (its timer set), not just the
+   * periodic idle check: what the thresholds decided, without waiting.
+   */
+  get due(): boolean {
+    return this.#due;
+  }
 
   /** Creates the scheduler; the first collection is `startupDelayMs` away. */
   constructor(options: GcSchedulerOptions) {
@@ -128,12 +137,14 @@ export class GcScheduler {
     if (this.#closed) return;
     clearTimeout(this.#timer);
     this.#next = Date.now() + delayMs;
+    this.#due = due;
     this.#timer = setTimeout(() => this.#fire(), delayMs);
     if (!due) Deno.unrefTimer(this.#timer);
   }
 
   #fire(): void {
     this.#timer = undefined;
+    this.#due = false;
     this.#next = undefined;
     if (this.#running) return; // the run's end schedules the next check
     const o = this.#options;
@@ -187,6 +198,7 @@ export class GcScheduler {
   /** Stops scheduling and waits for a run in progress. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#due = false;
     clearTimeout(this.#timer);
     await this.#running;
     for (const w of this.#waiters) w.resolve();

@@ -17,11 +17,6 @@ function scheduler(
   });
 }
 
-/** Lets every timer due now (a zero delay) fire, in order. */
-async function drainTimers(): Promise<void> {
-  for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 0));
-}
-
 /** A collector that counts runs and can be awaited for the next one. */
 function counter() {
   let runs = 0;
@@ -53,10 +48,10 @@ Deno.test("mutations below the threshold collect nothing; reaching it does", asy
   const gc = scheduler(c.collect);
   await gc.started;
   for (let i = 0; i < 99; i++) gc.mutated(false);
-  await drainTimers();
-  assert.equal(c.runs, 0);
+  assert.equal(gc.due, false);
   const ran = c.next();
   gc.mutated(false);
+  assert.equal(gc.due, true);
   await ran;
   assert.equal(c.runs, 1);
   await gc.close();
@@ -66,7 +61,7 @@ Deno.test("with mutation_threshold 0, mutations alone never collect", async () =
   const c = counter();
   const gc = scheduler(c.collect, { mutationThreshold: 0 });
   for (let i = 0; i < 1000; i++) gc.mutated(false);
-  await drainTimers();
+  assert.equal(gc.due, false);
   assert.equal(c.runs, 0);
   await gc.runNow();
   assert.equal(c.runs, 1);
@@ -78,10 +73,10 @@ Deno.test("deletion_threshold collects as soon as that many deletions pass", asy
   const gc = scheduler(c.collect, { deletionThreshold: 3 });
   gc.mutated(true);
   gc.mutated(true);
-  await drainTimers();
-  assert.equal(c.runs, 0);
+  assert.equal(gc.due, false);
   const ran = c.next();
   gc.mutated(true);
+  assert.equal(gc.due, true);
   await ran;
   assert.equal(c.runs, 1);
   await gc.close();
@@ -100,17 +95,19 @@ Deno.test("a deletion before any collection is scheduled collects at once", asyn
 Deno.test("runNow waits for a full run that starts after it", async () => {
   const order: string[] = [];
   let release!: () => void;
+  const firstStarted = Promise.withResolvers<void>();
   let first = true;
   const gc = scheduler(async () => {
     order.push("start");
     if (first) {
       first = false;
+      firstStarted.resolve();
       await new Promise<void>((r) => release = r);
     }
     order.push("end");
   });
   const a = gc.runNow();
-  await drainTimers();
+  await firstStarted.promise;
   const b = gc.runNow();
   const c = gc.runNow();
   release();

@@ -290,6 +290,14 @@ Deno.test("unpackLayers applies from sources as they become available", async ()
   const blobs = image.tars.map((tar) => new Uint8Array(gzipSync(tar)));
   let release!: () => void;
   const second = new Promise<void>((resolve) => release = resolve);
+  const secondAsked = Promise.withResolvers<void>();
+  const firstApplied = Promise.withResolvers<void>();
+  const apply = applier.apply.bind(applier);
+  applier.apply = async (...args) => {
+    const applied = await apply(...args);
+    firstApplied.resolve();
+    return applied;
+  };
   const asked: number[] = [];
   const done = unpackLayers({
     snapshots,
@@ -298,12 +306,15 @@ Deno.test("unpackLayers applies from sources as they become available", async ()
     diffIDs: image.diffIDs,
     sources: async (i) => {
       asked.push(i);
-      if (i === 1) await second;
+      if (i === 1) {
+        secondAsked.resolve();
+        await second;
+      }
       return bytesStream(blobs[i]);
     },
   });
-  await new Promise((r) => setTimeout(r, 10));
   // Layer 0 is applied while layer 1 is still "downloading".
+  await Promise.all([secondAsked.promise, firstApplied.promise]);
   assert.deepEqual(asked, [0, 1]);
   assert.equal(applier.applied.length, 1);
   release();
