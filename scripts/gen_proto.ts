@@ -12,6 +12,12 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * The code generator, run through an `npm:` specifier: a build tool, so it
+ * stays out of deno.json's import map, which is what the program loads.
+ */
+export const PROTOC_GEN_ES = "npm:@bufbuild/protoc-gen-es@2.17.0/protoc-gen-es";
+
 /** Lists every `.proto` file under `dir`, sorted, relative to `dir`. */
 async function protoFiles(dir: string): Promise<string[]> {
   const found: string[] = [];
@@ -32,7 +38,13 @@ export async function generate(out: string): Promise<void> {
   const files = await protoFiles(protoDir);
   await Deno.remove(out, { recursive: true }).catch(() => {});
   await Deno.mkdir(out, { recursive: true });
-  const plugin = join(root, "node_modules/.bin/protoc-gen-es");
+  // protoc runs a plugin as an executable: a script that hands over to deno.
+  const plugin = join(out, ".protoc-gen-es");
+  await Deno.writeTextFile(
+    plugin,
+    `#!/bin/sh\nexec "${Deno.execPath()}" run -A ${PROTOC_GEN_ES} "$@"\n`,
+    { mode: 0o755 },
+  );
   const result = await new Deno.Command("protoc", {
     args: [
       `--plugin=protoc-gen-es=${plugin}`,
@@ -43,6 +55,7 @@ export async function generate(out: string): Promise<void> {
     ],
     cwd: root,
   }).output();
+  await Deno.remove(plugin);
   if (!result.success) {
     throw new Error(
       `protoc failed: ${new TextDecoder().decode(result.stderr)}`,

@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { IngestStatus } from "./store.ts";
+import type { IngestStatus } from "./types.ts";
 import { formatRfc3339Nano, parseRfc3339Nano } from "../types/mod.ts";
 
 /** The directory name of `ref`'s ingest: the hex sha256 of the ref. */

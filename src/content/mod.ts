@@ -7,3 +7,4 @@
  */
 export * from "./digest.ts";
 export * from "./store.ts";
+export * from "./types.ts";

@@ -20,7 +20,7 @@ import {
 import { DIGEST_ALGORITHM, validateDigest } from "./digest.ts";
 import { ingestFiles, writeTimestamp } from "./ingest.ts";
 import type { RefLock } from "./locks.ts";
-import type { CommitOptions, ContentWriter, IngestStatus } from "./store.ts";
+import type { CommitOptions, ContentWriter, IngestStatus } from "./types.ts";
 import { NanoDate } from "../types/mod.ts";
 import { realtimeNanos } from "../sys/clock.ts";
 
