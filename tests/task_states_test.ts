@@ -135,6 +135,17 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       "cannot update a stopped container: unknown",
     );
     assert.equal(await ctr(["tasks", "rm", "box"]), "ok");
+    // A task call for a container that does not exist names the container.
+    const missing = await tasks.get({ containerId: "nope" }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(missing instanceof ConnectError);
+    assert.equal(missing.code, Code.NotFound);
+    assert.equal(
+      missing.rawMessage,
+      'container "nope" in namespace "default": not found',
+    );
     // (ctr also logs the error before printing it.)
     assert.equal(
       (await ctr(["tasks", "rm", "box"])).split("\n").at(-1),

@@ -8,7 +8,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { StateResponse } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import {
   CreateTaskResponseSchema,
@@ -78,6 +78,16 @@ export function tasksService(
   { tasks, containers, snapshots, beforeCreate, afterDelete }:
     TasksServiceOptions,
 ): ServiceImpl<typeof Tasks> {
+  /**
+   * The request's namespace, once its container is known to exist: as in
+   * containerd, a task call for a missing container is that container's
+   * NotFound, not its task's.
+   */
+  const containerNamespace = (ctx: HandlerContext, containerId: string) => {
+    const namespace = requireNamespace(ctx);
+    containers.get(namespace, containerId);
+    return namespace;
+  };
   return {
     async create(req, ctx) {
       const namespace = requireNamespace(ctx);
@@ -114,18 +124,18 @@ export function tasksService(
       });
     },
     async start(req, ctx) {
-      const namespace = requireNamespace(ctx);
+      const namespace = containerNamespace(ctx, req.containerId);
       const pid = await tasks.start(namespace, req.containerId, req.execId);
       return create(StartResponseSchema, { pid });
     },
     async delete(req, ctx) {
-      const namespace = requireNamespace(ctx);
+      const namespace = containerNamespace(ctx, req.containerId);
       const deleted = await tasks.delete(namespace, req.containerId);
       await afterDelete?.(namespace, req.containerId);
       return create(DeleteResponseSchema, { id: req.containerId, ...deleted });
     },
     async deleteProcess(req: DeleteProcessRequest, ctx) {
-      const namespace = requireNamespace(ctx);
+      const namespace = containerNamespace(ctx, req.containerId);
       if (!req.execId) {
         throw invalidArgument("an exec id is required to delete a process");
       }
@@ -137,7 +147,7 @@ export function tasksService(
       return create(DeleteResponseSchema, { id: req.execId, ...deleted });
     },
     async get(req, ctx) {
-      const namespace = requireNamespace(ctx);
+      const namespace = containerNamespace(ctx, req.containerId);
       const state = await tasks.state(namespace, req.containerId, req.execId);
       return create(GetResponseSchema, {
         process: toProcess(req.containerId, state),
@@ -151,7 +161,7 @@ export function tasksService(
       });
     },
     async kill(req, ctx) {
-      const namespace = requireNamespace(ctx);
+      const namespace = containerNamespace(ctx, req.containerId);
       await tasks.kill(
         namespace,
         req.containerId,
@@ -162,7 +172,7 @@ export function tasksService(
       return create(EmptySchema);
     },
     async exec(req, ctx) {
-      const namespace = requireNamespace(ctx);
+      const namespace = containerNamespace(ctx, req.containerId);
       if (!req.execId) throw invalidArgument("exec id must not be empty");
       if (!req.spec) throw invalidArgument(`exec ${req.execId} has no spec`);
       await tasks.exec(namespace, req.containerId, req.execId, {
@@ -176,7 +186,7 @@ export function tasksService(
     },
     async resizePty(req, ctx) {
       await tasks.resizePty(
-        requireNamespace(ctx),
+        containerNamespace(ctx, req.containerId),
         req.containerId,
         req.execId,
         req.width,
@@ -186,7 +196,7 @@ export function tasksService(
     },
     async closeIO(req, ctx) {
       await tasks.closeIO(
-        requireNamespace(ctx),
+        containerNamespace(ctx, req.containerId),
         req.containerId,
         req.execId,
         req.stdin,
@@ -194,16 +204,22 @@ export function tasksService(
       return create(EmptySchema);
     },
     async pause(req, ctx) {
-      await tasks.pause(requireNamespace(ctx), req.containerId);
+      await tasks.pause(
+        containerNamespace(ctx, req.containerId),
+        req.containerId,
+      );
       return create(EmptySchema);
     },
     async resume(req, ctx) {
-      await tasks.resume(requireNamespace(ctx), req.containerId);
+      await tasks.resume(
+        containerNamespace(ctx, req.containerId),
+        req.containerId,
+      );
       return create(EmptySchema);
     },
     async listPids(req, ctx) {
       const processes = await tasks.pids(
-        requireNamespace(ctx),
+        containerNamespace(ctx, req.containerId),
         req.containerId,
       );
       return create(ListPidsResponseSchema, { processes });
@@ -218,7 +234,7 @@ export function tasksService(
         );
       }
       await tasks.update(
-        requireNamespace(ctx),
+        containerNamespace(ctx, req.containerId),
         req.containerId,
         req.resources,
         req.annotations,
@@ -244,7 +260,7 @@ export function tasksService(
       return create(MetricsResponseSchema, { metrics });
     },
     async wait(req, ctx) {
-      const namespace = requireNamespace(ctx);
+      const namespace = containerNamespace(ctx, req.containerId);
       const done = await tasks.wait(namespace, req.containerId, req.execId);
       return create(WaitResponseSchema, done);
     },
