@@ -56,14 +56,36 @@ function toProcess(containerId: string, state: StateResponse): Process {
   });
 }
 
+/** What the service asks of the task manager. */
+export type TaskRuntime = Pick<
+  TaskManager,
+  | "create"
+  | "start"
+  | "delete"
+  | "deleteProcess"
+  | "state"
+  | "list"
+  | "kill"
+  | "exec"
+  | "resizePty"
+  | "closeIO"
+  | "pause"
+  | "resume"
+  | "pids"
+  | "update"
+  | "ids"
+  | "stats"
+  | "wait"
+>;
+
 /** Options for {@linkcode tasksService}. */
 export interface TasksServiceOptions {
   /** The tasks. */
-  tasks: TaskManager;
+  tasks: TaskRuntime;
   /** Container records (spec, runtime, snapshot). */
-  containers: ContainerStore;
+  containers: Pick<ContainerStore, "get" | "list">;
   /** Snapshots, for the root filesystem mounts. */
-  snapshots: NamespacedSnapshotStore;
+  snapshots: Pick<NamespacedSnapshotStore, "mounts">;
   /**
    * Runs before a container's task is made (its network attached again);
    * a failure fails the create.
