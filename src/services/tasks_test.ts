@@ -231,8 +231,8 @@ Deno.test("Tasks.Create refuses a container without a spec, or a missing one, be
   assert.deepEqual(calls, []);
 });
 
-Deno.test("Tasks.Get maps the shim's state to a process; a missing task is NotFound", async () => {
-  const { running, client } = setup();
+Deno.test("Tasks.Get maps the shim's state to a process; a missing container, then a missing task, is NotFound", async () => {
+  const { running, client } = setup([container("c1"), container("idle")]);
   running.add("c1");
   const { process } = await client.get({ containerId: "c1" });
   assert.deepEqual(
@@ -244,9 +244,14 @@ Deno.test("Tasks.Get maps the shim's state to a process; a missing task is NotFo
   assert.equal(process?.exitedAt?.seconds, BigInt(EXITED.getTime() / 1000));
   const exec = await client.get({ containerId: "c1", execId: "e1" });
   assert.equal(exec.process?.id, "e1");
+  // As containerd, the container is looked up before its task.
   await assert.rejects(client.get({ containerId: "c2" }), {
     code: Code.NotFound,
-    rawMessage: "task c2: not found",
+    rawMessage: 'container "c2": not found',
+  });
+  await assert.rejects(client.get({ containerId: "idle" }), {
+    code: Code.NotFound,
+    rawMessage: "task idle: not found",
   });
 });
 
