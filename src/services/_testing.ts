@@ -16,12 +16,14 @@ import {
 import type { EventPayload } from "../events/mod.ts";
 import { log } from "../log/mod.ts";
 import type { EventPublisher } from "./_events.ts";
-import { errorInterceptor, NAMESPACE_HEADER } from "./_rpc.ts";
+import { errorInterceptor, LEASE_HEADER, NAMESPACE_HEADER } from "./_rpc.ts";
 
 /** Options for {@linkcode routerClient}. */
 export interface RouterClientOptions {
   /** Sent as `containerd-namespace` on every call; none when absent. */
   namespace?: string;
+  /** Sent as `containerd-lease` on every call; none when absent. */
+  lease?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface RouterClientOptions {
 export function routerClient<S extends DescService>(
   service: S,
   impl: Partial<ServiceImpl<S>>,
-  { namespace }: RouterClientOptions = {},
+  { namespace, lease }: RouterClientOptions = {},
 ): Client<S> {
   const transport = createRouterTransport(({ service: serve }) => {
     serve(service, impl);
@@ -45,6 +47,7 @@ export function routerClient<S extends DescService>(
     transport: {
       interceptors: [(next) => (req) => {
         if (namespace) req.header.set(NAMESPACE_HEADER, namespace);
+        if (lease) req.header.set(LEASE_HEADER, lease);
         return next(req);
       }],
     },

@@ -25,12 +25,11 @@ import {
   UsageResponseSchema,
   ViewSnapshotResponseSchema,
 } from "../gen/containerd/services/snapshots/v1/snapshots_pb.ts";
-import type { Exchange } from "../events/mod.ts";
 import type { NamespacedSnapshotStore } from "../metadata/mod.ts";
 import type { SnapshotInfo } from "../snapshots/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
 import { toMountMessages, toTimestamp } from "./_convert.ts";
-import { packEvent } from "./_events.ts";
+import { type EventPublisher, packEvent } from "./_events.ts";
 import { leaseOf, requireNamespace } from "./_rpc.ts";
 
 /** How many infos one List response carries. */
@@ -58,12 +57,30 @@ function snapshotterOf(name: string): string {
   return name;
 }
 
+/** What the service asks of the namespaced snapshot store. */
+export type SnapshotRecords =
+  & Pick<
+    NamespacedSnapshotStore,
+    | "prepare"
+    | "view"
+    | "mounts"
+    | "commit"
+    | "remove"
+    | "stat"
+    | "update"
+    | "list"
+    | "usage"
+    | "sweep"
+  >
+  // Only checks that the snapshotter exists (NotFound when not).
+  & { snapshotter(name: string): unknown };
+
 /** Options for {@linkcode snapshotsService}. */
 export interface SnapshotsServiceOptions {
   /** The namespaced snapshot store. */
-  store: NamespacedSnapshotStore;
+  store: SnapshotRecords;
   /** Where `/snapshot/*` events go. */
-  events: Exchange;
+  events: EventPublisher;
 }
 
 /** The Snapshots service. */
