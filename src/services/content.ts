@@ -25,10 +25,9 @@ import {
 } from "../gen/containerd/services/content/v1/content_pb.ts";
 import type { IngestStatus } from "../content/mod.ts";
 import { validateDigest } from "../content/mod.ts";
-import type { Exchange } from "../events/mod.ts";
 import type { ContentInfo, NamespacedContentStore } from "../metadata/mod.ts";
 import { BerthError, Code, invalidArgument } from "../types/mod.ts";
-import { packEvent } from "./_events.ts";
+import { type EventPublisher, packEvent } from "./_events.ts";
 import { leaseOf, requireNamespace } from "./_rpc.ts";
 import { toTimestamp } from "./_convert.ts";
 
@@ -64,12 +63,26 @@ function toSize(value: bigint, what: string): number {
   return Number(value);
 }
 
+/** What the service asks of the namespaced content store. */
+export type ContentRecords = Pick<
+  NamespacedContentStore,
+  | "info"
+  | "update"
+  | "list"
+  | "delete"
+  | "read"
+  | "status"
+  | "listStatuses"
+  | "writer"
+  | "abort"
+>;
+
 /** Options for {@linkcode contentService}. */
 export interface ContentServiceOptions {
   /** The namespaced content store. */
-  store: NamespacedContentStore;
+  store: ContentRecords;
   /** Where `/content/delete` goes. */
-  events: Exchange;
+  events: EventPublisher;
 }
 
 /** The Content service. */
