@@ -15,7 +15,7 @@ import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots
 import type { Mount as MountMessage } from "../src/gen/containerd/types/mount_pb.ts";
 import type { Descriptor } from "../src/gen/containerd/types/descriptor_pb.ts";
 import { mountAll, unmountRecursive } from "../src/mount/mod.ts";
-import { apiClient } from "./_client.ts";
+import { Client } from "../src/client/mod.ts";
 import { run, startContainerd, startDaemon } from "./_harness.ts";
 
 type Side = { address: string; dir: string };
@@ -24,11 +24,11 @@ const NS = "difftest";
 const GC_ROOT = { "containerd.io/gc.root": "test" };
 
 function clients(side: Side) {
-  const options = { address: side.address, namespace: NS };
+  const client = new Client({ address: side.address, namespace: NS });
   return {
-    snapshots: apiClient(Snapshots, options),
-    diff: apiClient(Diff, options),
-    content: apiClient(Content, options),
+    snapshots: client.service(Snapshots),
+    diff: client.service(Diff),
+    content: client.service(Content),
   };
 }
 

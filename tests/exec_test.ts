@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { BUSYBOX as IMAGE, fifoDir, withBusybox } from "./_containers.ts";
 import { run, watchEvents } from "./_harness.ts";
-import { apiClient } from "./_client.ts";
+import { Client } from "../src/client/mod.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 
 Deno.test("ctr run passes stdin and the container sees its end", async () => {
@@ -163,10 +163,10 @@ Deno.test("a container killed for memory reports /tasks/oom before its exit", as
 Deno.test("Tasks.Update changes a running container's resources", async () => {
   await withBusybox(async (daemon, ctrRun) => {
     await ctrRun(["-d", IMAGE, "up", "sleep", "600"]);
-    const tasks = apiClient(Tasks, {
+    const tasks = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Tasks);
     const limit = 48 * 1024 * 1024;
     await tasks.update({
       containerId: "up",

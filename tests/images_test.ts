@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import { mountAll, unmountRecursive } from "../src/mount/mod.ts";
-import { apiClient } from "./_client.ts";
+import { Client } from "../src/client/mod.ts";
 import {
   normalizeCtr,
   run,
@@ -26,10 +26,10 @@ async function withRootfs<T>(
 ): Promise<T> {
   const config = await daemon.ctr(["images", "ls"]);
   assert.match(config.stdout, new RegExp(image.replace(/[.:/]/g, "\\$&")));
-  const snapshots = apiClient(Snapshots, {
+  const snapshots = new Client({
     address: daemon.address,
     namespace: "default",
-  });
+  }).service(Snapshots);
   // The top snapshot is the one no other snapshot has as parent.
   const infos = [];
   for await (const res of snapshots.list({ snapshotter: "overlayfs" })) {

@@ -127,14 +127,14 @@ Deno.test("snapshots are per namespace", async () => {
 
 Deno.test("a snapshot without a root or lease is collected; the native snapshotter works", async () => {
   await using berth = await startDaemon();
-  const api = await import("./_client.ts");
+  const { Client } = await import("../src/client/mod.ts");
   const { Snapshots } = await import(
     "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts"
   );
-  const snapshots = api.apiClient(Snapshots, {
+  const snapshots = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Snapshots);
   await snapshots.prepare({ snapshotter: "native", key: "loose" });
   const mounts = await snapshots.prepare({
     snapshotter: "native",
