@@ -7,11 +7,10 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
-import { apiClient } from "./_client.ts";
+import { Client, ClientError, Code } from "../src/client/mod.ts";
 import {
   normalizeCtr,
   startContainerd,
@@ -91,10 +90,10 @@ Deno.test("bad container input fails like containerd", async () => {
   const sides = containerd ? [berth, containerd] : [berth];
   const results: string[][] = [];
   for (const side of sides) {
-    const client = apiClient(Containers, {
+    const client = new Client({
       address: side.address,
       namespace: "default",
-    });
+    }).service(Containers);
     const container = {
       id: "c1",
       runtime: { name: "io.containerd.runc.v2" },
@@ -103,9 +102,10 @@ Deno.test("bad container input fails like containerd", async () => {
     const seen: string[] = [];
     const expect = async (call: Promise<unknown>, code: Code) => {
       const err = await call.then(() => undefined, (e) => e);
-      assert.ok(err instanceof ConnectError, `expected ${Code[code]}`);
+      // The library's typed errors carry the gRPC code and message.
+      assert.ok(err instanceof ClientError, `expected ${Code[code]}`);
       assert.equal(err.code, code, err.message);
-      seen.push(`${Code[err.code]}: ${err.rawMessage}`);
+      seen.push(`${Code[err.code]}: ${err.message}`);
     };
     await client.create({ container });
     await expect(
@@ -173,15 +173,15 @@ Deno.test("bad container input fails like containerd", async () => {
 
 Deno.test("a container's snapshot survives garbage collection until the container goes", async () => {
   await using berth = await startDaemon();
-  const opts = { address: berth.address, namespace: "default" };
-  const leases = apiClient(Leases, opts);
-  const containers = apiClient(Containers, opts);
+  const client = new Client({ address: berth.address, namespace: "default" });
+  const leases = client.service(Leases);
+  const containers = client.service(Containers);
   const collect = async () => {
     const { lease } = await leases.create({});
     await leases.delete({ id: lease!.id, sync: true });
   };
   const { lease } = await leases.create({});
-  const snapshots = apiClient(Snapshots, { ...opts, lease: lease!.id });
+  const snapshots = client.with({ lease: lease!.id }).service(Snapshots);
   await snapshots.prepare({ snapshotter: "overlayfs", key: "rootfs" });
   await containers.create({
     container: {
@@ -203,6 +203,6 @@ Deno.test("a container's snapshot survives garbage collection until the containe
   await collect();
   const err = await snapshots.stat({ snapshotter: "overlayfs", key: "rootfs" })
     .then(() => undefined, (e) => e);
-  assert.ok(err instanceof ConnectError);
+  assert.ok(err instanceof ClientError);
   assert.equal(err.code, Code.NotFound);
 });

@@ -9,9 +9,8 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
-import { apiClient } from "./_client.ts";
+import { Client, ClientError, Code } from "../src/client/mod.ts";
 import {
   BUSYBOX as IMAGE,
   ctrExec,
@@ -22,9 +21,10 @@ import {
 /** The message of the Unknown error `call` fails with. */
 async function refusal(call: Promise<unknown>): Promise<string> {
   const err = await call.then(() => undefined, (e) => e);
-  assert.ok(err instanceof ConnectError, "refused");
+  // The library's typed errors carry the gRPC code and message.
+  assert.ok(err instanceof ClientError, "refused");
   assert.equal(err.code, Code.Unknown, err.message);
-  return err.rawMessage;
+  return err.message;
 }
 
 Deno.test("tasks refuse what containerd refuses in each state, in its words", async () => {
@@ -46,10 +46,10 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       ]);
       return r.code === 0 ? "ok" : r.stderr.trim();
     };
-    const tasks = apiClient(Tasks, {
+    const tasks = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Tasks);
     const box = { containerId: "box" };
 
     assert.equal(
@@ -140,10 +140,10 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
       () => undefined,
       (e) => e,
     );
-    assert.ok(missing instanceof ConnectError);
+    assert.ok(missing instanceof ClientError);
     assert.equal(missing.code, Code.NotFound);
     assert.equal(
-      missing.rawMessage,
+      missing.message,
       'container "nope" in namespace "default": not found',
     );
     // (ctr also logs the error before printing it.)

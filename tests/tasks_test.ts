@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Code as ConnectCode, type ConnectError } from "@connectrpc/connect";
 import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 import { Status } from "../src/gen/containerd/types/task/task_pb.ts";
-import { apiClient } from "./_client.ts";
+import { Client, ClientError, Code } from "../src/client/mod.ts";
 import {
   bundlesDir,
   BUSYBOX,
@@ -96,7 +95,8 @@ Deno.test("tasks outlive a killed daemon and are found again; a dead shim's task
       shimPids.set(id, pid);
     }
     const tasks = () =>
-      apiClient(Tasks, { address: daemon.address, namespace: "default" });
+      new Client({ address: daemon.address, namespace: "default" })
+        .service(Tasks);
     const orphanPid = (await tasks().get({ containerId: "orphan" })).process
       ?.pid;
     assert.ok(orphanPid && await isAlive(orphanPid));
@@ -408,10 +408,10 @@ async function assertNoTrace(daemon: TestDaemon, id: string): Promise<void> {
 
 Deno.test("bad input is refused with a clear error and leaves nothing behind", async (t) => {
   await withBusybox(async (daemon, ctrRun) => {
-    const containers = apiClient(Containers, {
+    const containers = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Containers);
     /** Runs ctr, expects failure with `error`, and no container `id`. */
     const refused = async (
       result: Promise<CommandResult>,
@@ -540,9 +540,10 @@ Deno.test("bad input is refused with a clear error and leaves nothing behind", a
       assert.ok(container);
       await assert.rejects(
         containers.create({ container: { ...container, snapshotKey: "x" } }),
-        (err: ConnectError) => {
-          assert.equal(err.code, ConnectCode.AlreadyExists);
-          assert.match(err.rawMessage, /container "dup": already exists/);
+        (err) => {
+          assert.ok(err instanceof ClientError, String(err));
+          assert.equal(err.code, Code.AlreadyExists);
+          assert.match(err.message, /container "dup": already exists/);
           return true;
         },
       );
@@ -589,10 +590,10 @@ Deno.test("a duplicate exec id is refused and the first exec keeps running", asy
       ]);
     const first = await exec();
     assert.equal(first.code, 0, first.stderr);
-    const tasks = apiClient(Tasks, {
+    const tasks = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Tasks);
     const before = await tasks.get({ containerId: "ex", execId: "same" });
     assert.equal(before.process?.status, Status.RUNNING);
 
