@@ -10,8 +10,8 @@ import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { Events } from "../src/gen/containerd/services/events/v1/events_pb.ts";
 import { eventRegistry, typeNameOf } from "../src/api/event_registry.ts";
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, type ConnectError } from "@connectrpc/connect";
-import { apiClient } from "./_client.ts";
+import type { Client as ServiceClient } from "@connectrpc/connect";
+import { Client, ClientError, Code } from "../src/client/mod.ts";
 import { withBusybox } from "./_containers.ts";
 import { run, startDaemon } from "./_harness.ts";
 import { kernelHas } from "../src/netlink/_test_netns.ts";
@@ -29,13 +29,13 @@ async function ipIn(path: string, args: string[]): Promise<string> {
  */
 async function watchInterfaceEvents(
   address: string,
-  network: ReturnType<typeof apiClient<typeof Network>>,
+  network: ServiceClient<typeof Network>,
 ) {
   const abort = new AbortController();
   const lines: string[] = [];
   let wake = () => {};
-  const stream = apiClient(Events, { address, namespace: "default" })
-    .subscribe({ filters: ['topic~="^/interfaces/"'] }, {
+  const stream = new Client({ address, namespace: "default" })
+    .service(Events).subscribe({ filters: ['topic~="^/interfaces/"'] }, {
       signal: abort.signal,
     });
   const pump = (async () => {
@@ -78,10 +78,10 @@ async function watchInterfaceEvents(
 
 Deno.test("berth ctr interfaces: a veth pair and a bridge in a named netns, seen by ip and by a ctr run container", async () => {
   await withBusybox(async (daemon, ctrRun) => {
-    const network = apiClient(Network, {
+    const network = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Network);
     const { namespace } = await network.createNamespace({
       namespace: { name: "ifs" },
     });
@@ -117,7 +117,8 @@ Deno.test("berth ctr interfaces: a veth pair and a bridge in a named netns, seen
           name: "sixteen-bytes-xx",
           type: "bridge",
         }),
-        (error: ConnectError) => error.code === Code.InvalidArgument,
+        (error) =>
+          error instanceof ClientError && error.code === Code.InvalidArgument,
       );
       assert.equal(await ipIn(path, ["-o", "link"]), before);
 
@@ -252,10 +253,10 @@ Deno.test("berth ctr interfaces: a veth pair and a bridge in a named netns, seen
 
 Deno.test("interfaces across berth netns by name: peer netns, move, host; unknown and relative netns refused", async () => {
   await using daemon = await startDaemon();
-  const network = apiClient(Network, {
+  const network = new Client({
     address: daemon.address,
     namespace: "default",
-  });
+  }).service(Network);
   const paths: Record<string, string> = {};
   try {
     for (const name of ["left", "right"]) {
@@ -319,9 +320,11 @@ Deno.test("interfaces across berth netns by name: peer netns, move, host; unknow
     ) {
       await assert.rejects(
         network.listInterfaces({ netns }),
-        (error: ConnectError) => {
+        (error) => {
+          // The library's typed errors carry the gRPC code and message.
+          assert.ok(error instanceof ClientError, String(error));
           assert.equal(Code[error.code], Code[code]);
-          assert.match(error.rawMessage, message);
+          assert.match(error.message, message);
           return true;
         },
       );
