@@ -25,7 +25,7 @@ import { Version } from "../src/gen/containerd/services/version/v1/version_pb.ts
 import { Health } from "../src/gen/grpc/health/v1/health_pb.ts";
 import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { Transfer } from "../src/gen/berth/services/transfer/v1/transfer_pb.ts";
-import { apiClient } from "./_client.ts";
+import { Client } from "../src/client/mod.ts";
 import { BUSYBOX, withBusybox } from "./_containers.ts";
 import type { TestDaemon } from "./_harness.ts";
 import { startRegistry } from "./fixtures/registry.ts";
@@ -497,10 +497,10 @@ Deno.test("every RPC of every service works over Connect/JSON", async () => {
     const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
     // Write is bidirectional: an ingest made over gRPC, seen in JSON.
     await c.refused(Content, "Write");
-    const grpcContent = apiClient(Content, {
+    const grpcContent = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Content);
     for await (
       const _ of grpcContent.write((async function* () {
         yield {

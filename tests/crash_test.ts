@@ -19,7 +19,8 @@ import {
 } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import { Transfer } from "../src/gen/berth/services/transfer/v1/transfer_pb.ts";
 import type { Progress } from "../src/gen/berth/services/transfer/v1/transfer_pb.ts";
-import { apiClient } from "./_client.ts";
+import type { Client as ServiceClient } from "@connectrpc/connect";
+import { Client } from "../src/client/mod.ts";
 import { removeTestDir, startDaemon, type TestDaemon } from "./_harness.ts";
 import {
   buildImage,
@@ -110,7 +111,9 @@ async function until(what: string, check: () => Promise<boolean>) {
 
 /** True once `namespace` has an ingest of `digest` with ≥ 1 MiB in it. */
 function ingesting(daemon: TestDaemon, namespace: string, digest: string) {
-  const content = apiClient(Content, { address: daemon.address, namespace });
+  const content = new Client({ address: daemon.address, namespace }).service(
+    Content,
+  );
   return async () => {
     const { statuses } = await content.listStatuses({});
     return statuses.some((s) => s.expected === digest && s.offset >= 1 << 20);
@@ -119,16 +122,18 @@ function ingesting(daemon: TestDaemon, namespace: string, digest: string) {
 
 /** True when `namespace` has blob `digest`. */
 async function owned(daemon: TestDaemon, namespace: string, digest: string) {
-  const content = apiClient(Content, { address: daemon.address, namespace });
+  const content = new Client({ address: daemon.address, namespace }).service(
+    Content,
+  );
   return await content.info({ digest }).then(() => true, () => false);
 }
 
 /** True once `namespace` has an active extraction snapshot. */
 function extracting(daemon: TestDaemon, namespace: string) {
-  const snapshots = apiClient(Snapshots, {
+  const snapshots = new Client({
     address: daemon.address,
     namespace,
-  });
+  }).service(Snapshots);
   return async () => {
     for await (const page of snapshots.list({ snapshotter: "overlayfs" })) {
       if (page.info.some((i) => i.name.startsWith("extract-"))) return true;
@@ -150,9 +155,13 @@ async function mountsUnder(dir: string): Promise<string[]> {
  * bytes match their digests.
  */
 async function nothingPartial(daemon: TestDaemon, namespace: string) {
-  const imagesApi = apiClient(Images, { address: daemon.address, namespace });
+  const imagesApi = new Client({ address: daemon.address, namespace }).service(
+    Images,
+  );
   assert.deepEqual((await imagesApi.list({})).images.map((i) => i.name), []);
-  const content = apiClient(Content, { address: daemon.address, namespace });
+  const content = new Client({ address: daemon.address, namespace }).service(
+    Content,
+  );
   for await (const page of content.list({})) {
     for (const info of page.info) {
       await verifyBlob(daemon, namespace, info.digest);
@@ -168,15 +177,19 @@ async function verifyBlob(
   namespace: string,
   digest: string,
 ) {
-  const content = apiClient(Content, { address: daemon.address, namespace });
+  const content = new Client({ address: daemon.address, namespace }).service(
+    Content,
+  );
   const hash = createHash("sha256");
   for await (const chunk of content.read({ digest })) hash.update(chunk.data);
   assert.equal(`sha256:${hash.digest("hex")}`, digest);
 }
 
 async function committedSnapshots(daemon: TestDaemon, namespace: string) {
-  const snapshots: ReturnType<typeof apiClient<typeof SnapshotsService>> =
-    apiClient(Snapshots, { address: daemon.address, namespace });
+  const snapshots: ServiceClient<typeof SnapshotsService> = new Client({
+    address: daemon.address,
+    namespace,
+  }).service(Snapshots);
   const names: string[] = [];
   for await (const page of snapshots.list({ snapshotter: "overlayfs" })) {
     for (const info of page.info) if (info.kind === 3) names.push(info.name);
@@ -200,7 +213,9 @@ async function complete(
     (await committedSnapshots(daemon, namespace)).length,
     image.layers.length,
   );
-  const content = apiClient(Content, { address: daemon.address, namespace });
+  const content = new Client({ address: daemon.address, namespace }).service(
+    Content,
+  );
   const { statuses } = await content.listStatuses({});
   assert.deepEqual(statuses.map((s) => s.ref), []);
   assert.deepEqual(await mountsUnder(daemon.dir), []);
@@ -239,10 +254,10 @@ async function crashAtCommits(
   assert.deepEqual(await committedSnapshots(last, "b"), []);
   assert.deepEqual(await mountsUnder(last.dir), []);
   if (!options.imageBeforeUnpack) {
-    const imagesApi = apiClient(Images, {
+    const imagesApi = new Client({
       address: last.address,
       namespace: "b",
-    });
+    }).service(Images);
     assert.deepEqual((await imagesApi.list({})).images, []);
   }
   return last;
@@ -260,7 +275,9 @@ function transferPull(
   namespace: string,
   reference: string,
 ) {
-  const transfer = apiClient(Transfer, { address: daemon.address, namespace });
+  const transfer = new Client({ address: daemon.address, namespace }).service(
+    Transfer,
+  );
   return drain(transfer.pull({ reference, snapshotter: "overlayfs" }));
 }
 
@@ -271,7 +288,9 @@ function transferImport(
   archive: Uint8Array,
   cut = archive.length,
 ) {
-  const transfer = apiClient(Transfer, { address: daemon.address, namespace });
+  const transfer = new Client({ address: daemon.address, namespace }).service(
+    Transfer,
+  );
   const hang = Promise.withResolvers<void>();
   const done = drain(transfer.import((async function* () {
     yield { options: { snapshotter: "overlayfs" } };
