@@ -501,3 +501,55 @@ Deno.test("events stay in order under sharing: no /tasks/exit before its /tasks/
   }
   await assertNoStrays(daemon);
 });
+
+/** The zombie children of process `parent`. */
+async function zombiesOf(parent: number): Promise<number[]> {
+  const zombies = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`)
+      .catch(() => "");
+    // Fields after the command's closing parenthesis: state, ppid, …
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (state === "Z" && Number(ppid) === parent) {
+      zombies.push(Number(entry.name));
+    }
+  }
+  return zombies;
+}
+
+Deno.test("a shared shim reaps the orphans its containers leave", async () => {
+  await using daemon = await startDaemon();
+  try {
+    await prepareBusybox(daemon);
+    const keeper = await runDetached(daemon, "default", [
+      BUSYBOX,
+      "keeper",
+      "sleep",
+      "600",
+    ]);
+    assert.equal(keeper.code, 0, keeper.stderr);
+    // In the host's PID namespace the subshell's sleep, orphaned, becomes
+    // the shim's child; the container's end kills it.
+    const orphaning = await runDetached(daemon, "default", [
+      "--with-ns",
+      "pid:/proc/self/ns/pid",
+      BUSYBOX,
+      "orphaning",
+      "sh",
+      "-c",
+      "(sleep 600 &); exec sleep 600",
+    ]);
+    assert.equal(orphaning.code, 0, orphaning.stderr);
+    const shim = await readShimPid(daemon, "default", "orphaning");
+    assert.ok(shim);
+    assert.equal(await readShimPid(daemon, "default", "keeper"), shim);
+    await killAndRemove(daemon, "default", "orphaning");
+    assert.deepEqual(await settles(() => zombiesOf(shim)), []);
+    assert.ok(await isAlive(shim), "the shim serves keeper still");
+  } finally {
+    await removeAll(daemon, ["default"]);
+    await reapShimsAndRunc(daemon);
+  }
+  await assertNoStrays(daemon);
+});

@@ -15,6 +15,7 @@
 import { basename, join } from "../types/path.ts";
 import { Task } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { setChildSubreaper } from "../sys/proc.ts";
+import { reapOrphans } from "./reaper.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { groupSocketPath, makeSocketDir, shimSocketPath } from "./address.ts";
@@ -162,6 +163,7 @@ async function listening(socket: string): Promise<boolean> {
 
 async function serve(a: ShimArgs): Promise<number> {
   setChildSubreaper();
+  const stopReaping = reapOrphans();
   // The shim outlives the bundle it started in (its group's first): every
   // command it runs must not inherit a working directory that is gone.
   Deno.chdir("/");
@@ -195,6 +197,7 @@ async function serve(a: ShimArgs): Promise<number> {
   await stopped;
   Deno.removeSignalListener("SIGTERM", onSignal);
   await server.close();
+  stopReaping();
   await publisher.close();
   await Deno.remove(socket).catch(() => {});
   return 0;

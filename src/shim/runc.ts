@@ -10,6 +10,7 @@
  * @module
  */
 import { BerthError, Code } from "../types/errors.ts";
+import { spawnCommand } from "./reaper.ts";
 
 /** Where and how runc runs. */
 export interface RuncOptions {
@@ -120,12 +121,14 @@ export class Runc {
 
   /** Runs `runc ARGS`, returning its stdout; a failure becomes an error. */
   async run(args: string[]): Promise<string> {
-    const out = await new Deno.Command(this.binary, {
-      args: [...this.#global(), ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await spawnCommand(
+      new Deno.Command(this.binary, {
+        args: [...this.#global(), ...args],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    ).output();
     if (!out.success) {
       const stderr = new TextDecoder().decode(out.stderr).trim();
       throw this.#error(args[0], stderr || await this.lastError());
@@ -189,22 +192,24 @@ export class Runc {
     cwd: string | undefined,
     pidFile: string,
   ): Promise<number> {
-    const { code } = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        WITH_STDIO,
-        "sh",
-        ...stdio,
-        this.binary,
-        ...this.#global(),
-        command,
-        ...args,
-      ],
-      cwd,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    const { code } = await spawnCommand(
+      new Deno.Command("sh", {
+        args: [
+          "-c",
+          WITH_STDIO,
+          "sh",
+          ...stdio,
+          this.binary,
+          ...this.#global(),
+          command,
+          ...args,
+        ],
+        cwd,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }),
+    ).output();
     if (code !== 0) {
       // Worded as containerd's shim words it; the code is Unknown there.
       const reason = await this.lastError() ||

@@ -1,7 +1,7 @@
 /**
  * Process supervision through libc: becoming a child subreaper and reaping
- * one specific child with `waitid` (never `P_ALL`, which would steal the
- * children `Deno.Command` waits for).
+ * one specific child with `waitid` (never a reaping `P_ALL`, which would
+ * steal the children `Deno.Command` waits for; `P_ALL` only peeks).
  *
  * @module
  */
@@ -20,7 +20,9 @@ const proc = libcSymbols(SYMBOLS);
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const PR_GET_CHILD_SUBREAPER = 37;
+const P_ALL = 0;
 const P_PID = 1;
+const ECHILD = 10;
 /** `waitid` options. */
 export const WAIT = {
   /** Wait for children that have exited. */
@@ -96,4 +98,19 @@ export function signalProcess(pid: number, signal: number): void {
   if (proc().kill(pid, signal) !== 0) {
     throw new SyscallError(`kill(${pid}, ${signal})`, errno());
   }
+}
+
+/**
+ * The pid of a child that has exited and waits to be reaped, without
+ * reaping it (`waitid(P_ALL, …, WNOWAIT)`), or 0 when there is none.
+ */
+export function peekExitedChild(): number {
+  const info = new Uint8Array(128);
+  const flags = WAIT.EXITED | WAIT.NOHANG | WAIT.NOWAIT;
+  if (proc().waitid(P_ALL, 0, info, flags) !== 0) {
+    const code = errno();
+    if (code === ECHILD) return 0;
+    throw new SyscallError("waitid(P_ALL)", code);
+  }
+  return new DataView(info.buffer).getInt32(16, true);
 }
