@@ -3,13 +3,12 @@
  * and archive import and export, driven through berth's Transfer API.
  */
 import assert from "node:assert/strict";
-import { ConnectError } from "@connectrpc/connect";
 import { Transfer } from "../src/gen/berth/services/transfer/v1/transfer_pb.ts";
 import type { Progress } from "../src/gen/berth/services/transfer/v1/transfer_pb.ts";
 import { Images } from "../src/gen/containerd/services/images/v1/images_pb.ts";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import { mountAll, unmountRecursive } from "../src/mount/mod.ts";
-import { apiClient } from "./_client.ts";
+import { Client, ClientError } from "../src/client/mod.ts";
 import {
   run,
   startContainerd,
@@ -31,10 +30,10 @@ async function drain(stream: AsyncIterable<Progress>): Promise<Progress[]> {
 
 /** Every path under the snapshot `key`'s view, with type and size. */
 async function listTree(daemon: TestDaemon, namespace: string, key: string) {
-  const snapshots = apiClient(Snapshots, {
+  const snapshots = new Client({
     address: daemon.address,
     namespace,
-  });
+  }).service(Snapshots);
   const viewKey = `view-${crypto.randomUUID()}`;
   // A GC root, or the collection after the next pull would take it.
   const view = await snapshots.view({
@@ -62,10 +61,10 @@ Deno.test("Transfer.Pull fetches and unpacks busybox, streaming progress", async
   const busybox = await buildImage("busybox");
   await pushLayout(registry, busybox.layout, "busybox:latest");
   await using berth = await startDaemon();
-  const transfer = apiClient(Transfer, {
+  const transfer = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Transfer);
   const ref = `${registry.host}/busybox:latest`;
   const progress = await drain(
     transfer.pull({ reference: ref, snapshotter: "overlayfs" }),
@@ -93,10 +92,10 @@ Deno.test("a server-side pull of the multi-layer image unpacks the same tree as 
   await pushLayout(registry, image.layout, "multi:latest");
   await using berth = await startDaemon();
   const ref = `${registry.host}/multi:latest`;
-  const transfer = apiClient(Transfer, {
+  const transfer = new Client({
     address: berth.address,
     namespace: "server",
-  });
+  }).service(Transfer);
   const started = performance.now();
   const progress = await drain(
     transfer.pull({ reference: ref, snapshotter: "overlayfs" }),
@@ -155,10 +154,10 @@ Deno.test("bad pulls fail cleanly and store nothing", async () => {
   const multi = await buildImage("multiplatform");
   await pushLayout(registry, multi.layout, "multi-arch:latest");
   await using berth = await startDaemon();
-  const transfer = apiClient(Transfer, {
+  const transfer = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Transfer);
   const expectCode = async (
     reference: string,
     code: number,
@@ -171,9 +170,9 @@ Deno.test("bad pulls fail cleanly and store nothing", async () => {
       );
       assert.fail(`pull of ${reference} should fail`);
     } catch (err) {
-      assert.ok(err instanceof ConnectError, String(err));
-      assert.equal(err.code, code, err.rawMessage);
-      assert.match(err.rawMessage, message);
+      assert.ok(err instanceof ClientError, String(err));
+      assert.equal(err.code, code, err.message);
+      assert.match(err.message, message);
     }
   };
   await expectCode("UPPER/case!!", 3, /not valid|invalid/);
@@ -186,10 +185,10 @@ Deno.test("bad pulls fail cleanly and store nothing", async () => {
       platforms: ["linux/s390x"],
     },
   );
-  const images = apiClient(Images, {
+  const images = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Images);
   assert.deepEqual((await images.list({})).images, []);
   assert.equal(
     (await berth.ctr(["content", "ls", "-q"])).stdout.trim().split("\n").filter(
@@ -204,10 +203,10 @@ Deno.test("Transfer.Push, Import and Export", async () => {
   const busybox = await buildImage("busybox");
   await using berth = await startDaemon();
   await using containerd = await startContainerd();
-  const transfer = apiClient(Transfer, {
+  const transfer = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Transfer);
   const archive = `${berth.dir}/busybox.tar`;
   await saveOciArchive(
     busybox.layout,
@@ -311,17 +310,20 @@ Deno.test("pulls refuse wrong bytes and oversized manifests, and resume a droppe
   const { registry, layer, manifest, layerBytes } = await fakeImage(berth.dir);
   // Each case pulls into a namespace of its own: none sees another's blobs.
   const pullError = async (namespace: string, reference: string) => {
-    const transfer = apiClient(Transfer, { address: berth.address, namespace });
+    const transfer = new Client({ address: berth.address, namespace }).service(
+      Transfer,
+    );
     try {
       await drain(transfer.pull({ reference, snapshotter: "overlayfs" }));
       return undefined;
     } catch (err) {
-      assert.ok(err instanceof ConnectError, String(err));
+      assert.ok(err instanceof ClientError, String(err));
       return err;
     }
   };
   const imagesIn = async (namespace: string) =>
-    (await apiClient(Images, { address: berth.address, namespace }).list({}))
+    (await new Client({ address: berth.address, namespace }).service(Images)
+      .list({}))
       .images.map((i) => i.name);
   const ref = `${registry.host}/img:v1`;
   try {
@@ -333,8 +335,8 @@ Deno.test("pulls refuse wrong bytes and oversized manifests, and resume a droppe
         registry.corrupt.set(layer.digest, wrong);
         const err = await pullError("corrupt", ref);
         registry.corrupt.delete(layer.digest);
-        assert.equal(err?.code, 9, err?.rawMessage);
-        assert.match(err.rawMessage, /digest/);
+        assert.equal(err?.code, 9, err?.message);
+        assert.match(err.message, /digest/);
         assert.deepEqual(await imagesIn("corrupt"), []);
         const blobs =
           (await berth.ctr(["-n", "corrupt", "content", "ls", "-q"])).stdout;
@@ -361,7 +363,7 @@ Deno.test("pulls refuse wrong bytes and oversized manifests, and resume a droppe
         `${registry.host}/img@${manifest.digest}`,
       );
       registry.intercept = undefined;
-      assert.equal(err?.code, 9, err?.rawMessage);
+      assert.equal(err?.code, 9, err?.message);
       assert.deepEqual(await imagesIn("mismatch"), []);
     });
     await t.step("a manifest larger than the limit", async () => {
@@ -377,7 +379,7 @@ Deno.test("pulls refuse wrong bytes and oversized manifests, and resume a droppe
         "huge",
       );
       const err = await pullError("huge", `${registry.host}/img:huge`);
-      assert.ok(err && [8, 9].includes(err.code), err?.rawMessage);
+      assert.ok(err && [8, 9].includes(err.code), err?.message);
       assert.deepEqual(await imagesIn("huge"), []);
     });
     await t.step(
@@ -385,7 +387,7 @@ Deno.test("pulls refuse wrong bytes and oversized manifests, and resume a droppe
       async () => {
         registry.drops.set(layer.digest, [layerBytes.length >> 1]);
         const err = await pullError("dropped", ref);
-        assert.equal(err, undefined, err?.rawMessage);
+        assert.equal(err, undefined, err?.message);
         assert.deepEqual(await imagesIn("dropped"), [ref]);
         const check = await berth.ctr(["-n", "dropped", "images", "check"]);
         assert.match(check.stdout, /complete \(2\/2\)/);
@@ -403,10 +405,10 @@ Deno.test("server-side pulls authenticate with basic and token auth", async (t) 
       const busybox = await buildImage("busybox");
       await pushLayout(registry, busybox.layout, "private:latest");
       await using berth = await startDaemon();
-      const transfer = apiClient(Transfer, {
+      const transfer = new Client({
         address: berth.address,
         namespace: "default",
-      });
+      }).service(Transfer);
       const reference = `${registry.host}/private:latest`;
       await assert.rejects(() => drain(transfer.pull({ reference })));
       const { username, password } = registry.credentials!;
