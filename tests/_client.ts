@@ -1,6 +1,8 @@
 /**
- * A typed API client for integration tests that need what the command-line
- * clients do not expose (a lease header, raw Write streams).
+ * A raw API client for the integration tests' calls that the client library
+ * (`src/client/`, which always carries a namespace) cannot make: calls with
+ * no `containerd-namespace` header at all. Everything else goes through the
+ * library.
  *
  * @module
  */

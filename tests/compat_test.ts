@@ -22,6 +22,7 @@ import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots
 import { realtimeNanos } from "../src/sys/clock.ts";
 import { Namespaces } from "../src/gen/containerd/services/namespaces/v1/namespace_pb.ts";
 import { apiClient } from "./_client.ts";
+import { Client } from "../src/client/mod.ts";
 import { BUSYBOX, readShimPid, withBusybox } from "./_containers.ts";
 import {
   normalizeCtr,
@@ -139,10 +140,10 @@ Deno.test("namespaces come into being on use, as in containerd", async () => {
 
 Deno.test("garbage collection runs on containerd's schedule", async (t) => {
   await using berth = await startDaemon();
-  const leases = apiClient(Leases, {
+  const leases = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Leases);
   const ingest = async (name: string) => {
     const file = `${berth.dir}/${name}`;
     const data = new TextEncoder().encode(`${name} ${crypto.randomUUID()}`);
@@ -197,15 +198,15 @@ Deno.test("garbage collection runs on containerd's schedule", async (t) => {
 
 Deno.test("timestamps keep nanoseconds, as containerd's do", async () => {
   await using berth = await startDaemon();
-  const ns = { address: berth.address, namespace: "default" };
-  const leases = apiClient(Leases, ns);
-  const content = apiClient(Content, ns);
-  const images = apiClient(Images, ns);
-  const containers = apiClient(Containers, ns);
-  const snapshots = apiClient(Snapshots, ns);
-  const events = apiClient(Events, ns);
+  const client = new Client({ address: berth.address, namespace: "default" });
+  const leases = client.service(Leases);
+  const content = client.service(Content);
+  const images = client.service(Images);
+  const containers = client.service(Containers);
+  const snapshots = client.service(Snapshots);
+  const events = client.service(Events);
   await leases.create({ id: "hold" });
-  const held = apiClient(Content, { ...ns, lease: "hold" });
+  const held = client.with({ lease: "hold" }).service(Content);
   const times: [string, Timestamp | undefined][] = [];
   const before = realtimeNanos();
 
@@ -313,10 +314,10 @@ Deno.test("timestamps keep nanoseconds, as containerd's do", async () => {
 
 Deno.test("task exit times keep nanoseconds, as containerd's shim's do", async () => {
   await withBusybox(async (daemon, ctrRun) => {
-    const events = apiClient(Events, {
+    const events = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Events);
     const controller = new AbortController();
     const exits: { envelope: Timestamp | undefined; exit: TaskExit }[] = [];
     const subscribed = (async () => {

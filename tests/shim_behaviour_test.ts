@@ -31,6 +31,7 @@ import {
 } from "./_containers.ts";
 import { collect, run, type TestDaemon } from "./_harness.ts";
 import { apiClient } from "./_client.ts";
+import { Client } from "../src/client/mod.ts";
 
 /** Runs `fn` on each of `items`, `width` at a time. */
 async function eachWide<T>(
@@ -143,10 +144,10 @@ async function execOutput(
   process: Record<string, unknown>,
   terminal: boolean,
 ): Promise<string> {
-  const tasks = apiClient(Tasks, {
+  const tasks = new Client({
     address: daemon.address,
     namespace: "default",
-  });
+  }).service(Tasks);
   const stdout = join(fifoDir(daemon), `${execId}-stdout`);
   const made = await run("mkfifo", [stdout]);
   assert.equal(made.code, 0, made.stderr);
@@ -207,10 +208,10 @@ Deno.test("init's exit kills the rest of a container that shares the host's PIDs
       "sleep 600 & echo $! > /out/pid",
     ]);
     assert.equal(started.code, 0, started.stderr);
-    const tasks = apiClient(Tasks, {
+    const tasks = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Tasks);
     const waited = await tasks.wait({ containerId: "hostpid" });
     assert.equal(waited.exitStatus, 0);
     const pid = Number((await Deno.readTextFile(join(out, "pid"))).trim());
@@ -247,10 +248,10 @@ Deno.test("the shim moves itself into the runc options' shim_cgroup", async () =
         "600",
       ]);
       assert.equal(created.code, 0, created.stderr);
-      const tasks = apiClient(Tasks, {
+      const tasks = new Client({
         address: daemon.address,
         namespace: "default",
-      });
+      }).service(Tasks);
       await tasks.create({
         containerId: "cg",
         options: anyPack(
@@ -285,10 +286,10 @@ Deno.test("io.containerd.runtime.v1.linux runs with its RuncOptions' runtime and
       "hi",
     ]);
     assert.equal(made.code, 0, made.stderr);
-    const containers = apiClient(Containers, {
+    const containers = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Containers);
     const { container: tmpl } = await containers.get({ id: "tmpl" });
     const calls = join(daemon.dir, "runc-calls");
     const wrapper = join(daemon.dir, "runc-wrapper");
@@ -388,10 +389,10 @@ Deno.test("container processes get pipes from the shim, never the client's FIFOs
       "601",
     ]);
     assert.equal(exec.code, 0, exec.stderr);
-    const tasks = apiClient(Tasks, {
+    const tasks = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Tasks);
     const { processes } = await tasks.listPids({ containerId: "fifos" });
     assert.equal(processes.length, 2);
     for (const { pid } of processes) {
@@ -427,10 +428,10 @@ Deno.test("output waits in the FIFO for a client that went away and came back", 
       const r = await run("mkfifo", [fifo]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const tasks = apiClient(Tasks, {
+    const tasks = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Tasks);
     await tasks.create({ containerId: "reopen", stdin, stdout, stderr });
     const waited = tasks.wait({ containerId: "reopen" });
     await tasks.start({ containerId: "reopen" });
