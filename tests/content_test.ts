@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { ConnectError } from "@connectrpc/connect";
 import {
   Content,
   WriteAction,
@@ -21,6 +20,7 @@ import {
   type TestDaemon,
 } from "./_harness.ts";
 import { apiClient } from "./_client.ts";
+import { Client, ClientError, Code, toClientError } from "../src/client/mod.ts";
 
 const MB = 1 << 20;
 
@@ -57,11 +57,11 @@ async function writeBlob(
   options: { lease?: string; labels?: Record<string, string>; ref?: string } =
     {},
 ): Promise<string> {
-  const content = apiClient(Content, {
+  const content = new Client({
     address: daemon.address,
     namespace,
     lease: options.lease,
-  });
+  }).service(Content);
   const digest = digestOf(data);
   const ref = options.ref ?? `test-${digest.slice(7, 19)}`;
   const total = BigInt(data.length);
@@ -81,7 +81,9 @@ async function writeBlob(
     ) { /* responses carry offsets only */ }
   } catch (err) {
     // An already-present blob commits nothing new: as ctr treats it.
-    if (!(err instanceof ConnectError && err.code === 6)) throw err;
+    if (!(err instanceof ClientError && err.code === Code.AlreadyExists)) {
+      throw err;
+    }
   }
   return digest;
 }
@@ -253,10 +255,10 @@ Deno.test("an ingest survives a SIGKILLed daemon and resumes after restart", asy
   };
   const data = randomBytes(6 * MB);
   const digest = digestOf(data);
-  const content = apiClient(Content, {
+  const content = new Client({
     address: first.address,
     namespace: "default",
-  });
+  }).service(Content);
   // Write 4 MiB, then kill the daemon with the stream still open.
   let wrote = 0;
   const stream = content.write((async function* () {
@@ -356,10 +358,10 @@ Deno.test("namespaces isolate content that shares one blob on disk", async () =>
   );
   assert.equal(bIngest.code, 0, bIngest.stderr);
   // Held, so that the collection a deletion brings leaves tenant-b's copy.
-  const lease = apiClient(Leases, {
+  const lease = new Client({
     address: berth.address,
     namespace: "tenant-b",
-  });
+  }).service(Leases);
   await lease.create({ id: "hold" });
   await lease.addResource({
     id: "hold",
@@ -401,10 +403,10 @@ Deno.test("namespaces isolate content that shares one blob on disk", async () =>
 
 Deno.test("garbage collection removes what no root references and keeps the rest", async () => {
   await using berth = await startDaemon();
-  const leases = apiClient(Leases, {
+  const leases = new Client({
     address: berth.address,
     namespace: "gc-a",
-  });
+  }).service(Leases);
   await leases.create({ id: "pull" });
   const [leased, child, root, loose] = [1, 2, 3, 4].map(() =>
     randomBytes(64 * 1024)
@@ -425,10 +427,10 @@ Deno.test("garbage collection removes what no root references and keeps the rest
   await leases.delete({ id: "hold" });
   const looseDigest = await writeBlob(berth, "gc-a", loose);
   // The other tenant holds its own copy of the leased blob under its lease.
-  const otherLeases = apiClient(Leases, {
+  const otherLeases = new Client({
     address: berth.address,
     namespace: "gc-b",
-  });
+  }).service(Leases);
   await otherLeases.create({ id: "keep" });
   await writeBlob(berth, "gc-b", leased, { lease: "keep" });
   const otherOnly = await writeBlob(berth, "gc-b", randomBytes(1000), {
@@ -475,10 +477,10 @@ Deno.test("garbage collection removes what no root references and keeps the rest
 
 Deno.test("an expired lease holds nothing", async () => {
   await using berth = await startDaemon();
-  const leases = apiClient(Leases, {
+  const leases = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Leases);
   const expires = Date.now() + 1500;
   await leases.create({
     id: "short",
@@ -513,10 +515,10 @@ Deno.test("bad content input is refused and changes nothing", async () => {
     /unexpected commit digest .*, expected sha256:0{64}/,
   );
   assert.match(bad.stderr, /failed precondition/);
-  const content = apiClient(Content, {
+  const content = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Content);
   const expectCode = async (
     fn: () => Promise<unknown>,
     code: number,
@@ -526,9 +528,11 @@ Deno.test("bad content input is refused and changes nothing", async () => {
       await fn();
       assert.fail("expected an error");
     } catch (err) {
-      assert.ok(err instanceof ConnectError, String(err));
-      assert.equal(err.code, code, err.message);
-      if (message) assert.match(err.rawMessage, message);
+      // The library's typed error (the raw client's, typed the same way).
+      const typed = toClientError(err);
+      assert.ok(typed instanceof ClientError, String(err));
+      assert.equal(typed.code, code, typed.message);
+      if (message) assert.match(typed.message, message);
     }
   };
   const drain = async (it: AsyncIterable<unknown>) => {
@@ -632,10 +636,10 @@ Deno.test("content events: /content/delete is published", async () => {
 
 Deno.test("abort refuses an ingest being written and keeps it whole", async () => {
   await using berth = await startDaemon();
-  const content = apiClient(Content, {
+  const content = new Client({
     address: berth.address,
     namespace: "default",
-  });
+  }).service(Content);
   let release!: () => void;
   const held = new Promise<void>((r) => release = r);
   let offset = 0;
@@ -650,9 +654,9 @@ Deno.test("abort refuses an ingest being written and keeps it whole", async () =
     await new Promise((r) => setTimeout(r, 20));
   }
   await assert.rejects(() => content.abort({ ref: "busy" }), (err) => {
-    assert.ok(err instanceof ConnectError);
+    assert.ok(err instanceof ClientError);
     assert.equal(err.code, 14);
-    assert.match(err.rawMessage, /ref .*busy locked/);
+    assert.match(err.message, /ref .*busy locked/);
     return true;
   });
   assert.match(
