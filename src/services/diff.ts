@@ -21,9 +21,15 @@ import {
 } from "./_convert.ts";
 import { leaseOf, requireNamespace } from "./_rpc.ts";
 
+/** What the service asks of the namespaced content store. */
+export type DiffContentRecords = Pick<
+  NamespacedContentStore,
+  "read" | "info" | "writer" | "abort"
+>;
+
 /** The content store as the differ sees it, in one namespace and lease. */
 function diffContent(
-  store: NamespacedContentStore,
+  store: DiffContentRecords,
   namespace: string,
   lease: string | undefined,
 ): DiffContent {
@@ -58,9 +64,9 @@ function diffContent(
 /** Options for {@linkcode diffService}. */
 export interface DiffServiceOptions {
   /** The namespaced content store. */
-  content: NamespacedContentStore;
+  content: DiffContentRecords;
   /** The differ. */
-  differ: WalkingDiffer;
+  differ: Pick<WalkingDiffer, "apply" | "compare">;
 }
 
 /** The Diff service. */
