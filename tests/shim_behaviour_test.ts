@@ -9,6 +9,12 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { dirname, join } from "node:path";
 import {
+  closeSync,
+  constants as fsConstants,
+  openSync,
+  writeSync,
+} from "node:fs";
+import {
   type Envelope,
   Events,
 } from "../src/gen/containerd/services/events/v1/events_pb.ts";
@@ -20,6 +26,7 @@ import {
 import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import { RuncOptionsSchema } from "../src/gen/containerd/runtime/linux/runctypes/runc_pb.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
+import { Status } from "../src/gen/containerd/types/task/task_pb.ts";
 import { OptionsSchema } from "../src/gen/containerd/runc/options/oci_pb.ts";
 import {
   bundlesDir,
@@ -462,6 +469,46 @@ Deno.test("output waits in the FIFO for a client that went away and came back", 
     input.close();
     assert.equal((await waited).exitStatus, 0);
     await tasks.delete({ containerId: "reopen" });
+  });
+});
+
+Deno.test("stdin does not end at writers that come and go before the client's data", async () => {
+  await withBusybox(async (daemon) => {
+    const made = await daemon.ctr(["containers", "create", IMAGE, "in", "cat"]);
+    assert.equal(made.code, 0, made.stderr);
+    const [stdin, stdout] = ["stdin", "stdout"].map((s) =>
+      join(fifoDir(daemon), `in-${s}`)
+    );
+    for (const fifo of [stdin, stdout]) {
+      const r = await run("mkfifo", [fifo]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const tasks = apiClient(Tasks, {
+      address: daemon.address,
+      namespace: "default",
+    });
+    await tasks.create({ containerId: "in", stdin, stdout });
+    const output = collect((await Deno.open(stdout, { read: true })).readable);
+    const waited = tasks.wait({ containerId: "in" });
+    await tasks.start({ containerId: "in" });
+    // Writers that come and go without writing, as a client's open that a
+    // signal interrupts (and the kernel retries) leaves the FIFO a moment
+    // without a writer; each is followed by a round trip through the shim.
+    // (Non-blocking opens: one fails, ENXIO, if the shim left the FIFO.)
+    const writeOnly = fsConstants.O_WRONLY | fsConstants.O_NONBLOCK;
+    for (let i = 0; i < 3; i++) {
+      closeSync(openSync(stdin, writeOnly));
+      const { process } = await tasks.get({ containerId: "in" });
+      assert.equal(process?.status, Status.RUNNING);
+    }
+    // The client's writer: its data reaches cat, its close ends cat's stdin.
+    const writer = openSync(stdin, writeOnly);
+    writeSync(writer, "data\n");
+    closeSync(writer);
+    assert.equal((await waited).exitStatus, 0);
+    await output.waitFor(/data\n/);
+    assert.equal(output.text, "data\n");
+    await tasks.delete({ containerId: "in" });
   });
 });
 

@@ -7,9 +7,13 @@
  * runc says about a failed start never reaches the client's stderr.
  *
  * stdin ends for the process when the client's writer closes, or on
- * `CloseIO`. With a terminal, runc sends the pseudo-terminal's master over
- * a console socket; stdin is copied into it and its output to the stdout
- * FIFO.
+ * `CloseIO`. Until the client's first bytes (or `CloseIO`) the shim holds
+ * a writer of its own on the stdin FIFO, as containerd's shim does until
+ * `CloseIO`: a moment without a writer before the client's data (a
+ * client's open interrupted by a signal and retried, a writer that comes
+ * and goes) is not the end of its input.
+ * With a terminal, runc sends the pseudo-terminal's master over a console
+ * socket; stdin is copied into it and its output to the stdout FIFO.
  *
  * @module
  */
@@ -67,6 +71,8 @@ export class ProcessIO {
   #consoleDir: string | undefined;
   #master: number | undefined;
   #stdin: Copy | undefined;
+  /** The shim's own writer on the stdin FIFO, held until `CloseIO`. */
+  #stdinWriter: number | undefined;
   readonly #outputs: Copy[] = [];
   #closed = false;
 
@@ -113,7 +119,7 @@ export class ProcessIO {
     for (const pair of this.#pipes) {
       if (pair) closeFd(pair.theirs);
     }
-    const { stdin, stdout, stderr } = this.#paths;
+    const { stdout, stderr } = this.#paths;
     if (this.#console) {
       const master = await this.#console.receive({
         signal: AbortSignal.timeout(CONSOLE_TIMEOUT_MS),
@@ -124,7 +130,9 @@ export class ProcessIO {
       if (stdout) {
         this.#outputs.push(new Copy(duplicate(master), openOutput(stdout)));
       }
-      if (stdin) this.#stdin = new Copy(openInput(stdin), duplicate(master));
+      if (this.#paths.stdin) {
+        this.#stdin = this.#copyInput(duplicate(master));
+      }
       return;
     }
     const [input, output, error] = this.#pipes.map((pair) => {
@@ -139,7 +147,7 @@ export class ProcessIO {
     if (error !== undefined) {
       this.#outputs.push(new Copy(error, openOutput(stderr)));
     }
-    if (input !== undefined) this.#stdin = new Copy(openInput(stdin), input);
+    if (input !== undefined) this.#stdin = this.#copyInput(input);
   }
 
   /**
@@ -163,13 +171,7 @@ export class ProcessIO {
   closeStdin(): void {
     const stdin = this.#stdin;
     if (!stdin) return;
-    // A writer that comes and goes makes the copy see the client's end,
-    // should the client have closed before the shim opened its reader.
-    try {
-      closeFd(openFd(this.#paths.stdin, O_WRONLY | O_NONBLOCK));
-    } catch {
-      // the copy is over already
-    }
+    this.#closeStdinWriter();
     const timer = setTimeout(() => stdin.stop(), STDIN_GRACE_MS);
     Deno.unrefTimer(timer);
     stdin.done.then(() => clearTimeout(timer));
@@ -185,11 +187,38 @@ export class ProcessIO {
       closeFd(pair.theirs);
     }
     this.#pipes.length = 0;
+    this.#closeStdinWriter();
     this.#stdin?.stop();
     for (const copy of this.#outputs) copy.stop();
     this.#closeConsoleSocket();
     if (this.#master !== undefined) closeFd(this.#master);
     this.#master = undefined;
+  }
+
+  /**
+   * Copies the client's stdin FIFO into `to`: opens it to read, without
+   * waiting for the client's writer, and holds a writer of the shim's own
+   * on it (which cannot fail: the reader is there) until the client's
+   * first bytes.
+   */
+  #copyInput(to: number): Copy {
+    const path = this.#paths.stdin;
+    let reader;
+    try {
+      reader = openFd(path, O_RDONLY | O_NONBLOCK);
+      this.#stdinWriter = openFd(path, O_WRONLY | O_NONBLOCK);
+    } catch (err) {
+      if (reader !== undefined) closeFd(reader);
+      closeFd(to);
+      throw err;
+    }
+    return new Copy(reader, to, () => this.#closeStdinWriter());
+  }
+
+  #closeStdinWriter() {
+    if (this.#stdinWriter === undefined) return;
+    closeFd(this.#stdinWriter);
+    this.#stdinWriter = undefined;
   }
 
   #closeConsoleSocket() {
@@ -210,9 +239,4 @@ function openOutput(path: string): number {
   const fd = openFd(path, O_RDWR | O_NONBLOCK);
   growPipe(fd, CHUNK);
   return fd;
-}
-
-/** The client's stdin FIFO, opened without waiting for its writer. */
-function openInput(path: string): number {
-  return openFd(path, O_RDONLY | O_NONBLOCK);
 }

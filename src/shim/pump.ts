@@ -27,11 +27,16 @@ export class Copy {
   #finishing = false;
   readonly #done = Promise.withResolvers<void>();
   readonly #drained = Promise.withResolvers<void>();
+  #onFirstBytes: (() => void) | undefined;
 
-  /** Starts copying `from` into `to`; the copy owns both from now on. */
-  constructor(from: number, to: number) {
+  /**
+   * Starts copying `from` into `to`; the copy owns both from now on.
+   * `onFirstBytes` runs once, when the first bytes have moved.
+   */
+  constructor(from: number, to: number, onFirstBytes?: () => void) {
     this.#from = from;
     this.#to = to;
+    this.#onFirstBytes = onFirstBytes;
     this.#run().catch(() => {}).finally(() => this.stop());
   }
 
@@ -73,6 +78,7 @@ export class Copy {
       }
       if (moved === 0 && readable(this.#from)) return; // hung up and empty
       if (moved !== 0 && moved !== "again") {
+        this.#moved();
         // Let others run now and then, however fast this one flows.
         if (turn % TURNS === 0) await new Promise((r) => setTimeout(r, 0));
         continue;
@@ -94,6 +100,12 @@ export class Copy {
     return await poller.wait(this.#from, POLLIN) !== 0;
   }
 
+  #moved(): void {
+    const first = this.#onFirstBytes;
+    this.#onFirstBytes = undefined;
+    first?.();
+  }
+
   async #copyThroughBuffer(): Promise<void> {
     const buffer = new Uint8Array(64 * 1024);
     while (!this.#ended) {
@@ -105,6 +117,7 @@ export class Copy {
         if (await poller.wait(this.#from, POLLIN) === 0) return;
         continue;
       }
+      this.#moved();
       if (!await writeFd(this.#to, buffer.subarray(0, n))) return;
     }
   }
