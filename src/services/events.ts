@@ -20,9 +20,12 @@ import { invalidArgument } from "../types/mod.ts";
 import { requireNamespace } from "./_rpc.ts";
 import { fromTimestamp, toTimestamp } from "./_convert.ts";
 
+/** What the Events services ask of the exchange. */
+export type EventExchange = Pick<Exchange, "publish" | "forward" | "subscribe">;
+
 /** The Events service over `exchange`. */
 export function eventsService(
-  exchange: Exchange,
+  exchange: EventExchange,
 ): ServiceImpl<typeof Events> {
   return {
     publish(req, ctx) {
@@ -58,7 +61,7 @@ export function eventsService(
  * (`containerd.services.events.ttrpc.v1.Events`): Forward only.
  */
 export function eventsTtrpcService(
-  exchange: Exchange,
+  exchange: Pick<EventExchange, "forward">,
 ): TtrpcServiceImpl<typeof TtrpcEvents> {
   return {
     forward(req) {
@@ -70,7 +73,7 @@ export function eventsTtrpcService(
 
 /** Puts a forwarded envelope on the exchange as it is. */
 function forward(
-  exchange: Exchange,
+  exchange: Pick<EventExchange, "forward">,
   envelope: Omit<Envelope, "$typeName"> | undefined,
 ): void {
   if (!envelope?.event) {
