@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ContentDeleteSchema } from "../gen/containerd/events/content_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   WriteAction,
-  type WriteContentRequest,
+  type WriteContentRequestSchema,
 } from "../gen/containerd/services/content/v1/content_pb.ts";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { WriteContentRequestSchema } from "../gen/containerd/services/content/v1/content_pb.ts";
 import type { ContentInfo, NamespacedWriterOptions } from "../metadata/mod.ts";
 import type { IngestStatus } from "../content/mod.ts";
 import { BerthError, Code as StatusCode, notFound } from "../types/mod.ts";
