@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { berth, berthCtrArgs, collect, run, startDaemon } from "./_harness.ts";
 import { VERSION } from "../src/version.ts";
+import { DAEMON_V8_FLAGS } from "../src/daemon/run.ts";
 
 Deno.test("ctr version reports berth's version and a persistent UUID", async () => {
   await using daemon = await startDaemon();
@@ -217,4 +218,19 @@ Deno.test("berth config default prints every setting", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^root = "\/var\/lib\/berth"$/m);
   assert.match(r.stdout, /^address = "\/run\/berth\/berth.sock"$/m);
+});
+
+Deno.test("the daemon restarts itself in place with its V8 flags", async () => {
+  // A young generation capped small keeps the daemon's RSS near a fresh
+  // one's after many runs (see DAEMON_V8_FLAGS); V8 reads it only at start.
+  await using daemon = await startDaemon();
+  const environ = await Deno.readTextFile(
+    `/proc/${daemon.process.pid}/environ`,
+  );
+  assert.ok(
+    environ.split("\0").includes(`DENO_V8_FLAGS=${DAEMON_V8_FLAGS}`),
+    "the started process itself runs with the flags",
+  );
+  const version = await daemon.ctr(["version"]);
+  assert.equal(version.code, 0, version.stderr);
 });

@@ -7,6 +7,36 @@
 import { isLevel, log, setLevel } from "../log/mod.ts";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "./config.ts";
 import { startDaemon } from "./daemon.ts";
+import { execve, ownArgv } from "../sys/exec.ts";
+
+/**
+ * V8 flags the daemon runs with. V8 grows its young generation up to
+ * 3 × 16 MB under the daemon's allocation rate and keeps it: a cap of
+ * 1 MB per semi-space keeps RSS after a soak near a fresh daemon's
+ * (~124 against ~190 MB after 150 `ctr run --rm`) at no measurable cost.
+ */
+export const DAEMON_V8_FLAGS = "--max-semi-space-size=1";
+
+/**
+ * Restarts this process in place with {@linkcode DAEMON_V8_FLAGS}
+ * (V8 reads them only at start-up) unless DENO_V8_FLAGS already names a
+ * semi-space size. Same pid, fds and arguments.
+ */
+function execWithV8Flags(): void {
+  const current = Deno.env.get("DENO_V8_FLAGS") ?? "";
+  if (current.includes("semi-space-size")) return;
+  const flags = current ? `${current},${DAEMON_V8_FLAGS}` : DAEMON_V8_FLAGS;
+  try {
+    execve(Deno.execPath(), ownArgv(), {
+      ...Deno.env.toObject(),
+      DENO_V8_FLAGS: flags,
+    });
+  } catch (err) {
+    log.warn("running without the daemon's V8 flags", {
+      error: String(err),
+    });
+  }
+}
 
 /** Flags of `berth daemon`; each overrides the config file. */
 export interface DaemonFlags {
@@ -24,6 +54,7 @@ export interface DaemonFlags {
 
 /** Runs the daemon until a stop signal; returns the exit code. */
 export async function runDaemon(flags: DaemonFlags): Promise<number> {
+  execWithV8Flags();
   const config = await loadConfig(flags.config ?? DEFAULT_CONFIG_PATH);
   if (flags.root) config.root = flags.root;
   if (flags.state) config.state = flags.state;
