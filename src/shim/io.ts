@@ -22,11 +22,12 @@ import { ConsoleSocket } from "../sys/console_socket.ts";
 import {
   closeFd,
   openFd,
+  openWaiting,
   pipe,
   setNonBlocking,
   setWindowSize,
 } from "../sys/fdio.ts";
-import { duplicate, growPipe } from "../sys/splice.ts";
+import { duplicate, growPipe, hasReader, unreadBytes } from "../sys/splice.ts";
 import type { StdioFiles } from "./runc.ts";
 import { CHUNK, Copy } from "./pump.ts";
 
@@ -74,6 +75,8 @@ export class ProcessIO {
   /** The shim's own writer on the stdin FIFO, held until `CloseIO`. */
   #stdinWriter: number | undefined;
   readonly #outputs: Copy[] = [];
+  /** Output FIFOs held for a reader that has not come yet. */
+  readonly #held = new Set<string>();
   #closed = false;
 
   private constructor(paths: StdioPaths) {
@@ -128,7 +131,7 @@ export class ProcessIO {
       setNonBlocking(master);
       this.#master = master;
       if (stdout) {
-        this.#outputs.push(new Copy(duplicate(master), openOutput(stdout)));
+        this.#outputs.push(this.#copyOutput(duplicate(master), stdout));
       }
       if (this.#paths.stdin) {
         this.#stdin = this.#copyInput(duplicate(master));
@@ -142,10 +145,10 @@ export class ProcessIO {
     });
     this.#pipes.length = 0;
     if (output !== undefined) {
-      this.#outputs.push(new Copy(output, openOutput(stdout)));
+      this.#outputs.push(this.#copyOutput(output, stdout));
     }
     if (error !== undefined) {
-      this.#outputs.push(new Copy(error, openOutput(stderr)));
+      this.#outputs.push(this.#copyOutput(error, stderr));
     }
     if (input !== undefined) this.#stdin = this.#copyInput(input);
   }
@@ -212,7 +215,58 @@ export class ProcessIO {
       closeFd(to);
       throw err;
     }
-    return new Copy(reader, to, () => this.#closeStdinWriter());
+    return new Copy(reader, to, {
+      onFirstBytes: () => this.#closeStdinWriter(),
+    });
+  }
+
+  /** Copies `from` into the client's output FIFO `path`. */
+  #copyOutput(from: number, path: string): Copy {
+    return new Copy(from, openOutput(path), {
+      release: (fd) => this.#releaseOutput(fd, path),
+    });
+  }
+
+  /**
+   * Lets go of an output FIFO whose copy has ended. Output left in it for a
+   * client whose reader has not opened yet (a slow client, under load)
+   * would vanish with the shim's last descriptor: the shim then holds a
+   * writer until a reader opens (an open that waits, on a worker thread)
+   * or the process is deleted; the reader reads the rest, then the end.
+   */
+  #releaseOutput(fd: number, path: string): void {
+    let writer: number;
+    try {
+      writer = openFd(path, O_WRONLY | O_NONBLOCK);
+    } catch {
+      closeFd(fd);
+      return;
+    }
+    closeFd(fd);
+    if (hasReader(writer) || unreadBytes(writer) === 0) {
+      closeFd(writer);
+      return;
+    }
+    this.#held.add(path);
+    openWaiting(path, O_WRONLY).then((reader) => {
+      this.#held.delete(path);
+      if (reader >= 0) closeFd(reader);
+      closeFd(writer);
+    });
+  }
+
+  /**
+   * The process is deleted: output still held for a reader that never came
+   * is let go (a passing reader ends the waiting open).
+   */
+  abandonOutput(): void {
+    for (const path of this.#held) {
+      try {
+        closeFd(openFd(path, O_RDONLY | O_NONBLOCK));
+      } catch {
+        // the FIFO is gone: nothing waits on it
+      }
+    }
   }
 
   #closeStdinWriter() {

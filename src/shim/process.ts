@@ -122,6 +122,7 @@ export class ShimProcess {
   /** Releases the stdio of a process that never launched or is gone. */
   close(): void {
     this.#io?.close();
+    this.#io?.abandonOutput();
   }
 
   /** Its state as the task API reports it; `status` while it runs. */

@@ -16,9 +16,17 @@ export const CHUNK = 1 << 20;
 const TURNS = 16;
 const EINVAL = 22;
 
+/** How a {@linkcode Copy} begins and ends. */
+export interface CopyOptions {
+  /** Runs once, when the first bytes have moved. */
+  onFirstBytes?: () => void;
+  /** Takes `to` once the copy has ended (by default it is closed). */
+  release?: (to: number) => void;
+}
+
 /**
  * A copy from one non-blocking descriptor to another until the source
- * ends (both are then closed) or it is stopped.
+ * ends (both are then closed, or `to` released) or it is stopped.
  */
 export class Copy {
   readonly #from: number;
@@ -28,15 +36,14 @@ export class Copy {
   readonly #done = Promise.withResolvers<void>();
   readonly #drained = Promise.withResolvers<void>();
   #onFirstBytes: (() => void) | undefined;
+  readonly #release: (to: number) => void;
 
-  /**
-   * Starts copying `from` into `to`; the copy owns both from now on.
-   * `onFirstBytes` runs once, when the first bytes have moved.
-   */
-  constructor(from: number, to: number, onFirstBytes?: () => void) {
+  /** Starts copying `from` into `to`; the copy owns both from now on. */
+  constructor(from: number, to: number, options: CopyOptions = {}) {
     this.#from = from;
     this.#to = to;
-    this.#onFirstBytes = onFirstBytes;
+    this.#onFirstBytes = options.onFirstBytes;
+    this.#release = options.release ?? closeFd;
     this.#run().catch(() => {}).finally(() => this.stop());
   }
 
@@ -60,7 +67,7 @@ export class Copy {
     if (this.#ended) return;
     this.#ended = true;
     closeFd(this.#from);
-    closeFd(this.#to);
+    this.#release(this.#to);
     this.#drained.resolve();
     this.#done.resolve();
   }

@@ -528,6 +528,7 @@ export class TaskService {
     }
     container.deleted = true;
     this.#containers.delete(container.id);
+    init.close();
     const deleted = this.#deleted(init, exit);
     // containerd's shim leaves the event's process id empty.
     this.#publish("/tasks/delete", TaskDeleteSchema, {

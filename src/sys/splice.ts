@@ -15,6 +15,7 @@ const SYMBOLS = {
   },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const sys = libcSymbols(SYMBOLS);
@@ -22,7 +23,10 @@ const sys = libcSymbols(SYMBOLS);
 const F_SETPIPE_SZ = 1031;
 const F_DUPFD_CLOEXEC = 1030;
 const POLLIN = 0x001;
+const POLLOUT = 0x004;
+const POLLERR = 0x008;
 const POLLHUP = 0x010;
+const FIONREAD = 0x541bn;
 const SPLICE_F_MOVE = 1;
 const SPLICE_F_NONBLOCK = 2;
 
@@ -76,4 +80,23 @@ export function duplicate(fd: number): number {
  */
 export function growPipe(fd: number, size: number): void {
   sys().fcntl(fd, F_SETPIPE_SZ, size);
+}
+
+/**
+ * Whether the pipe or FIFO that `writer` writes to has a reader now (a
+ * pipe without readers polls as an error for its writers).
+ */
+export function hasReader(writer: number): boolean {
+  const pollfd = new DataView(new ArrayBuffer(8));
+  pollfd.setInt32(0, writer, true);
+  pollfd.setInt16(4, POLLOUT, true);
+  if (sys().poll(new Uint8Array(pollfd.buffer), 1n, 0) < 0) return false;
+  return (pollfd.getInt16(6, true) & POLLERR) === 0;
+}
+
+/** Bytes waiting in the pipe or FIFO `fd` (either end); 0 on error. */
+export function unreadBytes(fd: number): number {
+  const count = new Int32Array(1);
+  if (sys().ioctl(fd, FIONREAD, new Uint8Array(count.buffer)) !== 0) return 0;
+  return count[0];
 }

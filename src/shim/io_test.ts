@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { closeSync, constants, openSync, readSync } from "node:fs";
+import { ProcessIO } from "./io.ts";
+
+/** Makes a FIFO at `path`. */
+async function mkfifo(path: string): Promise<void> {
+  const made = await new Deno.Command("mkfifo", { args: [path] }).output();
+  assert.ok(made.success);
+}
+
+/**
+ * Opens `path` to read without waiting for a writer and reads what is in
+ * it, up to `length` bytes (less when it ends first).
+ */
+function readNow(path: string, length: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buffer = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, buffer, got, length - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    return new TextDecoder().decode(buffer.subarray(0, got));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+Deno.test("output reaches a client whose reader opens only after the process exited and its IO closed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const stdout = `${dir}/out`;
+    await mkfifo(stdout);
+    const io = await ProcessIO.open({
+      stdin: "",
+      stdout,
+      stderr: "",
+      terminal: false,
+    });
+    const written = "hello\n".repeat(10_000);
+    // The process: writes its output, then exits.
+    const ran = await new Deno.Command("sh", {
+      args: ["-c", 'printf "$1" >"$2"', "sh", written, io.files[1]],
+    }).output();
+    assert.ok(ran.success);
+    await io.started();
+    // As the shim does at the exit: the output drained, the IO closed.
+    await io.drained();
+    io.close();
+    // Only now does the client's reader come: all the output is there.
+    assert.equal(readNow(stdout, written.length), written);
+    io.abandonOutput();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("output no reader came for is let go when the process is deleted", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const stdout = `${dir}/out`;
+    await mkfifo(stdout);
+    const io = await ProcessIO.open({
+      stdin: "",
+      stdout,
+      stderr: "",
+      terminal: false,
+    });
+    const ran = await new Deno.Command("sh", {
+      args: ["-c", 'echo lost >"$1"', "sh", io.files[1]],
+    }).output();
+    assert.ok(ran.success);
+    await io.started();
+    await io.drained();
+    io.close();
+    // Deleted without a reader: the held writer goes (the test would not
+    // end with the waiting open left behind).
+    io.abandonOutput();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
