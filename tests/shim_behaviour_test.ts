@@ -93,7 +93,9 @@ Deno.test("/tasks/exit is published after the process's start, however fast it e
       const out = await ctrRun(["--rm", IMAGE, id, "true"]);
       assert.equal(out.code, 0, `${id}: ${out.stderr}`);
     });
-    const box = await ctrRun(["-d", IMAGE, "box", "sleep", "600"]);
+    // ctr puts a container in cgroup /NAMESPACE/ID: an id no other test
+    // uses keeps a concurrent run's "box" from pausing or killing this one.
+    const box = await ctrRun(["-d", IMAGE, "order-box", "sleep", "600"]);
     assert.equal(box.code, 0, box.stderr);
     const execIds = Array.from({ length: COUNT }, (_, i) => `e${i}`);
     // One at a time: concurrent `runc exec`s on cgroup v1 can see each
@@ -106,7 +108,7 @@ Deno.test("/tasks/exit is published after the process's start, however fast it e
         fifoDir(daemon),
         "--exec-id",
         execId,
-        "box",
+        "order-box",
         "true",
       ]);
       assert.equal(out.code, 0, `${execId}: ${out.stderr}`);
