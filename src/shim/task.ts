@@ -311,6 +311,8 @@ export class TaskService {
       terminal: r.terminal,
     };
     const watch: { oom?: OomWatcher } = {};
+    // Read once while the bundle surely exists, not again at the exit.
+    const sharedPids = sharesHostPids(bundle);
     const init = new ShimProcess({
       containerId: r.id,
       execId: "",
@@ -319,7 +321,7 @@ export class TaskService {
       onExit: async (exit, pid) => {
         // Without a PID namespace of its own, init's end does not end the
         // rest: they are killed before the exit is told, as containerd does.
-        if (await sharesHostPids(bundle)) {
+        if (await sharedPids) {
           await runc.kill(r.id, 9, true).catch(() => {});
         }
         // An OOM kill that ended the container is told before its exit.
