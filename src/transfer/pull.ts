@@ -345,6 +345,7 @@ async function fetchLayer(
     download.finish();
     return;
   }
+  let refused = false;
   try {
     const offset = (await writer.status()).offset;
     download.wrote(offset);
@@ -366,15 +367,15 @@ async function fetchLayer(
     download.finish();
   } catch (err) {
     download.fail(err);
-    await writer.close();
-    // Bytes the registry sent wrong are not worth resuming: the next pull
-    // starts the layer over (a refused commit otherwise keeps its ingest).
-    if (BerthError.is(err, Code.FailedPrecondition)) {
-      await stores.content.abort(scope.namespace, `layer-${layer.digest}`)
-        .catch(() => {});
-    }
+    refused = BerthError.is(err, Code.FailedPrecondition);
     throw err;
   } finally {
     await writer.close();
+    // Bytes the registry sent wrong are not worth resuming: the next pull
+    // starts the layer over (a refused commit otherwise keeps its ingest).
+    if (refused) {
+      await stores.content.abort(scope.namespace, `layer-${layer.digest}`)
+        .catch(() => {});
+    }
   }
 }
