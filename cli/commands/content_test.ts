@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { type CommandResult, startDaemon } from "../../tests/_harness.ts";
-import { parseBlobRef } from "./content.ts";
+import { parseBlobRef } from "../_content.ts";
 
 const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 const decoder = new TextDecoder();

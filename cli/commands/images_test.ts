@@ -42,7 +42,9 @@ import {
   renderFrame,
   type StatusInfo,
 } from "../_progress.ts";
-import { localDate, logLine, mountArgs } from "./images.ts";
+import { localDate } from "../_images_commands.ts";
+import { logLine } from "../_log.ts";
+import { mountArgs } from "../../src/client/mount.ts";
 
 const GREEN = "\x1b[32m";
 const RESET = "\x1b[0m";

@@ -19,8 +19,8 @@ import {
   mountCommands,
   mountsJSON,
   snapshotTree,
-  uniquePart,
-} from "./snapshots.ts";
+} from "../_snapshots.ts";
+import { uniquePart } from "../../src/client/snapshots.ts";
 import { goJSON } from "../_format.ts";
 
 Deno.test("snapshotTree indents children under their parents as ctr", () => {
