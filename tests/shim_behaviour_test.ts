@@ -374,6 +374,55 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
   });
 });
 
+Deno.test("output waiting for absent readers does not stop the shim serving new containers", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    // ctr's namespace, so that its cgroups /NAMESPACE/ID are its own.
+    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+    const tasks = new Client({ address: daemon.address, namespace })
+      .service(Tasks);
+    // More containers than Deno has blocking threads (about 32): each one's
+    // output waits in its FIFO for a reader that never opened it.
+    const ids = Array.from({ length: 40 }, (_, i) => `held${i}`);
+    const stdoutOf = (id: string) => join(fifoDir(daemon), `${id}-stdout`);
+    await eachWide(ids, 4, async (id) => {
+      const made = await daemon.ctr([
+        "containers",
+        "create",
+        IMAGE,
+        id,
+        "echo",
+        id,
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+      const fifo = await run("mkfifo", [stdoutOf(id)]);
+      assert.equal(fifo.code, 0, fifo.stderr);
+      await tasks.create({ containerId: id, stdout: stdoutOf(id) });
+      const waited = tasks.wait({ containerId: id });
+      await tasks.start({ containerId: id });
+      assert.equal((await waited).exitStatus, 0);
+    });
+    const shims = new Set(
+      await Promise.all(ids.map((id) => readShimPid(daemon, namespace, id))),
+    );
+    assert.equal(shims.size, 1, "one shim serves them all");
+    // That shim still serves new containers.
+    const detached = await ctrRun(["-d", IMAGE, "after-held", "sleep", "600"]);
+    assert.equal(detached.code, 0, detached.stderr);
+    assert.deepEqual(
+      [await readShimPid(daemon, namespace, "after-held")],
+      [...shims],
+    );
+    const served = await ctrRun(["--rm", IMAGE, "after-held2", "echo", "ok"]);
+    assert.equal(served.code, 0, served.stderr);
+    assert.equal(served.stdout, "ok\n");
+    // The output is still there for a reader that comes now, then its end.
+    for (const id of ids.slice(0, 3)) {
+      const cat = await run("cat", [stdoutOf(id)]);
+      assert.equal(cat.stdout, `${id}\n`);
+    }
+  });
+});
+
 /** Where the fds 0-2 of `pid` lead. */
 async function stdioLinks(pid: number): Promise<string[]> {
   return await Promise.all(

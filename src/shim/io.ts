@@ -22,11 +22,11 @@ import { ConsoleSocket } from "../sys/console_socket.ts";
 import {
   closeFd,
   openFd,
-  openWaiting,
   pipe,
   setNonBlocking,
   setWindowSize,
 } from "../sys/fdio.ts";
+import { watchOpens } from "../sys/open_watch.ts";
 import { duplicate, growPipe, hasReader, unreadBytes } from "../sys/splice.ts";
 import type { StdioFiles } from "./runc.ts";
 import { CHUNK, Copy } from "./pump.ts";
@@ -75,8 +75,8 @@ export class ProcessIO {
   /** The shim's own writer on the stdin FIFO, held until `CloseIO`. */
   #stdinWriter: number | undefined;
   readonly #outputs: Copy[] = [];
-  /** Output FIFOs held for a reader that has not come yet. */
-  readonly #held = new Set<string>();
+  /** Lets go of each output FIFO held for a reader that has not come yet. */
+  readonly #held = new Set<() => void>();
   #closed = false;
 
   private constructor(paths: StdioPaths) {
@@ -231,7 +231,7 @@ export class ProcessIO {
    * Lets go of an output FIFO whose copy has ended. Output left in it for a
    * client whose reader has not opened yet (a slow client, under load)
    * would vanish with the shim's last descriptor: the shim then holds a
-   * writer until a reader opens (an open that waits, on a worker thread)
+   * writer until a reader opens (noticed on the poll loop, no thread held)
    * or the process is deleted; the reader reads the rest, then the end.
    */
   #releaseOutput(fd: number, path: string): void {
@@ -243,30 +243,32 @@ export class ProcessIO {
       return;
     }
     closeFd(fd);
-    if (hasReader(writer) || unreadBytes(writer) === 0) {
+    const done = () => hasReader(writer) || unreadBytes(writer) === 0;
+    let unwatch = () => {};
+    const letGo = () => {
+      this.#held.delete(letGo);
+      unwatch();
       closeFd(writer);
+    };
+    try {
+      // Watched before the look, so that no reader comes unnoticed between.
+      unwatch = watchOpens(path, () => {
+        if (done()) letGo();
+      });
+    } catch {
+      letGo(); // the FIFO is gone: no reader can come
       return;
     }
-    this.#held.add(path);
-    openWaiting(path, O_WRONLY).then((reader) => {
-      this.#held.delete(path);
-      if (reader >= 0) closeFd(reader);
-      closeFd(writer);
-    });
+    if (done()) letGo();
+    else this.#held.add(letGo);
   }
 
   /**
    * The process is deleted: output still held for a reader that never came
-   * is let go (a passing reader ends the waiting open).
+   * is let go.
    */
   abandonOutput(): void {
-    for (const path of this.#held) {
-      try {
-        closeFd(openFd(path, O_RDONLY | O_NONBLOCK));
-      } catch {
-        // the FIFO is gone: nothing waits on it
-      }
-    }
+    for (const letGo of [...this.#held]) letGo();
   }
 
   #closeStdinWriter() {

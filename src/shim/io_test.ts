@@ -28,27 +28,39 @@ function readNow(path: string, length: number): string {
   }
 }
 
+/**
+ * The IO of a process that wrote `written` to FIFO `stdout` (no reader has
+ * opened it) and exited; closed as the shim closes it at the exit.
+ */
+async function exitedWithOutput(
+  stdout: string,
+  written: string,
+): Promise<ProcessIO> {
+  await mkfifo(stdout);
+  const io = await ProcessIO.open({
+    stdin: "",
+    stdout,
+    stderr: "",
+    terminal: false,
+  });
+  // The process: writes its output, then exits.
+  const ran = await new Deno.Command("sh", {
+    args: ["-c", 'printf "$1" >"$2"', "sh", written, io.files[1]],
+  }).output();
+  assert.ok(ran.success);
+  await io.started();
+  // As the shim does at the exit: the output drained, the IO closed.
+  await io.drained();
+  io.close();
+  return io;
+}
+
 Deno.test("output reaches a client whose reader opens only after the process exited and its IO closed", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const stdout = `${dir}/out`;
-    await mkfifo(stdout);
-    const io = await ProcessIO.open({
-      stdin: "",
-      stdout,
-      stderr: "",
-      terminal: false,
-    });
     const written = "hello\n".repeat(10_000);
-    // The process: writes its output, then exits.
-    const ran = await new Deno.Command("sh", {
-      args: ["-c", 'printf "$1" >"$2"', "sh", written, io.files[1]],
-    }).output();
-    assert.ok(ran.success);
-    await io.started();
-    // As the shim does at the exit: the output drained, the IO closed.
-    await io.drained();
-    io.close();
+    const io = await exitedWithOutput(stdout, written);
     // Only now does the client's reader come: all the output is there.
     assert.equal(readNow(stdout, written.length), written);
     io.abandonOutput();
@@ -60,25 +72,35 @@ Deno.test("output reaches a client whose reader opens only after the process exi
 Deno.test("output no reader came for is let go when the process is deleted", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const stdout = `${dir}/out`;
-    await mkfifo(stdout);
-    const io = await ProcessIO.open({
-      stdin: "",
-      stdout,
-      stderr: "",
-      terminal: false,
-    });
-    const ran = await new Deno.Command("sh", {
-      args: ["-c", 'echo lost >"$1"', "sh", io.files[1]],
-    }).output();
-    assert.ok(ran.success);
-    await io.started();
-    await io.drained();
-    io.close();
+    const io = await exitedWithOutput(`${dir}/out`, "lost\n");
     // Deleted without a reader: the held writer goes (the test would not
-    // end with the waiting open left behind).
+    // end with the watch left behind).
     io.abandonOutput();
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("output held for many absent readers holds no thread: the process's file operations go on", async () => {
+  const dir = await Deno.makeTempDir();
+  const ios: ProcessIO[] = [];
+  try {
+    // More than Deno's blocking threads (about 32).
+    for (let i = 0; i < 40; i++) {
+      ios.push(await exitedWithOutput(`${dir}/out${i}`, `from ${i}\n`));
+    }
+    // A file operation runs on a blocking thread: one must be free.
+    await Deno.writeTextFile(`${dir}/file`, "still served");
+    assert.equal(await Deno.readTextFile(`${dir}/file`), "still served");
+    // Each reader that comes now gets its output, then the end.
+    for (let i = 0; i < 40; i++) {
+      const cat = await new Deno.Command("cat", {
+        args: [`${dir}/out${i}`],
+      }).output();
+      assert.equal(new TextDecoder().decode(cat.stdout), `from ${i}\n`);
+    }
+  } finally {
+    for (const io of ios) io.abandonOutput();
     await Deno.remove(dir, { recursive: true });
   }
 });

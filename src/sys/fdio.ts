@@ -21,12 +21,6 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  openWaiting: {
-    name: "open",
-    parameters: ["buffer", "i32", "u32"],
-    result: "i32",
-    nonblocking: true,
-  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const fdio = libcSymbols(SYMBOLS);
@@ -94,19 +88,6 @@ export function openFd(path: string, flags: number): number {
   const fd = fdio().open(cString(path), flags | O_CLOEXEC, 0);
   if (fd < 0) throw new SyscallError(`open ${path}`, errno());
   return fd;
-}
-
-/**
- * Opens `path` with `flags` (close-on-exec added) on a worker thread, for
- * an open that waits (a FIFO's end waiting for its other end); resolves
- * with the descriptor, or -1 when the open failed.
- */
-export async function openWaiting(
-  path: string,
-  flags: number,
-): Promise<number> {
-  const fd = await fdio().openWaiting(cString(path), flags | O_CLOEXEC, 0);
-  return fd < 0 ? -1 : fd;
 }
 
 /** Closes `fd`, ignoring errors (it may be closed already). */

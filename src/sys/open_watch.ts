@@ -1,0 +1,106 @@
+/**
+ * Noticing that someone opened a file (a client's reader opening a FIFO),
+ * through ONE `inotify(7)` instance for the whole process, waited on by the
+ * process's poll loop (`poll.ts`).
+ *
+ * An open that waits for a FIFO's other end would hold one of Deno's ~32
+ * blocking threads per FIFO, and then every file operation of the process
+ * hangs; and an instance per watch would use up the host's inotify
+ * instances (128 per user by default). One instance costs one descriptor
+ * and no thread.
+ *
+ * @module
+ */
+import { closeFd } from "./fdio.ts";
+import { cString, errno, libcSymbols, SyscallError } from "./libc.ts";
+import { poller, POLLIN } from "./poll.ts";
+
+const SYMBOLS = {
+  inotify_init1: { parameters: ["i32"], result: "i32" },
+  inotify_add_watch: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  inotify_rm_watch: { parameters: ["i32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const libc = libcSymbols(SYMBOLS);
+
+const IN_OPEN = 0x20;
+const IN_NONBLOCK = 0o4000;
+const IN_CLOEXEC = 0o2000000;
+
+/** The process's inotify instance and what it watches. */
+class OpenWatcher {
+  #fd: number | undefined;
+  /** Listeners by watch descriptor (one per inode). */
+  readonly #watches = new Map<number, Set<() => void>>();
+
+  /**
+   * Calls `onOpen` after opens of `path` (a few may be noticed together,
+   * or one be told twice: `onOpen` checks what it waits for); returns the
+   * function that stops watching.
+   *
+   * @throws {SyscallError} when `path` cannot be watched (e.g. gone).
+   */
+  watch(path: string, onOpen: () => void): () => void {
+    const fd = this.#fd ?? this.#start();
+    const wd = libc().inotify_add_watch(fd, cString(path), IN_OPEN);
+    if (wd < 0) {
+      const err = new SyscallError(`inotify_add_watch ${path}`, errno());
+      if (this.#watches.size === 0) this.#stop();
+      throw err;
+    }
+    let listeners = this.#watches.get(wd);
+    if (!listeners) this.#watches.set(wd, listeners = new Set());
+    // Its own function, so that one path watched twice is two listeners.
+    const listener = () => onOpen();
+    listeners.add(listener);
+    return () => {
+      if (this.#fd !== fd || !listeners.delete(listener)) return;
+      if (listeners.size > 0) return;
+      this.#watches.delete(wd);
+      libc().inotify_rm_watch(fd, wd);
+      if (this.#watches.size === 0) this.#stop();
+    };
+  }
+
+  #start(): number {
+    const fd = libc().inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) throw new SyscallError("inotify_init1", errno());
+    this.#fd = fd;
+    this.#loop(fd);
+    return fd;
+  }
+
+  /** Nothing watched any more: the instance goes, and its wait with it. */
+  #stop(): void {
+    if (this.#fd === undefined) return;
+    closeFd(this.#fd);
+    this.#fd = undefined;
+    this.#watches.clear();
+  }
+
+  async #loop(fd: number): Promise<void> {
+    const events = new Uint8Array(4096);
+    while (await poller.wait(fd, POLLIN) !== 0 && this.#fd === fd) {
+      // The events only say that something was opened: drain them, then
+      // let every listener look (an overflowed queue loses none).
+      while (libc().read(fd, events, BigInt(events.length)) > 0) { /* more */ }
+      for (const listeners of [...this.#watches.values()]) {
+        for (const listener of [...listeners]) listener();
+      }
+    }
+  }
+}
+
+const watcher = new OpenWatcher();
+
+/**
+ * Calls `onOpen` after opens of `path` until the returned function is
+ * called. Opens made before the watch began are not told: check for what
+ * you wait for once the watch is in place.
+ *
+ * @throws {SyscallError} when `path` cannot be watched.
+ */
+export function watchOpens(path: string, onOpen: () => void): () => void {
+  return watcher.watch(path, onOpen);
+}
