@@ -563,12 +563,19 @@ Deno.test("stdin does not end at writers that come and go before the client's da
   });
 });
 
-Deno.test("shim sockets are 0600 in a 0700 directory; the daemon's are 0660, root's", async () => {
+Deno.test("shim sockets are 0600 in a 0700 directory; the daemon's are 0660, root's; bundles have containerd's modes", async () => {
   await withBusybox(async (daemon, ctrRun) => {
     const box = await ctrRun(["-d", IMAGE, "sock", "sleep", "600"]);
     assert.equal(box.code, 0, box.stderr);
     const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
-    const bundle = join(bundlesDir(daemon), "default", "sock");
+    // ctr's namespace.
+    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+    const bundle = join(bundlesDir(daemon), namespace, "sock");
+    // As containerd's bundles: 0711 above, 0700 itself (its rootfs/ has
+    // the image's root's mode once mounted).
+    assert.equal((await mode(bundlesDir(daemon))).toString(8), "711");
+    assert.equal((await mode(dirname(bundle))).toString(8), "711");
+    assert.equal((await mode(bundle)).toString(8), "700");
     const address = (await Deno.readTextFile(join(bundle, "address")))
       .trim().replace(/^unix:\/\//, "");
     assert.equal((await mode(address)).toString(8), "600", address);

@@ -7,7 +7,7 @@
  * @module
  */
 import * as fs from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { unmountRecursive } from "../mount/mod.ts";
 
 /** Where bundles live under the state directory, as in containerd. */
@@ -37,17 +37,48 @@ export function bundleOf(state: string, namespace: string, id: string): Bundle {
   return { namespace, id, path: join(state, TASK_DIR, namespace, id) };
 }
 
-/** Makes the bundle: `rootfs/`, the spec and the runtime's name. */
+/**
+ * Makes the bundle: `rootfs/`, the spec and the runtime's name. The modes
+ * are containerd's: the directories above 0711, the bundle itself 0700
+ * (0710 and the group of the container's root when the spec maps user
+ * ids, so that the remapped root reaches its rootfs), `rootfs/` 0711.
+ */
 export async function writeBundle(
   bundle: Bundle,
   spec: Uint8Array,
   runtime: string,
 ): Promise<void> {
+  await fs.mkdir(dirname(bundle.path), { recursive: true, mode: 0o711 });
+  await fs.mkdir(bundle.path, { recursive: true, mode: 0o700 });
+  const gid = remappedRootGid(spec);
+  if (gid === undefined) {
+    await fs.chmod(bundle.path, 0o700);
+  } else {
+    await fs.chown(bundle.path, -1, gid);
+    await fs.chmod(bundle.path, 0o710);
+  }
   await fs.mkdir(join(bundle.path, "rootfs"), { recursive: true, mode: 0o711 });
   await Promise.all([
     Deno.writeFile(join(bundle.path, "config.json"), spec),
     Deno.writeTextFile(join(bundle.path, RUNTIME_FILE), runtime),
   ]);
+}
+
+/**
+ * The host gid the spec maps the container's gid 0 to, if it maps gids
+ * (a user namespace); a spec that is not JSON maps none.
+ */
+function remappedRootGid(spec: Uint8Array): number | undefined {
+  let mappings: unknown;
+  try {
+    mappings = JSON.parse(new TextDecoder().decode(spec))?.linux?.gidMappings;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(mappings)) return undefined;
+  const root = mappings.find((m) => m?.containerID === 0);
+  const gid = root?.hostID;
+  return typeof gid === "number" && gid > 0 ? gid : undefined;
 }
 
 /** The runtime name the bundle records, or undefined. */
