@@ -36,6 +36,7 @@ import { Namespaces, namespacesService } from "./namespaces.ts";
 import { Network, networkService } from "./network.ts";
 import type { NetnsManager } from "../netns/mod.ts";
 import type { AttachmentManager } from "../cni/mod.ts";
+import { storeTransfers } from "../transfer/mod.ts";
 import { Version, type VersionInfo, versionService } from "./version.ts";
 
 export { errorInterceptor, NAMESPACE_HEADER, toConnectError } from "./_rpc.ts";
@@ -170,13 +171,13 @@ export function registerServices(
   serve(
     Transfer,
     transferService({
-      stores: {
+      transfers: storeTransfers({
         content: deps.content,
         snapshots: deps.snapshots,
         images: deps.images,
         leases: deps.leases,
         differ: deps.differ,
-      },
+      }),
       hostsDir: deps.registry.hostsDir,
       maxConcurrentDownloads: deps.registry.maxConcurrentDownloads,
     }),

@@ -14,15 +14,8 @@ import {
   type RegistryOptions,
   Transfer,
 } from "../gen/berth/services/transfer/v1/transfer_pb.ts";
-import { RegistryClient } from "../remotes/mod.ts";
-import {
-  exportImages,
-  importImages,
-  ProgressTracker,
-  pull,
-  push,
-  type TransferStores,
-} from "../transfer/mod.ts";
+import type { RegistryClientOptions } from "../remotes/mod.ts";
+import { type ImageTransfers, ProgressTracker } from "../transfer/mod.ts";
 import type { Descriptor } from "../types/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
 import { toDescriptorMessage, toTimestamp } from "./_convert.ts";
@@ -92,8 +85,8 @@ async function* streamProgress(
 
 /** Options for {@linkcode transferService}. */
 export interface TransferServiceOptions {
-  /** The stores transfers work on. */
-  stores: TransferStores;
+  /** What runs the transfers (`storeTransfers` on the daemon's stores). */
+  transfers: ImageTransfers;
   /** Default hosts directory (containerd's `certs.d` layout). */
   hostsDir?: string;
   /** Default number of layers fetched at once. */
@@ -104,17 +97,17 @@ export interface TransferServiceOptions {
 export function transferService(
   options: TransferServiceOptions,
 ): ServiceImpl<typeof Transfer> {
-  const { stores } = options;
+  const { transfers } = options;
   const registryFor = (
     registry: RegistryOptions | undefined,
     concurrency?: number,
-  ) => {
+  ): RegistryClientOptions => {
     const credentials = registry?.credentials;
     const at = credentials ? credentials.indexOf(":") : -1;
     if (credentials && at < 0) {
       throw invalidArgument("credentials must be user:password");
     }
-    return new RegistryClient({
+    return {
       plainHttp: registry?.plainHttp || undefined,
       hostsDir: registry?.hostsDir || options.hostsDir,
       concurrency: concurrency || options.maxConcurrentDownloads,
@@ -124,14 +117,14 @@ export function transferService(
           password: credentials.slice(at + 1),
         })
         : undefined,
-    });
+    };
   };
   return {
     async *pull(req, ctx) {
       const namespace = requireNamespace(ctx);
-      using registry = registryFor(req.registry, req.maxConcurrentDownloads);
+      const registry = registryFor(req.registry, req.maxConcurrentDownloads);
       yield* streamProgress(async (progress) => {
-        const result = await pull(stores, {
+        const result = await transfers.pull({
           reference: req.reference,
           namespace,
           registry,
@@ -152,9 +145,9 @@ export function transferService(
     },
     async *push(req, ctx) {
       const namespace = requireNamespace(ctx);
-      using registry = registryFor(req.registry);
+      const registry = registryFor(req.registry);
       yield* streamProgress(async (progress) => {
-        const target = await push(stores, {
+        const target = await transfers.push({
           image: req.image,
           reference: req.reference,
           namespace,
@@ -183,7 +176,7 @@ export function transferService(
         }
       })();
       yield* streamProgress(async () => {
-        const images = await importImages(stores, archive, {
+        const images = await transfers.importImages(archive, {
           namespace,
           baseName: opts?.baseName || undefined,
           digests: opts?.digests,
@@ -206,7 +199,7 @@ export function transferService(
       if (req.images.length === 0) {
         throw invalidArgument("export needs at least one image");
       }
-      const stream = await exportImages(stores, {
+      const stream = await transfers.exportImages({
         namespace,
         images: req.images,
         platforms: { platforms: req.platforms, all: req.allPlatforms },

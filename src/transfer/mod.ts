@@ -8,3 +8,4 @@ export * from "./archive.ts";
 export * from "./progress.ts";
 export * from "./pull.ts";
 export * from "./push.ts";
+export * from "./transfers.ts";
