@@ -27,18 +27,10 @@ import {
   RouteSchema,
   UpdateInterfaceResponseSchema,
 } from "../gen/berth/services/network/v1/network_pb.ts";
-import type { Exchange } from "../events/mod.ts";
-import {
-  createInterface,
-  deleteInterface,
-  type Interface,
-  type InterfaceKind,
-  listNetnsInterfaces,
-  type RouteSpec,
-  updateInterface,
-} from "../netlink/mod.ts";
+import type * as netlink from "../netlink/mod.ts";
+import type { Interface, InterfaceKind, RouteSpec } from "../netlink/mod.ts";
 import { invalidArgument, notFound } from "../types/mod.ts";
-import { packEvent } from "./_events.ts";
+import { type EventPublisher, packEvent } from "./_events.ts";
 import { requireNamespace } from "./_rpc.ts";
 
 /** Finds a berth netns's file by name (the netns manager does). */
@@ -47,12 +39,26 @@ export interface NetnsPaths {
   get(namespace: string, name: string): { path: string };
 }
 
+/**
+ * The netlink calls the interface RPCs make, named as `src/netlink/` names
+ * them: the daemon passes that module, tests a fake.
+ */
+export type InterfaceLinks = Pick<
+  typeof netlink,
+  | "listNetnsInterfaces"
+  | "createInterface"
+  | "updateInterface"
+  | "deleteInterface"
+>;
+
 /** Options for {@linkcode interfaceHandlers}. */
 export interface InterfaceHandlerOptions {
   /** Resolves berth netns names. */
   netns: NetnsPaths;
+  /** Lists, creates, changes and deletes interfaces. */
+  links: InterfaceLinks;
   /** Where events go. */
-  events: Exchange;
+  events: EventPublisher;
 }
 
 type InterfaceRpcs = Pick<
@@ -96,7 +102,7 @@ function toRouteSpec(route: RouteMessage): RouteSpec {
 
 /** The interface RPCs, for the Network service to serve. */
 export function interfaceHandlers(
-  { netns, events }: InterfaceHandlerOptions,
+  { netns, links, events }: InterfaceHandlerOptions,
 ): InterfaceRpcs {
   /** The netns file a request names; undefined for the host's. */
   function netnsPath(ctx: HandlerContext, named: string): string | undefined {
@@ -123,10 +129,10 @@ export function interfaceHandlers(
   return {
     listInterfaces(req, ctx) {
       requireNamespace(ctx);
-      const links = listNetnsInterfaces(netnsPath(ctx, req.netns));
+      const found = links.listNetnsInterfaces(netnsPath(ctx, req.netns));
       const chosen = req.name === ""
-        ? links
-        : links.filter((link) => link.name === req.name);
+        ? found
+        : found.filter((link) => link.name === req.name);
       if (req.name !== "" && chosen.length === 0) {
         throw notFound(`interface ${JSON.stringify(req.name)}`);
       }
@@ -139,7 +145,7 @@ export function interfaceHandlers(
       const peerNetns = req.peerNetns === ""
         ? undefined
         : netnsPath(ctx, req.peerNetns) ?? null;
-      const link = createInterface(path, {
+      const link = links.createInterface(path, {
         name: req.name,
         kind: req.type as InterfaceKind,
         peer: req.peerName || undefined,
@@ -171,7 +177,7 @@ export function interfaceHandlers(
       const moveTo = req.moveToNetns === ""
         ? undefined
         : netnsPath(ctx, req.moveToNetns) ?? null;
-      const link = updateInterface(path, req.name, {
+      const link = links.updateInterface(path, req.name, {
         up: req.up,
         mtu: req.mtu || undefined,
         mac: req.mac || undefined,
@@ -199,7 +205,7 @@ export function interfaceHandlers(
       });
     },
     deleteInterface(req, ctx) {
-      deleteInterface(netnsPath(ctx, req.netns), req.name);
+      links.deleteInterface(netnsPath(ctx, req.netns), req.name);
       publish(
         ctx,
         "/interfaces/delete",

@@ -36,6 +36,7 @@ import { Namespaces, namespacesService } from "./namespaces.ts";
 import { Network, networkService } from "./network.ts";
 import type { NetnsManager } from "../netns/mod.ts";
 import type { AttachmentManager } from "../cni/mod.ts";
+import * as netlink from "../netlink/mod.ts";
 import { storeTransfers } from "../transfer/mod.ts";
 import { Version, type VersionInfo, versionService } from "./version.ts";
 
@@ -130,6 +131,7 @@ export function registerServices(
     networkService({
       netns: deps.netns,
       attachments: deps.attachments,
+      links: netlink,
       events: deps.events,
     }),
   );

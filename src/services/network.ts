@@ -38,22 +38,26 @@ import {
   capabilitiesOf,
   type NetworkChange,
 } from "../cni/mod.ts";
-import type { Exchange } from "../events/mod.ts";
 import type { AttachmentRecord } from "../metadata/mod.ts";
 import type { NetnsManager, NetworkNamespace } from "../netns/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
-import { packEvent } from "./_events.ts";
-import { interfaceHandlers } from "./_interfaces.ts";
+import { type EventPublisher, packEvent } from "./_events.ts";
+import { interfaceHandlers, type InterfaceLinks } from "./_interfaces.ts";
 import { requireNamespace } from "./_rpc.ts";
 
 /** Options for {@linkcode networkService}. */
 export interface NetworkServiceOptions {
   /** Named network namespaces. */
-  netns: NetnsManager;
+  netns: Pick<NetnsManager, "create" | "get" | "list" | "updateLabels">;
   /** CNI attachments. */
-  attachments: AttachmentManager;
+  attachments: Pick<
+    AttachmentManager,
+    "networks" | "list" | "attach" | "check" | "detach" | "deleteNetns"
+  >;
+  /** Interfaces (`src/netlink/` on the daemon). */
+  links: InterfaceLinks;
   /** Where events go. */
-  events: Exchange;
+  events: EventPublisher;
 }
 
 function toNetnsMessage(ns: NetworkNamespace): NetworkNamespaceMessage {
@@ -92,7 +96,7 @@ function toAttachmentMessage(a: AttachmentRecord): Attachment {
  * an owner container goes), as the service publishes its own changes.
  */
 export function publishNetworkChange(
-  events: Exchange,
+  events: EventPublisher,
 ): (namespace: string, change: NetworkChange) => void {
   return (namespace, change) => {
     switch (change.topic) {
@@ -157,7 +161,7 @@ export function publishNetworkChange(
 
 /** The Network service. */
 export function networkService(
-  { netns, attachments, events }: NetworkServiceOptions,
+  { netns, attachments, links, events }: NetworkServiceOptions,
 ): ServiceImpl<typeof Network> {
   const publish = publishNetworkChange(events);
   return {
@@ -215,7 +219,7 @@ export function networkService(
       await attachments.deleteNetns(requireNamespace(ctx), req.name, req.force);
       return create(EmptySchema);
     },
-    ...interfaceHandlers({ netns, events }),
+    ...interfaceHandlers({ netns, links, events }),
     listNetworks(req) {
       const filtered = attachments.networks(req.filters);
       return create(ListNetworksResponseSchema, {
