@@ -82,7 +82,14 @@ function toAttachmentMessage(a: AttachmentRecord): Attachment {
     netnsPath: a.netnsPath,
     interface: a.ifname,
     containerId: a.containerId,
-    portMappings: a.portMappings.map((p) => create(PortMappingSchema, p)),
+    portMappings: a.portMappings.map((p) =>
+      create(PortMappingSchema, {
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: p.protocol,
+        hostIp: p.hostIP,
+      })
+    ),
     result: a.result ?? "",
     ips: attachmentIPs(a),
     state: a.parked ? "parked" : "attached",

@@ -444,6 +444,15 @@ Deno.test("Network.Attach maps the request to the manager and the record back, w
   assert.equal(a.netnsPath, "/run/netns/ns1/n1");
   assert.equal(a.interface, "eth1");
   assert.equal(a.containerId, "c1");
+  assert.deepEqual(
+    a.portMappings.map((p) => [
+      p.hostPort,
+      p.containerPort,
+      p.protocol,
+      p.hostIp,
+    ]),
+    [[8080, 80, "tcp", "127.0.0.1"]],
+  );
   assert.deepEqual(a.ips, ["10.4.0.2/24"]);
   assert.equal(a.state, "attached");
   assert.deepEqual(a.labels, { k: "v" });
