@@ -10,7 +10,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   InterfaceCreateSchema,
   InterfaceDeleteSchema,
@@ -105,7 +105,7 @@ export function interfaceHandlers(
   { netns, links, events }: InterfaceHandlerOptions,
 ): InterfaceRpcs {
   /** The netns file a request names; undefined for the host's. */
-  function netnsPath(ctx: HandlerContext, named: string): string | undefined {
+  function netnsPath(namespace: string, named: string): string | undefined {
     if (named === "" || named === "host") return undefined;
     if (named.includes("/")) {
       if (!named.startsWith("/")) {
@@ -115,21 +115,13 @@ export function interfaceHandlers(
       }
       return named;
     }
-    return netns.get(requireNamespace(ctx), named).path;
-  }
-
-  function publish(
-    ctx: HandlerContext,
-    topic: string,
-    payload: ReturnType<typeof packEvent>,
-  ) {
-    events.publish(requireNamespace(ctx), topic, payload);
+    return netns.get(namespace, named).path;
   }
 
   return {
     listInterfaces(req, ctx) {
-      requireNamespace(ctx);
-      const found = links.listNetnsInterfaces(netnsPath(ctx, req.netns));
+      const namespace = requireNamespace(ctx);
+      const found = links.listNetnsInterfaces(netnsPath(namespace, req.netns));
       const chosen = req.name === ""
         ? found
         : found.filter((link) => link.name === req.name);
@@ -141,10 +133,11 @@ export function interfaceHandlers(
       });
     },
     createInterface(req, ctx) {
-      const path = netnsPath(ctx, req.netns);
+      const namespace = requireNamespace(ctx);
+      const path = netnsPath(namespace, req.netns);
       const peerNetns = req.peerNetns === ""
         ? undefined
-        : netnsPath(ctx, req.peerNetns) ?? null;
+        : netnsPath(namespace, req.peerNetns) ?? null;
       const link = links.createInterface(path, {
         name: req.name,
         kind: req.type as InterfaceKind,
@@ -156,8 +149,8 @@ export function interfaceHandlers(
         mtu: req.mtu || undefined,
         mac: req.mac || undefined,
       });
-      publish(
-        ctx,
+      events.publish(
+        namespace,
         "/interfaces/create",
         packEvent(
           InterfaceCreateSchema,
@@ -173,10 +166,11 @@ export function interfaceHandlers(
       });
     },
     updateInterface(req, ctx) {
-      const path = netnsPath(ctx, req.netns);
+      const namespace = requireNamespace(ctx);
+      const path = netnsPath(namespace, req.netns);
       const moveTo = req.moveToNetns === ""
         ? undefined
-        : netnsPath(ctx, req.moveToNetns) ?? null;
+        : netnsPath(namespace, req.moveToNetns) ?? null;
       const link = links.updateInterface(path, req.name, {
         up: req.up,
         mtu: req.mtu || undefined,
@@ -189,8 +183,8 @@ export function interfaceHandlers(
         addRoutes: req.addRoutes.map(toRouteSpec),
         delRoutes: req.delRoutes.map(toRouteSpec),
       });
-      publish(
-        ctx,
+      events.publish(
+        namespace,
         "/interfaces/update",
         packEvent(
           InterfaceUpdateSchema,
@@ -205,9 +199,10 @@ export function interfaceHandlers(
       });
     },
     deleteInterface(req, ctx) {
-      links.deleteInterface(netnsPath(ctx, req.netns), req.name);
-      publish(
-        ctx,
+      const namespace = requireNamespace(ctx);
+      links.deleteInterface(netnsPath(namespace, req.netns), req.name);
+      events.publish(
+        namespace,
         "/interfaces/delete",
         packEvent(
           InterfaceDeleteSchema,

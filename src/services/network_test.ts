@@ -784,3 +784,23 @@ Deno.test("Network.DeleteInterface deletes and publishes; netlink's error keeps 
   });
   assert.equal(events.published.length, 1);
 });
+
+Deno.test("Network interface changes without a namespace header fail before netlink is called", async () => {
+  const { links, events, client } = setup();
+  const expected = {
+    code: Code.FailedPrecondition,
+    rawMessage: "namespace is required: failed precondition",
+  };
+  await assert.rejects(client.listInterfaces({}), expected);
+  await assert.rejects(
+    client.createInterface({ name: "d0", type: "dummy" }),
+    expected,
+  );
+  await assert.rejects(
+    client.updateInterface({ name: "d0", up: true }),
+    expected,
+  );
+  await assert.rejects(client.deleteInterface({ name: "d0" }), expected);
+  assert.deepEqual(links.calls, []);
+  assert.deepEqual(events.published, []);
+});
