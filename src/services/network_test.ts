@@ -214,6 +214,31 @@ function link(name: string, extra: Partial<Interface> = {}): Interface {
   };
 }
 
+/** The options of a CreateInterface request that sets no optional field. */
+const NO_OPTIONS = {
+  peer: undefined,
+  peerNetns: undefined,
+  parent: undefined,
+  vlanId: undefined,
+  mode: undefined,
+  mtu: undefined,
+  mac: undefined,
+};
+
+/** The options of an UpdateInterface request that changes nothing. */
+const NO_CHANGE: UpdateInterfaceOptions = {
+  up: undefined,
+  mtu: undefined,
+  mac: undefined,
+  rename: undefined,
+  master: undefined,
+  moveTo: undefined,
+  addAddresses: [],
+  delAddresses: [],
+  addRoutes: [],
+  delRoutes: [],
+};
+
 /** Netlink calls recorded with the netns path they were made in. */
 function fakeLinks() {
   const calls: {
@@ -376,13 +401,13 @@ Deno.test("Network.UpdateNamespace passes the labels and the mask's paths and pu
 Deno.test("Network.DeleteNamespace goes through the attachments with force; their FailedPrecondition comes through", async () => {
   const { attachments, client } = setup("ns1");
   await client.deleteNamespace({ name: "n1", force: true });
-  attachments.cniFailure = failedPrecondition(
+  const inUse = failedPrecondition(
     'network namespace "n2" is in use by attachments a1 (stop them, detach, or force)',
   );
+  attachments.cniFailure = inUse;
   await assert.rejects(client.deleteNamespace({ name: "n2" }), {
     code: Code.FailedPrecondition,
-    rawMessage:
-      'network namespace "n2" is in use by attachments a1 (stop them, detach, or force): failed precondition',
+    rawMessage: inUse.message,
   });
   assert.deepEqual(attachments.calls, [
     "deleteNetns ns1 n1 true",
@@ -477,13 +502,13 @@ Deno.test("Network.Check and Detach pass the id; NotFound and the manager's code
   const { attachments, client } = setup("ns1");
   attachments.records.set("a1", attachmentRecord("a1"));
   await client.check({ id: "a1" });
-  attachments.cniFailure = failedPrecondition(
+  const parked = failedPrecondition(
     'attachment "a1" is parked until its container\'s next task',
   );
+  attachments.cniFailure = parked;
   await assert.rejects(client.check({ id: "a1" }), {
     code: Code.FailedPrecondition,
-    rawMessage:
-      'attachment "a1" is parked until its container\'s next task: failed precondition',
+    rawMessage: parked.message,
   });
   await client.detach({ id: "a1" });
   await assert.rejects(client.detach({ id: "a1" }), {
@@ -623,13 +648,11 @@ Deno.test("Network.CreateInterface maps the request, resolves both netns and pub
       op: "create",
       netns: "/run/netns/ns1/n1",
       options: {
+        ...NO_OPTIONS,
         name: "veth0",
         kind: "veth",
         peer: "veth1",
         peerNetns: null,
-        parent: undefined,
-        vlanId: undefined,
-        mode: undefined,
         mtu: 1400,
         mac: "02:00:00:00:00:01",
       },
@@ -638,30 +661,23 @@ Deno.test("Network.CreateInterface maps the request, resolves both netns and pub
       op: "create",
       netns: undefined,
       options: {
+        ...NO_OPTIONS,
         name: "v10",
         kind: "vlan",
-        peer: undefined,
         peerNetns: "/proc/1/ns/net",
         parent: "eth0",
         vlanId: 10,
-        mode: undefined,
-        mtu: undefined,
-        mac: undefined,
       },
     },
     {
       op: "create",
       netns: "/proc/2/ns/net",
       options: {
+        ...NO_OPTIONS,
         name: "mv0",
         kind: "macvlan",
-        peer: undefined,
-        peerNetns: undefined,
         parent: "eth0",
-        vlanId: undefined,
         mode: "bridge",
-        mtu: undefined,
-        mac: undefined,
       },
     },
   ]);
@@ -719,35 +735,13 @@ Deno.test("Network.UpdateInterface maps each change and publishes under the netn
       op: "update",
       netns: "/run/netns/ns1/n1",
       name: "lan0",
-      options: {
-        up: undefined,
-        mtu: undefined,
-        mac: undefined,
-        rename: undefined,
-        master: "br0",
-        moveTo: null,
-        addAddresses: [],
-        delAddresses: [],
-        addRoutes: [],
-        delRoutes: [],
-      },
+      options: { ...NO_CHANGE, master: "br0", moveTo: null },
     },
     {
       op: "update",
       netns: "/run/netns/ns1/n1",
       name: "lan0",
-      options: {
-        up: undefined,
-        mtu: undefined,
-        mac: undefined,
-        rename: undefined,
-        master: undefined,
-        moveTo: undefined,
-        addAddresses: [],
-        delAddresses: [],
-        addRoutes: [],
-        delRoutes: [],
-      },
+      options: NO_CHANGE,
     },
   ]);
   assert.deepEqual(
