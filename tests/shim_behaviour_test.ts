@@ -38,7 +38,7 @@ import {
 } from "./_containers.ts";
 import { collect, run, type TestDaemon } from "./_harness.ts";
 import { apiClient } from "./_client.ts";
-import { Client } from "../src/client/mod.ts";
+import { Client, ClientError, Code } from "../src/client/mod.ts";
 
 /** Runs `fn` on each of `items`, `width` at a time. */
 async function eachWide<T>(
@@ -371,6 +371,32 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
     );
     const both = exec.stdout + exec.stderr;
     assert.equal(both.split("no such file").length - 1, 1, both);
+    // A start runc refuses: with its exec FIFO gone, runc takes the created
+    // container for a running one. containerd 1.6 answers the same way.
+    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+    const made = await daemon.ctr([
+      "containers",
+      "create",
+      IMAGE,
+      "nostart",
+      "true",
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const tasks = new Client({ address: daemon.address, namespace })
+      .service(Tasks);
+    await tasks.create({ containerId: "nostart" });
+    await Deno.remove(
+      join(daemon.state, "runc", namespace, "nostart", "exec.fifo"),
+    );
+    await assert.rejects(tasks.start({ containerId: "nostart" }), (err) => {
+      assert.ok(err instanceof ClientError, String(err));
+      assert.equal(err.code, Code.Unknown);
+      assert.equal(
+        err.message,
+        "OCI runtime start failed: cannot start an already running container: unknown",
+      );
+      return true;
+    });
   });
 });
 

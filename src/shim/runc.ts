@@ -121,7 +121,16 @@ export class Runc {
 
   /** Runs `runc ARGS`, returning its stdout; a failure becomes an error. */
   async run(args: string[]): Promise<string> {
-    const out = await spawnCommand(
+    const out = await this.#output(args);
+    if (!out.success) {
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      throw this.#error(args[0], stderr || await this.lastError());
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  #output(args: string[]): Promise<Deno.CommandOutput> {
+    return spawnCommand(
       new Deno.Command(this.binary, {
         args: [...this.#global(), ...args],
         stdin: "null",
@@ -129,11 +138,6 @@ export class Runc {
         stderr: "piped",
       }),
     ).output();
-    if (!out.success) {
-      const stderr = new TextDecoder().decode(out.stderr).trim();
-      throw this.#error(args[0], stderr || await this.lastError());
-    }
-    return new TextDecoder().decode(out.stdout);
   }
 
   /**
@@ -211,14 +215,11 @@ export class Runc {
       }),
     ).output();
     if (code !== 0) {
-      // Worded as containerd's shim words it; the code is Unknown there.
-      const reason = await this.lastError() ||
-        (code === 127
+      throw await this.#runtimeFailure(
+        command,
+        code === 127
           ? `fork/exec ${this.binary}: no such file or directory`
-          : `${this.binary} ${command} exited with status ${code}`);
-      throw new BerthError(
-        Code.Unknown,
-        `OCI runtime ${command} failed: ${reason}`,
+          : `${this.binary} ${command} exited with status ${code}`,
       );
     }
     return parseInt((await Deno.readTextFile(pidFile)).trim(), 10);
@@ -226,7 +227,30 @@ export class Runc {
 
   /** `runc start ID`. */
   async start(id: string): Promise<void> {
-    await this.run(["start", id]);
+    const out = await this.#output(["start", id]);
+    if (!out.success) {
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      throw await this.#runtimeFailure(
+        "start",
+        stderr || `${this.binary} start exited with status ${out.code}`,
+      );
+    }
+  }
+
+  /**
+   * A failed create, exec or start as containerd's shim words it (`OCI
+   * runtime start failed: REASON`, code Unknown): the reason is runc's last
+   * logged error, else `otherwise`.
+   */
+  async #runtimeFailure(
+    command: string,
+    otherwise: string,
+  ): Promise<BerthError> {
+    const reason = await this.lastError() || otherwise;
+    return new BerthError(
+      Code.Unknown,
+      `OCI runtime ${command} failed: ${reason}`,
+    );
   }
 
   /** `runc state ID`. */
