@@ -21,7 +21,7 @@ import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import { realtimeNanos } from "../src/sys/clock.ts";
 import { Namespaces } from "../src/gen/containerd/services/namespaces/v1/namespace_pb.ts";
-import { apiClient } from "./_client.ts";
+import { noNamespaceClient } from "./_client.ts";
 import { Client } from "../src/client/mod.ts";
 import { BUSYBOX, readShimPid, withBusybox } from "./_containers.ts";
 import {
@@ -113,7 +113,7 @@ Deno.test("namespaces come into being on use, as in containerd", async () => {
   await using containerd = await startContainerd();
   const seen: unknown[] = [];
   for (const daemon of containerd ? [berth, containerd] : [berth]) {
-    const namespaces = apiClient(Namespaces, { address: daemon.address });
+    const namespaces = noNamespaceClient(Namespaces, daemon.address);
     // The Go client reads a namespace's `containerd.io/defaults/*` labels
     // when it connects: a namespace never used has none, and no error.
     const got = await namespaces.get({ name: "never-seen" });

@@ -19,7 +19,7 @@ import {
   startDaemon,
   type TestDaemon,
 } from "./_harness.ts";
-import { apiClient } from "./_client.ts";
+import { noNamespaceClient } from "./_client.ts";
 import { Client, ClientError, Code, toClientError } from "../src/client/mod.ts";
 
 const MB = 1 << 20;
@@ -602,7 +602,7 @@ Deno.test("bad content input is refused and changes nothing", async () => {
   const active = (await berth.ctr(["content", "active"])).stdout;
   assert.match(active, /^bad-ref\s+4\.096kB\s/m);
   // Missing namespace header.
-  const anonymous = apiClient(Content, { address: berth.address });
+  const anonymous = noNamespaceClient(Content, berth.address);
   await expectCode(
     () => anonymous.info({ digest: digestOf(data) }),
     9,

@@ -15,10 +15,6 @@ import {
   writeSync,
 } from "node:fs";
 import {
-  type Envelope,
-  Events,
-} from "../src/gen/containerd/services/events/v1/events_pb.ts";
-import {
   TaskExecStartedSchema,
   TaskExitSchema,
   TaskStartSchema,
@@ -37,8 +33,12 @@ import {
   withBusybox,
 } from "./_containers.ts";
 import { collect, run, type TestDaemon } from "./_harness.ts";
-import { apiClient } from "./_client.ts";
-import { Client, ClientError, Code } from "../src/client/mod.ts";
+import {
+  Client,
+  ClientError,
+  Code,
+  type EventEnvelope,
+} from "../src/client/mod.ts";
 
 /** Runs `fn` on each of `items`, `width` at a time. */
 async function eachWide<T>(
@@ -57,11 +57,9 @@ async function eachWide<T>(
 /** Subscribes to `/tasks/*` events of the default namespace through the API. */
 function subscribeTasks(daemon: TestDaemon) {
   const abort = new AbortController();
-  const events: Envelope[] = [];
-  const stream = apiClient(Events, { address: daemon.address }).subscribe(
-    { filters: ['namespace=="default",topic~="^/tasks/"'] },
-    { signal: abort.signal },
-  );
+  const events: EventEnvelope[] = [];
+  const stream = new Client({ address: daemon.address, signal: abort.signal })
+    .subscribe(['namespace=="default",topic~="^/tasks/"']);
   const iterator = stream[Symbol.asyncIterator]();
   const reading = (async () => {
     for (;;) {
@@ -115,7 +113,7 @@ Deno.test("/tasks/exit is published after the process's start, however fast it e
     });
     // Every exit has been published once each process's Wait answered;
     // the last exec's exit is the last one to arrive.
-    const exitOf = (e: Envelope) =>
+    const exitOf = (e: EventEnvelope) =>
       e.topic === "/tasks/exit" && e.event
         ? fromBinary(TaskExitSchema, e.event.value)
         : undefined;
@@ -560,10 +558,10 @@ Deno.test("stdin does not end at writers that come and go before the client's da
       const r = await run("mkfifo", [fifo]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const tasks = apiClient(Tasks, {
+    const tasks = new Client({
       address: daemon.address,
       namespace: "default",
-    });
+    }).service(Tasks);
     await tasks.create({ containerId: "in", stdin, stdout });
     const output = collect((await Deno.open(stdout, { read: true })).readable);
     const waited = tasks.wait({ containerId: "in" });

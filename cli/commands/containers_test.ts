@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { Containers } from "../../src/gen/containerd/services/containers/v1/containers_pb.ts";
-import { apiClient } from "../../tests/_client.ts";
+import { Client } from "../../src/client/mod.ts";
 import { normalizeCtr, startDaemon } from "../../tests/_harness.ts";
 import { buildImage } from "../../tests/fixtures/images.ts";
 import { pushLayout, startRegistry } from "../../tests/fixtures/registry.ts";
@@ -23,27 +23,26 @@ Deno.test("containers ls, info, label and rm print like ctr", async () => {
   }
   // A record with what ctr's create never writes: no labels, no image, no
   // snapshot, runtime options with a value, extensions, an opaque spec.
-  await apiClient(Containers, { address: daemon.address, namespace: "default" })
-    .create({
-      container: {
-        id: "bare",
-        runtime: {
-          name: "io.containerd.runc.v2",
-          options: create(AnySchema, {
-            typeUrl: "x.Options",
-            value: bytes("o"),
-          }),
-        },
-        spec: create(AnySchema, {
-          typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Spec",
-          value: bytes('{"ociVersion":"1.0.2","hostname":"<a&b>"}'),
+  await new Client({ address: daemon.address }).service(Containers).create({
+    container: {
+      id: "bare",
+      runtime: {
+        name: "io.containerd.runc.v2",
+        options: create(AnySchema, {
+          typeUrl: "x.Options",
+          value: bytes("o"),
         }),
-        extensions: {
-          b: create(AnySchema, { typeUrl: "x.B", value: bytes("b") }),
-          a: create(AnySchema, { typeUrl: "x.A" }),
-        },
       },
-    });
+      spec: create(AnySchema, {
+        typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Spec",
+        value: bytes('{"ociVersion":"1.0.2","hostname":"<a&b>"}'),
+      }),
+      extensions: {
+        b: create(AnySchema, { typeUrl: "x.B", value: bytes("b") }),
+        a: create(AnySchema, { typeUrl: "x.A" }),
+      },
+    },
+  });
 
   const same = async (args: string[], normalize = false) => {
     const ours = await daemon.berth(args);
