@@ -228,8 +228,14 @@ Deno.test("init's exit kills the rest of a container that shares the host's PIDs
   });
 });
 
-Deno.test("the shim moves itself into the runc options' shim_cgroup", async () => {
-  const name = `berth-shimcg-${crypto.randomUUID().slice(0, 8)}`;
+/**
+ * Makes cgroups `names` in every v1 hierarchy for `fn`, and removes them
+ * after it.
+ */
+async function withCgroups(
+  names: string[],
+  fn: () => Promise<void>,
+): Promise<void> {
   const hierarchies: string[] = [];
   for await (const entry of Deno.readDir("/sys/fs/cgroup")) {
     if (entry.isDirectory && entry.name !== "unified") {
@@ -238,48 +244,85 @@ Deno.test("the shim moves itself into the runc options' shim_cgroup", async () =
   }
   try {
     for (const h of hierarchies) {
-      await Deno.mkdir(join(h, name));
-      // A new cpuset cgroup has no CPUs or memory nodes until given some.
-      for (const file of ["cpuset.cpus", "cpuset.mems"]) {
-        const parent = await Deno.readTextFile(join(h, file)).catch(() => "");
-        if (parent) await Deno.writeTextFile(join(h, name, file), parent);
+      for (const name of names) {
+        await Deno.mkdir(join(h, name));
+        // A new cpuset cgroup has no CPUs or memory nodes until given some.
+        for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+          const parent = await Deno.readTextFile(join(h, file)).catch(() => "");
+          if (parent) await Deno.writeTextFile(join(h, name, file), parent);
+        }
       }
     }
-    await withBusybox(async (daemon) => {
-      const created = await daemon.ctr([
-        "containers",
-        "create",
-        IMAGE,
-        "cg",
-        "sleep",
-        "600",
-      ]);
-      assert.equal(created.code, 0, created.stderr);
-      const tasks = new Client({
-        address: daemon.address,
-        namespace: "default",
-      }).service(Tasks);
-      await tasks.create({
-        containerId: "cg",
-        options: anyPack(
-          OptionsSchema,
-          create(OptionsSchema, { shimCgroup: `/${name}` }),
-        ),
-      });
-      const shimPid = await readShimPid(daemon, "default", "cg");
-      assert.ok(shimPid);
-      const cgroups = await Deno.readTextFile(`/proc/${shimPid}/cgroup`);
-      for (const line of cgroups.trim().split("\n")) {
-        const [, controllers, path] = line.split(":");
-        if (!controllers) continue; // the hybrid host's v2 line
-        assert.equal(path, `/${name}`, `${controllers}: ${cgroups}`);
-      }
-    });
+    await fn();
   } finally {
     for (const h of hierarchies) {
-      await Deno.remove(join(h, name)).catch(() => {});
+      for (const name of names) {
+        await Deno.remove(join(h, name)).catch(() => {});
+      }
     }
   }
+}
+
+/** Asserts that process `pid` is in cgroup `path` in every v1 hierarchy. */
+async function assertInCgroup(pid: number, path: string): Promise<void> {
+  const cgroups = await Deno.readTextFile(`/proc/${pid}/cgroup`);
+  for (const line of cgroups.trim().split("\n")) {
+    const [, controllers, at] = line.split(":");
+    if (!controllers) continue; // the hybrid host's v2 line
+    assert.equal(at, path, `${pid} ${controllers}: ${cgroups}`);
+  }
+}
+
+Deno.test("the shim joins the runc options' shim_cgroup when it starts: another shim_cgroup gets another shim, except in a named group", async () => {
+  const [a, b] = ["a", "b"].map((x) =>
+    `berth-shimcg-${x}-${crypto.randomUUID().slice(0, 8)}`
+  );
+  await withCgroups([a, b], async () => {
+    await withBusybox(async (daemon) => {
+      // ctr's namespace, so that its cgroups /NAMESPACE/ID are its own.
+      const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+      const tasks = new Client({ address: daemon.address, namespace })
+        .service(Tasks);
+      /** Creates task `id` asking for shim cgroup `cgroup`; its shim's pid. */
+      const createIn = async (id: string, cgroup: string, label?: string) => {
+        const made = await daemon.ctr([
+          "containers",
+          "create",
+          ...(label ? ["--label", label] : []),
+          IMAGE,
+          id,
+          "sleep",
+          "600",
+        ]);
+        assert.equal(made.code, 0, made.stderr);
+        await tasks.create({
+          containerId: id,
+          options: anyPack(
+            OptionsSchema,
+            create(OptionsSchema, { shimCgroup: `/${cgroup}` }),
+          ),
+        });
+        const pid = await readShimPid(daemon, namespace, id);
+        assert.ok(pid);
+        return pid;
+      };
+      // Grouped by namespace (berth's default): a shim per shim cgroup.
+      const inA = await createIn("cg-a", a);
+      const inB = await createIn("cg-b", b);
+      const inA2 = await createIn("cg-a2", a);
+      assert.notEqual(inB, inA);
+      assert.equal(inA2, inA);
+      await assertInCgroup(inA, `/${a}`);
+      await assertInCgroup(inB, `/${b}`);
+      // A named group has one shim, which stays where its first container
+      // put it, as containerd's does.
+      const group = "io.containerd.runc.v2.group=shimcg";
+      const first = await createIn("grp-1", b, group);
+      const second = await createIn("grp-2", a, group);
+      assert.equal(second, first);
+      await assertInCgroup(first, `/${b}`);
+    });
+  });
 });
 
 Deno.test("io.containerd.runtime.v1.linux runs with its RuncOptions' runtime and root", async () => {

@@ -243,11 +243,15 @@ export class TaskManager {
     await writeBundle(bundle, options.spec.value, options.runtime);
     let shim: Shim | undefined;
     try {
+      const runc = runcOptions(runtime, [
+        options.runtimeOptions,
+        options.options,
+      ]);
       shim = await this.#shims.acquire({
         shim: runtime.shim,
         runtime: options.runtime,
         bundle,
-        group: shimGroup(runtime, options),
+        group: shimGroup(runtime, options, runc.shimCgroup),
         maxTasks: runtime.shimMaxTasks,
         lingerMs: runtime.shimLingerMs,
       });
@@ -263,10 +267,10 @@ export class TaskManager {
         stdout: options.stdout,
         stderr: options.stderr,
         terminal: options.terminal,
-        options: runcOptions(runtime, [
-          options.runtimeOptions,
-          options.options,
-        ]),
+        options: {
+          typeUrl: OptionsSchema.typeName,
+          value: toBinary(OptionsSchema, runc),
+        },
       });
       this.#tasks.set(key, {
         bundle,
@@ -528,15 +532,23 @@ export class TaskManager {
  * The group whose shim runs the container: the one it names (by label,
  * or by annotation as containerd's runc shim reads it), else its
  * namespace's when the runtime groups by namespace, else none.
+ *
+ * A shim joins its `shim_cgroup` when it starts, so a named group's shim
+ * stays where its first container put it, as containerd's does. Grouping
+ * by namespace is berth's own (containerd starts a shim per container,
+ * each in its own `shim_cgroup`): there containers that ask for different
+ * shim cgroups get different shims.
  */
 function shimGroup(
   runtime: Runtime,
   options: CreateTaskOptions,
+  shimCgroup: string,
 ): string | undefined {
   const named = options.labels?.[GROUP_LABEL] ??
     specAnnotation(options.spec.value, GROUP_LABEL, SANDBOX_ANNOTATION);
   if (named) return `group:${named}`;
-  return runtime.shimGroup === "namespace" ? "namespace" : undefined;
+  if (runtime.shimGroup !== "namespace") return undefined;
+  return shimCgroup ? `namespace:${shimCgroup}` : "namespace";
 }
 
 /** The first of `names` the spec's annotations hold. */
@@ -616,8 +628,5 @@ function runcOptions(
   }
   options.binaryName ||= runtime.runcBinary;
   options.root ||= runtime.runcRoot;
-  return {
-    typeUrl: OptionsSchema.typeName,
-    value: toBinary(OptionsSchema, options),
-  };
+  return options;
 }

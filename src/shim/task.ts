@@ -135,6 +135,12 @@ export class TaskService {
   readonly #creating = new Set<string>();
   /** Whether any Create has succeeded. */
   #served = false;
+  /**
+   * Whether the shim's cgroup is settled: by its first Create, whose runc
+   * options' `shim_cgroup` it joins, as containerd's shim does when it
+   * starts. Later containers of its group do not move it.
+   */
+  #cgroupSettled = false;
 
   /** Creates the service; nothing runs until Create. */
   constructor(options: TaskServiceOptions) {
@@ -301,7 +307,15 @@ export class TaskService {
       // Which process supervises this container, for whoever cleans up.
       Deno.writeTextFile(join(bundle, SHIM_PID_FILE), `${Deno.pid}\n`),
     ]);
-    if (opts?.shimCgroup) await joinCgroup(opts.shimCgroup);
+    if (!this.#cgroupSettled) {
+      this.#cgroupSettled = true;
+      try {
+        if (opts?.shimCgroup) await joinCgroup(opts.shimCgroup);
+      } catch (err) {
+        this.#cgroupSettled = false; // the next Create tries its own
+        throw err;
+      }
+    }
     const rootfs = join(bundle, "rootfs");
     let rootfsMounted = false;
     const stdio = {
