@@ -59,7 +59,8 @@ async function diffCommand(
       ref: opts.ref,
       labels,
     }, leased)).diff!;
-  // Temporary views are removed whatever happens, errors ignored.
+  // Temporary views are removed whatever happens, errors ignored (as ctr:
+  // what is left goes with the lease).
   const views: { key: string; leased: boolean }[] = [];
   const view = async (key: string, parent: string, inLease: boolean) => {
     const { mounts } = await snapshots.view(
@@ -71,15 +72,10 @@ async function diffCommand(
   };
   const removeViews = async () => {
     for (const v of views.splice(0).reverse()) {
-      // A removal racing the daemon's own clean-up is retried briefly.
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const removed = await snapshots.remove(
-          { snapshotter, key: v.key },
-          v.leased ? leased : { signal },
-        ).then(() => true, () => false);
-        if (removed) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await snapshots.remove(
+        { snapshotter, key: v.key },
+        v.leased ? leased : { signal },
+      ).catch(() => {});
     }
   };
   /** An active snapshot's mounts, or a view's of a committed one. */
