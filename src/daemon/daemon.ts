@@ -68,6 +68,7 @@ import { REVISION, VERSION } from "../version.ts";
 import { type Config, DEFAULT_RUNTIME } from "./config.ts";
 import { GrpcServer } from "./grpc.ts";
 import { listen, type Listener } from "./listener.ts";
+import { idleTrim } from "./_idle_trim.ts";
 
 /** Where the metadata database lives under the root. */
 export const METADATA_DIR = "io.containerd.metadata.v1.sqlite";
@@ -519,13 +520,19 @@ export async function startDaemon(
     await gc.started;
     // Before serving: nobody sees an attachment a crash left half-made.
     cleanups.push(await network.reconcile(networkLog));
+    const idle = idleTrim({ logger });
+    cleanups.push(() => idle.cancel());
     const listener: Listener = await listen({
       path: config.grpc.address,
       streams: (stream, headers) => {
+        idle.touch();
         if (GrpcServer.accepts(headers)) grpc.handle(stream, headers);
         else refuseStream(stream);
       },
-      requests: connect,
+      requests: (request, response) => {
+        idle.touch();
+        connect(request, response);
+      },
       uid: config.grpc.uid,
       gid: config.grpc.gid,
     });

@@ -11,3 +11,4 @@ export * from "./statx.ts";
 export * from "./netns.ts";
 export * from "./netlink_socket.ts";
 export * from "./clock.ts";
+export * from "./malloc.ts";

@@ -17,3 +17,4 @@ export * from "./platform.ts";
 export * from "./utf8_order.ts";
 export * from "./time.ts";
 export * from "./crash_point.ts";
+export * from "./idle.ts";
