@@ -31,6 +31,7 @@ export * from "./core.ts";
 export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./transport.ts";
+export * from "./h2_transport.ts";
 export * from "./content.ts";
 export * from "./snapshots.ts";
 export * from "./leases.ts";
