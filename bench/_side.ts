@@ -1,11 +1,17 @@
 /**
  * One daemon as the real `ctr` drives it in the benchmarks: busybox
- * imported into the bench namespace, containers run, listed and removed,
- * its shims found, and what `/proc` says of its processes.
+ * imported into the bench namespace, containers run and removed, its shims
+ * found, and what `/proc` says of its processes. What is measured goes
+ * through `ctr`; the bookkeeping around it (which tasks run, removing what
+ * is left) goes through berth's client library, which spawns no process.
  *
  * @module
  */
 import { join } from "node:path";
+import { CoreClient, isNotFound } from "../src/client/mod.ts";
+import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
+import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
+import { Status } from "../src/gen/containerd/types/task/task_pb.ts";
 import { type CommandResult, run as command } from "../tests/_harness.ts";
 import type { BenchDaemon } from "./_daemons.ts";
 
@@ -18,10 +24,16 @@ export const NAMESPACE = "bench";
 export class Side {
   readonly daemon: BenchDaemon;
   readonly fifos: string;
+  /** The client library on this daemon, in the bench namespace. */
+  readonly client: CoreClient;
 
   constructor(daemon: BenchDaemon, fifos: string) {
     this.daemon = daemon;
     this.fifos = fifos;
+    this.client = new CoreClient({
+      address: daemon.address,
+      namespace: NAMESPACE,
+    });
   }
 
   get name(): string {
@@ -76,21 +88,39 @@ export class Side {
 
   /** Removes whatever containers are left, ignoring failures. */
   async removeAll(): Promise<void> {
-    const ids = (await this.ctr(["containers", "ls", "-q"])).stdout
-      .split("\n").filter(Boolean);
-    await Promise.all(ids.map(async (id) => {
-      await this.ctr(["tasks", "rm", "-f", id]);
-      await this.ctr(["containers", "rm", id]);
-    }));
+    try {
+      const { containers } = await this.client.service(Containers).list({});
+      await Promise.all(
+        containers.map(({ id }) => this.#forceRemove(id).catch(() => {})),
+      );
+    } catch {
+      // The daemon does not answer: nothing to remove through it.
+    }
   }
 
-  /** Ids of the tasks `ctr tasks ls` lists as RUNNING. */
+  /** Kills container `id`'s task (if any), deletes it, then the container. */
+  async #forceRemove(id: string): Promise<void> {
+    const container = await this.client.loadContainer(id);
+    const task = await container.task().catch((err) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (task) {
+      const exited = task.wait();
+      // It may have exited already; the wait says when it has.
+      await task.kill(9, { all: true }).catch(() => {});
+      await exited;
+      await task.delete();
+    }
+    await container.delete();
+  }
+
+  /** Ids of the tasks that run. */
   async running(): Promise<Set<string>> {
-    const listed = await this.must(["tasks", "ls"]);
+    const { tasks } = await this.client.service(Tasks).list({});
     return new Set(
-      listed.stdout.split("\n").slice(1)
-        .filter((line) => /\sRUNNING\s*$/.test(line))
-        .map((line) => line.split(/\s+/)[0]),
+      tasks.filter((task) => task.status === Status.RUNNING)
+        .map((task) => task.id),
     );
   }
 

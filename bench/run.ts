@@ -20,6 +20,7 @@
  * @module
  */
 import { join } from "node:path";
+import { Containers } from "../src/gen/containerd/services/containers/v1/containers_pb.ts";
 import { type CommandResult, run as command } from "../tests/_harness.ts";
 import { buildImage, saveOciArchive } from "../tests/fixtures/images.ts";
 import {
@@ -203,8 +204,11 @@ async function scale(side: Side, rows: Rows, run: number, log: Log) {
   const cleanupSeconds =
     await timed(() => Promise.all(ids.map((id) => side.remove(id)))) / 1000;
   record(rows.cleanup, side.name, cleanupSeconds);
-  const left = (await side.must(["containers", "ls", "-q"])).stdout.trim();
-  if (left) throw new Error(`${side.name}: left after removal: ${left}`);
+  const { containers } = await side.client.service(Containers).list({});
+  if (containers.length) {
+    const left = containers.map((c) => c.id).join(" ");
+    throw new Error(`${side.name}: left after removal: ${left}`);
+  }
   log(
     `run: ${side.name} run ${run + 1}: ${CONTAINERS} running in ${
       startSeconds.toFixed(1)
