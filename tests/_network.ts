@@ -45,7 +45,10 @@ export function freePort(): number {
   return port;
 }
 
-/** Calls a Network RPC with Connect/JSON; the parsed answer. */
+/**
+ * Calls a Network RPC with Connect/JSON (curl); the parsed answer. For the
+ * tests of that protocol path: other calls go through the client library.
+ */
 export async function callNetwork(
   daemon: TestDaemon,
   method: string,

@@ -4,10 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Client, ClientError, Code } from "../src/client/mod.ts";
+import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { run, type TestDaemon } from "./_harness.ts";
 import { BUSYBOX, fifoDir } from "./_containers.ts";
 import {
-  callNetwork,
   freePort,
   networkLeftovers,
   removeContainer,
@@ -41,6 +42,16 @@ function bridgeChain(bridge: string, subnet: string, dataDir: string) {
     },
     { type: "portmap", capabilities: { portMappings: true } },
   ];
+}
+
+/** `call` fails with the library's typed error of `code`, worded as `message`. */
+async function refused(call: Promise<unknown>, code: Code, message: RegExp) {
+  await assert.rejects(call, (error) => {
+    assert.ok(error instanceof ClientError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, message);
+    return true;
+  });
 }
 
 async function nothingOf(daemon: TestDaemon, net: TestNetwork, id: string) {
@@ -106,41 +117,33 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
 
       // A broken conflist: the network is unknown, and the error says why.
       await daemon.berth(["netns", "create", "probe"]);
-      const broken = await callNetwork(daemon, "Attach", {
-        network: "broken",
-        netns: "probe",
-      });
-      assert.equal(broken.code, "not_found");
-      assert.match(
-        broken.message!,
+      const network = new Client({ address: daemon.address }).service(Network);
+      await refused(
+        network.attach({ network: "broken", netns: "probe" }),
+        Code.NotFound,
         /network "broken" not found in .*\(invalid files: .*30-broken\.conflist: /,
       );
 
       // An unknown network.
-      const unknown = await callNetwork(daemon, "Attach", {
-        network: "nope",
-        netns: "probe",
-      });
-      assert.equal(unknown.code, "not_found");
-      assert.match(unknown.message!, /network "nope" not found/);
+      await refused(
+        network.attach({ network: "nope", netns: "probe" }),
+        Code.NotFound,
+        /network "nope" not found/,
+      );
 
       // An interface name over 15 bytes.
-      const long = await callNetwork(daemon, "Attach", {
-        netns: "probe",
-        interface: "a-very-long-ifname",
-      });
-      assert.equal(long.code, "invalid_argument");
-      assert.match(
-        long.message!,
+      await refused(
+        network.attach({ netns: "probe", interface: "a-very-long-ifname" }),
+        Code.InvalidArgument,
         /interface name "a-very-long-ifname" must be 1 to 15 bytes/,
       );
 
       // A netns name with '/'.
-      const slash = await callNetwork(daemon, "CreateNamespace", {
-        namespace: { name: "a/b" },
-      });
-      assert.equal(slash.code, "invalid_argument");
-      assert.match(slash.message!, /network namespace name "a\/b"/);
+      await refused(
+        network.createNamespace({ namespace: { name: "a/b" } }),
+        Code.InvalidArgument,
+        /network namespace name "a\/b"/,
+      );
       assert.deepEqual(
         (await daemon.berth(["netns", "ls", "-q"])).stdout,
         "probe\n",

@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Client } from "../src/client/mod.ts";
+import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { berthCtrArgs, collect, run, type TestDaemon } from "./_harness.ts";
 import { BUSYBOX, fifoDir } from "./_containers.ts";
 import {
@@ -156,8 +158,9 @@ Deno.test("a daemon SIGKILLed while attached containers run: after restart, orph
     assert.equal(other.code, 0, other.stderr);
     // A client that died between making a container's netns and the
     // container leaves an owner that never comes.
-    const ghost = await callNetwork(daemon, "Attach", { containerId: "ghost" });
-    assert.equal(ghost.code, undefined, ghost.message);
+    await new Client({ address: daemon.address }).service(Network).attach({
+      containerId: "ghost",
+    });
     // A netns gone behind the daemon's back (as a reboot empties it).
     const lost = await daemon.berth(["netns", "create", "lost"]);
     assert.equal(lost.code, 0, lost.stderr);
@@ -246,6 +249,7 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
       /^shared$/m,
     );
 
+    // Over Connect/JSON on purpose: this test covers that protocol path.
     const listed = await callNetwork(daemon, "ListNamespaces", {
       filters: ["labels.team==a"],
     }) as { namespaces: { name: string; path: string; status: string }[] };
