@@ -6,6 +6,10 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { CoreClient } from "../src/client/core.ts";
+import { NamespaceUpdateSchema } from "../src/gen/containerd/events/namespace_pb.ts";
+import { Events } from "../src/gen/containerd/services/events/v1/events_pb.ts";
 import { unmountRecursive } from "../src/mount/mod.ts";
 import { networkConfig } from "./_network_config.ts";
 
@@ -453,9 +457,14 @@ export interface EventWatch extends Collector, AsyncDisposable {
   topics(prefix: string): string[];
 }
 
+/** The topic of the event that tells a watch it is subscribed. */
+const WATCH_PROBE_TOPIC = "/berth-test/subscribed";
+
 /**
  * Starts `ctr events` against the daemon at `address` and waits until it is
- * subscribed; disposing stops it.
+ * subscribed; disposing stops it. ctr prints nothing when it has
+ * subscribed, so an event is published (through the client library) until
+ * ctr prints it.
  */
 export async function watchEvents(address: string): Promise<EventWatch> {
   const child = new Deno.Command("ctr", {
@@ -464,8 +473,32 @@ export async function watchEvents(address: string): Promise<EventWatch> {
     stderr: "null",
   }).spawn();
   const out = collect(child.stdout);
-  // ctr prints nothing when subscribed: give it a moment to be.
-  await new Promise((r) => setTimeout(r, 300));
+  const events = new CoreClient({ address }).service(Events);
+  const probe = {
+    topic: WATCH_PROBE_TOPIC,
+    event: {
+      typeUrl: "containerd.events.NamespaceUpdate",
+      value: toBinary(
+        NamespaceUpdateSchema,
+        create(NamespaceUpdateSchema, { name: "probe" }),
+      ),
+    },
+  };
+  const printed = new RegExp(` ${WATCH_PROBE_TOPIC} `);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    await events.publish(probe);
+    try {
+      await out.waitFor(printed, 200);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        child.kill("SIGTERM");
+        await child.status;
+        throw err;
+      }
+    }
+  }
   return {
     get text() {
       return out.text;
