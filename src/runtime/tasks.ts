@@ -240,7 +240,7 @@ export class TaskManager {
     }
     const runtime = this.#runtime(options.runtime);
     const bundle = bundleOf(this.#options.state, namespace, id);
-    await writeBundle(bundle, options.spec.value, options.runtime);
+    writeBundle(bundle, options.spec.value, options.runtime);
     let shim: Shim | undefined;
     try {
       const runc = runcOptions(runtime, [
@@ -255,7 +255,7 @@ export class TaskManager {
         maxTasks: runtime.shimMaxTasks,
         lingerMs: runtime.shimLingerMs,
       });
-      await writeShimAddress(bundle, {
+      writeShimAddress(bundle, {
         socket: shim.address,
         group: shim.group,
       });
@@ -289,7 +289,8 @@ export class TaskManager {
 
   /** Starts the task's init process (or exec `execId`); returns its pid. */
   async start(namespace: string, id: string, execId = ""): Promise<number> {
-    return (await this.#api(namespace, id).start({ id, execId })).pid;
+    const pid = (await this.#api(namespace, id).start({ id, execId })).pid;
+    return pid;
   }
 
   /** Waits for the process to exit; its status and time. */

@@ -12,17 +12,15 @@ import { formatRfc3339Nano, parseRfc3339Nano } from "../types/time.ts";
 export const EXIT_FILE = "exit";
 
 /** Writes `exit` to `BUNDLE/exit` as JSON (`{"status":N,"exitedAt":ISO}`). */
-export async function writeExitFile(
-  bundle: string,
-  exit: ExitStatus,
-): Promise<void> {
+export function writeExitFile(bundle: string, exit: ExitStatus): void {
   const path = join(bundle, EXIT_FILE);
   const body = JSON.stringify({
     status: exit.status,
     exitedAt: formatRfc3339Nano(exit.exitedAt),
   });
-  await Deno.writeTextFile(`${path}.tmp`, body + "\n");
-  await Deno.rename(`${path}.tmp`, path);
+  // Small, on the state tmpfs: written at once, on the exit's path.
+  Deno.writeTextFileSync(`${path}.tmp`, body + "\n");
+  Deno.renameSync(`${path}.tmp`, path);
 }
 
 /** Reads `BUNDLE/exit`, or null when there is none (or it is unreadable). */

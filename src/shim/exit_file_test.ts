@@ -8,7 +8,7 @@ Deno.test("exit file: round trip, and null when absent", async () => {
     assert.equal(await readExitFile(dir), null);
     // Nanoseconds survive the round trip.
     const exitedAt = dateFromNanos(1704164645678901234n);
-    await writeExitFile(dir, { status: 137, exitedAt });
+    writeExitFile(dir, { status: 137, exitedAt });
     const read = await readExitFile(dir);
     assert.equal(read?.status, 137);
     assert.equal(nanosOf(read!.exitedAt), 1704164645678901234n);

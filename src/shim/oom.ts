@@ -28,15 +28,20 @@ export class OomWatcher {
    * Starts watching the memory cgroup of process `pid`; undefined when it
    * has none the shim can read (it has exited, or no memory controller).
    */
-  static async start(
+  static start(
     pid: number,
     onOom: () => void,
     intervalMs: number = OOM_POLL_MS,
-  ): Promise<OomWatcher | undefined> {
-    const file = await counterFile(pid);
+  ): OomWatcher | undefined {
+    const file = counterFile(pid);
     if (!file) return undefined;
     const watcher = new OomWatcher(file, onOom);
-    watcher.#seen = await watcher.#read();
+    try {
+      // Read at once, on the task's create path; the polls run async.
+      watcher.#seen = parseCount(Deno.readTextFileSync(file));
+    } catch {
+      // unreadable now: counted from 0
+    }
     const timer = setInterval(() => watcher.check(), intervalMs);
     Deno.unrefTimer(timer);
     watcher.#timer = timer;
@@ -59,19 +64,23 @@ export class OomWatcher {
 
   async #read(): Promise<number> {
     try {
-      const text = await Deno.readTextFile(this.#file);
-      return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+      return parseCount(await Deno.readTextFile(this.#file));
     } catch {
       return this.#seen;
     }
   }
 }
 
+/** The `oom_kill` count of a counter file's text. */
+function parseCount(text: string): number {
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
 /** The file holding `pid`'s memory cgroup's `oom_kill` counter. */
-async function counterFile(pid: number): Promise<string | undefined> {
+function counterFile(pid: number): string | undefined {
   let text;
   try {
-    text = await Deno.readTextFile(`/proc/${pid}/cgroup`);
+    text = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
   } catch {
     return undefined;
   }
@@ -86,7 +95,7 @@ async function counterFile(pid: number): Promise<string | undefined> {
     );
   for (const file of candidates) {
     try {
-      await Deno.stat(file);
+      Deno.statSync(file);
       return file;
     } catch {
       // not there

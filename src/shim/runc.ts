@@ -22,18 +22,6 @@ export interface RuncOptions {
   log: string;
 }
 
-/** `runc state` output, the fields the shim reads. */
-export interface RuncState {
-  /** Container id. */
-  id: string;
-  /** Init process pid. */
-  pid: number;
-  /** `created`, `running`, `pausing`, `paused` or `stopped`. */
-  status: string;
-  /** Bundle directory. */
-  bundle: string;
-}
-
 /** `runc events --stats` data: the parts berth reports. */
 export interface RuncStats {
   /** CPU time in nanoseconds and throttling. */
@@ -222,7 +210,7 @@ export class Runc {
           : `${this.binary} ${command} exited with status ${code}`,
       );
     }
-    return parseInt((await Deno.readTextFile(pidFile)).trim(), 10);
+    return parseInt(Deno.readTextFileSync(pidFile).trim(), 10);
   }
 
   /** `runc start ID`. */
@@ -251,11 +239,6 @@ export class Runc {
       Code.Unknown,
       `OCI runtime ${command} failed: ${reason}`,
     );
-  }
-
-  /** `runc state ID`. */
-  async state(id: string): Promise<RuncState> {
-    return JSON.parse(await this.run(["state", id])) as RuncState;
   }
 
   /** `runc kill [--all] ID SIGNAL`. */

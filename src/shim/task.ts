@@ -91,15 +91,9 @@ interface Container {
   started: boolean;
   /** Paused by this shim and not resumed since. */
   paused: boolean;
+  /** A pause is under way. */
+  pausing: boolean;
 }
-
-const RUNC_STATUS: Record<string, Status> = {
-  created: Status.CREATED,
-  running: Status.RUNNING,
-  pausing: Status.PAUSING,
-  paused: Status.PAUSED,
-  stopped: Status.STOPPED,
-};
 
 /**
  * The runc root used when Create's options name none: `STATE/runc/NS`
@@ -115,10 +109,10 @@ export function defaultRuncRoot(bundle: string, namespace: string): string {
  * one it joins by path), so its processes outlive its init. An unreadable
  * spec counts as shared, as in containerd.
  */
-async function sharesHostPids(bundle: string): Promise<boolean> {
+function sharesHostPids(bundle: string): boolean {
   try {
     const spec = JSON.parse(
-      await Deno.readTextFile(join(bundle, "config.json")),
+      Deno.readTextFileSync(join(bundle, "config.json")),
     ) as { linux?: { namespaces?: { type?: string; path?: string }[] } };
     return !spec.linux?.namespaces?.some((ns) => ns.type === "pid" && !ns.path);
   } catch {
@@ -165,15 +159,15 @@ export class TaskService {
     return {
       create: (r) => this.create(r),
       start: (r) => this.start(r),
-      state: async (r) => {
+      state: (r) => {
         const { container, process } = this.#process(r.id, r.execId);
-        return process.state(
+        return Promise.resolve(process.state(
           process === container.init
-            ? await this.#initStatus(container)
+            ? this.#initStatus(container)
             : process.pid
             ? Status.RUNNING
             : Status.CREATED,
-        );
+        ));
       },
       kill: (r) => this.kill(r),
       wait: async (r) => {
@@ -184,7 +178,7 @@ export class TaskService {
         };
       },
       delete: (r) => this.delete(r),
-      exec: (r) => this.exec(r),
+      exec: (r) => Promise.resolve(this.exec(r)),
       pids: async (r) => {
         const container = this.#get(r.id);
         const pids = await container.runc.ps(container.id);
@@ -212,7 +206,12 @@ export class TaskService {
       pause: async (r) => {
         const container = this.#get(r.id);
         this.#refuseIn(container, "pause");
-        await container.runc.pause(container.id);
+        container.pausing = true;
+        try {
+          await container.runc.pause(container.id);
+        } finally {
+          container.pausing = false;
+        }
         container.paused = true;
         this.#publish("/tasks/paused", TaskPausedSchema, {
           containerId: container.id,
@@ -299,14 +298,14 @@ export class TaskService {
         : defaultRuncRoot(bundle, this.#options.namespace),
       log: join(bundle, "log.json"),
     });
-    await Promise.all([
-      Deno.writeTextFile(
-        join(bundle, RUNC_OPTIONS_FILE),
-        JSON.stringify({ id: r.id, binary: runc.binary, root: runc.root }),
-      ),
-      // Which process supervises this container, for whoever cleans up.
-      Deno.writeTextFile(join(bundle, SHIM_PID_FILE), `${Deno.pid}\n`),
-    ]);
+    // The bundle's small files are written synchronously (microseconds on
+    // the state tmpfs), sparing a worker-thread round trip each.
+    Deno.writeTextFileSync(
+      join(bundle, RUNC_OPTIONS_FILE),
+      JSON.stringify({ id: r.id, binary: runc.binary, root: runc.root }),
+    );
+    // Which process supervises this container, for whoever cleans up.
+    Deno.writeTextFileSync(join(bundle, SHIM_PID_FILE), `${Deno.pid}\n`);
     if (!this.#cgroupSettled) {
       this.#cgroupSettled = true;
       try {
@@ -335,19 +334,23 @@ export class TaskService {
       onExit: async (exit, pid) => {
         // Without a PID namespace of its own, init's end does not end the
         // rest: they are killed before the exit is told, as containerd does.
-        if (await sharedPids) {
+        if (sharedPids) {
           await runc.kill(r.id, 9, true).catch(() => {});
         }
         // An OOM kill that ended the container is told before its exit.
         await watch.oom?.check();
         watch.oom?.stop();
-        await writeExitFile(bundle, exit).catch(() => {});
+        try {
+          writeExitFile(bundle, exit);
+        } catch {
+          // the bundle is gone: nobody will look for the file
+        }
         this.#publishExit(r.id, "", pid, exit);
       },
     });
     try {
       if (r.rootfs.length > 0) {
-        await Deno.mkdir(rootfs, { recursive: true });
+        Deno.mkdirSync(rootfs, { recursive: true });
         await mountAll(r.rootfs, rootfs);
         rootfsMounted = true;
       }
@@ -365,7 +368,7 @@ export class TaskService {
       if (rootfsMounted) await unmountAll(rootfs).catch(() => {});
       throw err;
     }
-    watch.oom = await OomWatcher.start(
+    watch.oom = OomWatcher.start(
       init.pid,
       () => this.#publish("/tasks/oom", TaskOOMSchema, { containerId: r.id }),
     );
@@ -379,6 +382,7 @@ export class TaskService {
       deleted: false,
       started: false,
       paused: false,
+      pausing: false,
     });
     this.#publish("/tasks/create", TaskCreateSchema, {
       containerId: r.id,
@@ -436,7 +440,7 @@ export class TaskService {
   }
 
   /** Exec: records a process to run in the container at its Start. */
-  async exec(r: ExecProcessRequest): Promise<Record<string, never>> {
+  exec(r: ExecProcessRequest): Record<string, never> {
     const container = this.#get(r.id);
     validateIdentifier(r.execId);
     if (container.execs.has(r.execId)) {
@@ -464,7 +468,7 @@ export class TaskService {
       );
     }
     spec.terminal = r.terminal;
-    await Deno.writeTextFile(
+    Deno.writeTextFileSync(
       this.#execSpecFile(container, r.execId),
       JSON.stringify(spec),
     );
@@ -525,9 +529,11 @@ export class TaskService {
       }
       process.close();
       container.execs.delete(r.execId);
-      await Deno.remove(this.#execSpecFile(container, r.execId)).catch(
-        () => {},
-      );
+      try {
+        Deno.removeSync(this.#execSpecFile(container, r.execId));
+      } catch {
+        // never written, or gone with the bundle
+      }
       return this.#deleted(process, process.exit);
     }
     const init = container.init;
@@ -579,26 +585,25 @@ export class TaskService {
    * shim knows it (as containerd's shim keeps it: no runc call to ask).
    */
   #refuseIn(container: Container, operation: InitOperation) {
-    const status = container.init.exit || container.deleted
+    const refusal = initRefusal(operation, this.#initStatus(container, false));
+    if (refusal) throw new BerthError(Code.Unknown, refusal);
+  }
+
+  /**
+   * The init's state as this shim keeps it, as containerd's shim answers
+   * State: from what it did and saw (a start, a pause, the reaped exit),
+   * not from a `runc state` spawned for every question.
+   */
+  #initStatus(container: Container, pausing = true): Status {
+    return container.init.exit || container.deleted
       ? Status.STOPPED
+      : pausing && container.pausing
+      ? Status.PAUSING
       : container.paused
       ? Status.PAUSED
       : container.started
       ? Status.RUNNING
       : Status.CREATED;
-    const refusal = initRefusal(operation, status);
-    if (refusal) throw new BerthError(Code.Unknown, refusal);
-  }
-
-  async #initStatus(container: Container): Promise<Status> {
-    if (container.init.exit || container.deleted) return Status.STOPPED;
-    try {
-      const s = await container.runc.state(container.id);
-      return RUNC_STATUS[s.status] ?? Status.UNKNOWN;
-    } catch (err) {
-      if (!BerthError.is(err, Code.NotFound)) throw err;
-      return Status.STOPPED;
-    }
   }
 
   #deleted(
