@@ -79,13 +79,14 @@ export abstract class LocalSnapshotter implements Snapshotter {
 
   /**
    * Fills the temporary directory `dir` of a new snapshot (its future
-   * `snapshots/<id>`), before it is recorded.
+   * `snapshots/<id>`), before it is recorded: at once when that is a few
+   * directory operations, else asynchronously.
    */
   protected abstract populate(
     dir: string,
     kind: SnapshotKind,
     parentIds: readonly string[],
-  ): Promise<void>;
+  ): Promise<void> | void;
 
   /** The tree whose usage an active snapshot `id` reports. */
   protected abstract usageDir(id: string): string;
@@ -189,7 +190,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
       let path = "";
       try {
         if (this.needsDirectory(kind, parentIds)) {
-          temp = await Deno.makeTempDir({
+          temp = Deno.makeTempDirSync({
             dir: this.snapshotsDir,
             prefix: "new-",
           });
