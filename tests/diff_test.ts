@@ -6,16 +6,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import {
-  Content,
-  WriteAction,
-} from "../src/gen/containerd/services/content/v1/content_pb.ts";
 import { Diff } from "../src/gen/containerd/services/diff/v1/diff_pb.ts";
 import { Snapshots } from "../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
 import type { Mount as MountMessage } from "../src/gen/containerd/types/mount_pb.ts";
 import type { Descriptor } from "../src/gen/containerd/types/descriptor_pb.ts";
 import { mountAll, unmountRecursive } from "../src/mount/mod.ts";
-import { Client } from "../src/client/mod.ts";
+import { Client, writeBlob } from "../src/client/mod.ts";
 import { run, startContainerd, startDaemon } from "./_harness.ts";
 
 type Side = { address: string; dir: string };
@@ -28,7 +24,6 @@ function clients(side: Side) {
   return {
     snapshots: client.service(Snapshots),
     diff: client.service(Diff),
-    content: client.service(Content),
   };
 }
 
@@ -198,30 +193,16 @@ async function makeLayers(
 
 /** Copies a blob from one daemon's content store to the other's. */
 async function copyBlob(from: Side, to: Side, desc: Descriptor) {
-  const source = clients(from).content;
-  const chunks: Uint8Array[] = [];
-  for await (const r of source.read({ digest: desc.digest })) {
-    chunks.push(r.data);
-  }
-  const data = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    data.set(c, at);
-    at += c.length;
-  }
-  const target = clients(to).content;
-  for await (
-    const _ of target.write((async function* () {
-      yield {
-        action: WriteAction.COMMIT,
-        ref: `copy-${desc.digest}`,
-        total: desc.size,
-        expected: desc.digest,
-        data,
-        labels: GC_ROOT,
-      };
-    })())
-  ) { /* offsets */ }
+  const source = new Client({ address: from.address, namespace: NS });
+  const target = new Client({ address: to.address, namespace: NS });
+  await writeBlob(
+    target,
+    `copy-${desc.digest}`,
+    source.content().read(desc.digest),
+    desc.size,
+    desc.digest,
+    GC_ROOT,
+  );
 }
 
 /** Applies `layers` in order on `side`; returns the resulting tree. */
