@@ -1,8 +1,9 @@
 /**
  * The client library (`src/client/`) drives berth and a real containerd
  * 1.6 with the same code: pull from a local registry, unpack, create a
- * container, run its task with stdio, exec, metrics, pids, wait, delete.
- * Both must give the same results.
+ * container, run its task with stdio, exec, metrics, pids, wait, delete —
+ * over connect-node's transport and over the library's `h2Transport`. All
+ * must give the same results.
  *
  * @module
  */
@@ -10,8 +11,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   Client,
+  h2Transport,
   type Process,
   type SpecProcess,
+  unixTransport,
   withProcessArgs,
 } from "../src/client/mod.ts";
 import { startContainerd, startDaemon } from "./_harness.ts";
@@ -53,9 +56,8 @@ async function runToEnd(process: Process): Promise<number> {
   return code;
 }
 
-/** The scenario, against the daemon at `address`. */
-async function scenario(address: string, ref: string, fifoDir: string) {
-  const client = new Client({ address, namespace: "client-test" });
+/** The scenario, through `client`. */
+async function scenario(client: Client, ref: string, fifoDir: string) {
   const image = await client.pull(ref, { unpack: true });
   const container = await client.newContainer("c1", {
     image,
@@ -126,7 +128,7 @@ async function scenario(address: string, ref: string, fifoDir: string) {
   }
 }
 
-Deno.test("the client library runs the same workflow on berth and containerd", async () => {
+Deno.test("the client library runs the same workflow on berth and containerd, over both its transports", async () => {
   await using registry = await startRegistry();
   const busybox = await buildImage("busybox");
   await pushLayout(registry, busybox.layout, "busybox:latest");
@@ -136,7 +138,13 @@ Deno.test("the client library runs the same workflow on berth and containerd", a
   const results = [];
   for (const side of containerd ? [berth, containerd] : [berth]) {
     const fifoDir = join(side.dir, "fifo");
-    results.push(await scenario(side.address, ref, fifoDir));
+    for (const transport of [unixTransport, h2Transport]) {
+      const client = new Client({
+        transport: transport(side.address),
+        namespace: "client-test",
+      });
+      results.push(await scenario(client, ref, fifoDir));
+    }
   }
   assert.deepEqual(results[0], {
     image: ref,
@@ -151,5 +159,6 @@ Deno.test("the client library runs the same workflow on berth and containerd", a
     metricsTyped: true,
   });
   assert.ok(containerd, "containerd is installed (tests depend on it)");
-  assert.deepEqual(results[1], results[0]);
+  assert.equal(results.length, 4);
+  for (const result of results.slice(1)) assert.deepEqual(result, results[0]);
 });
