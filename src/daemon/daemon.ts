@@ -524,9 +524,9 @@ export async function startDaemon(
     cleanups.push(() => idle.cancel());
     const listener: Listener = await listen({
       path: config.grpc.address,
-      streams: (stream, headers) => {
+      streams: (stream, headers, writes) => {
         idle.touch();
-        if (GrpcServer.accepts(headers)) grpc.handle(stream, headers);
+        if (GrpcServer.accepts(headers)) grpc.handle(stream, headers, writes);
         else refuseStream(stream);
       },
       requests: (request, response) => {

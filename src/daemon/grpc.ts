@@ -32,6 +32,7 @@ import {
 } from "@connectrpc/connect";
 import { Buffer } from "node:buffer";
 import type * as http2 from "node:http2";
+import type { WriteBatch } from "./_write_batch.ts";
 
 /** What {@linkcode GrpcServer} needs besides its services. */
 export interface GrpcServerOptions {
@@ -284,8 +285,15 @@ export class GrpcServer {
       (type?.startsWith("application/grpc;") ?? false);
   }
 
-  /** Answers one gRPC call on `stream`. */
-  handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
+  /**
+   * Answers one gRPC call on `stream`; with `writes`, the call's message
+   * and status leave in one socket write.
+   */
+  handle(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    writes?: WriteBatch,
+  ) {
     const path = String(headers[":path"] ?? "");
     const route = this.#routes.get(path);
     if (!route?.impl) {
@@ -296,7 +304,7 @@ export class GrpcServer {
       );
       return;
     }
-    new Call(stream, headers, route, this.#options).run();
+    new Call(stream, headers, route, this.#options, writes).run();
   }
 
   #fail(stream: http2.ServerHttp2Stream, err: ConnectError) {
@@ -319,14 +327,19 @@ class Call {
   #responded = false;
   #finished = false;
   #started = performance.now();
+  #writes: WriteBatch | undefined;
+  /** Lets the connection's writes go once the trailers are handed over. */
+  #release: (() => void) | undefined;
 
   constructor(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     route: Route,
     options: GrpcServerOptions,
+    writes: WriteBatch | undefined,
   ) {
     this.#stream = stream;
+    this.#writes = writes;
     this.#route = route;
     this.#options = options;
     this.#ctx = new CallContext(route, headers, String(headers[":path"]));
@@ -336,6 +349,7 @@ class Call {
   run() {
     const stream = this.#stream;
     stream.once("close", () => {
+      this.#release?.();
       if (!this.#finished) {
         this.#finished = true;
         this.#ctx.abort(
@@ -513,7 +527,13 @@ class Call {
         ...trailers,
       }, { endStream: true });
     } else {
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      // The session sends trailers an immediate after it asks for them:
+      // the message waits for them, to leave in the same write.
+      this.#release = this.#writes?.hold();
+      stream.once("wantTrailers", () => {
+        stream.sendTrailers(trailers);
+        this.#release?.();
+      });
       stream.end();
     }
     if (!stream.readableEnded) {

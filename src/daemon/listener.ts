@@ -14,6 +14,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import { dropClientGoaways } from "./_goaway.ts";
+import { WriteBatch } from "./_write_batch.ts";
 
 /** An HTTP/1.1 request handler (connect-node's adapter is one). */
 export type RequestHandler = (
@@ -21,10 +22,14 @@ export type RequestHandler = (
   res: http.ServerResponse,
 ) => void;
 
-/** An HTTP/2 stream handler. */
+/**
+ * An HTTP/2 stream handler; `writes` gathers its connection's socket
+ * writes (a call about to end may hold them back briefly).
+ */
 export type StreamHandler = (
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
+  writes: WriteBatch,
 ) => void;
 
 /** Options for {@linkcode listen}. */
@@ -108,6 +113,12 @@ class ClientResets {
   }
 }
 
+/** What the listener keeps for each HTTP/2 connection. */
+interface Connection {
+  resets: ClientResets;
+  writes: WriteBatch;
+}
+
 /** Resets remembered for streams not opened yet. */
 const MAX_EARLY_RESETS = 1024;
 
@@ -123,15 +134,16 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const h1 = http.createServer(options.requests);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
-  const resets = new WeakMap<http2.Http2Session, ClientResets>();
-  let connecting: ClientResets | undefined;
+  const connections = new WeakMap<http2.Http2Session, Connection>();
+  let connecting: Connection | undefined;
   h2.on("stream", (stream, headers) => {
-    if (resets.get(stream.session!)?.opened(stream)) {
-      options.streams(stream, headers);
+    const connection = connections.get(stream.session!);
+    if (connection?.resets.opened(stream)) {
+      options.streams(stream, headers, connection.writes);
     }
   });
   h2.on("session", (session: http2.Http2Session) => {
-    if (connecting) resets.set(session, connecting);
+    if (connecting) connections.set(session, connecting);
     connecting = undefined;
     session.setLocalWindowSize(SESSION_WINDOW);
     sessions.add(session);
@@ -151,9 +163,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       socket.pause();
       socket.unshift(head);
       if (text === PREFACE) {
-        const clientResets = new ClientResets();
-        dropClientGoaways(socket, (id) => clientResets.reset(id));
-        connecting = clientResets;
+        const resets = new ClientResets();
+        dropClientGoaways(socket, (id) => resets.reset(id));
+        connecting = { resets, writes: new WriteBatch(socket) };
         h2.emit("connection", socket);
       } else {
         h1.emit("connection", socket);
