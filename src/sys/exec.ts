@@ -5,26 +5,19 @@
  *
  * @module
  */
-import { cString, errno, libcSymbols, SyscallError } from "./libc.ts";
+import {
+  cString,
+  cStringArray,
+  errno,
+  libcSymbols,
+  SyscallError,
+} from "./libc.ts";
 
 const symbols = libcSymbols(
   {
     execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   } as const,
 );
-
-/** A NULL-terminated `char *[]` over `items`, with the bytes it points to. */
-function cStringArray(items: string[]): {
-  array: BigUint64Array<ArrayBuffer>;
-  keep: Uint8Array[];
-} {
-  const keep = items.map(cString);
-  const array = new BigUint64Array(keep.length + 1);
-  keep.forEach((bytes, i) => {
-    array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
-  });
-  return { array, keep };
-}
 
 /**
  * Runs `path` with `argv` (argv[0] included) and `env` in place of this

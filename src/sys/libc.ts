@@ -60,6 +60,19 @@ export function cString(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${text}\0`);
 }
 
+/** A NULL-terminated `char *[]` over `items`, with the bytes it points to. */
+export function cStringArray(items: string[]): {
+  array: BigUint64Array<ArrayBuffer>;
+  keep: Uint8Array[];
+} {
+  const keep = items.map(cString);
+  const array = new BigUint64Array(keep.length + 1);
+  keep.forEach((bytes, i) => {
+    array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+  });
+  return { array, keep };
+}
+
 /** errno values berth checks for by name. */
 export const Errno = {
   EPERM: 1,
