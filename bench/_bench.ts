@@ -68,8 +68,10 @@ export function ratio(row: BenchRow): number | undefined {
   return berth / containerd;
 }
 
-function fixed(value: number | undefined): string {
+function fixed(value: number | undefined, unit: string): string {
   if (value === undefined || !Number.isFinite(value)) return "-";
+  // A ratio (unit "x") near 1 needs its hundredths.
+  if (unit === "x") return value.toFixed(2);
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 
@@ -92,7 +94,9 @@ export function formatResult(result: BenchResult, daemons: string[]): string {
     const cells = [
       `${row.operation} (${row.unit})`,
       ...sides.map((s) =>
-        row.unavailable?.[s] === undefined ? fixed(row.median[s]) : "n/a"
+        row.unavailable?.[s] === undefined
+          ? fixed(row.median[s], row.unit)
+          : "n/a"
       ),
     ];
     if (compare) {
