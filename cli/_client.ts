@@ -1,23 +1,13 @@
 /**
- * The client side of the socket: a gRPC transport over the daemon's UNIX
- * socket that stamps every call with the namespace header, and typed
- * clients for each service.
+ * The client side of the socket: one connection to the daemon through the
+ * client library, in the command's namespace, with the command's timeout,
+ * and typed clients for each service.
  *
  * @module
  */
-import {
-  type Client,
-  createClient,
-  type Interceptor,
-  type Transport,
-} from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { Client } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import * as net from "node:net";
 import { CoreClient } from "../src/client/core.ts";
-
-/** The header containerd reads the namespace from. */
-export const NAMESPACE_HEADER = "containerd-namespace";
 
 /** Global client options (`--address`, `--namespace`, `--timeout`). */
 export interface ClientOptions {
@@ -33,23 +23,13 @@ export interface ClientOptions {
 export class Connection {
   /** The options it was made with. */
   readonly options: ClientOptions;
-  readonly #transport: Transport;
   readonly #abort = new AbortController();
-  /** The client library's client for the same daemon and namespace. */
+  /** The client library's client for the daemon, in the namespace. */
   readonly api: CoreClient;
 
   /** Connects lazily: nothing is dialled until the first call. */
   constructor(options: ClientOptions) {
     this.options = options;
-    const stampNamespace: Interceptor = (next) => (req) => {
-      req.header.set(NAMESPACE_HEADER, options.namespace);
-      return next(req);
-    };
-    this.#transport = createGrpcTransport({
-      baseUrl: "http://localhost",
-      interceptors: [stampNamespace],
-      nodeOptions: { createConnection: () => net.connect(options.address) },
-    });
     this.api = new CoreClient({
       address: options.address,
       namespace: options.namespace,
@@ -66,8 +46,11 @@ export class Connection {
     return this.#abort.signal;
   }
 
-  /** A typed client for `service`. */
+  /**
+   * A typed client for `service`, the library's: the namespace and the
+   * timeout travel with every call, and failures are its typed errors.
+   */
   client<S extends DescService>(service: S): Client<S> {
-    return createClient(service, this.#transport);
+    return this.api.service(service);
   }
 }

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, hasCode } from "../src/client/errors.ts";
 import { Content } from "../src/gen/containerd/services/content/v1/content_pb.ts";
 import { isConfig, isIndex, isManifest } from "../src/images/mediatypes.ts";
 import {
@@ -52,7 +52,7 @@ export class NotFoundError extends Error {
 /** Whether `err` is a NotFound: from the daemon, or made here. */
 export function isNotFound(err: unknown): boolean {
   return err instanceof NotFoundError ||
-    (err instanceof ConnectError && err.code === Code.NotFound);
+    hasCode(err, Code.NotFound);
 }
 
 // ------------------------------------------------------------------ content

@@ -4,10 +4,9 @@
  * @module
  */
 import type { Command } from "commander";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Content } from "../../../src/gen/containerd/services/content/v1/content_pb.ts";
 import { parseDigest } from "../../../src/client/content.ts";
-import { errorMessage } from "../../../src/client/errors.ts";
+import { Code, errorMessage, hasCode } from "../../../src/client/errors.ts";
 import type { Connection } from "../../_client.ts";
 
 /** Adds the command to the `content` group. */
@@ -27,7 +26,7 @@ export function register(content: Command, connect: () => Connection): void {
             signal: conn.signal,
           });
         } catch (err) {
-          if (err instanceof ConnectError && err.code === Code.NotFound) {
+          if (hasCode(err, Code.NotFound)) {
             continue;
           }
           const message = `could not delete ${digest}: ${errorMessage(err)}`;

@@ -6,7 +6,6 @@
 import type { Command } from "commander";
 import { Image } from "../../../src/client/image.ts";
 import { LABEL_GC_REF_SNAPSHOT } from "../../../src/images/labels.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Images } from "../../../src/gen/containerd/services/images/v1/images_pb.ts";
 import { Leases } from "../../../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import { Snapshots } from "../../../src/gen/containerd/services/snapshots/v1/snapshots_pb.ts";
@@ -19,7 +18,7 @@ import {
   type Platform,
 } from "../../../src/types/platform.ts";
 import type { Connection } from "../../_client.ts";
-import { errorMessage } from "../../../src/client/errors.ts";
+import { Code, errorMessage, hasCode } from "../../../src/client/errors.ts";
 import { mountAll } from "../../../src/client/mount.ts";
 import { isNotFound } from "../../_images.ts";
 import { LEASE_HEADER } from "../../../src/client/core.ts";
@@ -53,7 +52,7 @@ async function mountImage(
     }, { signal });
     created = true;
   } catch (err) {
-    if (!(err instanceof ConnectError && err.code === Code.AlreadyExists)) {
+    if (!hasCode(err, Code.AlreadyExists)) {
       throw err;
     }
   }
@@ -86,7 +85,7 @@ async function mountImage(
         ? await snapshots.prepare(request, leased)
         : await snapshots.view(request, leased)).mounts;
     } catch (err) {
-      if (!(err instanceof ConnectError && err.code === Code.AlreadyExists)) {
+      if (!hasCode(err, Code.AlreadyExists)) {
         throw err;
       }
       mounts = (await snapshots.mounts({ snapshotter, key: target }, leased))

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, hasCode } from "../../../src/client/errors.ts";
 import { Images } from "../../../src/gen/containerd/services/images/v1/images_pb.ts";
 import { print } from "../../_images_commands.ts";
 import type { Connection } from "../../_client.ts";
@@ -41,7 +41,7 @@ export function register(images: Command, connect: () => Connection): void {
           await client.create({ image: record }, { signal });
         } catch (err) {
           if (
-            !(err instanceof ConnectError && err.code === Code.AlreadyExists &&
+            !(hasCode(err, Code.AlreadyExists) &&
               opts.force)
           ) throw err;
           await client.delete({ name }, { signal });
