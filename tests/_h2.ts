@@ -1,7 +1,9 @@
 /**
- * gRPC calls made by hand over `node:http2`, for tests and benchmarks that
+ * gRPC calls made by hand over `node:http2`, for the transport tests that
  * need what a client library hides: the raw status, a request frame of any
  * announced size, a connection closed with GOAWAY, a call cancelled midway.
+ * (Everything else, the RPC benchmark included, calls through the client
+ * library.)
  *
  * @module
  */
