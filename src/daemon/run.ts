@@ -14,11 +14,11 @@ import { execve, ownArgv } from "../sys/exec.ts";
  * 3 × 16 MB under the daemon's allocation rate and keeps it: a cap of
  * 1 MB per semi-space keeps RSS after a soak near a fresh daemon's
  * (~124 against ~190 MB after 150 `ctr run --rm`) at no measurable cost.
- * Memory saver mode keeps the old generation's limit close to its live
- * size (without it, 15 MB live sat in up to 35 MB of heap between major
- * collections): ~110 against ~140 MB after 100 runs, same time per run.
+ * (`--memory-saver-mode` would keep the old generation near its live size,
+ * ~110 against ~140 MB right after 100 runs, but makes a 200 MB pull take
+ * 2-3 times as long.)
  */
-export const DAEMON_V8_FLAGS = "--max-semi-space-size=1,--memory-saver-mode";
+export const DAEMON_V8_FLAGS = "--max-semi-space-size=1";
 
 /**
  * Restarts this process in place with {@linkcode DAEMON_V8_FLAGS}
