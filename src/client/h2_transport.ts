@@ -61,7 +61,10 @@ class Connection {
     const stream = session.request(headers);
     if (this.#open++ === 0) session.ref();
     stream.once("close", () => {
-      if (--this.#open === 0 && !session.destroyed) session.unref();
+      // Counted over every session: one lost with calls open is closed.
+      if (--this.#open === 0 && !this.#session?.destroyed) {
+        this.#session?.unref();
+      }
     });
     return stream;
   }
@@ -112,6 +115,14 @@ class Deframer {
   get partial(): boolean {
     return this.#pending.length > 0;
   }
+}
+
+/** A `grpc-timeout` value: at most 8 digits, in milliseconds or seconds. */
+function grpcTimeout(ms: number): string {
+  const whole = Math.ceil(ms);
+  return whole < 1e8
+    ? `${whole}m`
+    : `${Math.min(Math.ceil(whole / 1000), 99_999_999)}S`;
 }
 
 /** gRPC's code for a response whose HTTP status is not 200. */
@@ -197,9 +208,17 @@ class Call {
       new Headers(header).forEach((value, name) => headers[name] = value);
     }
     if (timeoutMs !== undefined && timeoutMs > 0) {
-      headers["grpc-timeout"] = `${Math.ceil(timeoutMs)}m`;
+      headers["grpc-timeout"] = grpcTimeout(timeoutMs);
     }
-    signal?.throwIfAborted();
+    if (signal?.aborted) {
+      throw new ConnectError(
+        "the operation was aborted",
+        Code.Canceled,
+        undefined,
+        undefined,
+        signal.reason,
+      );
+    }
     let stream: http2.ClientHttp2Stream;
     try {
       stream = connection.request(headers);
@@ -265,6 +284,18 @@ class Call {
             new ConnectError(
               `HTTP status ${status} from ${path}`,
               codeOfHttpStatus(status),
+              metadata,
+            ),
+          );
+        } else if (
+          !String(incoming["content-type"]).startsWith("application/grpc")
+        ) {
+          this.#fail(
+            new ConnectError(
+              `${path}: not a gRPC response (content-type ${
+                incoming["content-type"]
+              })`,
+              Code.Internal,
               metadata,
             ),
           );

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Containers } from "../gen/containerd/services/containers/v1/containers_pb.ts";
 import { Content } from "../gen/containerd/services/content/v1/content_pb.ts";
 import { Events } from "../gen/containerd/services/events/v1/events_pb.ts";
+import { Namespaces } from "../gen/containerd/services/namespaces/v1/namespace_pb.ts";
 import { Version } from "../gen/containerd/services/version/v1/version_pb.ts";
 import { CoreClient } from "./core.ts";
 import { NotFoundError } from "./errors.ts";
@@ -193,6 +194,20 @@ Deno.test("h2Transport: a call past its deadline fails with DeadlineExceeded", a
   await assert.rejects(
     collect(events.subscribe({ filters: [] }, { timeoutMs: 50 })),
     (err) => err instanceof ConnectError && err.code === Code.DeadlineExceeded,
+  );
+});
+
+Deno.test("h2Transport: an unserved method is Unimplemented; an aborted signal sends nothing", async () => {
+  await using server = await serve({ subscriptions: [] });
+  const namespaces = createClient(Namespaces, h2Transport(server.address));
+  await assert.rejects(
+    namespaces.list({}),
+    (err) => err instanceof ConnectError && err.code === Code.Unimplemented,
+  );
+  const version = createClient(Version, h2Transport(server.address));
+  await assert.rejects(
+    version.version({}, { signal: AbortSignal.abort() }),
+    (err) => err instanceof ConnectError && err.code === Code.Canceled,
   );
 });
 
