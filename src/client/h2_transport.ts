@@ -204,8 +204,13 @@ class Call {
       "content-type": "application/grpc+proto",
       "te": "trailers",
     };
-    if (header) {
+    if (header instanceof Headers || Array.isArray(header)) {
       new Headers(header).forEach((value, name) => headers[name] = value);
+    } else if (header) {
+      // A plain record, what berth's Client passes: no Headers to build.
+      for (const [name, value] of Object.entries(header)) {
+        headers[name.toLowerCase()] = value;
+      }
     }
     if (timeoutMs !== undefined && timeoutMs > 0) {
       headers["grpc-timeout"] = grpcTimeout(timeoutMs);
@@ -377,6 +382,22 @@ class Call {
     this.#wake?.();
   }
 
+  /**
+   * All the response messages once the call has ended; throws its error.
+   * (A unary call's way: no iterator in between.)
+   */
+  whole(): Promise<Uint8Array[]> {
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        if (this.#error) reject(this.#error);
+        else if (this.#ended) resolve(this.#messages);
+        else return false;
+        return true;
+      };
+      if (!settle()) this.#wake = () => void settle();
+    });
+  }
+
   /** The response messages as they come; throws the call's error. */
   async *messages(): AsyncGenerator<Uint8Array> {
     try {
@@ -473,19 +494,14 @@ export function h2Transport(address: string): Transport {
       const call = new Call(connection, path, signal, timeoutMs, header);
       call.stream.end(frame(encode(method.input, input)));
       const responseHeader = await call.header;
-      let message: MessageShape<O> | undefined;
-      for await (const bytes of call.messages()) {
-        if (message !== undefined) {
-          throw new ConnectError(
-            `${path}: more than one response message`,
-            Code.Unimplemented,
-          );
-        }
-        message = fromBinary(method.output, bytes);
+      const messages = await call.whole();
+      if (messages.length !== 1) {
+        throw new ConnectError(
+          `${path}: ${messages.length} response messages, not one`,
+          messages.length ? Code.Unimplemented : Code.Internal,
+        );
       }
-      if (message === undefined) {
-        throw new ConnectError(`${path}: no response message`, Code.Internal);
-      }
+      const message: MessageShape<O> = fromBinary(method.output, messages[0]);
       return {
         stream: false,
         service: method.parent,
