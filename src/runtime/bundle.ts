@@ -12,7 +12,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { unmountRecursive } from "../mount/mod.ts";
+import { unmountAll, unmountRecursive } from "../mount/mod.ts";
 
 /** Where bundles live under the state directory, as in containerd. */
 export const TASK_DIR = "io.containerd.runtime.v2.task";
@@ -122,22 +122,64 @@ export async function readShimAddress(bundle: Bundle): Promise<ShimAddress> {
 }
 
 /**
- * Removes a bundle directory, unmounting what is still mounted in it first:
- * a recursive delete must never reach into the container's snapshot.
+ * Where removed bundles wait for their files to go: beside the namespaces
+ * under `TASK_DIR`, a name no namespace can have.
  */
-export async function removeBundle(bundle: Bundle): Promise<void> {
-  await unmountRecursive(bundle.path, { detach: true });
+const TRASH = ".deleted";
+
+/**
+ * Removes a bundle directory, unmounting what is still mounted in it first:
+ * a recursive delete must never reach into the container's snapshot. The
+ * bundle leaves its path at once (moved into the trash, one rename), so
+ * that the task's id can be used again as soon as this resolves; its files
+ * are deleted after that, which `removed` tells. A task's delete thus does
+ * not wait for a dozen unlinks (10-40 ms on this machine's busy disk).
+ */
+export async function removeBundle(
+  bundle: Bundle,
+): Promise<{ removed: Promise<void> }> {
+  // As containerd does: the rootfs is unmounted, then removed with rmdir,
+  // which refuses while anything is still mounted on or in it. Only if
+  // that fails are the bundle's mounts looked up (mountinfo, costly on a
+  // host with many) and undone.
+  const rootfs = join(bundle.path, "rootfs");
+  await unmountAll(rootfs, { detach: true });
   try {
-    Deno.removeSync(bundle.path, { recursive: true });
+    Deno.removeSync(rootfs);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      await unmountRecursive(bundle.path, { detach: true });
+    }
+  }
+  const trash = join(dirname(dirname(bundle.path)), TRASH);
+  const moved = join(trash, crypto.randomUUID());
+  try {
+    Deno.mkdirSync(trash, { recursive: true, mode: 0o700 });
+    Deno.renameSync(bundle.path, moved);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
+    return { removed: Promise.resolve() };
   }
+  return { removed: Deno.remove(moved, { recursive: true }) };
+}
+
+/**
+ * Deletes what removed bundles left in the trash under `state` (a daemon
+ * that stopped before their files were gone).
+ */
+export async function emptyBundleTrash(state: string): Promise<void> {
+  await Deno.remove(join(state, TASK_DIR, TRASH), { recursive: true }).catch(
+    (err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    },
+  );
 }
 
 /** Every bundle under `state`, namespace by namespace. */
 export async function* listBundles(state: string): AsyncGenerator<Bundle> {
   const root = join(state, TASK_DIR);
   for await (const namespace of readDirOrEmpty(root)) {
+    if (namespace === TRASH) continue;
     for await (const id of readDirOrEmpty(join(root, namespace))) {
       yield { namespace, id, path: join(root, namespace, id) };
     }

@@ -38,6 +38,7 @@ import {
 import {
   type Bundle,
   bundleOf,
+  emptyBundleTrash,
   listBundles,
   readBundleRuntime,
   readShimAddress,
@@ -52,6 +53,7 @@ import {
   readShimLog,
   type ShimCommand,
 } from "./shim_process.ts";
+import { log } from "../log/mod.ts";
 import { realtimeNanos } from "../sys/clock.ts";
 import { NanoDate, secondsAndNanos } from "../types/time.ts";
 
@@ -168,6 +170,8 @@ export class TaskManager {
   readonly #options: TaskManagerOptions;
   readonly #tasks = new Map<string, Task>();
   readonly #shims: ShimManager;
+  /** Removed bundles whose files are still being deleted. */
+  readonly #removals = new Set<Promise<void>>();
 
   /** Creates the manager. */
   constructor(options: TaskManagerOptions) {
@@ -423,7 +427,7 @@ export class TaskManager {
       task.bundle,
       task.runtime.shimLingerMs,
     );
-    await removeBundle(task.bundle);
+    await this.#removeBundle(task.bundle);
     return {
       pid: deleted.pid,
       exitStatus: deleted.exitStatus,
@@ -440,6 +444,7 @@ export class TaskManager {
    * stays, so its task can be started again.
    */
   async reconnect(): Promise<void> {
+    await emptyBundleTrash(this.#options.state);
     for await (const bundle of listBundles(this.#options.state)) {
       // The bundle names its runtime: its shim's log, and its clean-up.
       const name = await readBundleRuntime(bundle) ??
@@ -519,12 +524,29 @@ export class TaskManager {
    */
   async #cleanUp(bundle: Bundle, command: ShimCommand): Promise<void> {
     await deleteShim(this.#shims.startOptions(command, bundle));
-    await removeBundle(bundle);
+    await this.#removeBundle(bundle);
+  }
+
+  /**
+   * Removes the bundle from its path now; its files are deleted after the
+   * caller has gone on (a failure there is only logged: the trash is
+   * emptied again at the next start).
+   */
+  async #removeBundle(bundle: Bundle): Promise<void> {
+    const { removed } = await removeBundle(bundle);
+    const settled: Promise<void> = removed.catch((error) =>
+      log.warn("deleting a removed bundle's files", {
+        bundle: bundle.path,
+        error,
+      })
+    ).finally(() => this.#removals.delete(settled));
+    this.#removals.add(settled);
   }
 
   /** Disconnects from every shim (they keep running). */
   async close(): Promise<void> {
     this.#tasks.clear();
+    await Promise.all(this.#removals);
     await this.#shims.close();
   }
 }
