@@ -162,14 +162,14 @@ function toHeaders(incoming: http2.IncomingHttpHeaders): Headers {
 function statusError(
   status: string | undefined,
   message: string | undefined,
-  metadata: Headers,
+  metadata: () => Headers,
 ): ConnectError | undefined {
   if (status === undefined || status === "0") return undefined;
   const code = Number(status);
   return new ConnectError(
     message === undefined ? "" : decodeURIComponent(message),
     code >= 1 && code <= 16 ? code : Code.Unknown,
-    metadata,
+    metadata(),
   );
 }
 
@@ -180,9 +180,14 @@ function statusError(
  */
 class Call {
   readonly stream: http2.ClientHttp2Stream;
-  readonly trailer = new Headers();
-  /** The response headers; rejects when the call fails before them. */
-  readonly header: Promise<Headers>;
+  /**
+   * The response headers as they came (made into `Headers` only when
+   * asked for: most calls never look); rejects when the call fails before
+   * them.
+   */
+  readonly header: Promise<http2.IncomingHttpHeaders>;
+  /** The trailers as they came (a trailers-only response's headers). */
+  #trailers: http2.IncomingHttpHeaders = {};
   #messages: Uint8Array[] = [];
   #deframer = new Deframer();
   #error?: ConnectError;
@@ -271,11 +276,9 @@ class Call {
     this.header = new Promise((resolve, reject) => {
       stream.once("response", (incoming) => {
         this.#responded = true;
-        const metadata = toHeaders(incoming);
+        const metadata = () => toHeaders(incoming);
         // A trailers-only response: its headers are the trailers.
-        if (incoming["grpc-status"] !== undefined) {
-          metadata.forEach((value, name) => this.trailer.append(name, value));
-        }
+        if (incoming["grpc-status"] !== undefined) this.#trailers = incoming;
         const status = Number(incoming[":status"]);
         const failed = statusError(
           incoming["grpc-status"] as string | undefined,
@@ -289,7 +292,7 @@ class Call {
             new ConnectError(
               `HTTP status ${status} from ${path}`,
               codeOfHttpStatus(status),
-              metadata,
+              metadata(),
             ),
           );
         } else if (
@@ -301,11 +304,11 @@ class Call {
                 incoming["content-type"]
               })`,
               Code.Internal,
-              metadata,
+              metadata(),
             ),
           );
         }
-        resolve(metadata);
+        resolve(incoming);
       });
       stream.once("close", () => {
         if (!this.#error && !this.#responded) {
@@ -329,11 +332,7 @@ class Call {
       }
       this.#wake?.();
     });
-    stream.on("trailers", (incoming) => {
-      toHeaders(incoming).forEach((value, name) =>
-        this.trailer.append(name, value)
-      );
-    });
+    stream.on("trailers", (incoming) => this.#trailers = incoming);
     stream.on("error", (err: Error) =>
       this.#fail(
         new ConnectError(
@@ -352,16 +351,22 @@ class Call {
     });
   }
 
+  /** The trailers, as `Headers`. */
+  get trailer(): Headers {
+    return toHeaders(this.#trailers);
+  }
+
   /** The status the trailers give, or an error for a stream cut short. */
   #finish(path: string, rstCode: number) {
+    const status = this.#trailers["grpc-status"] as string | undefined;
     const failed = statusError(
-      this.trailer.get("grpc-status") ?? undefined,
-      this.trailer.get("grpc-message") ?? undefined,
-      this.trailer,
+      status,
+      this.#trailers["grpc-message"] as string | undefined,
+      () => this.trailer,
     );
     if (failed) {
       this.#fail(failed);
-    } else if (!this.trailer.has("grpc-status")) {
+    } else if (status === undefined) {
       this.#fail(
         new ConnectError(
           `${path}: the response ended without a status (HTTP/2 code ${rstCode})`,
@@ -493,7 +498,7 @@ export function h2Transport(address: string): Transport {
       const path = pathOf(method);
       const call = new Call(connection, path, signal, timeoutMs, header);
       call.stream.end(frame(encode(method.input, input)));
-      const responseHeader = await call.header;
+      const incoming = await call.header;
       const messages = await call.whole();
       if (messages.length !== 1) {
         throw new ConnectError(
@@ -506,9 +511,13 @@ export function h2Transport(address: string): Transport {
         stream: false,
         service: method.parent,
         method,
-        header: responseHeader,
         message,
-        trailer: call.trailer,
+        get header() {
+          return toHeaders(incoming);
+        },
+        get trailer() {
+          return call.trailer;
+        },
       };
     },
 
@@ -529,13 +538,18 @@ export function h2Transport(address: string): Transport {
       call.send((async function* () {
         for await (const one of input) yield encode(method.input, one);
       })());
-      const responseHeader = await call.header;
+      const incoming = await call.header;
       return {
         stream: true,
         service: method.parent,
         method,
-        header: responseHeader,
-        trailer: call.trailer,
+        get header() {
+          return toHeaders(incoming);
+        },
+        // Complete once the messages are read.
+        get trailer() {
+          return call.trailer;
+        },
         message: (async function* () {
           for await (const bytes of call.messages()) {
             yield fromBinary(method.output, bytes);

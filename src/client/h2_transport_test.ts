@@ -29,10 +29,14 @@ function routes(seen: Seen) {
   return (router: ConnectRouter) => {
     router.service(Version, {
       // The revision echoes the namespace header, to see headers travel.
-      version: (_req, ctx) => ({
-        version: "v1",
-        revision: ctx.requestHeader.get("containerd-namespace") ?? "",
-      }),
+      version: (_req, ctx) => {
+        ctx.responseHeader.set("x-header", "h");
+        ctx.responseTrailer.set("x-trailer", "t");
+        return {
+          version: "v1",
+          revision: ctx.requestHeader.get("containerd-namespace") ?? "",
+        };
+      },
     });
     router.service(Containers, {
       get: (req) => {
@@ -103,7 +107,7 @@ async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-Deno.test("h2Transport: unary calls carry headers and return the message", async () => {
+Deno.test("h2Transport: unary calls carry headers and return the message, response headers and trailers", async () => {
   await using server = await serve({ subscriptions: [] });
   const version = createClient(Version, h2Transport(server.address));
   const answers = await Promise.all(
@@ -116,6 +120,12 @@ Deno.test("h2Transport: unary calls carry headers and return the message", async
     ["v1", "b"],
     ["v1", "c"],
   ]);
+  const seen: (string | null)[] = [];
+  await version.version({}, {
+    onHeader: (header) => seen.push(header.get("x-header")),
+    onTrailer: (trailer) => seen.push(trailer.get("x-trailer")),
+  });
+  assert.deepEqual(seen, ["h", "t"]);
 });
 
 Deno.test("h2Transport: a failed call is a ConnectError with the server's code and message", async () => {
