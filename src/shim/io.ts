@@ -38,6 +38,8 @@ const O_NONBLOCK = 0o4000;
 const NO_FILE = "/dev/null";
 /** How long after `CloseIO` a client still writing may finish. */
 const STDIN_GRACE_MS = 2_000;
+/** How long a deleted process's unread output waits for its reader. */
+const HELD_OUTPUT_GRACE_MS = 2_000;
 /** How long runc may take to send the terminal after it returned. */
 const CONSOLE_TIMEOUT_MS = 10_000;
 
@@ -75,8 +77,11 @@ export class ProcessIO {
   /** The shim's own writer on the stdin FIFO, held until `CloseIO`. */
   #stdinWriter: number | undefined;
   readonly #outputs: Copy[] = [];
-  /** Lets go of each output FIFO held for a reader that has not come yet. */
-  readonly #held = new Set<() => void>();
+  /**
+   * Each output FIFO held for a reader that has not come yet: its let-go,
+   * and when it was let go.
+   */
+  readonly #held = new Map<() => void, Promise<void>>();
   #closed = false;
 
   private constructor(paths: StdioPaths) {
@@ -244,11 +249,13 @@ export class ProcessIO {
     }
     closeFd(fd);
     const done = () => hasReader(writer) || unreadBytes(writer) === 0;
+    const gone = Promise.withResolvers<void>();
     let unwatch = () => {};
     const letGo = () => {
       this.#held.delete(letGo);
       unwatch();
       closeFd(writer);
+      gone.resolve();
     };
     try {
       // Watched before the look, so that no reader comes unnoticed between.
@@ -260,15 +267,24 @@ export class ProcessIO {
       return;
     }
     if (done()) letGo();
-    else this.#held.add(letGo);
+    else this.#held.set(letGo, gone.promise);
   }
 
   /**
-   * The process is deleted: output still held for a reader that never came
-   * is let go.
+   * The process is deleted: output still held for a reader gets `graceMs`
+   * for the reader to come, then is let go. A client asks for the delete as
+   * soon as it sees the exit, and under load its reader may open only
+   * after that (containerd's shim likewise waits up to 2 s for its copies).
    */
-  abandonOutput(): void {
-    for (const letGo of [...this.#held]) letGo();
+  async abandonOutput(graceMs = HELD_OUTPUT_GRACE_MS): Promise<void> {
+    if (this.#held.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(this.#held.values()), late]);
+    clearTimeout(timer);
+    for (const letGo of [...this.#held.keys()]) letGo();
   }
 
   #closeStdinWriter() {

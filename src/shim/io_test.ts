@@ -63,7 +63,7 @@ Deno.test("output reaches a client whose reader opens only after the process exi
     const io = await exitedWithOutput(stdout, written);
     // Only now does the client's reader come: all the output is there.
     assert.equal(readNow(stdout, written.length), written);
-    io.abandonOutput();
+    await io.abandonOutput();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -73,9 +73,25 @@ Deno.test("output no reader came for is let go when the process is deleted", asy
   const dir = await Deno.makeTempDir();
   try {
     const io = await exitedWithOutput(`${dir}/out`, "lost\n");
-    // Deleted without a reader: the held writer goes (the test would not
-    // end with the watch left behind).
-    io.abandonOutput();
+    // Deleted without a reader: after the grace the held writer goes (the
+    // test would not end with the watch left behind).
+    await io.abandonOutput(10);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a reader that opens while the process is being deleted still gets its output", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const stdout = `${dir}/out`;
+    const written = "late reader\n";
+    const io = await exitedWithOutput(stdout, written);
+    // The client asked for the delete before its reader opened (under load).
+    const deleted = io.abandonOutput(60_000);
+    assert.equal(readNow(stdout, written.length), written);
+    // The reader came and read all: the delete ends without the grace.
+    await deleted;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -100,7 +116,7 @@ Deno.test("output held for many absent readers holds no thread: the process's fi
       assert.equal(new TextDecoder().decode(cat.stdout), `from ${i}\n`);
     }
   } finally {
-    for (const io of ios) io.abandonOutput();
+    await Promise.all(ios.map((io) => io.abandonOutput(10)));
     await Deno.remove(dir, { recursive: true });
   }
 });

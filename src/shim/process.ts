@@ -119,10 +119,13 @@ export class ShimProcess {
     this.#io?.closeStdin();
   }
 
-  /** Releases the stdio of a process that never launched or is gone. */
-  close(): void {
+  /**
+   * Releases the stdio of a process that never launched or is gone; resolves
+   * once output held for a late reader has been read or let go.
+   */
+  close(): Promise<void> {
     this.#io?.close();
-    this.#io?.abandonOutput();
+    return this.#io?.abandonOutput() ?? Promise.resolve();
   }
 
   /** Its state as the task API reports it; `status` while it runs. */

@@ -527,7 +527,7 @@ export class TaskService {
       if (process.pid && !process.exit) {
         throw new BerthError(Code.Unknown, "cannot delete a running process");
       }
-      process.close();
+      await process.close();
       container.execs.delete(r.execId);
       try {
         Deno.removeSync(this.#execSpecFile(container, r.execId));
@@ -550,7 +550,7 @@ export class TaskService {
     }
     container.deleted = true;
     this.#containers.delete(container.id);
-    init.close();
+    await init.close();
     const deleted = this.#deleted(init, exit);
     // containerd's shim leaves the event's process id empty.
     this.#publish("/tasks/delete", TaskDeleteSchema, {
