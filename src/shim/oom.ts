@@ -4,7 +4,8 @@
  * The kernel counts them (`oom_kill` in `memory.oom_control` on cgroup v1,
  * in `memory.events` on v2); the shim reads the counter every interval and
  * once more when the init process exits, so a kill that ended the container
- * is reported before its exit.
+ * is reported before its exit. The counter is a small cgroupfs file, read
+ * synchronously: the exit's path waits for no worker thread.
  *
  * @module
  */
@@ -36,12 +37,7 @@ export class OomWatcher {
     const file = counterFile(pid);
     if (!file) return undefined;
     const watcher = new OomWatcher(file, onOom);
-    try {
-      // Read at once, on the task's create path; the polls run async.
-      watcher.#seen = parseCount(Deno.readTextFileSync(file));
-    } catch {
-      // unreadable now: counted from 0
-    }
+    watcher.#seen = watcher.#read();
     const timer = setInterval(() => watcher.check(), intervalMs);
     Deno.unrefTimer(timer);
     watcher.#timer = timer;
@@ -49,8 +45,8 @@ export class OomWatcher {
   }
 
   /** Reads the counter now; reports if it went up. */
-  async check(): Promise<void> {
-    const count = await this.#read();
+  check(): void {
+    const count = this.#read();
     if (count > this.#seen) {
       this.#seen = count;
       this.#onOom();
@@ -62,18 +58,16 @@ export class OomWatcher {
     clearInterval(this.#timer);
   }
 
-  async #read(): Promise<number> {
+  /** The counter (the last one seen while the file cannot be read). */
+  #read(): number {
+    let text;
     try {
-      return parseCount(await Deno.readTextFile(this.#file));
+      text = Deno.readTextFileSync(this.#file);
     } catch {
       return this.#seen;
     }
+    return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
   }
-}
-
-/** The `oom_kill` count of a counter file's text. */
-function parseCount(text: string): number {
-  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
 /** The file holding `pid`'s memory cgroup's `oom_kill` counter. */

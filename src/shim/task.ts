@@ -338,7 +338,7 @@ export class TaskService {
           await runc.kill(r.id, 9, true).catch(() => {});
         }
         // An OOM kill that ended the container is told before its exit.
-        await watch.oom?.check();
+        watch.oom?.check();
         watch.oom?.stop();
         try {
           writeExitFile(bundle, exit);
