@@ -15,6 +15,7 @@ import {
 } from "./_harness.ts";
 import { buildImage, saveOciArchive } from "./fixtures/images.ts";
 import { readMountInfo } from "../src/mount/mountinfo.ts";
+import { listBundles as listStateBundles } from "../src/runtime/bundle.ts";
 
 /** The reference busybox is imported under. */
 export const BUSYBOX = "docker.io/library/busybox:latest";
@@ -85,8 +86,12 @@ export async function reapShimsAndRunc(daemon: TestDaemon): Promise<void> {
       } catch { /* already gone */ }
     }
   }
-  for await (const ns of readDirNames(join(daemon.state, "runc"))) {
-    const root = join(daemon.state, "runc", ns);
+  const runcRoots = join(daemon.state, "runc");
+  const namespaces = await Array.fromAsync(Deno.readDir(runcRoots)).catch(
+    () => [],
+  );
+  for (const { name: ns } of namespaces) {
+    const root = join(runcRoots, ns);
     const listed = await run("runc", ["--root", root, "list", "-q"]);
     for (const id of listed.stdout.split("\n").filter(Boolean)) {
       await run("runc", ["--root", root, "delete", "--force", id]);
@@ -94,15 +99,16 @@ export async function reapShimsAndRunc(daemon: TestDaemon): Promise<void> {
   }
 }
 
-/** `[namespace, id]` of every bundle directory the daemon has. */
+/**
+ * `[namespace, id]` of every bundle directory the daemon has (a deleted
+ * bundle whose files are still being removed is no longer one).
+ */
 export async function listBundles(
   daemon: TestDaemon,
 ): Promise<[string, string][]> {
   const bundles: [string, string][] = [];
-  for await (const ns of readDirNames(bundlesDir(daemon))) {
-    for await (const id of readDirNames(join(bundlesDir(daemon), ns))) {
-      bundles.push([ns, id]);
-    }
+  for await (const { namespace, id } of listStateBundles(daemon.state)) {
+    bundles.push([namespace, id]);
   }
   return bundles;
 }
@@ -192,16 +198,6 @@ export async function settles<T>(check: () => Promise<T[]>, ms = 10_000) {
     left = await check();
   }
   return left;
-}
-
-async function* readDirNames(dir: string): AsyncGenerator<string> {
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory) yield entry.name;
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
 }
 
 /**
