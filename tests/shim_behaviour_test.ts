@@ -82,6 +82,8 @@ Deno.test("/tasks/exit is published after the process's start, however fast it e
     await using sub = subscribeTasks(daemon);
     // Containers run until the subscription has seen one whole.
     for (let i = 0; !sub.events.some((e) => e.topic === "/tasks/delete"); i++) {
+      // A subscription that never delivers fails the test, not hangs it.
+      assert.ok(i < 100, "the subscription saw no /tasks/delete in 100 runs");
       const warm = await ctrRun(["--rm", IMAGE, `warm${i}`, "true"]);
       assert.equal(warm.code, 0, warm.stderr);
     }
@@ -117,7 +119,12 @@ Deno.test("/tasks/exit is published after the process's start, however fast it e
       e.topic === "/tasks/exit" && e.event
         ? fromBinary(TaskExitSchema, e.event.value)
         : undefined;
-    while (!sub.events.some((e) => exitOf(e)?.id === execIds.at(-1))) {
+    for (
+      let i = 0;
+      !sub.events.some((e) => exitOf(e)?.id === execIds.at(-1));
+      i++
+    ) {
+      assert.ok(i < 3000, "the last exec's /tasks/exit never arrived");
       await new Promise((r) => setTimeout(r, 20));
     }
     const order: string[] = [];
