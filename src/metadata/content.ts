@@ -241,7 +241,12 @@ export class NamespacedContentStore {
     digest: string,
     options: { offset?: number; size?: number } = {},
   ): AsyncIterable<Uint8Array> {
-    this.info(namespace, digest);
+    validateDigest(digest);
+    // Ownership only: ctr reads a blob in 32 KiB calls, each checked.
+    const owned = this.#db.sql.prepare(
+      "SELECT 1 FROM content WHERE namespace = ? AND digest = ?",
+    ).get(namespace, digest);
+    if (!owned) throw notFound(`content ${digest}`);
     return this.#blobs.read(digest, options);
   }
 

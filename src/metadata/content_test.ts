@@ -210,3 +210,23 @@ Deno.test(
     assert.deepEqual(new Uint8Array(read), data);
   }),
 );
+
+Deno.test(
+  "a namespace reads only blobs it owns; a bad digest is refused",
+  withStore(async ({ store }) => {
+    const digest = await put(store, "a", "owned by a");
+    const read = [];
+    for await (const chunk of store.read("a", digest, { offset: 6 })) {
+      read.push(...chunk);
+    }
+    assert.deepEqual(new Uint8Array(read), bytes("by a"));
+    assert.throws(
+      () => store.read("b", digest),
+      (err) => BerthError.is(err, Code.NotFound),
+    );
+    assert.throws(
+      () => store.read("a", "sha256:nothex"),
+      (err) => BerthError.is(err, Code.InvalidArgument),
+    );
+  }),
+);
