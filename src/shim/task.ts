@@ -52,6 +52,7 @@ import { OomWatcher } from "./oom.ts";
 import { ShimProcess } from "./process.ts";
 import type { EventPublisher } from "./publisher.ts";
 import { Runc } from "./runc.ts";
+import { withPipedBytes } from "./spec_pipe.ts";
 import { toTimestamp } from "./timestamp.ts";
 
 /** Where the shim keeps runc's options for the `delete` action. */
@@ -86,6 +87,8 @@ interface Container {
   rootfsMounted: boolean;
   init: ShimProcess;
   execs: Map<string, ShimProcess>;
+  /** The process specs of execs not yet deleted, handed to runc at Start. */
+  execSpecs: Map<string, Uint8Array>;
   deleted: boolean;
   /** Its init was started (runc start succeeded). */
   started: boolean;
@@ -379,6 +382,7 @@ export class TaskService {
       rootfsMounted,
       init,
       execs: new Map(),
+      execSpecs: new Map(),
       deleted: false,
       started: false,
       paused: false,
@@ -418,15 +422,19 @@ export class TaskService {
             : "cannot start a running process",
         );
       }
-      const specFile = this.#execSpecFile(container, r.execId);
-      const pid = await process.launch((stdio, args) =>
-        container.runc.exec(
-          container.id,
-          specFile,
-          join(container.bundle, `${r.execId}.pid`),
-          stdio,
-          args,
-        )
+      const spec = container.execSpecs.get(r.execId)!;
+      const pid = await withPipedBytes(
+        spec,
+        (specFile) =>
+          process.launch((stdio, args) =>
+            container.runc.exec(
+              container.id,
+              specFile,
+              join(container.bundle, `${r.execId}.pid`),
+              stdio,
+              args,
+            )
+          ),
       );
       this.#publish("/tasks/exec-started", TaskExecStartedSchema, {
         containerId: container.id,
@@ -468,9 +476,9 @@ export class TaskService {
       );
     }
     spec.terminal = r.terminal;
-    Deno.writeTextFileSync(
-      this.#execSpecFile(container, r.execId),
-      JSON.stringify(spec),
+    container.execSpecs.set(
+      r.execId,
+      new TextEncoder().encode(JSON.stringify(spec)),
     );
     const process = new ShimProcess({
       containerId: container.id,
@@ -529,11 +537,7 @@ export class TaskService {
       }
       await process.close();
       container.execs.delete(r.execId);
-      try {
-        Deno.removeSync(this.#execSpecFile(container, r.execId));
-      } catch {
-        // never written, or gone with the bundle
-      }
+      container.execSpecs.delete(r.execId);
       return this.#deleted(process, process.exit);
     }
     const init = container.init;
@@ -630,10 +634,6 @@ export class TaskService {
       exitStatus: exit.status,
       exitedAt: toTimestamp(exit.exitedAt),
     });
-  }
-
-  #execSpecFile(container: Container, execId: string): string {
-    return join(container.bundle, `${execId}.process.json`);
   }
 
   #get(id: string): Container {
