@@ -68,7 +68,7 @@ import { REVISION, VERSION } from "../version.ts";
 import { type Config, DEFAULT_RUNTIME } from "./config.ts";
 import { GrpcServer } from "./grpc.ts";
 import { listen, type Listener } from "./listener.ts";
-import { idleTrim } from "./_idle_trim.ts";
+import { MemoryHousekeeping } from "./_memory.ts";
 
 /** Where the metadata database lives under the root. */
 export const METADATA_DIR = "io.containerd.metadata.v1.sqlite";
@@ -520,17 +520,17 @@ export async function startDaemon(
     await gc.started;
     // Before serving: nobody sees an attachment a crash left half-made.
     cleanups.push(await network.reconcile(networkLog));
-    const idle = idleTrim({ logger });
-    cleanups.push(() => idle.cancel());
+    const memory = new MemoryHousekeeping({ logger });
+    cleanups.push(() => memory.close());
     const listener: Listener = await listen({
       path: config.grpc.address,
       streams: (stream, headers, writes) => {
-        idle.touch();
+        memory.touch();
         if (GrpcServer.accepts(headers)) grpc.handle(stream, headers, writes);
         else refuseStream(stream);
       },
       requests: (request, response) => {
-        idle.touch();
+        memory.touch();
         connect(request, response);
       },
       uid: config.grpc.uid,

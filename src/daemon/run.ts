@@ -14,11 +14,12 @@ import { execve, ownArgv } from "../sys/exec.ts";
  * 3 × 16 MB under the daemon's allocation rate and keeps it: a cap of
  * 1 MB per semi-space keeps RSS after a soak near a fresh daemon's
  * (~124 against ~190 MB after 150 `ctr run --rm`) at no measurable cost.
- * (`--memory-saver-mode` would keep the old generation near its live size,
- * ~110 against ~140 MB right after 100 runs, but makes a 200 MB pull take
- * 2-3 times as long.)
+ * `--expose-gc` gives the daemon the full collection it runs every 10 s
+ * while busy (see `_memory.ts`). (`--memory-saver-mode` or a small
+ * `--heap-growing-percent` would keep the old generation near its live
+ * size all the time, but make a 200 MB pull take 2-3 times as long.)
  */
-export const DAEMON_V8_FLAGS = "--max-semi-space-size=1";
+export const DAEMON_V8_FLAGS = "--max-semi-space-size=1,--expose-gc";
 
 /**
  * Restarts this process in place with {@linkcode DAEMON_V8_FLAGS}
