@@ -46,6 +46,7 @@ export class MemoryHousekeeping {
   readonly #idle: IdleTimer;
   readonly #gc: (() => void) | undefined;
   readonly #busyGcMs: number;
+  readonly #logger: Logger;
   #lastGc: number;
   #cancelGc: (() => void) | undefined;
 
@@ -54,6 +55,7 @@ export class MemoryHousekeeping {
     this.#clock = options.clock ?? SYSTEM_IDLE_CLOCK;
     this.#gc = options.gc ?? (globalThis as { gc?: () => void }).gc;
     this.#busyGcMs = options.busyGcMs ?? BUSY_GC_MS;
+    this.#logger = options.logger;
     this.#lastGc = this.#clock.now();
     const trim = options.trim ?? mallocTrim;
     this.#idle = new IdleTimer({
@@ -84,8 +86,16 @@ export class MemoryHousekeeping {
     // After the call's handler has run, not in its way.
     this.#cancelGc = this.#clock.set(() => {
       this.#cancelGc = undefined;
+      const started = this.#clock.now();
       gc();
       this.#lastGc = this.#clock.now();
+      const after = Deno.memoryUsage();
+      this.#logger.debug("busy: garbage collected", {
+        ms: Math.round(this.#lastGc - started),
+        rssMB: +(after.rss / MB).toFixed(1),
+        heapUsedMB: +(after.heapUsed / MB).toFixed(1),
+        heapTotalMB: +(after.heapTotal / MB).toFixed(1),
+      });
     }, 0);
   }
 
