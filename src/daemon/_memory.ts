@@ -3,9 +3,9 @@
  * keep coming, V8 collects garbage in full every so often: between its own
  * major collections the old generation holds up to twice its live size of
  * garbage (objects of calls in flight outlive the small young generation).
- * Once calls stop, what glibc keeps in its arenas after the busy period
- * (Deno's native side, SQLite, finished threads) goes back to the kernel
- * with `malloc_trim`.
+ * Once calls stop, a last full collection, and what glibc keeps in its
+ * arenas after the busy period (Deno's native side, SQLite, finished
+ * threads) goes back to the kernel with `malloc_trim`.
  *
  * @module
  */
@@ -58,14 +58,16 @@ export class MemoryHousekeeping {
     this.#logger = options.logger;
     this.#lastGc = this.#clock.now();
     const trim = options.trim ?? mallocTrim;
+    const gc = this.#gc;
     this.#idle = new IdleTimer({
       ms: options.idleMs ?? IDLE_TRIM_MS,
       clock: this.#clock,
       onIdle() {
         const before = Deno.memoryUsage();
+        gc?.();
         const released = trim();
         const after = Deno.memoryUsage();
-        options.logger.debug("idle: memory trimmed", {
+        options.logger.debug("idle: memory collected and trimmed", {
           released,
           rssBeforeMB: +(before.rss / MB).toFixed(1),
           rssAfterMB: +(after.rss / MB).toFixed(1),
