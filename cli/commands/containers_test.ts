@@ -87,6 +87,11 @@ Deno.test("containers ls, info, label and rm print like ctr", async () => {
   const snapshots = (await daemon.ctr(["snapshots", "ls"])).stdout;
   assert.doesNotMatch(snapshots, /^c1 /m, "rm removes the snapshot");
   assert.match(snapshots, /^c2 /m);
+  // Once its container is gone nothing references the snapshot: a root label
+  // keeps the collector (which runs when it will) from taking it, so only
+  // the removal itself could.
+  const root = ["snapshots", "label", "c2", "containerd.io/gc.root=kept"];
+  assert.equal((await daemon.ctr(root)).code, 0);
   const keep = await daemon.berth([
     "containers",
     "rm",
