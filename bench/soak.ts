@@ -181,11 +181,15 @@ function sampleRows(samples: Samples): BenchRow[] {
 }
 
 /**
- * Each side's RSS after the soak (its last run's sample) and idle, over
- * its fresh RSS: what "memory grows with use" is judged by.
+ * Each side's RSS after the import, at its highest sample while soaking,
+ * after the soak (its last run's sample) and idle, over its fresh RSS:
+ * what "memory grows with use" is judged by.
  */
 function ratioRows(samples: Samples): BenchRow[] {
-  const ratioOf = (name: string, pick: (labels: string[]) => string) => {
+  const ratioOf = (
+    name: string,
+    pick: (labels: string[], bySide: Map<string, Sample>) => string,
+  ) => {
     const row: BenchRow = {
       operation: `daemon RSS ${name} / fresh`,
       unit: "x",
@@ -195,15 +199,19 @@ function ratioRows(samples: Samples): BenchRow[] {
     };
     for (const [sideName, bySide] of samples) {
       const fresh = bySide.get("fresh")?.rss;
-      const then = bySide.get(pick([...bySide.keys()]))?.rss;
+      const then = bySide.get(pick([...bySide.keys()], bySide))?.rss;
       if (!fresh || then === undefined) continue;
       row.median[sideName] = then / fresh;
       row.runs[sideName] = [then / fresh];
     }
     return row;
   };
+  const highest = (bySide: Map<string, Sample>) =>
+    [...bySide].filter(([label]) => / (seq|par)$/.test(label))
+      .reduce((a, b) => b[1].rss > a[1].rss ? b : a)[0];
   return [
     ratioOf("after import", () => "import"),
+    ratioOf("highest while soaking", (_, bySide) => highest(bySide)),
     ratioOf("after soak", (labels) => labels.at(-2)!),
     ratioOf("idle", () => "idle"),
   ];
