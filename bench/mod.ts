@@ -1,7 +1,7 @@
 /**
  * `deno task bench [--json] [--runs N] [--berth-only] [FILTER…]`: runs
  * every bench module whose name contains one of the filters (all but the
- * opt-in `soak` without one) against berth and, when installed, a real containerd, each on
+ * opt-in `soak` and `lying` without one) against berth and, when installed, a real containerd, each on
  * private temporary paths; prints a table of medians, and with `--json`
  * the results as JSON on stdout (the table then goes to stderr).
  *
@@ -17,6 +17,7 @@ import {
 import { onPath, startDaemons } from "./_daemons.ts";
 import * as content from "./content.ts";
 import * as diff from "./diff.ts";
+import * as lying from "./lying.ts";
 import * as network from "./network.ts";
 import * as pull from "./pull.ts";
 import * as rpc from "./rpc.ts";
@@ -32,6 +33,7 @@ export const MODULES: BenchModule[] = [
   run,
   network,
   soak,
+  lying,
 ];
 
 /** Runs the benchmarks; returns the exit code. */

@@ -10,8 +10,8 @@ import * as net from "node:net";
 import { setImmediate } from "node:timers";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { run, startDaemon } from "./_harness.ts";
-import { buildImage, hostArchitecture } from "./fixtures/images.ts";
-import { pushLayout, startRegistry } from "./fixtures/registry.ts";
+import { pushLyingIndex } from "./fixtures/lying_index.ts";
+import { startRegistry } from "./fixtures/registry.ts";
 import {
   ReadContentRequestSchema,
   WriteAction,
@@ -304,28 +304,7 @@ function rssMiB(pid: number): number {
 
 Deno.test("ctr pulls an index listing one manifest 3000 times, without errors or a runaway daemon", async () => {
   await using registry = await startRegistry();
-  const busybox = await buildImage("busybox");
-  const pushed = await pushLayout(registry, busybox.layout, "busybox:latest");
-  const manifest = await fetch(
-    `${registry.url}/v2/busybox/manifests/latest`,
-    { headers: { accept: pushed.mediaType } },
-  );
-  const entry = {
-    mediaType: pushed.mediaType,
-    digest: pushed.digest,
-    size: (await manifest.arrayBuffer()).byteLength,
-    platform: { os: "linux", architecture: hostArchitecture() },
-  };
-  const put = await fetch(`${registry.url}/v2/busybox/manifests/lying`, {
-    method: "PUT",
-    headers: { "content-type": "application/vnd.oci.image.index.v1+json" },
-    body: JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: Array.from({ length: 3000 }, () => entry),
-    }),
-  });
-  assert.equal(put.status, 201, await put.text());
+  const lying = await pushLyingIndex(registry, 3000);
 
   await using daemon = await startDaemon({
     logLevel: "info",
@@ -336,7 +315,7 @@ Deno.test("ctr pulls an index listing one manifest 3000 times, without errors or
     "images",
     "pull",
     "--plain-http",
-    `${registry.host}/busybox:lying`,
+    lying,
   ]);
   const after = rssMiB(daemon.process.pid);
   assert.equal(pull.code, 0, pull.stderr);
