@@ -61,6 +61,15 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** The median of each side's runs. */
+export function medians(
+  runs: Record<string, number[]>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(runs).map(([side, values]) => [side, median(values)]),
+  );
+}
+
 /** berth's median over containerd's, when both ran. */
 export function ratio(row: BenchRow): number | undefined {
   const { berth, containerd } = row.median;

@@ -14,7 +14,7 @@ import {
   type BenchOptions,
   type BenchResult,
   type BenchRow,
-  median,
+  medians,
 } from "./_bench.ts";
 import { startBerth, startContainerd } from "./_daemons.ts";
 import { procMB } from "./_side.ts";
@@ -126,9 +126,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       operation,
       unit,
       higherIsBetter: false,
-      median: Object.fromEntries(
-        Object.entries(runs).map(([side, values]) => [side, median(values)]),
-      ),
+      median: medians(runs),
       runs,
     };
   };

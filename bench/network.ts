@@ -19,7 +19,7 @@
  */
 import { CoreClient } from "../src/client/core.ts";
 import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
-import { type BenchOptions, type BenchResult, median } from "./_bench.ts";
+import { type BenchOptions, type BenchResult, medians } from "./_bench.ts";
 import { startBerth } from "./_daemons.ts";
 import { unusedOctet } from "../tests/_network_config.ts";
 
@@ -184,9 +184,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     unit,
     higherIsBetter: false,
     runs,
-    median: Object.fromEntries(
-      Object.entries(runs).map(([side, values]) => [side, median(values)]),
-    ),
+    median: medians(runs),
   });
   return {
     bench: name,

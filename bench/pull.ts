@@ -14,7 +14,7 @@ import {
   type BenchOptions,
   type BenchResult,
   type BenchRow,
-  median,
+  medians,
 } from "./_bench.ts";
 import { startBerth, startContainerd } from "./_daemons.ts";
 
@@ -93,9 +93,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       operation: `cold pull ${key} (s)`,
       unit: "s",
       higherIsBetter: false,
-      median: Object.fromEntries(
-        Object.entries(runs).map(([side, values]) => [side, median(values)]),
-      ),
+      median: medians(runs),
       runs,
     });
   }
