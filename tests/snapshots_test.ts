@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  collect,
   collectGarbage,
   normalizeCtr,
   run,
@@ -13,6 +12,7 @@ import {
   startDaemon,
   type TestContainerd,
   type TestDaemon,
+  watchEvents,
 } from "./_harness.ts";
 
 async function mountPrinted(command: string) {
@@ -153,27 +153,19 @@ Deno.test("a snapshot without a root or lease is collected; the native snapshott
 
 Deno.test("snapshot events: prepare, commit and remove are published", async () => {
   await using berth = await startDaemon();
-  const events = new Deno.Command("ctr", {
-    args: ["--address", berth.address, "events", 'topic~="^/snapshot/"'],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const out = collect(events.stdout);
-  try {
-    for (let n = 0; n < 20 && !/\/snapshot\/remove/.test(out.text); n++) {
-      await berth.ctr(["snapshots", "prepare", `s${n}`]);
-      await berth.ctr(["snapshots", "commit", `c${n}`, `s${n}`]);
-      await berth.ctr(["snapshots", "rm", `c${n}`]);
-      await out.waitFor(/\/snapshot\/remove/, 300).catch(() => {});
-    }
-    assert.match(out.text, /default \/snapshot\/prepare \{"key":"s\d+"\}/);
-    assert.match(
-      out.text,
-      /default \/snapshot\/commit \{"key":"s\d+","name":"c\d+"\}/,
-    );
-    assert.match(out.text, /default \/snapshot\/remove \{"key":"c\d+"\}/);
-  } finally {
-    events.kill("SIGTERM");
-    await events.status;
+  // Subscribed before the first call (a late ctr events missed the prepare).
+  await using out = await watchEvents(berth.address);
+  for (
+    const args of [["prepare", "s0"], ["commit", "c0", "s0"], ["rm", "c0"]]
+  ) {
+    const done = await berth.ctr(["snapshots", ...args]);
+    assert.equal(done.code, 0, done.stderr);
   }
+  await out.waitFor(/\/snapshot\/remove/, 30_000);
+  assert.match(out.text, /default \/snapshot\/prepare \{"key":"s0"\}/);
+  assert.match(
+    out.text,
+    /default \/snapshot\/commit \{"key":"s0","name":"c0"\}/,
+  );
+  assert.match(out.text, /default \/snapshot\/remove \{"key":"c0"\}/);
 });
