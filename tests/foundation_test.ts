@@ -95,8 +95,13 @@ Deno.test("ctr events shows namespace events made from another client", async ()
   }).spawn();
   const out = collect(events.stdout);
   try {
-    // The subscription starts asynchronously: make events until one shows.
-    for (let n = 0; !/\/namespaces\/delete/.test(out.text) && n < 30; n++) {
+    // The subscription starts asynchronously: make events until a create
+    // and a delete show (one that starts between the two sees only the
+    // delete).
+    const seen = () =>
+      /\/namespaces\/create/.test(out.text) &&
+      /\/namespaces\/delete/.test(out.text);
+    for (let n = 0; !seen() && n < 30; n++) {
       await daemon.berth(["namespaces", "create", `ev${n}`, "k=v"]);
       await daemon.berth(["namespaces", "rm", `ev${n}`]);
       await out.waitFor(/\/namespaces\/delete/, 500).catch(() => {});
