@@ -21,6 +21,7 @@ import { CoreClient } from "../src/client/core.ts";
 import { Network } from "../src/gen/berth/services/network/v1/network_pb.ts";
 import { type BenchOptions, type BenchResult, medians } from "./_bench.ts";
 import { startBerth } from "./_daemons.ts";
+import { procMB } from "./_side.ts";
 import { unusedOctet } from "../tests/_network_config.ts";
 
 /** The module's name for `deno task bench network`. */
@@ -105,11 +106,6 @@ async function chainByHand(list: Conflist, path: string, id: string) {
   }
 }
 
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
-
 /** Runs the bench. */
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const id = randomId();
@@ -157,7 +153,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         names.map((n) => client.attach({ netns: n })),
       );
       concurrent.push(performance.now() - started);
-      rss.push(rssMiB(daemon.pid));
+      rss.push(await procMB(`/proc/${daemon.pid}/status`, "VmRSS"));
       const ips = new Set(attached.map((a) => a.attachment!.ips[0]));
       if (ips.size !== CONCURRENT) {
         throw new Error(`${CONCURRENT} attachments got ${ips.size} addresses`);
