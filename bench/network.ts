@@ -168,6 +168,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     }
   } finally {
     await sh("ip", ["netns", "del", handNetns]).catch(() => {});
+    // A stopped daemon leaves its netns mounted: only deleting one through
+    // the API unmounts it.
+    await client.deleteNamespace({ name: "one" }).catch(() => {});
     await daemon.stop();
     await sh("ip", ["link", "del", bridge]).catch(() => {});
   }
