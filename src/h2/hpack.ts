@@ -271,7 +271,8 @@ const NEVER_INDEXED = new Set([
   "set-cookie",
 ]);
 // Fields whose values change from message to message: indexing them would
-// only evict the entries worth keeping.
+// only evict the entries worth keeping. An empty value is indexed, which
+// also makes the name cheap to send (`grpc-message`).
 const NOT_INDEXED = new Set([
   ":path",
   "content-length",
@@ -413,20 +414,24 @@ export class HpackEncoder {
     }
     index = known ? known.index : dynamic ? table.indexOf(dynamic.newest) : 0;
     if (NEVER_INDEXED.has(name)) {
-      return void this.#literal(0x10, 4, index, name, value, false);
+      this.#literal(0x10, 4, index, name, value, false);
+    } else if (
+      value.length > MAX_INDEXED_VALUE_LENGTH ||
+      (value !== "" && NOT_INDEXED.has(name))
+    ) {
+      this.#literal(0x00, 4, index, name, value, false);
+    } else {
+      const start = this.#pos;
+      const size = ENTRY_OVERHEAD + (index > 0 ? byteLength(name) : 0) +
+        this.#literal(0x40, 6, index, name, value, true);
+      if (size <= table.maxSize) {
+        table.add(name, value, size);
+      } else {
+        // Inserting would empty the table for an entry that cannot stay.
+        this.#pos = start;
+        this.#literal(0x00, 4, index, name, value, false);
+      }
     }
-    if (NOT_INDEXED.has(name) || value.length > MAX_INDEXED_VALUE_LENGTH) {
-      return void this.#literal(0x00, 4, index, name, value, false);
-    }
-    const start = this.#pos;
-    const written = this.#literal(0x40, 6, index, name, value, true);
-    const size = ENTRY_OVERHEAD + written + (index > 0 ? byteLength(name) : 0);
-    if (size > table.maxSize) {
-      // Inserting would empty the table for an entry that cannot stay.
-      this.#pos = start;
-      return void this.#literal(0x00, 4, index, name, value, false);
-    }
-    table.add(name, value, size);
   }
 
   #indexed(index: number): void {
