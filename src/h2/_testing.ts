@@ -1,0 +1,215 @@
+/**
+ * Test peers for the HTTP/2 server: a server on a temporary UNIX socket,
+ * Deno's `node:http2` client (nghttp2, a strict implementation) connected
+ * to it, and a raw peer that writes frames by hand for protocol errors.
+ *
+ * @module
+ */
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { join } from "node:path";
+import { ErrorCode } from "./errors.ts";
+import {
+  CLIENT_PREFACE,
+  decodeGoaway,
+  encodeFrame,
+  encodeSettings,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  type Goaway,
+  MAX_MAX_FRAME_SIZE,
+} from "./frames.ts";
+import { H2Server, type ServerOptions } from "./server.ts";
+import type { H2Stream } from "./stream.ts";
+
+/** A server listening on a temporary socket. */
+export interface TestServer extends AsyncDisposable {
+  /** The socket path. */
+  path: string;
+  /** The server. */
+  server: H2Server;
+}
+
+/** Serves `onStream` (and `options`) on a temporary UNIX socket. */
+export async function serve(
+  onStream: (stream: H2Stream) => void,
+  options: Partial<ServerOptions> = {},
+): Promise<TestServer> {
+  const dir = await Deno.makeTempDir({ prefix: "berth-h2-" });
+  const path = join(dir, "h2.sock");
+  const server = new H2Server({ ...options, onStream });
+  const sockets = new Set<net.Socket>();
+  const listener = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    server.serve(socket);
+  });
+  await new Promise<void>((resolve) => listener.listen(path, resolve));
+  return {
+    path,
+    server,
+    async [Symbol.asyncDispose]() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => listener.close(resolve));
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** A `node:http2` client session on `path`, once the server's SETTINGS came. */
+export function connect(
+  path: string,
+  options: http2.ClientSessionOptions = {},
+): Promise<http2.ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect("http://localhost", {
+      ...options,
+      createConnection: () => net.connect(path),
+    });
+    session.once("error", reject);
+    session.once("connect", () => {
+      session.off("error", reject);
+      session.on("error", () => {});
+      resolve(session);
+    });
+  });
+}
+
+/** A POST request's headers. */
+export function post(path = "/test"): http2.OutgoingHttpHeaders {
+  return { ":method": "POST", ":path": path, "content-type": "text/plain" };
+}
+
+/** Reads a client stream to its end: headers, body, trailers, reset code. */
+export function response(stream: http2.ClientHttp2Stream): Promise<{
+  headers: http2.IncomingHttpHeaders;
+  trailers: http2.IncomingHttpHeaders;
+  body: Uint8Array;
+  rstCode: number;
+}> {
+  return new Promise((resolve) => {
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    const chunks: Uint8Array[] = [];
+    stream.on("response", (h) => headers = h);
+    stream.on("trailers", (t) => trailers = t);
+    stream.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    stream.on("error", () => {});
+    stream.once("close", () => {
+      const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let offset = 0;
+      for (const chunk of chunks) {
+        body.set(chunk, offset);
+        offset += chunk.length;
+      }
+      resolve({ headers, trailers, body, rstCode: stream.rstCode ?? 0 });
+    });
+  });
+}
+
+/** A peer writing frames by hand and reading the server's frames. */
+export class RawPeer {
+  /** The connection. */
+  readonly socket: net.Socket;
+  /** Every frame the server sent, in order. */
+  readonly frames: Frame[] = [];
+  #waiters: (() => void)[] = [];
+  #ended = false;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    const decoder = new FrameDecoder(MAX_MAX_FRAME_SIZE);
+    socket.on("data", (chunk: Uint8Array) => {
+      decoder.push(chunk, (frame) => {
+        this.frames.push({ ...frame, payload: frame.payload.slice() });
+        return true;
+      });
+      this.#wake();
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#wake();
+    });
+  }
+
+  /** Connects to `path`; with `preface`, sends the preface and SETTINGS. */
+  static async connect(path: string, preface = true): Promise<RawPeer> {
+    const socket = net.connect(path);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const peer = new RawPeer(socket);
+    if (preface) {
+      peer.send(CLIENT_PREFACE, encodeFrame(FrameType.SETTINGS, 0, 0));
+    }
+    return peer;
+  }
+
+  /** Writes `chunks` as they are. */
+  send(...chunks: Uint8Array[]): void {
+    for (const chunk of chunks) this.socket.write(chunk);
+  }
+
+  /** Writes one frame. */
+  frame(
+    type: number,
+    flags: number,
+    streamId: number,
+    payload?: Uint8Array,
+  ): void {
+    this.send(encodeFrame(type, flags, streamId, payload));
+  }
+
+  /**
+   * The first frame from the server that `match` accepts; undefined if
+   * the connection ends without one.
+   */
+  async next(match: (frame: Frame) => boolean): Promise<Frame | undefined> {
+    let seen = 0;
+    while (true) {
+      for (; seen < this.frames.length; seen++) {
+        if (match(this.frames[seen])) return this.frames[seen];
+      }
+      if (this.#ended) return undefined;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  /** The server's GOAWAY, once the connection has ended. */
+  async goaway(): Promise<Goaway | undefined> {
+    const frame = await this.next((f) => f.type === FrameType.GOAWAY);
+    await this.closed();
+    return frame && decodeGoaway(frame.payload);
+  }
+
+  /** Resolves once the server has closed the connection. */
+  async closed(): Promise<void> {
+    while (!this.#ended) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.socket.destroy();
+  }
+
+  #wake() {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** SETTINGS from a raw peer: `[parameter, value]` pairs. */
+export function settingsFrame(
+  settings: readonly (readonly [number, number])[],
+): Uint8Array {
+  return encodeFrame(FrameType.SETTINGS, 0, 0, encodeSettings(settings));
+}
+
+/** The names of the error codes, for messages. */
+export function codeName(code: number | undefined): string {
+  const entry = Object.entries(ErrorCode).find(([, value]) => value === code);
+  return entry?.[0] ?? String(code);
+}
