@@ -29,6 +29,8 @@ export interface TestServer extends AsyncDisposable {
   path: string;
   /** The server. */
   server: H2Server;
+  /** The length of every socket write the server made, in order. */
+  writes: number[];
 }
 
 /** Serves `onStream` (and `options`) on a temporary UNIX socket. */
@@ -40,7 +42,13 @@ export async function serve(
   const path = join(dir, "h2.sock");
   const server = new H2Server({ ...options, onStream });
   const sockets = new Set<net.Socket>();
+  const writes: number[] = [];
   const listener = net.createServer((socket) => {
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    socket.write = ((chunk: Uint8Array, ...rest: unknown[]) => {
+      writes.push(chunk.length);
+      return write(chunk, ...rest);
+    }) as typeof socket.write;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     server.serve(socket);
@@ -49,6 +57,7 @@ export async function serve(
   return {
     path,
     server,
+    writes,
     async [Symbol.asyncDispose]() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => listener.close(resolve));

@@ -33,8 +33,8 @@ import {
   unpad,
 } from "./frames.ts";
 import {
-  HeaderListTooLargeError,
   type HeaderField,
+  HeaderListTooLargeError,
   HpackDecoder,
   HpackEncoder,
   HpackError,
@@ -252,14 +252,24 @@ export class H2Connection {
     }
     const stream = this.#streams.get(id);
     if (!stream) {
-      if (id > this.#highestId) throw protocolError(`DATA on idle stream ${id}`);
+      if (id > this.#highestId) {
+        throw protocolError(`DATA on idle stream ${id}`);
+      }
       this.#consumed(undefined, length);
       if (this.#resets.has(id)) return;
-      throw new StreamError(id, ErrorCode.STREAM_CLOSED, "DATA on a closed stream");
+      throw new StreamError(
+        id,
+        ErrorCode.STREAM_CLOSED,
+        "DATA on a closed stream",
+      );
     }
     if (stream.remoteClosed) {
       this.#consumed(undefined, length);
-      throw new StreamError(id, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+      throw new StreamError(
+        id,
+        ErrorCode.STREAM_CLOSED,
+        "DATA after END_STREAM",
+      );
     }
     stream.recvWindow -= length;
     if (stream.recvWindow < 0) {
@@ -293,7 +303,9 @@ export class H2Connection {
   #onContinuation(frame: Frame) {
     const pending = this.#pending;
     if (!pending || pending.streamId !== frame.streamId) {
-      throw protocolError(`CONTINUATION out of place on stream ${frame.streamId}`);
+      throw protocolError(
+        `CONTINUATION out of place on stream ${frame.streamId}`,
+      );
     }
     pending.chunks.push(frame.payload);
     pending.size += frame.payload.length;
@@ -331,10 +343,18 @@ export class H2Connection {
     const stream = this.#streams.get(id);
     if (stream) {
       if (stream.remoteClosed) {
-        throw new StreamError(id, ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
+        throw new StreamError(
+          id,
+          ErrorCode.STREAM_CLOSED,
+          "HEADERS after END_STREAM",
+        );
       }
       if (!endStream) {
-        throw new StreamError(id, ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
+        throw new StreamError(
+          id,
+          ErrorCode.PROTOCOL_ERROR,
+          "trailers without END_STREAM",
+        );
       }
       stream.endRemote();
       return;
@@ -346,7 +366,11 @@ export class H2Connection {
     this.#highestId = id;
     if (this.#peerGoaway) return;
     if (pending.selfDependent) {
-      throw new StreamError(id, ErrorCode.PROTOCOL_ERROR, "a stream depends on itself");
+      throw new StreamError(
+        id,
+        ErrorCode.PROTOCOL_ERROR,
+        "a stream depends on itself",
+      );
     }
     if (!fields) {
       // Too large a header list: this request is refused, the connection
@@ -364,7 +388,9 @@ export class H2Connection {
       );
     }
     const malformed = checkRequest(fields);
-    if (malformed) throw new StreamError(id, ErrorCode.PROTOCOL_ERROR, malformed);
+    if (malformed) {
+      throw new StreamError(id, ErrorCode.PROTOCOL_ERROR, malformed);
+    }
     const created = new H2Stream(
       this.#host,
       id,
@@ -399,7 +425,9 @@ export class H2Connection {
     const id = frame.streamId;
     if (id === 0) throw protocolError("RST_STREAM on stream 0");
     const code = decodeUint32(frame);
-    if (id > this.#highestId) throw protocolError(`RST_STREAM on idle stream ${id}`);
+    if (id > this.#highestId) {
+      throw protocolError(`RST_STREAM on idle stream ${id}`);
+    }
     this.#streams.get(id)?.abort(code);
   }
 
@@ -407,7 +435,10 @@ export class H2Connection {
     if (frame.streamId !== 0) throw protocolError("SETTINGS on a stream");
     if (frame.flags & Flag.ACK) {
       if (frame.payload.length !== 0) {
-        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ack with a payload");
+        throw new ConnectionError(
+          ErrorCode.FRAME_SIZE_ERROR,
+          "SETTINGS ack with a payload",
+        );
       }
       return;
     }
@@ -450,13 +481,16 @@ export class H2Connection {
       }
     }
     this.#writer.frame(FrameType.SETTINGS, Flag.ACK, 0);
-    if (grown) for (const stream of this.#streams.values()) stream.pump();
+    if (grown) { for (const stream of this.#streams.values()) stream.pump(); }
   }
 
   #onPing(frame: Frame) {
     if (frame.streamId !== 0) throw protocolError("PING on a stream");
     if (frame.payload.length !== 8) {
-      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING not of 8 bytes");
+      throw new ConnectionError(
+        ErrorCode.FRAME_SIZE_ERROR,
+        "PING not of 8 bytes",
+      );
     }
     if (!(frame.flags & Flag.ACK)) {
       this.#writer.frame(FrameType.PING, Flag.ACK, 0, frame.payload);
@@ -488,7 +522,9 @@ export class H2Connection {
     }
     const stream = this.#streams.get(id);
     if (!stream) {
-      if (id > this.#highestId) throw protocolError(`WINDOW_UPDATE on idle stream ${id}`);
+      if (id > this.#highestId) {
+        throw protocolError(`WINDOW_UPDATE on idle stream ${id}`);
+      }
       return;
     }
     if (increment === 0) {
@@ -496,7 +532,11 @@ export class H2Connection {
     }
     stream.sendWindow += increment;
     if (stream.sendWindow > MAX_WINDOW) {
-      throw new StreamError(id, ErrorCode.FLOW_CONTROL_ERROR, "the stream window past 2^31-1");
+      throw new StreamError(
+        id,
+        ErrorCode.FLOW_CONTROL_ERROR,
+        "the stream window past 2^31-1",
+      );
     }
     stream.pump();
   }
@@ -514,7 +554,12 @@ export class H2Connection {
   #consumed(stream: H2Stream | undefined, bytes: number) {
     this.#recvUnacked += bytes;
     if (this.#recvUnacked >= this.#connectionWindow >> 1) {
-      this.#writer.frame(FrameType.WINDOW_UPDATE, 0, 0, encodeUint32(this.#recvUnacked));
+      this.#writer.frame(
+        FrameType.WINDOW_UPDATE,
+        0,
+        0,
+        encodeUint32(this.#recvUnacked),
+      );
       this.#recvWindow += this.#recvUnacked;
       this.#recvUnacked = 0;
     }
@@ -525,7 +570,12 @@ export class H2Connection {
       return;
     }
     this.#unacked.delete(stream);
-    this.#writer.frame(FrameType.WINDOW_UPDATE, 0, stream.id, encodeUint32(unacked));
+    this.#writer.frame(
+      FrameType.WINDOW_UPDATE,
+      0,
+      stream.id,
+      encodeUint32(unacked),
+    );
     stream.recvWindow += unacked;
   }
 

@@ -30,7 +30,11 @@ export interface StreamHost {
   /** The peer's SETTINGS_MAX_FRAME_SIZE. */
   readonly peerMaxFrameSize: number;
   /** Encodes `fields` into HEADERS (and CONTINUATION) frames. */
-  sendHeaders(streamId: number, fields: HeaderField[], endStream: boolean): void;
+  sendHeaders(
+    streamId: number,
+    fields: HeaderField[],
+    endStream: boolean,
+  ): void;
   /** `stream` has DATA waiting for the connection window or the socket. */
   waiting(stream: H2Stream): void;
   /** The consumer took `bytes` of `stream`'s data: give back window. */
@@ -100,6 +104,13 @@ export class H2Stream {
       if (n === name) value = value === undefined ? v : `${value}, ${v}`;
     }
     return value;
+  }
+
+  /** Bytes received and kept, not yet delivered. */
+  get buffered(): number {
+    let bytes = 0;
+    for (const chunk of this.#inbox) bytes += chunk.length;
+    return bytes;
   }
 
   /** True once the peer's request body is complete and delivered. */
