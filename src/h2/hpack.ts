@@ -384,12 +384,18 @@ export class HpackEncoder {
     this.#table.resize(next);
   }
 
-  /** Encodes `fields`, in order, into one header block. */
+  /**
+   * Encodes `fields`, in order, into one header block.
+   *
+   * The block is a view of the encoder's own buffer, valid until the next
+   * `encode`: copy it (into a frame) before encoding again. (A fresh array
+   * per block would cost more than encoding a typical one.)
+   */
   encode(fields: Iterable<HeaderField>): Uint8Array {
     this.#pos = 0;
     if (this.#changed) this.#sizeUpdates();
     for (const [name, value] of fields) this.#field(name, value);
-    return this.#buf.slice(0, this.#pos);
+    return this.#buf.subarray(0, this.#pos);
   }
 
   #sizeUpdates(): void {

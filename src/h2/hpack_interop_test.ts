@@ -242,7 +242,7 @@ Deno.test("nghttp2's request header blocks decode to exactly the headers sent, o
   const sent: HeaderField[][] = [];
   const seen = await withRawServer(
     () => [
-      encoder.encode([[":status", "200"]]),
+      encoder.encode([[":status", "200"]]).slice(),
       encoder.encode([["grpc-status", "0"]]),
     ],
     async (client) => {
@@ -298,7 +298,8 @@ Deno.test("HpackEncoder's response blocks decode in nghttp2, response after resp
         ["x-trailer", `t${i % 2}`],
       ];
       responses.push([headers, trailers]);
-      return [encoder.encode(headers), encoder.encode(trailers)];
+      // Copied: encode reuses its buffer.
+      return [encoder.encode(headers).slice(), encoder.encode(trailers)];
     },
     async (client) => {
       for (let i = 0; i < 30; i++) {

@@ -368,8 +368,15 @@ Deno.test("encoder: a gRPC server's second response and trailers are a few bytes
     "x-custom",
     "value",
   ]];
-  const first = [encoder.encode(headers), encoder.encode(trailers)];
-  const second = [encoder.encode(headers), encoder.encode(trailers)];
+  // Each block is copied: encode reuses its buffer.
+  const first = [
+    encoder.encode(headers).slice(),
+    encoder.encode(trailers).slice(),
+  ];
+  const second = [
+    encoder.encode(headers).slice(),
+    encoder.encode(trailers).slice(),
+  ];
   for (const blocks of [first, second]) {
     assert.deepEqual(decoder.decode(blocks[0]), headers);
     assert.deepEqual(decoder.decode(blocks[1]), trailers);
