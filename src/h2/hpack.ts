@@ -63,6 +63,10 @@ const DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024;
 // Integers past this are never valid here (indexes, lengths, table sizes),
 // and refusing them early keeps the arithmetic exact.
 const MAX_INTEGER = 2 ** 32 - 1;
+const EMPTY = new Uint8Array(0);
+// A scratch buffer for Huffman strings larger than this is dropped after
+// its block.
+const MAX_KEPT_SCRATCH = 16 * 1024;
 
 /**
  * Decodes the header blocks of one direction of a connection, keeping its
@@ -74,7 +78,7 @@ export class HpackDecoder {
   #maxTableSize: number;
   #maxHeaderListSize: number;
   // Where the block being decoded is read next.
-  #block: Uint8Array = new Uint8Array(0);
+  #block: Uint8Array = EMPTY;
   #pos = 0;
   // Room for one decoded Huffman string; grows to the longest seen.
   #scratch = new Uint8Array(256);
@@ -158,7 +162,11 @@ export class HpackDecoder {
         else fields = [];
       }
     } finally {
-      this.#block = new Uint8Array(0);
+      // Let go of the block, and of a scratch buffer a huge string grew.
+      this.#block = EMPTY;
+      if (this.#scratch.length > MAX_KEPT_SCRATCH) {
+        this.#scratch = new Uint8Array(256);
+      }
     }
     if (listSize > limit) {
       throw new HeaderListTooLargeError(
@@ -181,11 +189,13 @@ export class HpackDecoder {
       }
       const byte = block[this.#pos++];
       value += (byte & 0x7f) * factor;
-      if (value > MAX_INTEGER) {
+      factor *= 128;
+      // Past 5 continuation bytes (or 32 bits) nothing valid is left, and
+      // zero bytes (0x80) could otherwise go on until the factor overflows.
+      if (value > MAX_INTEGER || factor > 2 ** 35) {
         throw new HpackError("integer in a header block is too large");
       }
       if (byte < 0x80) return value;
-      factor *= 128;
     }
   }
 

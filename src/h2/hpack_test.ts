@@ -251,7 +251,18 @@ Deno.test("decoder: malformed blocks throw HpackError", () => {
     ["integer cut short", "ff", /inside an integer/],
     ["integer continuation cut short", "ff 80", /inside an integer/],
     ["integer too large", "ff ff ff ff ff ff 7f", /too large/],
-    ["endless integer", "ff" + " 80".repeat(40), /too large|inside an integer/],
+    ["endless integer", "ff" + " 80".repeat(40), /too large/],
+    [
+      "integer padded with zero bytes",
+      "ff" + " 80".repeat(200) + " 01",
+      /too large/,
+    ],
+    [
+      "string length padded with zero bytes",
+      "40 7f" + " 80".repeat(200) + " 00",
+      /too large/,
+    ],
+    ["integer of 6 continuation bytes", "ff 80 80 80 80 80 00", /too large/],
     ["no value after a name", "41", /before a string/],
     ["string cut short", "41 03 61 62", /inside a string/],
     ["huge string length", "41 7f ff ff ff 0f", /inside a string/],
@@ -269,6 +280,18 @@ Deno.test("decoder: malformed blocks throw HpackError", () => {
       throw new Error(`${what}: ${e}`);
     }
   }
+  // The longest integer taken: 5 continuation bytes, up to 2^32 - 1.
+  assertHpackError(
+    new HpackDecoder(),
+    hex("ff 80 80 80 80 00"),
+    /index 127 is past/,
+  );
+  assertHpackError(
+    new HpackDecoder(),
+    hex("ff 80 ff ff ff 0f"),
+    /index 4294967295 is past/,
+  );
+  assertHpackError(new HpackDecoder(), hex("ff 81 ff ff ff 0f"), /too large/);
   // Size updates at the start are fine, two of them too, up to the maximum.
   const decoder = new HpackDecoder();
   assert.deepEqual(decoder.decode(hex("20 3f e1 1f 82")), [[":method", "GET"]]);
@@ -518,4 +541,35 @@ Deno.test("round trip: repeated fields are indexed, and evicted ones are sent ag
     assert.deepEqual(decoder.decode(encoder.encode(fields)), fields);
     assert.ok(sizeOf(tableOf(decoder)) <= 200);
   }
+});
+
+Deno.test("decoder: random bytes decode or throw HpackError, and the table keeps to its size", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 64 }), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      (blocks) => {
+        const decoder = new HpackDecoder({
+          maxTableSize: 256,
+          maxHeaderListSize: 1024,
+        });
+        for (const block of blocks) {
+          try {
+            for (const [name, value] of decoder.decode(block)) {
+              assert.equal(typeof name, "string");
+              assert.equal(typeof value, "string");
+            }
+          } catch (e) {
+            if (e instanceof HeaderListTooLargeError) continue;
+            assert.ok(e instanceof HpackError, `${e}`);
+            return;
+          }
+          assert.ok(sizeOf(tableOf(decoder)) <= 256);
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
