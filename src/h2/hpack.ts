@@ -80,7 +80,7 @@ export class HpackDecoder {
   // Where the block being decoded is read next.
   #block: Uint8Array = EMPTY;
   #pos = 0;
-  // Room for one decoded Huffman string; grows to the longest seen.
+  // Room for one decoded Huffman string; grows to the longest in a block.
   #scratch = new Uint8Array(256);
 
   /** A decoder with an empty dynamic table of at most `maxTableSize` bytes. */

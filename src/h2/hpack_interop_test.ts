@@ -19,6 +19,7 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 const MAX_FRAME_SIZE = 16384;
+const SETTINGS_HEADER_TABLE_SIZE = 0x1;
 
 function frame(
   type: number,
@@ -75,18 +76,30 @@ interface RequestSeen {
   fields: HeaderField[];
 }
 
+interface RawServerOptions {
+  /** The blocks (headers, trailers) that answer a request. */
+  respond: (request: RequestSeen) => [Uint8Array, Uint8Array];
+  /** The SETTINGS_HEADER_TABLE_SIZE the server announces and decodes with. */
+  tableSize?: number;
+  /** Told the client's SETTINGS_HEADER_TABLE_SIZE. */
+  onClientTableSize?: (size: number) => void;
+  /** The client's settings. */
+  clientSettings?: http2.Settings;
+}
+
 /**
- * Serves one connection on a UNIX socket in a temp dir: each request's
- * header block goes through `decoder`, and `respond` gives the blocks
- * (headers, trailers) to answer with.
+ * Serves one connection on a UNIX socket in a temp dir to a node:http2
+ * client that `run` drives: each request's header block goes through an
+ * HpackDecoder, and `respond` gives the blocks to answer with.
  */
 async function withRawServer(
-  respond: (request: RequestSeen) => [Uint8Array, Uint8Array],
+  options: RawServerOptions,
   run: (client: http2.ClientHttp2Session) => Promise<void>,
 ): Promise<RequestSeen[]> {
+  const { respond, tableSize = 4096, onClientTableSize } = options;
   const dir = await Deno.makeTempDir({ prefix: "berth-hpack-" });
   const path = `${dir}/h2.sock`;
-  const decoder = new HpackDecoder();
+  const decoder = new HpackDecoder({ maxTableSize: tableSize });
   const seen: RequestSeen[] = [];
   const sockets: net.Socket[] = [];
   // What went wrong on the server's side ends the test at once: the
@@ -96,7 +109,10 @@ async function withRawServer(
   const failed = new Promise<never>((_, reject) => fail = reject);
   const server = net.createServer((socket) => {
     sockets.push(socket);
-    socket.write(frame(SETTINGS, 0, 0, new Uint8Array(0)));
+    const settings = Buffer.alloc(6);
+    settings.writeUInt16BE(SETTINGS_HEADER_TABLE_SIZE, 0);
+    settings.writeUInt32BE(tableSize, 2);
+    socket.write(frame(SETTINGS, 0, 0, settings));
     let pending = Buffer.alloc(0);
     let prefaceSeen = false;
     let block: Buffer[] = [];
@@ -130,6 +146,11 @@ async function withRawServer(
         const payload = pending.subarray(9, 9 + length);
         pending = pending.subarray(9 + length);
         if (type === SETTINGS && !(flags & 0x1)) {
+          for (let at = 0; at + 6 <= payload.length; at += 6) {
+            if (payload.readUInt16BE(at) === SETTINGS_HEADER_TABLE_SIZE) {
+              onClientTableSize?.(payload.readUInt32BE(at + 2));
+            }
+          }
           socket.write(frame(SETTINGS, 0x1, 0, new Uint8Array(0)));
         }
         if (type === GOAWAY) {
@@ -163,6 +184,7 @@ async function withRawServer(
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const client = http2.connect("http://localhost", {
     createConnection: () => net.connect(path),
+    settings: options.clientSettings,
   });
   client.on("error", fail);
   let done = false;
@@ -237,27 +259,32 @@ function customFields(i: number): HeaderField[] {
   ];
 }
 
-Deno.test("nghttp2's request header blocks decode to exactly the headers sent, over many requests", async () => {
-  const encoder = new HpackEncoder();
+/**
+ * Sends `count` requests one after the other; returns their custom fields
+ * and the responses.
+ */
+async function sendRequests(
+  client: http2.ClientHttp2Session,
+  count: number,
+): Promise<{ sent: HeaderField[][]; received: Response[] }> {
   const sent: HeaderField[][] = [];
-  const seen = await withRawServer(
-    () => [
-      encoder.encode([[":status", "200"]]).slice(),
-      encoder.encode([["grpc-status", "0"]]),
-    ],
-    async (client) => {
-      for (let i = 0; i < 30; i++) {
-        const fields = customFields(i);
-        sent.push(fields);
-        await request(client, {
-          ":method": "POST",
-          ":path": `/containerd.services.version.v1.Version/Version${i}`,
-          ...Object.fromEntries(fields),
-        });
-      }
-    },
-  );
-  assert.equal(seen.length, 30);
+  const received: Response[] = [];
+  for (let i = 0; i < count; i++) {
+    const fields = customFields(i);
+    sent.push(fields);
+    received.push(
+      await request(client, {
+        ":method": "POST",
+        ":path": `/containerd.services.version.v1.Version/Version${i}`,
+        ...Object.fromEntries(fields),
+      }),
+    );
+  }
+  return { sent, received };
+}
+
+function assertRequestsSeen(seen: RequestSeen[], sent: HeaderField[][]) {
+  assert.equal(seen.length, sent.length);
   for (const [i, { fields }] of seen.entries()) {
     const pseudo = fields.filter(([name]) => name.startsWith(":"));
     assert.deepEqual(
@@ -271,45 +298,46 @@ Deno.test("nghttp2's request header blocks decode to exactly the headers sent, o
     );
     assert.deepEqual(fields.filter(([name]) => !name.startsWith(":")), sent[i]);
   }
-});
+}
 
-Deno.test("HpackEncoder's response blocks decode in nghttp2, response after response", async () => {
-  const encoder = new HpackEncoder();
-  const responses: [HeaderField[], HeaderField[]][] = [];
-  const received: Response[] = [];
-  await withRawServer(
-    ({ stream }) => {
-      const i = responses.length;
-      const headers: HeaderField[] = [
-        [":status", i % 5 === 4 ? "415" : "200"],
-        ["content-type", "application/grpc"],
-        ["x-printable", printable.trim()],
-        ["x-high", high],
-        ["x-stream", String(stream)],
-        ["x-long", "L".repeat(200 + i)],
-        ...Array.from(
-          { length: 10 },
-          (_, k): HeaderField => [`x-h${k}`, `value ${(i + k) % 7}`],
-        ),
-      ];
-      const trailers: HeaderField[] = [
-        ["grpc-status", String(i % 3)],
-        ["grpc-message", i % 3 === 0 ? "" : `failure number ${i}`],
-        ["x-trailer", `t${i % 2}`],
-      ];
-      responses.push([headers, trailers]);
-      // Copied: encode reuses its buffer.
-      return [encoder.encode(headers).slice(), encoder.encode(trailers)];
-    },
-    async (client) => {
-      for (let i = 0; i < 30; i++) {
-        received.push(
-          await request(client, { ":method": "POST", ":path": "/x" }),
-        );
-      }
-    },
-  );
-  assert.equal(received.length, 30);
+/**
+ * Answers requests with varied headers and trailers from `encoder`,
+ * remembering them in `responses`.
+ */
+function responder(
+  encoder: HpackEncoder,
+  responses: [HeaderField[], HeaderField[]][],
+): (request: RequestSeen) => [Uint8Array, Uint8Array] {
+  return ({ stream }) => {
+    const i = responses.length;
+    const headers: HeaderField[] = [
+      [":status", i % 5 === 4 ? "415" : "200"],
+      ["content-type", "application/grpc"],
+      ["x-printable", printable.trim()],
+      ["x-high", high],
+      ["x-stream", String(stream)],
+      ["x-long", "L".repeat(200 + i)],
+      ...Array.from(
+        { length: 10 },
+        (_, k): HeaderField => [`x-h${k}`, `value ${(i + k) % 7}`],
+      ),
+    ];
+    const trailers: HeaderField[] = [
+      ["grpc-status", String(i % 3)],
+      ["grpc-message", i % 3 === 0 ? "" : `failure number ${i}`],
+      ["x-trailer", `t${i % 2}`],
+    ];
+    responses.push([headers, trailers]);
+    // Copied: encode reuses its buffer.
+    return [encoder.encode(headers).slice(), encoder.encode(trailers)];
+  };
+}
+
+function assertResponsesReceived(
+  received: Response[],
+  responses: [HeaderField[], HeaderField[]][],
+) {
+  assert.equal(received.length, responses.length);
   for (const [i, { headers, trailers }] of received.entries()) {
     const [sentHeaders, sentTrailers] = responses[i];
     const expected = Object.fromEntries(
@@ -321,10 +349,73 @@ Deno.test("HpackEncoder's response blocks decode in nghttp2, response after resp
       Object.fromEntries(sentTrailers),
     );
   }
-});
+}
 
 function withoutSymbols(
   headers: http2.IncomingHttpHeaders,
 ): Record<string, unknown> {
   return Object.fromEntries(Object.entries(headers));
 }
+
+Deno.test("nghttp2's request header blocks decode to exactly the headers sent, over many requests", async () => {
+  const encoder = new HpackEncoder();
+  let sent: HeaderField[][] = [];
+  const seen = await withRawServer(
+    {
+      respond: () => [
+        encoder.encode([[":status", "200"]]).slice(),
+        encoder.encode([["grpc-status", "0"]]),
+      ],
+    },
+    async (client) => {
+      ({ sent } = await sendRequests(client, 30));
+    },
+  );
+  assertRequestsSeen(seen, sent);
+});
+
+Deno.test("HpackEncoder's response blocks decode in nghttp2, response after response", async () => {
+  const responses: [HeaderField[], HeaderField[]][] = [];
+  const received: Response[] = [];
+  await withRawServer(
+    { respond: responder(new HpackEncoder(), responses) },
+    async (client) => {
+      for (let i = 0; i < 30; i++) {
+        received.push(
+          await request(client, { ":method": "POST", ":path": "/x" }),
+        );
+      }
+    },
+  );
+  assertResponsesReceived(received, responses);
+});
+
+Deno.test("small header tables both ways: nghttp2 and HpackEncoder announce and keep to the sizes the other side set", async () => {
+  const encoder = new HpackEncoder();
+  const responses: [HeaderField[], HeaderField[]][] = [];
+  let sent: HeaderField[][] = [];
+  let received: Response[] = [];
+  let clientTableSize = -1;
+  const seen = await withRawServer(
+    {
+      respond: responder(encoder, responses),
+      // Our decoder keeps to 256 bytes: a client still using 4096 would
+      // soon name entries it no longer has.
+      tableSize: 256,
+      clientSettings: { headerTableSize: 100 },
+      onClientTableSize: (size) => {
+        clientTableSize = size;
+        encoder.setMaxTableSize(size);
+      },
+    },
+    async (client) => {
+      // Requests wait for our settings, so the client's first block
+      // already starts with its size update.
+      await new Promise((resolve) => client.once("remoteSettings", resolve));
+      ({ sent, received } = await sendRequests(client, 30));
+    },
+  );
+  assert.equal(clientTableSize, 100);
+  assertRequestsSeen(seen, sent);
+  assertResponsesReceived(received, responses);
+});
