@@ -322,6 +322,20 @@ Deno.test("decoder: an entry larger than the table empties it and is not added",
   assert.deepEqual(tableOf(decoder), []);
 });
 
+Deno.test("decoder: a literal naming the entry its own insertion evicts keeps that name (RFC 7541 §4.4)", () => {
+  const decoder = new HpackDecoder({ maxTableSize: 70 });
+  assert.deepEqual(decoder.decode(hex("40 01 78 04 61616161")), [[
+    "x",
+    "aaaa",
+  ]]);
+  // 37 + 41 bytes do not fit in 70: entry 62 leaves as its name is reused.
+  assert.deepEqual(decoder.decode(hex("7e 08 6262626262626262")), [[
+    "x",
+    "bbbbbbbb",
+  ]]);
+  assert.deepEqual(tableOf(decoder), [["x", "bbbbbbbb"]]);
+});
+
 Deno.test("decoder: a header list past the limit throws HeaderListTooLargeError after the whole block, and the table stays in step", () => {
   const decoder = new HpackDecoder({ maxHeaderListSize: 120 });
   const encoder = new HpackEncoder();
