@@ -11,7 +11,7 @@ import type * as net from "node:net";
 import { FRAME_HEADER_LENGTH, writeFrameHeader } from "./frames.ts";
 
 /** The first size of a turn's buffer (below node's pool cut, so pooled). */
-const INITIAL_CAPACITY = 4000;
+const INITIAL_CAPACITY = 1024;
 
 /**
  * Bytes the socket may hold unsent before the connection stops reading

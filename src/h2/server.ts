@@ -35,7 +35,7 @@ export class H2Server {
     return this.#connections.size;
   }
 
-  /** Sends GOAWAY on every connection and ends it. */
+  /** Closes every connection (see {@linkcode H2Connection.close}). */
   close(): void {
     for (const connection of this.#connections) connection.close();
   }

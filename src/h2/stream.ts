@@ -282,6 +282,7 @@ export class H2Stream {
   }
 
   #deliver() {
+    if (this.#closed) return;
     while (!this.#paused && this.#inbox.length > 0 && this.ondata) {
       const chunk = this.#inbox.shift()!;
       this.#host.consumed(this, chunk.length);

@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import type * as net from "node:net";
+import { ErrorCode } from "./errors.ts";
+import { FrameDecoder, FrameType } from "./frames.ts";
+import type { HeaderField } from "./hpack.ts";
+import { H2Stream, HIGH_WATER_MARK, type StreamHost } from "./stream.ts";
+import { FrameWriter } from "./_writer.ts";
+
+/** A host whose frames are decoded from what its writer flushes. */
+class FakeHost implements StreamHost {
+  writer: FrameWriter;
+  sendWindow = 1 << 30;
+  peerMaxFrameSize = 16384;
+  consumedBytes = 0;
+  resets: number[] = [];
+  closedStreams: number[] = [];
+  headers: { fields: HeaderField[]; end: boolean }[] = [];
+  waitingStreams = new Set<H2Stream>();
+  /** [type, flags, payload length] of each frame written. */
+  frames: [number, number, number][] = [];
+
+  constructor() {
+    const decoder = new FrameDecoder(1 << 24);
+    const socket = {
+      destroyed: false,
+      writable: true,
+      writableLength: 0,
+      on() {},
+      write: (bytes: Uint8Array) => {
+        decoder.push(bytes, (frame) => {
+          this.frames.push([frame.type, frame.flags, frame.payload.length]);
+          return true;
+        });
+        return true;
+      },
+    };
+    this.writer = new FrameWriter(socket as unknown as net.Socket, () => {});
+  }
+  sendHeaders(_id: number, fields: HeaderField[], end: boolean) {
+    this.headers.push({ fields, end });
+  }
+  waiting(stream: H2Stream) {
+    this.waitingStreams.add(stream);
+  }
+  consumed(_stream: H2Stream, bytes: number) {
+    this.consumedBytes += bytes;
+  }
+  sendReset(_stream: H2Stream, code: number) {
+    this.resets.push(code);
+  }
+  closed(stream: H2Stream) {
+    this.closedStreams.push(stream.id);
+  }
+  /** The DATA frames flushed so far: [flags, length]. */
+  data(): [number, number][] {
+    this.writer.flush();
+    return this.frames.filter(([type]) => type === FrameType.DATA)
+      .map(([, flags, length]) => [flags, length]);
+  }
+}
+
+function open(host: FakeHost, sendWindow = 65535): H2Stream {
+  return new H2Stream(
+    host,
+    1,
+    [[":path", "/x"], ["a", "1"], ["a", "2"]],
+    1 << 20,
+    sendWindow,
+  );
+}
+
+Deno.test("header() joins repeated fields", () => {
+  const stream = open(new FakeHost());
+  assert.equal(stream.header("a"), "1, 2");
+  assert.equal(stream.header(":path"), "/x");
+  assert.equal(stream.header("b"), undefined);
+});
+
+Deno.test("data kept while paused is delivered, then the end, and only then is window given back", () => {
+  const host = new FakeHost();
+  const stream = open(host);
+  const events: string[] = [];
+  stream.ondata = (chunk) => events.push(`data ${chunk.length}`);
+  stream.onend = () => events.push("end");
+  stream.pause();
+  stream.receive(new Uint8Array(10), false);
+  stream.receive(new Uint8Array(20), true);
+  assert.deepEqual(events, []);
+  assert.equal(stream.buffered, 30);
+  assert.equal(host.consumedBytes, 0);
+  assert.equal(stream.remoteEnded, false);
+  stream.resume();
+  assert.deepEqual(events, ["data 10", "data 20", "end"]);
+  assert.equal(host.consumedBytes, 30);
+  assert.equal(stream.remoteEnded, true);
+  assert.throws(() => stream.endRemote());
+});
+
+Deno.test("write() says wait past the high-water mark; drained() resolves as the window opens", async () => {
+  const host = new FakeHost();
+  const stream = open(host, 16384);
+  stream.respond([[":status", "200"]]);
+  assert.equal(stream.write(new Uint8Array(16384)), true);
+  assert.equal(stream.write(new Uint8Array(HIGH_WATER_MARK)), false);
+  let drained = false;
+  const waiting = stream.drained().then(() => drained = true);
+  await Promise.resolve();
+  assert.equal(drained, false);
+  assert.deepEqual(host.data(), [[0, 16384]]);
+  stream.sendWindow += HIGH_WATER_MARK;
+  stream.pump();
+  await waiting;
+  assert.equal(host.data().length, 1 + HIGH_WATER_MARK / 16384);
+});
+
+Deno.test("trailers wait for the data before them; without them an empty DATA frame ends the stream", () => {
+  const host = new FakeHost();
+  const stream = open(host, 100);
+  stream.receive(new Uint8Array(0), true);
+  stream.respond([[":status", "200"]]);
+  stream.write(new Uint8Array(150));
+  stream.end([["grpc-status", "0"]]);
+  assert.equal(host.headers.length, 1);
+  stream.sendWindow += 50;
+  stream.pump();
+  assert.deepEqual(host.headers.map((h) => h.end), [false, true]);
+  assert.deepEqual(host.closedStreams, [1]);
+
+  const plain = new FakeHost();
+  const other = open(plain);
+  other.receive(new Uint8Array(0), true);
+  other.respond([[":status", "200"]]);
+  other.write(new Uint8Array(10));
+  other.end();
+  assert.deepEqual(plain.data(), [[0, 10], [0x1, 0]]);
+});
+
+Deno.test("an answer complete before the request tells the peer to stop (RST_STREAM NO_ERROR)", () => {
+  const host = new FakeHost();
+  const stream = open(host);
+  let aborted = false;
+  stream.onabort = () => aborted = true;
+  stream.pause();
+  stream.receive(new Uint8Array(100), false);
+  stream.respond([[":status", "200"]], true);
+  assert.deepEqual(host.resets, [ErrorCode.NO_ERROR]);
+  assert.equal(host.consumedBytes, 100, "the unread bytes' window back");
+  assert.equal(aborted, false);
+  assert.deepEqual(host.closedStreams, [1]);
+});
+
+Deno.test("a reset aborts the handler once and wakes a writer waiting to drain", async () => {
+  const host = new FakeHost();
+  const stream = open(host, 0);
+  const codes: number[] = [];
+  stream.onabort = (code) => codes.push(code);
+  stream.respond([[":status", "200"]]);
+  assert.equal(stream.write(new Uint8Array(HIGH_WATER_MARK)), false);
+  const waiting = stream.drained();
+  stream.abort(ErrorCode.CANCEL);
+  stream.abort(ErrorCode.CANCEL);
+  await waiting;
+  assert.deepEqual(codes, [ErrorCode.CANCEL]);
+  assert.equal(stream.closed, true);
+  assert.equal(stream.write(new Uint8Array(1)), true);
+});
+
+Deno.test("a stream reset by its handler hears no more of its request", () => {
+  const host = new FakeHost();
+  const stream = open(host);
+  const events: string[] = [];
+  stream.ondata = () => events.push("data");
+  stream.onend = () => events.push("end");
+  stream.reset();
+  stream.endRemote();
+  assert.deepEqual(events, []);
+  assert.deepEqual(host.resets, [ErrorCode.CANCEL]);
+});
