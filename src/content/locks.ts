@@ -18,63 +18,86 @@ export interface RefLock {
   release(): void;
 }
 
-/** Lock keys held now, with when each was taken. */
-const held = new Map<string, Date>();
+/** A held lock's start and the callers queued for it, first come first. */
+interface Holding {
+  since: Date;
+  waiters: Array<(lock: RefLock) => void>;
+}
+
+/** Lock keys held now. */
+const held = new Map<string, Holding>();
 
 /**
  * Takes the lock on `key` (an ingest directory) for `ref`, or throws
  * Unavailable (`ref X locked for 1.2s (since …)`) when it is held.
  */
 export function tryLockRef(key: string, ref: string): RefLock {
-  const since = held.get(key);
-  if (since) {
-    const now = new Date();
-    throw unavailable(
-      `ref ${ref} locked for ${
-        formatDuration(now.getTime() - since.getTime())
-      } (since ${since.toISOString()})`,
-    );
-  }
-  const taken = new Date();
-  held.set(key, taken);
+  const holding = held.get(key);
+  if (holding) throw lockedError(ref, holding.since);
+  return take(key, []);
+}
+
+/** Takes the free lock on `key`, `waiters` still queued behind it. */
+function take(key: string, waiters: Holding["waiters"]): RefLock {
+  const holding: Holding = { since: new Date(), waiters };
+  held.set(key, holding);
   let released = false;
   return {
-    since: taken,
+    since: holding.since,
     release() {
       if (released) return;
       released = true;
-      if (held.get(key) === taken) held.delete(key);
+      if (held.get(key) !== holding) return;
+      held.delete(key);
+      // Handed straight to the longest waiter: nobody polls, and a crowd
+      // of writers for one ref is served one after the other.
+      const next = waiters.shift();
+      if (next) next(take(key, waiters));
     },
   };
 }
 
 /** Options of {@linkcode lockRef}. */
 export interface LockRefOptions {
-  /** How many times to try before giving up (default 10). */
-  attempts?: number;
+  /** Milliseconds to wait for the holder to let go (default 1000). */
+  waitMs?: number;
 }
 
 /**
- * Takes the lock on `key`, retrying with a short random backoff (doubling up
- * to ~0.5 s) for a holder that is about to let go, as containerd does.
+ * Takes the lock on `key`, waiting a while for a holder that is about to
+ * let go (containerd retries for about as long).
  *
- * @throws Unavailable when still held after the last attempt.
+ * @throws Unavailable when still held after the wait.
  */
-export async function lockRef(
+export function lockRef(
   key: string,
   ref: string,
   options: LockRefOptions = {},
 ): Promise<RefLock> {
-  const attempts = options.attempts ?? 10;
-  for (let count = 0;; count++) {
-    try {
-      return tryLockRef(key, ref);
-    } catch (err) {
-      if (count + 1 >= attempts) throw err;
-    }
-    const delay = Math.floor(Math.random() * (1 << count));
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
+  const holding = held.get(key);
+  if (!holding) return Promise.resolve(take(key, []));
+  return new Promise((resolve, reject) => {
+    const waiter = (lock: RefLock) => {
+      clearTimeout(timer);
+      resolve(lock);
+    };
+    const timer = setTimeout(() => {
+      const waiters = held.get(key)?.waiters ?? [];
+      const at = waiters.indexOf(waiter);
+      if (at >= 0) waiters.splice(at, 1);
+      reject(lockedError(ref, held.get(key)?.since ?? holding.since));
+    }, options.waitMs ?? 1000);
+    holding.waiters.push(waiter);
+  });
+}
+
+/** Unavailable, worded as containerd words a held ref. */
+function lockedError(ref: string, since: Date) {
+  return unavailable(
+    `ref ${ref} locked for ${
+      formatDuration(Date.now() - since.getTime())
+    } (since ${since.toISOString()})`,
+  );
 }
 
 /** True while `key` is locked. */

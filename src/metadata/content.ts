@@ -386,7 +386,48 @@ export class NamespacedContentStore {
       // blob is on disk; a writer still holding them keeps them.
       await this.#blobs.abort(before.backend_ref).catch(() => {});
     }
-    const row = this.#db.transaction(() => {
+    // The ref's lock first: a writer refused because another holds it
+    // changes nothing of that one's record, and costs no transaction.
+    const inner = shared ? undefined : await this.#blobs.writer({
+      ref: backendRef,
+      total: total || undefined,
+    });
+    try {
+      if (inner && expected && this.#row(namespace, expected)) {
+        // Committed by the writer this one waited for.
+        this.#db.transaction(() =>
+          this.#leases.hold(namespace, options.lease, {
+            type: "content",
+            id: expected,
+          })
+        );
+        throw alreadyExists(`content ${expected}`);
+      }
+      const row = this.#recordIngest(
+        namespace,
+        options,
+        backendRef,
+        expected,
+        total,
+        shared,
+      );
+      return this.#namespacedWriter(namespace, row, options.lease, inner);
+    } catch (err) {
+      await inner?.close();
+      throw err;
+    }
+  }
+
+  /** Creates or refreshes ingest `options.ref`'s record; returns it. */
+  #recordIngest(
+    namespace: string,
+    options: NamespacedWriterOptions,
+    backendRef: string,
+    expected: string,
+    total: number,
+    shared: boolean,
+  ): IngestRow {
+    return this.#db.transaction(() => {
       this.#namespaces.ensure(namespace);
       const existing = this.#ingest(namespace, options.ref);
       const now = Date.now();
@@ -425,15 +466,6 @@ export class NamespacedContentStore {
       }
       return this.#ingest(namespace, options.ref)!;
     });
-
-    let inner: ContentWriter | undefined;
-    if (!row.shared) {
-      inner = await this.#blobs.writer({
-        ref: row.backend_ref,
-        total: total || undefined,
-      });
-    }
-    return this.#namespacedWriter(namespace, row, options.lease, inner);
   }
 
   /**

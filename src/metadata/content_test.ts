@@ -230,3 +230,62 @@ Deno.test(
     );
   }),
 );
+
+Deno.test(
+  "a writer refused while another holds the ref changes nothing of that ingest",
+  withStore(async ({ store }) => {
+    const data = bytes("held bytes");
+    const holder = await store.writer("ns", {
+      ref: "held",
+      total: data.length,
+    });
+    await holder.write(data.subarray(0, 4));
+    const before = await holder.status();
+    await assert.rejects(
+      () => store.writer("ns", { ref: "held", total: 99 }),
+      (err) => BerthError.is(err, Code.Unavailable),
+    );
+    assert.deepEqual(await holder.status(), before);
+    assert.deepEqual(
+      (await store.listStatuses("ns")).map((s) => [s.ref, s.total]),
+      [["held", data.length]],
+    );
+    await holder.write(data.subarray(4));
+    assert.equal(await holder.commit({}), digestOf(data));
+    await holder.close();
+  }),
+);
+
+Deno.test(
+  "writers waiting on a ref the holder commits learn it exists, and their lease holds it",
+  withStore(async ({ store, leases }) => {
+    const data = bytes("awaited bytes");
+    const expected = digestOf(data);
+    leases.create("ns", { id: "waiter" });
+    const holder = await store.writer("ns", {
+      ref: "same",
+      total: data.length,
+      expected,
+    });
+    const waiters = Promise.allSettled(
+      Array.from({ length: 20 }, () =>
+        store.writer("ns", {
+          ref: "same",
+          total: data.length,
+          expected,
+          lease: "waiter",
+        })),
+    );
+    await holder.write(data);
+    await holder.commit({});
+    await holder.close();
+    for (const result of await waiters) {
+      assert.equal(result.status, "rejected");
+      assert.ok(BerthError.is(result.reason, Code.AlreadyExists));
+    }
+    assert.deepEqual(
+      leases.listResources("ns", "waiter").map((r) => [r.type, r.id]),
+      [["content", expected]],
+    );
+  }),
+);
