@@ -9,9 +9,16 @@
  * instances (128 per user by default). One instance costs one descriptor
  * and no thread.
  *
+ * The instance, once made, stays open for the life of the process; only
+ * its wait stops while nothing is watched. Closing an inotify instance
+ * waits in the kernel for a grace period of every mark's reader (~20 ms
+ * measured here, longer under load), and a synchronous close does that on
+ * the main thread: a shim closing it after each output FIFO was let go
+ * stood still for ~40 ms at every process's end (an exec's stdout and
+ * stderr), all of its containers with it.
+ *
  * @module
  */
-import { closeFd } from "./fdio.ts";
 import { cString, errno, libcSymbols, SyscallError } from "./libc.ts";
 import { poller, POLLIN } from "./poll.ts";
 
@@ -33,6 +40,8 @@ class OpenWatcher {
   #fd: number | undefined;
   /** Listeners by watch descriptor (one per inode). */
   readonly #watches = new Map<number, Set<() => void>>();
+  /** The running wait on the instance, undefined while nothing is watched. */
+  #waiting: object | undefined;
 
   /**
    * Calls `onOpen` after opens of `path` (a few may be noticed together,
@@ -42,46 +51,39 @@ class OpenWatcher {
    * @throws {SyscallError} when `path` cannot be watched (e.g. gone).
    */
   watch(path: string, onOpen: () => void): () => void {
-    const fd = this.#fd ?? this.#start();
+    const fd = this.#fd ??= this.#open();
     const wd = libc().inotify_add_watch(fd, cString(path), IN_OPEN);
-    if (wd < 0) {
-      const err = new SyscallError(`inotify_add_watch ${path}`, errno());
-      if (this.#watches.size === 0) this.#stop();
-      throw err;
-    }
+    if (wd < 0) throw new SyscallError(`inotify_add_watch ${path}`, errno());
     let listeners = this.#watches.get(wd);
     if (!listeners) this.#watches.set(wd, listeners = new Set());
     // Its own function, so that one path watched twice is two listeners.
     const listener = () => onOpen();
     listeners.add(listener);
+    if (!this.#waiting) this.#loop(fd, this.#waiting = {});
     return () => {
-      if (this.#fd !== fd || !listeners.delete(listener)) return;
-      if (listeners.size > 0) return;
+      if (!listeners.delete(listener) || listeners.size > 0) return;
       this.#watches.delete(wd);
       libc().inotify_rm_watch(fd, wd);
-      if (this.#watches.size === 0) this.#stop();
+      if (this.#watches.size > 0) return;
+      // Nothing watched: the wait ends (no thread, no pending operation),
+      // the instance stays for the next watch.
+      this.#waiting = undefined;
+      poller.forget(fd);
     };
   }
 
-  #start(): number {
+  #open(): number {
     const fd = libc().inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) throw new SyscallError("inotify_init1", errno());
-    this.#fd = fd;
-    this.#loop(fd);
     return fd;
   }
 
-  /** Nothing watched any more: the instance goes, and its wait with it. */
-  #stop(): void {
-    if (this.#fd === undefined) return;
-    closeFd(this.#fd);
-    this.#fd = undefined;
-    this.#watches.clear();
-  }
-
-  async #loop(fd: number): Promise<void> {
+  /** Waits on the instance until `waiting` is no longer the running wait. */
+  async #loop(fd: number, waiting: object): Promise<void> {
     const events = new Uint8Array(4096);
-    while (await poller.wait(fd, POLLIN) !== 0 && this.#fd === fd) {
+    while (
+      await poller.wait(fd, POLLIN) !== 0 && this.#waiting === waiting
+    ) {
       // The events only say that something was opened: drain them, then
       // let every listener look (an overflowed queue loses none).
       while (libc().read(fd, events, BigInt(events.length)) > 0) { /* more */ }
