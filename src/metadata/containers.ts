@@ -152,6 +152,13 @@ function toContainer(row: ContainerRow): Container {
   };
 }
 
+/** A missing container's NotFound. */
+function containerNotFound(namespace: string, id: string): BerthError {
+  return notFound(
+    `container ${JSON.stringify(id)} in namespace ${JSON.stringify(namespace)}`,
+  );
+}
+
 /** Labels as stored: an empty value means no label, as in containerd. */
 function storedLabels(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
@@ -220,14 +227,20 @@ export class ContainerStore {
   /** The container `id`, or NotFound. */
   get(namespace: string, id: string): Container {
     const row = this.#row(namespace, id);
-    if (!row) {
-      throw notFound(
-        `container ${JSON.stringify(id)} in namespace ${
-          JSON.stringify(namespace)
-        }`,
-      );
-    }
+    if (!row) throw containerNotFound(namespace, id);
     return toContainer(row);
+  }
+
+  /**
+   * Throws NotFound, as {@linkcode ContainerStore.get} does, unless
+   * container `id` exists; its record is not read (a task call checks
+   * its container on every call, and needs nothing of it).
+   */
+  mustExist(namespace: string, id: string): void {
+    const row = this.#db.sql.prepare(
+      "SELECT 1 FROM containers WHERE namespace = ? AND id = ?",
+    ).get(namespace, id);
+    if (!row) throw containerNotFound(namespace, id);
   }
 
   /**

@@ -85,9 +85,20 @@ Deno.test(
         .map((c) => c.id),
       ["c1", "c2"],
     );
+    store.mustExist("default", "c1");
+    rejects(
+      () => store.mustExist("other", "c1"),
+      Code.NotFound,
+      /^container "c1" in namespace "other": not found$/,
+    );
     store.delete("default", "c1");
     rejects(
       () => store.get("default", "c1"),
+      Code.NotFound,
+      /^container "c1" in namespace "default": not found$/,
+    );
+    rejects(
+      () => store.mustExist("default", "c1"),
       Code.NotFound,
       /^container "c1" in namespace "default": not found$/,
     );

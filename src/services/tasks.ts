@@ -83,7 +83,7 @@ export interface TasksServiceOptions {
   /** The tasks. */
   tasks: TaskRuntime;
   /** Container records (spec, runtime, snapshot). */
-  containers: Pick<ContainerStore, "get" | "list">;
+  containers: Pick<ContainerStore, "get" | "mustExist" | "list">;
   /** Snapshots, for the root filesystem mounts. */
   snapshots: Pick<NamespacedSnapshotStore, "mounts">;
   /**
@@ -107,7 +107,7 @@ export function tasksService(
    */
   const containerNamespace = (ctx: HandlerContext, containerId: string) => {
     const namespace = requireNamespace(ctx);
-    containers.get(namespace, containerId);
+    containers.mustExist(namespace, containerId);
     return namespace;
   };
   return {

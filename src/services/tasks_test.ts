@@ -150,6 +150,9 @@ function setup(records: Container[] = [container("c1")]) {
       if (!found) throw notFound(`container "${id}"`);
       return found;
     },
+    mustExist(ns: string, id: string) {
+      containers.get(ns, id);
+    },
     list: (_ns: string, filters: readonly string[] = []) =>
       records.filter((c) =>
         filters.length === 0 || filters.includes(`id==${c.id}`)
