@@ -45,6 +45,7 @@ import { joinCgroup } from "./cgroup.ts";
 import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
+import { execProcessSpec } from "./exec_spec.ts";
 import { writeExitFile } from "./exit_file.ts";
 import { type InitOperation, initRefusal } from "./init_state.ts";
 import { packMetrics } from "./metrics.ts";
@@ -464,21 +465,9 @@ export class TaskService {
         `exec ${r.execId}: spec must be a ${PROCESS_TYPE}`,
       );
     }
-    // The request's terminal flag decides, whatever the spec says, as in
-    // containerd's shim (runc refuses a console socket otherwise).
-    let spec: Record<string, unknown>;
-    try {
-      spec = JSON.parse(new TextDecoder().decode(r.spec.value));
-    } catch (err) {
-      throw new BerthError(
-        Code.InvalidArgument,
-        `exec ${r.execId}: process spec: ${(err as Error).message}`,
-      );
-    }
-    spec.terminal = r.terminal;
     container.execSpecs.set(
       r.execId,
-      new TextEncoder().encode(JSON.stringify(spec)),
+      execProcessSpec(r.execId, r.spec.value, r.terminal),
     );
     const process = new ShimProcess({
       containerId: container.id,
