@@ -81,9 +81,11 @@ class OpenWatcher {
   /** Waits on the instance until `waiting` is no longer the running wait. */
   async #loop(fd: number, waiting: object): Promise<void> {
     const events = new Uint8Array(4096);
-    while (
-      await poller.wait(fd, POLLIN) !== 0 && this.#waiting === waiting
-    ) {
+    // Looked at before each wait too: a listener may have let go of the
+    // last watch (or one more came and began its own wait) meanwhile.
+    while (this.#waiting === waiting) {
+      if (await poller.wait(fd, POLLIN) === 0) return;
+      if (this.#waiting !== waiting) return;
       // The events only say that something was opened: drain them, then
       // let every listener look (an overflowed queue loses none).
       while (libc().read(fd, events, BigInt(events.length)) > 0) { /* more */ }
