@@ -249,6 +249,11 @@ export class ProcessIO {
     }
     closeFd(fd);
     const done = () => hasReader(writer) || unreadBytes(writer) === 0;
+    // Mostly the client is reading (or nothing is left): no watch then.
+    if (done()) {
+      closeFd(writer);
+      return;
+    }
     const gone = Promise.withResolvers<void>();
     let unwatch = () => {};
     const letGo = () => {
