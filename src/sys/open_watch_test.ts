@@ -2,32 +2,44 @@ import assert from "node:assert/strict";
 import { closeSync, constants, openSync } from "node:fs";
 import { watchOpens } from "./open_watch.ts";
 
-Deno.test("watchOpens tells of each open of the path until stopped", async () => {
+/** Runs `test` with a FIFO `path` in a temporary directory `dir`. */
+async function withFifo(test: (path: string, dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/fifo`;
     const made = await new Deno.Command("mkfifo", { args: [path] }).output();
     assert.ok(made.success);
+    await test(path, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Opens `path` to read and closes it again (a FIFO's reader that comes). */
+function openAndClose(path: string) {
+  closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+}
+
+Deno.test("watchOpens tells of each open of the path until stopped", async () => {
+  await withFifo(async (path, dir) => {
     const opened = Promise.withResolvers<void>();
     let told = 0;
     const stop = watchOpens(path, () => {
       told++;
       opened.resolve();
     });
-    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+    openAndClose(path);
     await opened.promise;
     stop();
     const before = told;
     // No longer watched (the test would not end with the watch left).
-    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+    openAndClose(path);
     assert.equal(told, before);
     assert.throws(
       () => watchOpens(`${dir}/missing`, () => {}),
       /ENOENT|No such file/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /**
@@ -58,11 +70,7 @@ function isInstance(fd: number): boolean {
 }
 
 Deno.test("watchOpens keeps one inotify instance from watch to watch, waiting on it only while watching", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/fifo`;
-    const made = await new Deno.Command("mkfifo", { args: [path] }).output();
-    assert.ok(made.success);
+  await withFifo(async (path) => {
     const ino = Deno.statSync(path).ino!;
     const instances = [];
     for (let round = 0; round < 3; round++) {
@@ -71,7 +79,7 @@ Deno.test("watchOpens keeps one inotify instance from watch to watch, waiting on
       const instance = instanceWatching(ino);
       assert.ok(instance !== undefined, "the path is watched");
       instances.push(instance);
-      closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+      openAndClose(path);
       await opened.promise;
       stop();
       assert.equal(instanceWatching(ino), undefined, "the watch is gone");
@@ -80,7 +88,5 @@ Deno.test("watchOpens keeps one inotify instance from watch to watch, waiting on
       assert.ok(isInstance(instance), "the instance stays open");
     }
     assert.deepEqual(instances, [instances[0], instances[0], instances[0]]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
