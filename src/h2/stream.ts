@@ -259,6 +259,7 @@ export class H2Stream {
     }
     this.#remoteEnded = true;
     this.#deliver();
+    this.#closeIfDone();
   }
 
   /** True once the peer sent END_STREAM (delivered or not). */
@@ -304,10 +305,11 @@ export class H2Stream {
     this.#localEnded = true;
     this.#wakeDrainWaiters();
     if (!this.#remoteEnded) {
-      // The response is complete before the request: the peer may stop
-      // sending (RFC 9113 §8.1), and what it sent is not wanted.
-      this.#host.sendReset(this, ErrorCode.NO_ERROR);
-      this.abort(ErrorCode.NO_ERROR);
+      // The response is complete before the request: what the peer still
+      // sends is kept unread, so flow control holds it back until it reads
+      // the response and resets the stream. (RST_STREAM NO_ERROR, which
+      // RFC 9113 §8.1 allows, leaves Deno's node:http2 client hanging.)
+      this.#paused = true;
       return;
     }
     this.#closeIfDone();

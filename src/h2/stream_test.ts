@@ -135,18 +135,31 @@ Deno.test("trailers wait for the data before them; without them an empty DATA fr
   assert.deepEqual(plain.data(), [[0, 10], [0x1, 0]]);
 });
 
-Deno.test("an answer complete before the request tells the peer to stop (RST_STREAM NO_ERROR)", () => {
+Deno.test("an answer complete before the request keeps the rest of it unread, holding the peer back", () => {
   const host = new FakeHost();
   const stream = open(host);
   let aborted = false;
+  const seen: number[] = [];
   stream.onabort = () => aborted = true;
-  stream.pause();
-  stream.receive(new Uint8Array(100), false);
+  stream.ondata = (chunk) => seen.push(chunk.length);
+  stream.receive(new Uint8Array(10), false);
   stream.respond([[":status", "200"]], true);
-  assert.deepEqual(host.resets, [ErrorCode.NO_ERROR]);
-  assert.equal(host.consumedBytes, 100, "the unread bytes' window back");
+  stream.receive(new Uint8Array(100), false);
+  assert.deepEqual(seen, [10]);
+  assert.equal(host.consumedBytes, 10, "no window for the unread bytes");
+  assert.deepEqual(host.resets, []);
+  assert.deepEqual(host.closedStreams, []);
+  // The peer resets it once it has the answer.
+  stream.abort(ErrorCode.CANCEL);
+  assert.equal(host.consumedBytes, 110, "the unread bytes' window back");
   assert.equal(aborted, false);
   assert.deepEqual(host.closedStreams, [1]);
+
+  // Or it ends its side: the stream closes.
+  const other = open(host);
+  other.respond([[":status", "200"]], true);
+  other.receive(new Uint8Array(5), true);
+  assert.deepEqual(host.closedStreams, [1, 1]);
 });
 
 Deno.test("a reset aborts the handler once and wakes a writer waiting to drain", async () => {
