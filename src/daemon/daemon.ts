@@ -8,7 +8,6 @@
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type * as http2 from "node:http2";
 import * as fs from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Exchange } from "../events/mod.ts";
@@ -62,6 +61,7 @@ import {
   toConnectError,
   TtrpcEvents,
 } from "../services/mod.ts";
+import type { H2Stream } from "../h2/mod.ts";
 import { acquireLock, type LockFile, LockHeldError } from "../sys/mod.ts";
 import { closeOnExecAll } from "../sys/fdio.ts";
 import { REVISION, VERSION } from "../version.ts";
@@ -312,13 +312,15 @@ function teeRouter(router: ConnectRouter, grpc: GrpcServer): ConnectRouter {
  * Answers an HTTP/2 request that is not gRPC: the Connect protocol is
  * served over HTTP/1.1 only.
  */
-function refuseStream(stream: http2.ServerHttp2Stream) {
-  stream.resume();
-  stream.respond({ ":status": 415, "content-type": "text/plain" });
-  stream.end(
-    "HTTP/2 serves gRPC only; use HTTP/1.1 for the Connect protocol\n",
-  );
+function refuseStream(stream: H2Stream) {
+  stream.respond([[":status", "415"], ["content-type", "text/plain"]]);
+  stream.write(REFUSAL);
+  stream.end();
 }
+
+const REFUSAL = new TextEncoder().encode(
+  "HTTP/2 serves gRPC only; use HTTP/1.1 for the Connect protocol\n",
+);
 
 /** Starts a daemon for `config`; resolves once the socket accepts calls. */
 export async function startDaemon(
@@ -524,9 +526,9 @@ export async function startDaemon(
     cleanups.push(() => memory.close());
     const listener: Listener = await listen({
       path: config.grpc.address,
-      streams: (stream, headers, writes) => {
+      streams: (stream) => {
         memory.touch();
-        if (GrpcServer.accepts(headers)) grpc.handle(stream, headers, writes);
+        if (GrpcServer.accepts(stream)) grpc.handle(stream);
         else refuseStream(stream);
       },
       requests: (request, response) => {

@@ -1,6 +1,6 @@
 /**
- * A lean gRPC server on `node:http2` streams for the services' connect-es
- * implementations (`ServiceImpl`).
+ * A lean gRPC server on berth's HTTP/2 streams (`src/h2/`) for the
+ * services' connect-es implementations (`ServiceImpl`).
  *
  * connect-node's adapter serves every protocol through node's compatibility
  * request/response objects, web `Headers`, an `AbortController` per call and
@@ -31,8 +31,7 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { Buffer } from "node:buffer";
-import type * as http2 from "node:http2";
-import type { WriteBatch } from "./_write_batch.ts";
+import type { H2Stream, HeaderField } from "../h2/mod.ts";
 
 /** What {@linkcode GrpcServer} needs besides its services. */
 export interface GrpcServerOptions {
@@ -62,17 +61,15 @@ const PREFIX = 5;
 
 /** The request headers as the part of `Headers` the services read. */
 class RequestHeaders {
-  #headers: http2.IncomingHttpHeaders;
-  constructor(headers: http2.IncomingHttpHeaders) {
-    this.#headers = headers;
+  #stream: H2Stream;
+  constructor(stream: H2Stream) {
+    this.#stream = stream;
   }
   get(name: string): string | null {
-    const value = this.#headers[name.toLowerCase()];
-    if (value === undefined) return null;
-    return Array.isArray(value) ? value.join(", ") : value;
+    return this.#stream.header(name.toLowerCase()) ?? null;
   }
   has(name: string): boolean {
-    return this.#headers[name.toLowerCase()] !== undefined;
+    return this.#stream.header(name.toLowerCase()) !== undefined;
   }
 }
 
@@ -89,11 +86,11 @@ class CallContext {
   #controller: AbortController | undefined;
   #url: string;
 
-  constructor(route: Route, headers: http2.IncomingHttpHeaders, url: string) {
+  constructor(route: Route, stream: H2Stream, url: string) {
     this.method = route.method;
     this.service = route.service;
     // Only get() and has() are read; a full Headers per call costs more.
-    this.requestHeader = new RequestHeaders(headers) as unknown as Headers;
+    this.requestHeader = new RequestHeaders(stream) as unknown as Headers;
     this.#url = url;
   }
   get signal(): AbortSignal {
@@ -127,14 +124,19 @@ function encodeMessage(message: string): string {
     : encodeURIComponent(message);
 }
 
-function statusTrailers(
-  err: ConnectError | undefined,
-): http2.OutgoingHttpHeaders {
-  if (!err) return { "grpc-status": "0" };
-  return {
-    "grpc-status": String(err.code),
-    "grpc-message": encodeMessage(err.rawMessage),
-  };
+/** A gRPC response's headers. */
+const RESPONSE_HEADERS: HeaderField[] = [
+  [":status", "200"],
+  ["content-type", "application/grpc"],
+];
+const OK_TRAILERS: HeaderField[] = [["grpc-status", "0"]];
+
+function statusTrailers(err: ConnectError | undefined): HeaderField[] {
+  if (!err) return OK_TRAILERS;
+  return [
+    ["grpc-status", String(err.code)],
+    ["grpc-message", encodeMessage(err.rawMessage)],
+  ];
 }
 
 /**
@@ -142,7 +144,7 @@ function statusTrailers(
  * announced length passes the limit before its bytes are kept.
  */
 class FrameReader {
-  #chunks: Buffer[] = [];
+  #chunks: Uint8Array[] = [];
   #buffered = 0;
   #limit: number;
 
@@ -151,13 +153,14 @@ class FrameReader {
   }
 
   /** Adds `chunk`; returns the messages now complete. */
-  push(chunk: Buffer): Uint8Array[] {
+  push(chunk: Uint8Array): Uint8Array[] {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     const messages: Uint8Array[] = [];
     while (this.#buffered >= PREFIX) {
       const head = this.#peek(PREFIX);
-      const length = head.readUInt32BE(1);
+      const length =
+        ((head[1] << 24) | (head[2] << 16) | (head[3] << 8) | head[4]) >>> 0;
       if (length > this.#limit) {
         throw new ConnectError(
           `grpc: received message larger than max (${length} vs. ${this.#limit})`,
@@ -181,14 +184,14 @@ class FrameReader {
     return this.#buffered > 0;
   }
 
-  #peek(n: number): Buffer {
+  #peek(n: number): Uint8Array {
     if (this.#chunks[0].length < n) {
       this.#chunks = [Buffer.concat(this.#chunks)];
     }
     return this.#chunks[0];
   }
 
-  #take(n: number): Buffer {
+  #take(n: number): Uint8Array {
     const first = this.#peek(n);
     const taken = first.subarray(0, n);
     if (first.length === n) this.#chunks.shift();
@@ -208,9 +211,9 @@ class RequestQueue<T> implements AsyncIterable<T> {
   #done = false;
   #error: unknown;
   #wake: (() => void) | undefined;
-  #stream: http2.ServerHttp2Stream;
+  #stream: H2Stream;
 
-  constructor(stream: http2.ServerHttp2Stream) {
+  constructor(stream: H2Stream) {
     this.#stream = stream;
   }
 
@@ -277,49 +280,34 @@ export class GrpcServer {
     }
   }
 
-  /** True when `headers` ask for gRPC (any other protocol goes elsewhere). */
-  static accepts(headers: http2.IncomingHttpHeaders): boolean {
-    const type = headers["content-type"];
+  /** True when `stream` asks for gRPC (any other protocol goes elsewhere). */
+  static accepts(stream: H2Stream): boolean {
+    const type = stream.header("content-type");
     return type === "application/grpc" ||
       (type?.startsWith("application/grpc+proto") ?? false) ||
       (type?.startsWith("application/grpc;") ?? false);
   }
 
-  /**
-   * Answers one gRPC call on `stream`; with `writes`, the call's message
-   * and status leave in one socket write.
-   */
-  handle(
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
-    writes?: WriteBatch,
-  ) {
-    const path = String(headers[":path"] ?? "");
+  /** Answers one gRPC call on `stream`. */
+  handle(stream: H2Stream) {
+    const path = stream.header(":path") ?? "";
     const route = this.#routes.get(path);
     if (!route?.impl) {
-      stream.resume();
-      this.#fail(
-        stream,
-        new ConnectError(`unknown method ${path}`, Code.Unimplemented),
-      );
+      stream.respond([
+        ...RESPONSE_HEADERS,
+        ...statusTrailers(
+          new ConnectError(`unknown method ${path}`, Code.Unimplemented),
+        ),
+      ], true);
       return;
     }
-    new Call(stream, headers, route, this.#options, writes).run();
-  }
-
-  #fail(stream: http2.ServerHttp2Stream, err: ConnectError) {
-    if (stream.destroyed || stream.closed) return;
-    stream.respond({
-      ":status": 200,
-      "content-type": "application/grpc",
-      ...statusTrailers(err),
-    }, { endStream: true });
+    new Call(stream, path, route, this.#options).run();
   }
 }
 
 /** One call in flight. */
 class Call {
-  #stream: http2.ServerHttp2Stream;
+  #stream: H2Stream;
   #route: Route;
   #options: GrpcServerOptions;
   #ctx: CallContext;
@@ -327,110 +315,96 @@ class Call {
   #responded = false;
   #finished = false;
   #started = performance.now();
-  #writes: WriteBatch | undefined;
-  /** Lets the connection's writes go once the trailers are handed over. */
-  #release: (() => void) | undefined;
 
   constructor(
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
+    stream: H2Stream,
+    path: string,
     route: Route,
     options: GrpcServerOptions,
-    writes: WriteBatch | undefined,
   ) {
     this.#stream = stream;
-    this.#writes = writes;
     this.#route = route;
     this.#options = options;
-    this.#ctx = new CallContext(route, headers, String(headers[":path"]));
+    this.#ctx = new CallContext(route, stream, path);
     this.#reader = new FrameReader(options.maxRecvMessageSize);
   }
 
   run() {
     const stream = this.#stream;
-    stream.once("close", () => {
-      this.#release?.();
-      if (!this.#finished) {
-        this.#finished = true;
-        this.#ctx.abort(
-          new ConnectError("the client cancelled the call", Code.Canceled),
-        );
-      }
-    });
-    // An error on the stream (a reset by the client) ends it with "close".
-    stream.on("error", () => {});
+    stream.onabort = () => {
+      if (this.#finished) return;
+      this.#finished = true;
+      this.#ctx.abort(
+        new ConnectError("the client cancelled the call", Code.Canceled),
+      );
+    };
     const kind = this.#route.method.methodKind;
     if (kind === "unary" || kind === "server_streaming") {
-      this.#readOne().then(
-        (input) => {
-          if (input !== undefined) this.#invoke(input);
-        },
-        (err) => this.#end(err),
-      );
-    } else {
-      const queue = new RequestQueue<unknown>(stream);
-      stream.on("data", (chunk: Buffer) => {
-        try {
-          for (const bytes of this.#reader.push(chunk)) {
-            queue.push(fromBinary(this.#route.method.input, bytes));
-          }
-        } catch (err) {
-          queue.end(err);
-          this.#end(err);
-        }
-      });
-      stream.once("end", () => {
-        queue.end(
-          this.#reader.partial
-            ? new ConnectError("grpc: truncated message", Code.InvalidArgument)
-            : undefined,
-        );
-      });
-      this.#invoke(queue);
+      this.#readOne();
+      return;
     }
+    const queue = new RequestQueue<unknown>(stream);
+    stream.ondata = (chunk) => {
+      try {
+        for (const bytes of this.#reader.push(chunk)) {
+          queue.push(fromBinary(this.#route.method.input, bytes));
+        }
+      } catch (err) {
+        queue.end(err);
+        this.#end(err);
+      }
+    };
+    stream.onend = () => {
+      queue.end(
+        this.#reader.partial
+          ? new ConnectError("grpc: truncated message", Code.InvalidArgument)
+          : undefined,
+      );
+    };
+    this.#invoke(queue);
   }
 
-  /** The single request message of a unary or server-streaming call. */
-  #readOne(): Promise<unknown> {
+  /** Reads the single request message of a unary or server-streaming call. */
+  #readOne() {
     const stream = this.#stream;
-    return new Promise((resolve, reject) => {
-      let message: Uint8Array | undefined;
-      let count = 0;
-      const onData = (chunk: Buffer) => {
-        try {
-          for (const bytes of this.#reader.push(chunk)) {
-            message = bytes;
-            count++;
-          }
-        } catch (err) {
-          stream.off("data", onData);
-          reject(err);
+    let message: Uint8Array | undefined;
+    let count = 0;
+    stream.ondata = (chunk) => {
+      try {
+        for (const bytes of this.#reader.push(chunk)) {
+          message = bytes;
+          count++;
         }
-      };
-      stream.on("data", onData);
-      stream.once("end", () => {
-        if (count !== 1 || this.#reader.partial) {
-          reject(
-            new ConnectError(
-              `grpc: expected one request message, got ${count}`,
-              Code.Unimplemented,
-            ),
-          );
-          return;
-        }
-        try {
-          resolve(fromBinary(this.#route.method.input, message!));
-        } catch (err) {
-          reject(
-            new ConnectError(
-              `grpc: cannot decode the request: ${(err as Error).message}`,
-              Code.InvalidArgument,
-            ),
-          );
-        }
-      });
-      stream.once("close", () => resolve(undefined));
-    });
+      } catch (err) {
+        stream.ondata = undefined;
+        this.#end(err);
+      }
+    };
+    stream.onend = () => {
+      if (this.#finished) return;
+      if (count !== 1 || this.#reader.partial) {
+        this.#end(
+          new ConnectError(
+            `grpc: expected one request message, got ${count}`,
+            Code.Unimplemented,
+          ),
+        );
+        return;
+      }
+      let input;
+      try {
+        input = fromBinary(this.#route.method.input, message!);
+      } catch (err) {
+        this.#end(
+          new ConnectError(
+            `grpc: cannot decode the request: ${(err as Error).message}`,
+            Code.InvalidArgument,
+          ),
+        );
+        return;
+      }
+      this.#invoke(input);
+    };
   }
 
   async #invoke(input: unknown) {
@@ -447,7 +421,9 @@ class Call {
       } else {
         for await (const message of result as AsyncIterable<unknown>) {
           if (this.#finished) break;
-          if (!this.#write(this.#frame(message))) await this.#drained();
+          if (!this.#write(this.#frame(message))) {
+            await this.#stream.drained();
+          }
         }
         this.#end();
       }
@@ -457,7 +433,7 @@ class Call {
   }
 
   /** The framed encoding of `message`, or ResourceExhausted past the limit. */
-  #frame(message: unknown): Buffer {
+  #frame(message: unknown): Uint8Array {
     const schema = this.#route.method.output as DescMessage;
     const bytes = toBinary(
       schema,
@@ -480,34 +456,21 @@ class Call {
   }
 
   /** Writes `frame`, sending the headers first; false when it should wait. */
-  #write(frame: Buffer): boolean {
+  #write(frame: Uint8Array): boolean {
     const stream = this.#stream;
-    if (this.#finished || stream.destroyed || stream.closed) return true;
+    if (this.#finished || stream.closed) return true;
     if (!this.#responded) {
       this.#responded = true;
-      stream.respond(
-        { ":status": 200, "content-type": "application/grpc" },
-        { waitForTrailers: true },
-      );
+      stream.respond(RESPONSE_HEADERS);
     }
     return stream.write(frame);
   }
 
-  /** Resolves once the stream takes more, or is gone. */
-  #drained(): Promise<void> {
-    const stream = this.#stream;
-    return new Promise((resolve) => {
-      const done = () => {
-        stream.off("drain", done);
-        stream.off("close", done);
-        resolve();
-      };
-      stream.on("drain", done);
-      stream.on("close", done);
-    });
-  }
-
-  /** Ends the call with OK, or with the status `err` maps to. */
+  /**
+   * Ends the call with OK, or with the status `err` maps to. A client
+   * still sending (a refused oversized message, a failed write stream) is
+   * told to stop once the status is out (RST_STREAM NO_ERROR).
+   */
   #end(err?: unknown) {
     if (this.#finished) return;
     this.#finished = true;
@@ -517,31 +480,13 @@ class Call {
       ? undefined
       : this.#options.toError(err, method);
     this.#options.onCallEnd?.(method, performance.now() - this.#started);
-    if (stream.destroyed || stream.closed) return;
+    if (stream.closed) return;
     const trailers = statusTrailers(status);
     if (!this.#responded) {
       this.#responded = true;
-      stream.respond({
-        ":status": 200,
-        "content-type": "application/grpc",
-        ...trailers,
-      }, { endStream: true });
+      stream.respond([...RESPONSE_HEADERS, ...trailers], true);
     } else {
-      // The session sends trailers an immediate after it asks for them:
-      // the message waits for them, to leave in the same write.
-      this.#release = this.#writes?.hold();
-      stream.once("wantTrailers", () => {
-        stream.sendTrailers(trailers);
-        this.#release?.();
-      });
-      stream.end();
-    }
-    if (!stream.readableEnded) {
-      // The client is still sending (a refused oversized message, a failed
-      // write stream): read no further. Flow control then holds it back
-      // until it reads the status and resets the stream. (A reset from
-      // here could overtake the status, which nghttp2 queues behind it.)
-      stream.pause();
+      stream.end(trailers);
     }
   }
 }

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Events } from "../gen/containerd/services/events/v1/events_pb.ts";
+import { Version } from "../gen/containerd/services/version/v1/version_pb.ts";
+import { h2Transport, unixTransport } from "../client/mod.ts";
+import { Exchange } from "../events/mod.ts";
+import { eventsService } from "../services/events.ts";
+import { versionService } from "../services/version.ts";
+import { GrpcServer } from "./grpc.ts";
+import { listen, type Listener } from "./listener.ts";
+import {
+  callResult,
+  connectH2,
+  grpcFrame,
+  openCall,
+  unaryCall,
+} from "../../tests/_h2.ts";
+
+const VERSION = "/containerd.services.version.v1.Version/Version";
+
+/** A listener serving Version and Events (over `exchange`) in-process. */
+async function serveGrpc(
+  exchange: Exchange,
+  maxRecvMessageSize = 1 << 20,
+): Promise<Listener & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
+  const grpc = new GrpcServer({
+    maxRecvMessageSize,
+    maxSendMessageSize: 16 << 20,
+    toError: (err) => ConnectError.from(err),
+  });
+  grpc.register(Version, versionService({ version: "v9", revision: "r" }));
+  grpc.register(Events, eventsService(exchange));
+  const listener = await listen({
+    path: join(dir, "grpc.sock"),
+    streams: (stream) => grpc.handle(stream),
+    requests: (_, response) => response.end(),
+    uid: Deno.uid()!,
+    gid: Deno.gid()!,
+  });
+  return {
+    ...listener,
+    async [Symbol.asyncDispose]() {
+      await listener.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("unary calls through connect-node's gRPC client and berth's lean client", async () => {
+  await using listener = await serveGrpc(new Exchange());
+  for (const transport of [unixTransport, h2Transport]) {
+    const client = createClient(Version, transport(listener.path));
+    for (let i = 0; i < 3; i++) {
+      const answer = await client.version({});
+      assert.equal(answer.version, "v9");
+    }
+  }
+  const concurrent = createClient(Version, h2Transport(listener.path));
+  const answers = await Promise.all(
+    Array.from({ length: 200 }, () => concurrent.version({})),
+  );
+  assert.equal(answers.length, 200);
+});
+
+Deno.test("a subscription streams events and ends when the client cancels", async () => {
+  const exchange = new Exchange();
+  await using listener = await serveGrpc(exchange);
+  const client = createClient(Events, h2Transport(listener.path));
+  const controller = new AbortController();
+  const received: string[] = [];
+  const stream = client.subscribe({}, { signal: controller.signal });
+  const payload = new Uint8Array(32 << 10);
+  const reading = (async () => {
+    try {
+      for await (const envelope of stream) {
+        received.push(envelope.topic);
+        if (received.length === 500) controller.abort();
+      }
+    } catch (err) {
+      assert.equal(ConnectError.from(err).code, Code.Canceled);
+    }
+  })();
+  // Published until the subscription has taken 500: it may start late.
+  for (let i = 0; received.length < 500; i++) {
+    exchange.publish("default", `/test/${i}`, {
+      typeUrl: "t",
+      value: payload,
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await reading;
+  assert.equal(received.length, 500);
+  assert.match(received[0], /^\/test\/\d+$/);
+});
+
+Deno.test("a request over the receive limit is refused with ResourceExhausted; the connection serves on", async () => {
+  await using listener = await serveGrpc(new Exchange(), 4096);
+  const session = await connectH2(listener.path);
+  try {
+    const big = await unaryCall(
+      session,
+      VERSION,
+      grpcFrame(new Uint8Array(5000)),
+    );
+    assert.equal(big.status, Code.ResourceExhausted, big.message);
+    assert.match(big.message, /larger than max \(5000 vs\. 4096\)/);
+    // Announced, never sent: refused from the prefix alone.
+    const announced = openCall(session, VERSION);
+    const result = callResult(announced);
+    const head = new Uint8Array(5);
+    new DataView(head.buffer).setUint32(1, 512 << 20);
+    announced.write(head);
+    assert.equal((await result).status, Code.ResourceExhausted);
+    const unknown = await unaryCall(
+      session,
+      "/containerd.services.version.v1.Version/Nope",
+      grpcFrame(new Uint8Array()),
+    );
+    assert.equal(unknown.status, Code.Unimplemented);
+    const ok = await unaryCall(session, VERSION, grpcFrame(new Uint8Array()));
+    assert.equal(ok.status, 0, ok.message);
+    const empty = toBinary(AnySchema, create(AnySchema, {}));
+    const two = await unaryCall(
+      session,
+      VERSION,
+      new Uint8Array([...grpcFrame(empty), ...grpcFrame(empty)]),
+    );
+    assert.equal(two.status, Code.Unimplemented, two.message);
+  } finally {
+    session.destroy();
+  }
+});
