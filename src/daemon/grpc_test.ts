@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as http2 from "node:http2";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
@@ -114,6 +115,9 @@ Deno.test("a request over the receive limit is refused with ResourceExhausted; t
     const head = new Uint8Array(5);
     new DataView(head.buffer).setUint32(1, 512 << 20);
     announced.write(head);
+    // As a Go client does once it has the status: it stops the stream.
+    await new Promise((resolve) => announced.once("response", resolve));
+    announced.close(http2.constants.NGHTTP2_CANCEL);
     assert.equal((await result).status, Code.ResourceExhausted);
     const unknown = await unaryCall(
       session,
