@@ -331,19 +331,26 @@ class Call {
 
   run() {
     const stream = this.#stream;
+    const kind = this.#route.method.methodKind;
+    const queue = kind === "unary" || kind === "server_streaming"
+      ? undefined
+      : new RequestQueue<unknown>(stream);
     stream.onabort = () => {
       if (this.#finished) return;
       this.#finished = true;
-      this.#ctx.abort(
-        new ConnectError("the client cancelled the call", Code.Canceled),
+      const cancelled = new ConnectError(
+        "the client cancelled the call",
+        Code.Canceled,
       );
+      this.#ctx.abort(cancelled);
+      // A handler waiting for the next request message ends too (and lets
+      // go of what it holds, such as an ingest's lock).
+      queue?.end(cancelled);
     };
-    const kind = this.#route.method.methodKind;
-    if (kind === "unary" || kind === "server_streaming") {
+    if (!queue) {
       this.#readOne();
       return;
     }
-    const queue = new RequestQueue<unknown>(stream);
     stream.ondata = (chunk) => {
       try {
         for (const bytes of this.#reader.push(chunk)) {

@@ -4,6 +4,11 @@ import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  Content,
+  WriteContentRequestSchema,
+  WriteContentResponseSchema,
+} from "../gen/containerd/services/content/v1/content_pb.ts";
 import { Events } from "../gen/containerd/services/events/v1/events_pb.ts";
 import { Version } from "../gen/containerd/services/version/v1/version_pb.ts";
 import { h2Transport, unixTransport } from "../client/mod.ts";
@@ -136,5 +141,60 @@ Deno.test("a request over the receive limit is refused with ResourceExhausted; t
     assert.equal(two.status, Code.Unimplemented, two.message);
   } finally {
     session.destroy();
+  }
+});
+
+Deno.test("a lost client ends a handler waiting for its next request message", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
+  const grpc = new GrpcServer({
+    maxRecvMessageSize: 1 << 20,
+    maxSendMessageSize: 1 << 20,
+    toError: (err) => ConnectError.from(err),
+  });
+  let ended: (how: string) => void;
+  const handlerEnded = new Promise<string>((resolve) => ended = resolve);
+  grpc.register(Content, {
+    async *write(requests) {
+      try {
+        for await (const request of requests) {
+          yield create(WriteContentResponseSchema, { offset: request.offset });
+        }
+        ended("the requests ended");
+      } catch (err) {
+        ended(
+          ConnectError.from(err).code === Code.Canceled
+            ? "cancelled"
+            : String(err),
+        );
+      }
+    },
+  });
+  const listener = await listen({
+    path: join(dir, "grpc.sock"),
+    streams: (stream) => grpc.handle(stream),
+    requests: (_, response) => response.end(),
+    uid: Deno.uid()!,
+    gid: Deno.gid()!,
+  });
+  const session = await connectH2(listener.path);
+  try {
+    const write = openCall(
+      session,
+      "/containerd.services.content.v1.Content/Write",
+    );
+    const result = callResult(write);
+    write.write(grpcFrame(toBinary(
+      WriteContentRequestSchema,
+      create(WriteContentRequestSchema, { offset: 7n }),
+    )));
+    await new Promise((resolve) => write.once("data", resolve));
+    // The client goes away (a killed ctr) without ending its requests.
+    session.destroy();
+    await result;
+    assert.equal(await handlerEnded, "cancelled");
+  } finally {
+    session.destroy();
+    await listener.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
