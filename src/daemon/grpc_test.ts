@@ -27,6 +27,17 @@ import {
 
 const VERSION = "/containerd.services.version.v1.Version/Version";
 
+/** `grpc` on a socket in `dir`; HTTP/1.1 gets an empty answer. */
+function listenGrpc(dir: string, grpc: GrpcServer): Promise<Listener> {
+  return listen({
+    path: join(dir, "grpc.sock"),
+    streams: (stream) => grpc.handle(stream),
+    requests: (_, response) => response.end(),
+    uid: Deno.uid()!,
+    gid: Deno.gid()!,
+  });
+}
+
 /** A listener serving Version and Events (over `exchange`) in-process. */
 async function serveGrpc(
   exchange: Exchange,
@@ -40,13 +51,7 @@ async function serveGrpc(
   });
   grpc.register(Version, versionService({ version: "v9", revision: "r" }));
   grpc.register(Events, eventsService(exchange));
-  const listener = await listen({
-    path: join(dir, "grpc.sock"),
-    streams: (stream) => grpc.handle(stream),
-    requests: (_, response) => response.end(),
-    uid: Deno.uid()!,
-    gid: Deno.gid()!,
-  });
+  const listener = await listenGrpc(dir, grpc);
   return {
     ...listener,
     async [Symbol.asyncDispose]() {
@@ -169,13 +174,7 @@ Deno.test("a lost client ends a handler waiting for its next request message", a
       }
     },
   });
-  const listener = await listen({
-    path: join(dir, "grpc.sock"),
-    streams: (stream) => grpc.handle(stream),
-    requests: (_, response) => response.end(),
-    uid: Deno.uid()!,
-    gid: Deno.gid()!,
-  });
+  const listener = await listenGrpc(dir, grpc);
   const session = await connectH2(listener.path);
   try {
     const write = openCall(

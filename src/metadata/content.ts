@@ -358,17 +358,11 @@ export class NamespacedContentStore {
     let shared = false;
     if (expected) {
       if (this.#row(namespace, expected)) {
-        this.#db.transaction(() =>
-          this.#leases.hold(namespace, options.lease, {
-            type: "content",
-            id: expected,
-          })
-        );
         // A leftover ingest of what is already here is of no further use.
         if (this.#ingest(namespace, options.ref)) {
           await this.abort(namespace, options.ref).catch(() => {});
         }
-        throw alreadyExists(`content ${expected}`);
+        throw this.#alreadyHere(namespace, expected, options.lease);
       }
       if (await this.#blobs.has(expected)) {
         const stored = await this.#blobs.info(expected);
@@ -395,13 +389,7 @@ export class NamespacedContentStore {
     try {
       if (inner && expected && this.#row(namespace, expected)) {
         // Committed by the writer this one waited for.
-        this.#db.transaction(() =>
-          this.#leases.hold(namespace, options.lease, {
-            type: "content",
-            id: expected,
-          })
-        );
-        throw alreadyExists(`content ${expected}`);
+        throw this.#alreadyHere(namespace, expected, options.lease);
       }
       const row = this.#recordIngest(
         namespace,
@@ -416,6 +404,21 @@ export class NamespacedContentStore {
       await inner?.close();
       throw err;
     }
+  }
+
+  /**
+   * AlreadyExists for a writer of blob `digest` the namespace owns; its
+   * lease holds the blob from now on, as containerd's does.
+   */
+  #alreadyHere(
+    namespace: string,
+    digest: string,
+    lease: string | undefined,
+  ): BerthError {
+    this.#db.transaction(() =>
+      this.#leases.hold(namespace, lease, { type: "content", id: digest })
+    );
+    return alreadyExists(`content ${digest}`);
   }
 
   /** Creates or refreshes ingest `options.ref`'s record; returns it. */
