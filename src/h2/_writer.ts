@@ -10,6 +10,9 @@ import { Buffer } from "node:buffer";
 import type * as net from "node:net";
 import { FRAME_HEADER_LENGTH, writeFrameHeader } from "./frames.ts";
 
+/** The payload of a frame that has none. */
+const NO_PAYLOAD = new Uint8Array(0);
+
 /** The first size of a turn's buffer (below node's pool cut, so pooled). */
 const INITIAL_CAPACITY = 1024;
 
@@ -55,12 +58,9 @@ export class FrameWriter {
     type: number,
     flags: number,
     streamId: number,
-    payload?: Uint8Array,
+    payload: Uint8Array = NO_PAYLOAD,
   ): void {
-    const length = payload?.length ?? 0;
-    const offset = this.#reserve(FRAME_HEADER_LENGTH + length);
-    writeFrameHeader(this.#buffer!, offset, length, type, flags, streamId);
-    if (payload) this.#buffer!.set(payload, offset + FRAME_HEADER_LENGTH);
+    this.frameOf(type, flags, streamId, payload, 0, payload.length);
   }
 
   /** Adds a frame whose payload is `bytes[start, end)`. */
