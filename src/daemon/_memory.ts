@@ -59,15 +59,19 @@ export class MemoryHousekeeping {
     this.#lastGc = this.#clock.now();
     const trim = options.trim ?? mallocTrim;
     const gc = this.#gc;
+    const logger = this.#logger;
     this.#idle = new IdleTimer({
       ms: options.idleMs ?? IDLE_TRIM_MS,
       clock: this.#clock,
       onIdle() {
-        const before = Deno.memoryUsage();
+        // Deno.memoryUsage walks V8's heap spaces and reads /proc: only for
+        // a line that is written.
+        const before = logger.enabled("debug") ? Deno.memoryUsage() : undefined;
         gc?.();
         const released = trim();
+        if (!before) return;
         const after = Deno.memoryUsage();
-        options.logger.debug("idle: memory collected and trimmed", {
+        logger.debug("idle: memory collected and trimmed", {
           released,
           rssBeforeMB: +(before.rss / MB).toFixed(1),
           rssAfterMB: +(after.rss / MB).toFixed(1),
@@ -91,6 +95,7 @@ export class MemoryHousekeeping {
       const started = this.#clock.now();
       gc();
       this.#lastGc = this.#clock.now();
+      if (!this.#logger.enabled("debug")) return;
       const after = Deno.memoryUsage();
       this.#logger.debug("busy: garbage collected", {
         ms: Math.round(this.#lastGc - started),

@@ -1,15 +1,19 @@
 import assert from "node:assert/strict";
-import type { Fields, Level, Logger } from "../log/mod.ts";
+import { type Fields, type Level, LEVELS, type Logger } from "../log/mod.ts";
 import { ManualClock } from "../types/_testing.ts";
 import { MemoryHousekeeping } from "./_memory.ts";
 
-/** A logger that keeps its lines. */
-function recordingLogger(): Logger & { lines: [Level, string, Fields][] } {
+/** A logger that keeps its lines at `threshold` and above. */
+function recordingLogger(
+  threshold: Level,
+): Logger & { lines: [Level, string, Fields][] } {
   const lines: [Level, string, Fields][] = [];
   const logger = {
     lines,
+    enabled: (level: Level) =>
+      LEVELS.indexOf(level) >= LEVELS.indexOf(threshold),
     log: (level: Level, msg: string, fields: Fields = {}) =>
-      void lines.push([level, msg, fields]),
+      void (logger.enabled(level) && lines.push([level, msg, fields])),
     debug: (msg: string, fields?: Fields) => logger.log("debug", msg, fields),
     info: (msg: string, fields?: Fields) => logger.log("info", msg, fields),
     warn: (msg: string, fields?: Fields) => logger.log("warn", msg, fields),
@@ -19,9 +23,9 @@ function recordingLogger(): Logger & { lines: [Level, string, Fields][] } {
   return logger;
 }
 
-function housekeeping(gc: boolean) {
+function housekeeping(gc: boolean, threshold: Level = "debug") {
   const clock = new ManualClock();
-  const logger = recordingLogger();
+  const logger = recordingLogger(threshold);
   const counts = { trims: 0, gcs: 0 };
   const memory = new MemoryHousekeeping({
     logger,
@@ -73,4 +77,47 @@ Deno.test("MemoryHousekeeping collects garbage at most every busyGcMs while call
   memory.close();
   clock.advance(0);
   assert.equal(counts.gcs, 4, "a pending collection is cancelled on close");
+});
+
+/** Runs `fn` counting the calls of `Deno.memoryUsage`. */
+function countingMemoryUsage(fn: () => void): number {
+  const real = Deno.memoryUsage;
+  let calls = 0;
+  Deno.memoryUsage = () => (calls++, real());
+  try {
+    fn();
+  } finally {
+    Deno.memoryUsage = real;
+  }
+  return calls;
+}
+
+/** 20 s of calls, one every 100 ms, then a minute of quiet. */
+function busyThenQuiet(threshold: Level) {
+  const run = housekeeping(true, threshold);
+  const memoryUsages = countingMemoryUsage(() => {
+    for (let i = 0; i < 200; i++) {
+      run.memory.touch();
+      run.clock.advance(100);
+    }
+    run.clock.advance(60_000);
+  });
+  run.memory.close();
+  return { ...run, memoryUsages };
+}
+
+Deno.test("MemoryHousekeeping reads memory usage only when debug lines are written", () => {
+  const quiet = busyThenQuiet("info");
+  assert.equal(quiet.counts.gcs, 4, "it still collects");
+  assert.equal(quiet.counts.trims, 1, "and trims");
+  assert.equal(quiet.memoryUsages, 0);
+  assert.deepEqual(quiet.logger.lines, []);
+
+  const debug = busyThenQuiet("debug");
+  assert.equal(
+    debug.memoryUsages,
+    3 + 2,
+    "after each busy GC, around the trim",
+  );
+  assert.equal(debug.logger.lines.length, 4);
 });

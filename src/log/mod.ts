@@ -17,6 +17,11 @@ export type Fields = Record<string, unknown>;
 export interface Logger {
   /** Logs at `level` when it is at or above the configured level. */
   log(level: Level, msg: string, fields?: Fields): void;
+  /**
+   * True when a line at `level` would be written: a caller whose fields cost
+   * something to compute asks first.
+   */
+  enabled(level: Level): boolean;
   /** Shorthands for {@linkcode Logger.log}. */
   debug(msg: string, fields?: Fields): void;
   /** Logs at info. */
@@ -51,7 +56,7 @@ const encoder = new TextEncoder();
 function make(bound: Fields): Logger {
   const logger: Logger = {
     log(level, msg, fields) {
-      if (LEVELS.indexOf(level) < threshold) return;
+      if (!logger.enabled(level)) return;
       let line = `time="${new Date().toISOString()}" level=${level} msg=${
         JSON.stringify(msg)
       }`;
@@ -60,6 +65,7 @@ function make(bound: Fields): Logger {
       }
       Deno.stderr.writeSync(encoder.encode(line + "\n"));
     },
+    enabled: (level) => LEVELS.indexOf(level) >= threshold,
     debug: (msg, fields) => logger.log("debug", msg, fields),
     info: (msg, fields) => logger.log("info", msg, fields),
     warn: (msg, fields) => logger.log("warn", msg, fields),
