@@ -3,10 +3,17 @@
  * exec'd processes, terminals, metrics, and the task events shims send.
  */
 import assert from "node:assert/strict";
-import { BUSYBOX as IMAGE, fifoDir, withBusybox } from "./_containers.ts";
+import {
+  BUSYBOX as IMAGE,
+  ctrExec,
+  fifoDir,
+  taskStatuses,
+  withBusybox,
+} from "./_containers.ts";
 import { run, watchEvents } from "./_harness.ts";
-import { Client } from "../src/client/mod.ts";
+import { Client, ClientError, Code } from "../src/client/mod.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
+import { Status } from "../src/gen/containerd/types/task/task_pb.ts";
 
 Deno.test("ctr run passes stdin and the container sees its end", async () => {
   await withBusybox(async (_daemon, ctrRun) => {
@@ -193,5 +200,85 @@ Deno.test("Tasks.Update changes a running container's resources", async () => {
       }),
       /invalid argument/,
     );
+  });
+});
+
+Deno.test("an exec whose start fails stays created with no exit, as in containerd", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+    const tasks = new Client({ address: daemon.address, namespace })
+      .service(Tasks);
+    const box = await ctrRun(["-d", IMAGE, "failing", "sleep", "600"]);
+    assert.equal(box.code, 0, box.stderr);
+    await using events = await watchEvents(daemon.address);
+    const exec = (execId: string) =>
+      ctrExec(daemon, [
+        "--detach",
+        "--exec-id",
+        execId,
+        "failing",
+        "/nonexist",
+      ]);
+    const failed = await exec("bad");
+    assert.equal(failed.code, 1);
+    assert.equal(
+      failed.stderr,
+      'ctr: OCI runtime exec failed: exec failed: unable to start container process: exec: "/nonexist": stat /nonexist: no such file or directory: unknown\n',
+    );
+    // What containerd 1.6's shim answers for the same steps (checked
+    // against a private containerd): created, pid 0, exit status 0, and a
+    // wait that ends with status 0 at Go's zero time.
+    const { process } = await tasks.get({
+      containerId: "failing",
+      execId: "bad",
+    });
+    assert.equal(process?.status, Status.CREATED);
+    assert.equal(process?.pid, 0);
+    assert.equal(process?.exitStatus, 0);
+    const waited = await tasks.wait({ containerId: "failing", execId: "bad" });
+    assert.equal(waited.exitStatus, 0);
+    assert.equal(waited.exitedAt?.seconds, -62135596800n);
+    const kill = await daemon.ctr([
+      "tasks",
+      "kill",
+      "--exec-id",
+      "bad",
+      "failing",
+    ]);
+    assert.equal(
+      kill.stderr,
+      "ctr: process not created: failed precondition\n",
+    );
+    const again = await exec("bad");
+    assert.equal(again.stderr, "ctr: id bad: already exists\n");
+    // containerd's shim dies on a second start (it closes a closed
+    // channel); berth refuses it.
+    await assert.rejects(
+      tasks.start({ containerId: "failing", execId: "bad" }),
+      (err) => {
+        assert.ok(err instanceof ClientError, String(err));
+        assert.equal(err.code, Code.FailedPrecondition);
+        return true;
+      },
+    );
+    const deleted = await tasks.deleteProcess({
+      containerId: "failing",
+      execId: "bad",
+    });
+    assert.equal(deleted.exitStatus, 0);
+    assert.equal(
+      (await taskStatuses(daemon, namespace)).get("failing"),
+      "RUNNING",
+    );
+    // Only the exec's addition is told: no start, no exit.
+    const after = await ctrRun(["-d", IMAGE, "after-failing", "true"]);
+    assert.equal(after.code, 0, after.stderr);
+    await events.waitFor(/\/tasks\/exit[^\n]*after-failing/);
+    assert.deepEqual(
+      events.topics("/tasks/").filter((t) => !t.startsWith("/tasks/exit")),
+      ["/tasks/exec-added", "/tasks/create", "/tasks/start"],
+      events.text,
+    );
+    assert.doesNotMatch(events.text, /\/tasks\/exit[^\n]*"failing"/);
   });
 });

@@ -30,6 +30,7 @@ import {
   fifoDir,
   isAlive,
   readShimPid,
+  taskStatuses,
   withBusybox,
 } from "./_containers.ts";
 import { collect, run, type TestDaemon } from "./_harness.ts";
@@ -445,6 +446,21 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
       );
       return true;
     });
+    // As containerd's shim leaves it: created (runc init still waits), not
+    // to be deleted until it is killed.
+    assert.equal(
+      (await taskStatuses(daemon, namespace)).get("nostart"),
+      "CREATED",
+    );
+    const refused = await daemon.ctr(["tasks", "rm", "nostart"]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^ctr: task must be stopped before deletion: created: failed precondition$/m,
+    );
+    const forced = await daemon.ctr(["tasks", "rm", "-f", "nostart"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal((await taskStatuses(daemon, namespace)).has("nostart"), false);
   });
 });
 

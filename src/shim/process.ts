@@ -12,7 +12,10 @@ import { BerthError, Code } from "../types/errors.ts";
 import { ProcessIO, type StdioPaths } from "./io.ts";
 import { type ExitStatus, waitForExit } from "./reaper.ts";
 import type { StdioFiles } from "./runc.ts";
-import { shimNow, toTimestamp } from "./timestamp.ts";
+import { toTimestamp } from "./timestamp.ts";
+
+/** Go's zero time: the exit time containerd reports for no exit. */
+const NEVER_EXITED = new Date("0001-01-01T00:00:00Z");
 
 /** Runs the process with `stdio` and extra runc arguments; returns its pid. */
 export type Launch = (
@@ -43,6 +46,8 @@ export class ShimProcess {
   /** Its exit, once it has exited. */
   exit: ExitStatus | undefined;
   readonly #exited = Promise.withResolvers<ExitStatus>();
+  /** A launch was tried: a process is launched once, whatever came of it. */
+  #launched = false;
   #io: ProcessIO | undefined;
   /** Settles once a start in progress has been published. */
   #startPublished: Promise<void> = Promise.resolve();
@@ -62,20 +67,21 @@ export class ShimProcess {
    * failed launch closes the stdio and rethrows.
    */
   async launch(launch: Launch): Promise<number> {
-    if (this.pid || this.exit) {
+    if (this.#launched) {
       throw new BerthError(
         Code.FailedPrecondition,
         `process ${this.#name()} already started`,
       );
     }
+    this.#launched = true;
     const io = await ProcessIO.open(this.options.stdio);
     try {
       this.pid = await launch(io.files, io.runcArgs);
     } catch (err) {
       io.close();
-      // It never ran: whoever waits for it learns so (status 255, unknown).
-      this.exit = { status: 255, exitedAt: shimNow() };
-      this.#exited.resolve(this.exit);
+      // It never ran, and stays created with no exit, as in containerd's
+      // shim, whose waiters then learn status 0 at Go's zero time.
+      this.#exited.resolve({ status: 0, exitedAt: NEVER_EXITED });
       throw err;
     }
     this.#io = io;

@@ -453,10 +453,7 @@ export class TaskService {
     const container = this.#get(r.id);
     validateIdentifier(r.execId);
     if (container.execs.has(r.execId)) {
-      throw new BerthError(
-        Code.AlreadyExists,
-        `exec ${r.execId} in task ${container.id}`,
-      );
+      throw new BerthError(Code.AlreadyExists, `id ${r.execId}`);
     }
     this.#refuseIn(container, "exec");
     if (r.spec?.typeUrl !== PROCESS_TYPE) {
@@ -501,10 +498,8 @@ export class TaskService {
       return {};
     }
     if (!process.pid) {
-      throw new BerthError(
-        Code.FailedPrecondition,
-        `exec ${r.execId} has not started`,
-      );
+      // Not yet started, or its start failed: containerd's words.
+      throw new BerthError(Code.FailedPrecondition, "process not created");
     }
     try {
       signalProcess(process.pid, r.signal);
