@@ -45,6 +45,7 @@ import type {
   WriterOptions,
 } from "./types.ts";
 import { LocalContentWriter } from "./writer.ts";
+import { type OpenBlob, OpenBlobs } from "./_open_blobs.ts";
 import { NanoDate } from "../types/mod.ts";
 import { realtimeNanos } from "../sys/clock.ts";
 
@@ -66,6 +67,7 @@ export class LocalContentStore {
   readonly root: string;
   #blobs: string;
   #ingest: string;
+  #files = new OpenBlobs();
 
   /** Opens the store at `options.root`, creating its directories. */
   constructor(options: LocalContentStoreOptions) {
@@ -150,8 +152,9 @@ export class LocalContentStore {
    *
    * The file is read with synchronous calls: a chunk comes from the page
    * cache in microseconds, while each asynchronous call waits its turn on
-   * Deno's blocking thread pool — milliseconds on a busy host, and `ctr
-   * content get` makes one Read call per 32 KiB (5 file calls each).
+   * Deno's blocking thread pool — milliseconds on a busy host. And it stays
+   * open between reads (see `_open_blobs.ts`): `ctr content get` makes one
+   * Read call per 32 KiB, each of which would open, stat and close it.
    */
   async *read(
     digest: string,
@@ -161,10 +164,9 @@ export class LocalContentStore {
     if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
       throw invalidArgument(`read chunk size ${chunkSize} must be positive`);
     }
-    const path = this.path(digest);
-    let file: Deno.FsFile;
+    let blob: OpenBlob;
     try {
-      file = Deno.openSync(path, { read: true });
+      blob = this.#files.acquire(digest, this.path(digest));
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
         throw notFound(`content ${digest}`);
@@ -172,27 +174,21 @@ export class LocalContentStore {
       throw err;
     }
     try {
-      const { size: length } = file.statSync();
-      const offset = Math.max(0, options.offset ?? 0);
-      if (offset > length) {
+      const length = blob.size;
+      let position = Math.max(0, options.offset ?? 0);
+      if (position > length) {
         throw new BerthError(
           Code.OutOfRange,
           `read past object length ${length} bytes`,
         );
       }
-      let remaining = length - offset;
+      let remaining = length - position;
       if (options.size && options.size > 0 && options.size < remaining) {
         remaining = options.size;
       }
-      if (offset > 0) file.seekSync(offset, Deno.SeekMode.Start);
       while (remaining > 0) {
         const chunk = new Uint8Array(Math.min(chunkSize, remaining));
-        let filled = 0;
-        while (filled < chunk.length) {
-          const n = file.readSync(chunk.subarray(filled));
-          if (n === null) break;
-          filled += n;
-        }
+        const filled = readAt(blob, chunk, position);
         if (filled === 0) {
           throw new BerthError(
             Code.DataLoss,
@@ -200,15 +196,25 @@ export class LocalContentStore {
           );
         }
         remaining -= filled;
+        position += filled;
         yield filled === chunk.length ? chunk : chunk.subarray(0, filled);
       }
     } finally {
-      file.close();
+      this.#files.release(blob);
     }
+  }
+
+  /**
+   * Closes the blob files kept open for reads (readers still running keep
+   * theirs until they are done).
+   */
+  close(): void {
+    this.#files.close();
   }
 
   /** Deletes the blob; NotFound when absent. */
   async delete(digest: string): Promise<void> {
+    this.#files.forget(digest);
     try {
       await Deno.remove(this.path(digest));
     } catch (err) {
@@ -456,6 +462,34 @@ function cannotComplete(status: IngestStatus, hash: Hash): boolean {
   if (status.offset > status.total) return true;
   return status.offset === status.total && status.expected !== "" &&
     `${DIGEST_ALGORITHM}:${hash.copy().digest("hex")}` !== status.expected;
+}
+
+/**
+ * Fills `chunk` from `position` of `blob` as far as the file goes; returns
+ * the bytes read. Seeks only when the file is elsewhere: a reader going on
+ * where the last one stopped (ctr's next 32 KiB) needs no seek.
+ */
+function readAt(blob: OpenBlob, chunk: Uint8Array, position: number): number {
+  const file = blob.file;
+  if (blob.position !== position) {
+    // Unknown until the seek is done: a failed seek must not be trusted.
+    blob.position = -1;
+    file.seekSync(position, Deno.SeekMode.Start);
+    blob.position = position;
+  }
+  let filled = 0;
+  try {
+    while (filled < chunk.length) {
+      const n = file.readSync(chunk.subarray(filled));
+      if (n === null) break;
+      filled += n;
+      blob.position += n;
+    }
+  } catch (err) {
+    blob.position = -1;
+    throw err;
+  }
+  return filled;
 }
 
 /** Feeds `file` from its start to its end into `hash`; returns the length. */

@@ -10,9 +10,11 @@ function withStore(
 ) {
   return async () => {
     const root = await Deno.makeTempDir({ prefix: "berth-content-" });
+    const store = new LocalContentStore({ root });
     try {
-      await fn(new LocalContentStore({ root }), root);
+      await fn(store, root);
     } finally {
+      store.close();
       await Deno.remove(root, { recursive: true });
     }
   };
@@ -69,6 +71,64 @@ async function put(store: LocalContentStore, data: Uint8Array, ref = "put") {
 async function list(dir: string): Promise<string[]> {
   return (await collect(Deno.readDir(dir))).map((e) => e.name).sort();
 }
+
+Deno.test(
+  "content: reads interleaved on one blob each get their own bytes",
+  withStore(async (store) => {
+    const data = bytes(200_000);
+    const digest = await put(store, data);
+    const windows = [[150_000, 20_000], [0, 30_000], [90_000, 60_000]];
+    const readers = windows.map(([offset, size]) =>
+      store.read(digest, { offset, size, chunkSize: 7_000 })[
+        Symbol.asyncIterator
+      ]()
+    );
+    const got: number[][] = windows.map(() => []);
+    for (let live = readers.length; live > 0;) {
+      live = 0;
+      for (const [i, reader] of readers.entries()) {
+        const next = await reader.next();
+        if (next.done) continue;
+        got[i].push(...next.value);
+        live++;
+      }
+    }
+    for (const [i, [offset, size]] of windows.entries()) {
+      assert.deepEqual(
+        new Uint8Array(got[i]),
+        data.subarray(offset, offset + size),
+      );
+    }
+  }),
+);
+
+Deno.test(
+  "content: a deleted blob is NotFound at once though it was read before; a read under way finishes",
+  withStore(async (store) => {
+    const data = bytes(100_000);
+    const digest = await put(store, data);
+    assert.deepEqual(await readAll(store, digest), data);
+    const reading = store.read(digest, { chunkSize: 10_000 })[
+      Symbol.asyncIterator
+    ]();
+    const first = await reading.next();
+    await store.delete(digest);
+    await assertCode(readAll(store, digest), Code.NotFound);
+    const rest = [first.value as Uint8Array];
+    for (let next = await reading.next(); !next.done;) {
+      rest.push(next.value);
+      next = await reading.next();
+    }
+    assert.deepEqual(concat(rest), data);
+    await assertCode(readAll(store, digest), Code.NotFound);
+    // Committed again, it is read again.
+    await put(store, data, "again");
+    assert.deepEqual(
+      await readAll(store, digest, { offset: 99_000 }),
+      data.subarray(99_000),
+    );
+  }),
+);
 
 Deno.test(
   "content: write, commit and read back, whole and in windows",
@@ -372,6 +432,7 @@ Deno.test(
     assert.equal(w3.status().offset, 0);
     await w3.write(new TextEncoder().encode("good"));
     assert.equal(await w3.commit(), digestOf("good"));
+    again.close();
   }),
 );
 

@@ -364,9 +364,13 @@ export async function startDaemon(
     cleanups.push(() => db.close());
     const namespaces = new NamespaceStore(db);
     const leases = new LeaseStore(db, namespaces);
+    const blobs = new LocalContentStore({
+      root: join(config.root, CONTENT_DIR),
+    });
+    cleanups.push(() => blobs.close());
     const content = new NamespacedContentStore({
       db,
-      blobs: new LocalContentStore({ root: join(config.root, CONTENT_DIR) }),
+      blobs,
       namespaces,
       leases,
     });

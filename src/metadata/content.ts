@@ -51,6 +51,9 @@ export interface ContentInfo {
   labels: Record<string, string>;
 }
 
+/** Ownerships remembered for reads at most (past it they start over). */
+const MAX_OWNED_CACHED = 1024;
+
 /** How long an ingest not held by a lease lives without a write. */
 export const INGEST_EXPIRY_MS = 24 * 60 * 60 * 1000;
 
@@ -140,6 +143,14 @@ export class NamespacedContentStore {
   readonly #blobs: LocalContentStore;
   readonly #namespaces: NamespaceStore;
   readonly #leases: LeaseStore;
+  /**
+   * `namespace\0digest` of blobs a read found owned, while no transaction
+   * has run since (`#ownedAt`): content rows are only ever deleted in
+   * transactions (a delete, a collection), so no deleted blob is in here.
+   * `ctr content get` checks ownership once per 32 KiB call.
+   */
+  #owned = new Set<string>();
+  #ownedAt = -1;
   /** Commits in progress: a sweep waits for them, and they for it. */
   #commits = 0;
   #sweeping: Promise<void> | undefined;
@@ -242,12 +253,28 @@ export class NamespacedContentStore {
     options: { offset?: number; size?: number } = {},
   ): AsyncIterable<Uint8Array> {
     validateDigest(digest);
-    // Ownership only: ctr reads a blob in 32 KiB calls, each checked.
+    if (!this.#owns(namespace, digest)) throw notFound(`content ${digest}`);
+    return this.#blobs.read(digest, options);
+  }
+
+  /** Whether `namespace` owns blob `digest`, from the cache when it can. */
+  #owns(namespace: string, digest: string): boolean {
+    const transactions = this.#db.transactions;
+    if (this.#ownedAt !== transactions) {
+      this.#owned.clear();
+      this.#ownedAt = transactions;
+    }
+    const key = `${namespace}\0${digest}`;
+    if (this.#owned.has(key)) return true;
     const owned = this.#db.sql.prepare(
       "SELECT 1 FROM content WHERE namespace = ? AND digest = ?",
-    ).get(namespace, digest);
-    if (!owned) throw notFound(`content ${digest}`);
-    return this.#blobs.read(digest, options);
+    ).get(namespace, digest) !== undefined;
+    // Inside a transaction the row may yet be rolled back.
+    if (owned && !this.#db.sql.isTransaction) {
+      if (this.#owned.size >= MAX_OWNED_CACHED) this.#owned.clear();
+      this.#owned.add(key);
+    }
+    return owned;
   }
 
   #ingest(namespace: string, ref: string): IngestRow | undefined {

@@ -19,12 +19,13 @@ function withStore(fn: (f: Fixture) => Promise<void>) {
   return async () => {
     const dir = await Deno.makeTempDir({ prefix: "berth-meta-" });
     const db = MetadataDB.open(":memory:");
+    const blobs = new LocalContentStore({ root: dir });
     try {
       const namespaces = new NamespaceStore(db);
       const leases = new LeaseStore(db, namespaces);
       const store = new NamespacedContentStore({
         db,
-        blobs: new LocalContentStore({ root: dir }),
+        blobs,
         namespaces,
         leases,
       });
@@ -32,6 +33,7 @@ function withStore(fn: (f: Fixture) => Promise<void>) {
         collectGarbage({ db, sources: [contentGcSource(db)], content: store });
       await fn({ db, store, leases, gc });
     } finally {
+      blobs.close();
       db.close();
       await Deno.remove(dir, { recursive: true });
     }
@@ -208,6 +210,54 @@ Deno.test(
     const read = [];
     for await (const chunk of store.read("b", digest)) read.push(...chunk);
     assert.deepEqual(new Uint8Array(read), data);
+  }),
+);
+
+/** The whole blob `digest` as `namespace` reads it. */
+async function readText(
+  store: NamespacedContentStore,
+  namespace: string,
+  digest: string,
+): Promise<string> {
+  const read = [];
+  for await (const chunk of store.read(namespace, digest)) read.push(...chunk);
+  return new TextDecoder().decode(new Uint8Array(read));
+}
+
+const isNotFound = (err: unknown) => BerthError.is(err, Code.NotFound);
+
+Deno.test(
+  "a blob read before is NotFound at once after its namespace deletes it, and still read elsewhere",
+  withStore(async ({ store }) => {
+    const digest = await put(store, "a", "read, then deleted");
+    // Already on disk: b's commit only records that b owns it too.
+    const writer = await store.writer("b", { ref: "r", expected: digest });
+    await writer.commit({});
+    await writer.close();
+    for (const namespace of ["a", "b"]) {
+      assert.equal(
+        await readText(store, namespace, digest),
+        "read, then deleted",
+      );
+    }
+    store.delete("a", digest);
+    assert.throws(() => store.read("a", digest), isNotFound);
+    assert.equal(await readText(store, "b", digest), "read, then deleted");
+  }),
+);
+
+Deno.test(
+  "a blob read before is NotFound at once after a collection takes it",
+  withStore(async ({ store, leases, gc }) => {
+    leases.create("a", { id: "pull" });
+    const digest = await put(store, "a", "held, read, collected", {
+      lease: "pull",
+    });
+    assert.equal(await readText(store, "a", digest), "held, read, collected");
+    leases.delete("a", "pull");
+    await gc();
+    assert.throws(() => store.read("a", digest), isNotFound);
+    assert.equal(await store.blobs.has(digest), false);
   }),
 );
 

@@ -72,6 +72,7 @@ export class SqliteDatabase {
   /** The underlying connection, for the stores built on it. */
   readonly sql: DatabaseSync;
   #depth = 0;
+  #transactions = 0;
   #commitListeners: (() => void)[] = [];
   #changes: StatementSync | undefined;
 
@@ -128,6 +129,15 @@ export class SqliteDatabase {
   }
 
   /**
+   * How many transactions were begun. What was read outside of one stays
+   * true while this count stands still, as far as rows that are only
+   * changed inside transactions go.
+   */
+  get transactions(): number {
+    return this.#transactions;
+  }
+
+  /**
    * Calls `listener` after every transaction that committed changes to
    * rows (unless run `silent`).
    */
@@ -151,6 +161,7 @@ export class SqliteDatabase {
     }
     const listen = !options.silent && this.#commitListeners.length > 0;
     const before = listen ? this.#totalChanges() : 0;
+    this.#transactions++;
     this.sql.exec("BEGIN IMMEDIATE");
     this.#depth = 1;
     let result: T;

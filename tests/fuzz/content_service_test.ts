@@ -212,6 +212,7 @@ Deno.test("fuzz: Content.Write streams refuse with containerd's codes and never 
           );
         }
       } finally {
+        store.blobs.close();
         db.close();
         await Deno.remove(dir, { recursive: true });
       }

@@ -166,6 +166,7 @@ Deno.test("fuzz: content writes, truncates, commits and restarts keep the store 
               await closeOpen();
             } else if (step.op === "restart") {
               await closeOpen();
+              store.blobs.close();
               store = openStore(`${dir}/content`, db);
             }
           } catch (err) {
@@ -213,6 +214,7 @@ Deno.test("fuzz: content writes, truncates, commits and restarts keep the store 
         }
       } finally {
         await closeOpen().catch(() => {});
+        store.blobs.close();
         db.close();
         await Deno.remove(dir, { recursive: true });
       }
