@@ -15,7 +15,11 @@ import {
   removeAllContainers,
 } from "./_containers.ts";
 import { readMountInfo } from "../src/mount/mountinfo.ts";
-import { networkConfig, type TestNetwork } from "./_network_config.ts";
+import {
+  networkConfig,
+  type NetworkConfigOptions,
+  type TestNetwork,
+} from "./_network_config.ts";
 
 export {
   networkConfig,
@@ -114,8 +118,9 @@ export async function networkLeftovers(
 }
 
 /**
- * Runs `fn` on a daemon with busybox and its own network world; afterwards
- * removes every container and the bridge, whatever happened.
+ * Runs `fn` on a daemon with busybox and its own network world (as
+ * `options` say); afterwards removes every container and the bridge,
+ * whatever happened.
  */
 export async function withNetworkDaemon(
   fn: (
@@ -123,9 +128,10 @@ export async function withNetworkDaemon(
     net: TestNetwork,
     restart: () => Promise<TestDaemon>,
   ) => Promise<void>,
+  options: NetworkConfigOptions = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "berth-test-" });
-  const { config, net } = networkConfig(dir);
+  const { config, net } = networkConfig(dir, options);
   let daemon = await startDaemon({ dir, config });
   const restart = async () => {
     daemon.process.kill("SIGKILL");

@@ -1,7 +1,8 @@
 /**
  * A test daemon's private network world: its own CNI conf dir, default
  * network name, bridge, subnet (a 10.N/16 no host route uses), lease and
- * netns directories — never the host's defaults.
+ * netns directories, and a plugin dir of its own if asked — never the
+ * host's defaults.
  *
  * @module
  */
@@ -21,6 +22,17 @@ export interface TestNetwork {
   netnsDir: string;
   /** host-local's data dir for the default network. */
   ipamDir: string;
+  /**
+   * A plugin dir searched before the installed ones, when the config asks
+   * for test plugins.
+   */
+  binDir: string;
+}
+
+/** Options for {@linkcode networkConfig}. */
+export interface NetworkConfigOptions {
+  /** Search {@linkcode TestNetwork.binDir} for plugins first. */
+  testPlugins?: boolean;
 }
 
 function randomId(): string {
@@ -44,6 +56,7 @@ export function unusedOctet(): number {
 /** The config of a daemon in `dir` with its own network world. */
 export function networkConfig(
   dir: string,
+  options: NetworkConfigOptions = {},
 ): { config: string; net: TestNetwork } {
   const id = randomId();
   const octet = unusedOctet();
@@ -54,12 +67,15 @@ export function networkConfig(
     confDir: join(dir, "cni-conf"),
     netnsDir: join(dir, "netns"),
     ipamDir: join(dir, "cni-cache", "networks", `bt${id}`),
+    binDir: join(dir, "cni-bin"),
   };
+  const pluginDirs =
+    `cni_bin_dirs = ["${net.binDir}", "/usr/lib/cni", "/opt/cni/bin"]\n`;
   const config = `[network]
 netns_dir = "${net.netnsDir}"
 cni_conf_dir = "${net.confDir}"
 cni_cache_dir = "${join(dir, "cni-cache")}"
-plugin_timeout = "30s"
+${options.testPlugins ? pluginDirs : ""}plugin_timeout = "30s"
 default_network = "${net.name}"
 default_bridge = "${net.bridge}"
 default_subnet = "${net.prefix}.0.0/16"

@@ -56,6 +56,7 @@ interface AttachmentJSON {
   state: string;
   containerId: string;
   netns: string;
+  args?: Record<string, string>;
 }
 
 async function attachmentsOf(
@@ -424,4 +425,104 @@ Deno.test("tasks rm parks a container's network (nothing held), its next task at
     assert.deepEqual(await attachmentsOf(daemon, "web"), []);
     assert.deepEqual(await networkLeftovers(net, [port]), []);
   });
+});
+
+/**
+ * A plugin that records each call's command and CNI_ARGS beside itself and
+ * adds nothing (the chain's next plugin makes the interface).
+ */
+const ARGS_RECORDER = `#!/bin/sh
+cat >/dev/null
+echo "$CNI_COMMAND $CNI_ARGS" >> "$(dirname "$0")/calls"
+case "$CNI_COMMAND" in
+VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]}' ;;
+ADD) echo '{"cniVersion":"1.0.0"}' ;;
+esac
+`;
+
+Deno.test("an attachment's CNI_ARGS go with it: parked and added again, checked and deleted after a restart", async () => {
+  await withNetworkDaemon(async (daemon, net, restart) => {
+    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+    await Deno.mkdir(net.binDir, { recursive: true });
+    await Deno.writeTextFile(join(net.binDir, "argrec"), ARGS_RECORDER, {
+      mode: 0o755,
+    });
+    // The daemon's default network: the recorder, then a bridge whose
+    // host-local IPAM takes the address CNI_ARGS asks for (IP=…).
+    await Deno.mkdir(net.confDir, { recursive: true });
+    await Deno.writeTextFile(
+      join(net.confDir, `10-${net.name}.conflist`),
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: net.name,
+        plugins: [{ type: "argrec" }, {
+          type: "bridge",
+          bridge: net.bridge,
+          isGateway: true,
+          ipam: {
+            type: "host-local",
+            ranges: [[{ subnet: `${net.prefix}.0.0/16` }]],
+            dataDir: join(net.ipamDir, ".."),
+          },
+        }],
+      }),
+    );
+    const ip = `${net.prefix}.7.7`;
+    const netns = await daemon.berth(["netns", "create", "argweb"]);
+    assert.equal(netns.code, 0, netns.stderr);
+    const attached = await daemon.berth([
+      "network",
+      "attach",
+      "argweb",
+      "--container",
+      "argweb",
+      "--arg",
+      `IP=${ip}`,
+    ]);
+    assert.equal(attached.code, 0, attached.stderr);
+    assert.match(attached.stdout, new RegExp(`^ips=${ip}/16$`, "m"));
+    const made = await daemon.ctr([
+      "run",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "-d",
+      "--with-ns",
+      `network:${netns.stdout.trim()}`,
+      BUSYBOX,
+      "argweb",
+      "sleep",
+      "600",
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    // The task goes (the chain's DEL, parked) and comes back (ADD again).
+    await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "argweb"]);
+    const rm = await daemon.ctr(["tasks", "rm", "-f", "argweb"]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal((await attachmentsOf(daemon, "argweb"))[0].state, "parked");
+    const started = await daemon.ctr(["tasks", "start", "-d", "argweb"]);
+    assert.equal(started.code, 0, started.stderr);
+    const [again] = await attachmentsOf(daemon, "argweb");
+    assert.deepEqual([again.state, again.ips], ["attached", [`${ip}/16`]]);
+    assert.deepEqual(again.args, { IP: ip });
+
+    daemon = await restart();
+    await new Client({ address: daemon.address, namespace }).service(Network)
+      .check({ id: again.id });
+    await removeContainer(daemon, "argweb", "ctr");
+    assert.deepEqual(await attachmentsOf(daemon, "argweb"), []);
+    assert.equal((await daemon.berth(["netns", "rm", "argweb"])).code, 0);
+    const calls = (await Deno.readTextFile(join(net.binDir, "calls")))
+      .split("\n").filter((line) => line && !line.startsWith("VERSION"));
+    assert.deepEqual(
+      calls,
+      [
+        "ADD",
+        "DEL",
+        "ADD",
+        "CHECK",
+        "DEL",
+      ].map((command) => `${command} IgnoreUnknown=1;IP=${ip}`),
+    );
+    assert.deepEqual(await networkLeftovers(net), []);
+  }, { testPlugins: true });
 });

@@ -204,18 +204,14 @@ export class AttachmentManager {
    * leases, rules and cache entries by it, and two tenants may both have a
    * container "web".
    */
-  #runtimeArgs(
-    namespace: string,
-    a: AttachmentRecord,
-    args?: Record<string, string>,
-  ): RuntimeArgs {
+  #runtimeArgs(namespace: string, a: AttachmentRecord): RuntimeArgs {
     return {
       containerId: `${namespace}-${
         a.containerId || a.netns || a.id.replaceAll("/", "-")
       }`,
       netns: a.netnsPath,
       ifname: a.ifname,
-      args,
+      args: a.args,
       capabilityArgs: a.portMappings.length
         ? {
           portMappings: a.portMappings.map((p) => ({
@@ -312,6 +308,7 @@ export class AttachmentManager {
       containerId: input.containerId ?? "",
       portMappings: ports,
       labels: input.labels ?? {},
+      args: input.args ?? {},
     });
   }
 
@@ -403,7 +400,7 @@ export class AttachmentManager {
     try {
       result = await this.#cni.add(
         network,
-        this.#runtimeArgs(namespace, record, input.args),
+        this.#runtimeArgs(namespace, record),
       );
     } catch (err) {
       this.#store.delete(namespace, record.id);

@@ -84,6 +84,18 @@ interface CacheEntry {
   result?: CniResult;
 }
 
+/**
+ * `rt` with the CNI_ARGS and capability arguments its ADD ran with, as
+ * cached: DEL and CHECK get what ADD got, as libcni gives them.
+ */
+function asAdded(rt: RuntimeArgs, entry: CacheEntry | undefined): RuntimeArgs {
+  return {
+    ...rt,
+    args: entry?.cniArgs ?? rt.args,
+    capabilityArgs: entry?.capabilityArgs ?? rt.capabilityArgs,
+  };
+}
+
 /** A network that does not exist, or whose file is broken. */
 export class NetworkNotFoundError extends Error {
   /** Creates the error. */
@@ -316,19 +328,11 @@ export class CniRuntime {
     const network = entry
       ? parseNetworkConfig(entry.config, `${cache}.conflist`)
       : this.network(networkName);
-    await this.#delChain(
-      network,
-      {
-        ...rt,
-        args: entry?.cniArgs ?? rt.args,
-        capabilityArgs: entry?.capabilityArgs ?? rt.capabilityArgs,
-      },
-      entry?.result,
-    );
+    await this.#delChain(network, asAdded(rt, entry), entry?.result);
     fs.rmSync(cache, { force: true });
   }
 
-  /** CHECK: runs the chain with the cached result. */
+  /** CHECK: runs the chain with the cached configuration, arguments and result. */
   async check(networkName: string, rt: RuntimeArgs): Promise<void> {
     const entry = this.#readCache(this.#cachePath(networkName, rt));
     if (!entry?.result) {
@@ -337,7 +341,7 @@ export class CniRuntime {
       );
     }
     const network = parseNetworkConfig(entry.config, "cached.conflist");
-    const args = { ...rt, capabilityArgs: entry.capabilityArgs };
+    const args = asAdded(rt, entry);
     for (const plugin of network.plugins) {
       await this.#run(network, plugin, "CHECK", args, entry.result);
     }

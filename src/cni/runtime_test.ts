@@ -101,7 +101,7 @@ Deno.test("cni: the default network is written only into an empty conf dir", asy
   });
 });
 
-Deno.test("cni: ADD runs the chain with env, prevResult and runtimeConfig for declared capabilities only; DEL reverses it from the cache", async () => {
+Deno.test("cni: ADD runs the chain with env, prevResult and runtimeConfig for declared capabilities only; CHECK and DEL run it from the cache, with ADD's arguments", async () => {
   await withPlugins(async (dir, runtime) => {
     await conflist(dir, "chain", [
       { type: "first", capabilities: { portMappings: true } },
@@ -116,20 +116,28 @@ Deno.test("cni: ADD runs the chain with env, prevResult and runtimeConfig for de
     };
     const result = await runtime.add(runtime.network("chain"), rt);
     assert.deepEqual(result.ips, [{ address: "10.0.0.2/24" }]);
-    // The conf dir changes; DEL still runs what ADD ran.
+    // The conf dir changes; CHECK and DEL still run what ADD ran, with
+    // its CNI_ARGS and capabilities, though their caller no longer has them.
     await Deno.remove(join(dir, "conf"), { recursive: true });
     await conflist(dir, "other", [{ type: "second" }]);
-    await runtime.del("chain", rt);
+    const bare = { containerId: "c1", netns: rt.netns, ifname: "eth1" };
+    await runtime.check("chain", bare);
+    await runtime.del("chain", bare);
     const log = await calls(dir);
-    assert.equal(log.length, 4);
-    const [add1, add2, del2, del1] = log.map((line) => {
+    assert.equal(log.length, 6);
+    const [add1, add2, check1, check2, del2, del1] = log.map((line) => {
       const [command, id, ifname, args, ...json] = line.split(" ");
       return { command, id, ifname, args, config: JSON.parse(json.join(" ")) };
     });
     assert.deepEqual(
-      [add1.command, add2.command, del2.command, del1.command],
-      ["ADD", "ADD", "DEL", "DEL"],
+      [add1, add2, check1, check2, del2, del1].map((c) => c.command),
+      ["ADD", "ADD", "CHECK", "CHECK", "DEL", "DEL"],
     );
+    for (const call of [check1, check2, del2, del1]) {
+      assert.equal(call.args, "IgnoreUnknown=1;K=V", call.command);
+    }
+    assert.deepEqual(check1.config.runtimeConfig, add1.config.runtimeConfig);
+    assert.deepEqual(del1.config.runtimeConfig, add1.config.runtimeConfig);
     assert.equal(add1.id, "c1");
     assert.equal(add1.ifname, "eth1");
     assert.equal(add1.args, "IgnoreUnknown=1;K=V");

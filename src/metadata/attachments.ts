@@ -45,6 +45,8 @@ export interface AttachmentRecord {
   parked: boolean;
   /** Its labels. */
   labels: Record<string, string>;
+  /** The CNI_ARGS pairs its chain runs with (ADD, CHECK and DEL alike). */
+  args: Record<string, string>;
   /** When it was created. */
   createdAt: Date;
 }
@@ -61,10 +63,11 @@ interface AttachmentRow {
   labels: string;
   created_at: number;
   parked: number;
+  cni_args: string;
 }
 
 const COLUMNS =
-  "id, network, netns, netns_path, ifname, container_id, port_mappings, result, labels, created_at, parked";
+  "id, network, netns, netns_path, ifname, container_id, port_mappings, result, labels, created_at, parked, cni_args";
 
 function toRecord(row: AttachmentRow): AttachmentRecord {
   return {
@@ -77,6 +80,7 @@ function toRecord(row: AttachmentRow): AttachmentRecord {
     portMappings: JSON.parse(row.port_mappings),
     result: row.result ?? undefined,
     labels: JSON.parse(row.labels),
+    args: JSON.parse(row.cni_args),
     createdAt: new Date(row.created_at),
     parked: row.parked !== 0,
   };
@@ -131,7 +135,7 @@ export class AttachmentStore {
       this.#namespaces.ensure(namespace);
       const result = this.#db.sql.prepare(
         `INSERT INTO network_attachments (namespace, ${COLUMNS})
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0) ON CONFLICT DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?) ON CONFLICT DO NOTHING`,
       ).run(
         namespace,
         record.id,
@@ -143,6 +147,7 @@ export class AttachmentStore {
         JSON.stringify(record.portMappings),
         JSON.stringify(record.labels),
         Date.now(),
+        JSON.stringify(record.args),
       );
       if (result.changes === 0) {
         throw alreadyExists(`attachment ${JSON.stringify(record.id)}`);

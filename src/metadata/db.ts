@@ -173,6 +173,15 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at = updated_at * 1000000;
     `,
   },
+  {
+    // The CNI_ARGS an attach carried: a parked attachment's next ADD, and
+    // every CHECK and DEL, run with them, also after a restart.
+    version: 9,
+    sql: `
+      ALTER TABLE network_attachments
+        ADD COLUMN cni_args TEXT NOT NULL DEFAULT '{}';
+    `,
+  },
 ];
 
 /** The next number of the sequence `name` (1, 2, 3 …), inside a transaction. */

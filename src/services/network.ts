@@ -94,6 +94,7 @@ function toAttachmentMessage(a: AttachmentRecord): Attachment {
     ips: attachmentIPs(a),
     state: a.parked ? "parked" : "attached",
     labels: a.labels,
+    args: a.args,
     createdAt: timestampFromDate(a.createdAt),
   });
 }

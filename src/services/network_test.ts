@@ -112,6 +112,7 @@ function attachmentRecord(
     result: JSON.stringify({ ips: [{ address: "10.4.0.2/24" }] }),
     parked: false,
     labels: {},
+    args: {},
     createdAt: AT,
     ...extra,
   };
@@ -159,6 +160,7 @@ function fakeAttachments() {
         containerId: input.containerId,
         portMappings: input.portMappings,
         labels: input.labels,
+        args: input.args,
       });
       records.set(record.id, record);
       return Promise.resolve(record);
@@ -481,6 +483,7 @@ Deno.test("Network.Attach maps the request to the manager and the record back, w
   assert.deepEqual(a.ips, ["10.4.0.2/24"]);
   assert.equal(a.state, "attached");
   assert.deepEqual(a.labels, { k: "v" });
+  assert.deepEqual(a.args, { IgnoreUnknown: "1" });
   assert.equal(a.createdAt?.seconds, AT_SECONDS);
 });
 

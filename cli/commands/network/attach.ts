@@ -31,6 +31,12 @@ export function register(network: Command, connect: () => Connection): void {
       [],
     )
     .option("--label <KEY=VALUE>", "labels", collect, [])
+    .option(
+      "--arg <KEY=VALUE>",
+      "a CNI_ARGS pair for the chain (ADD, CHECK and DEL)",
+      collect,
+      [],
+    )
     .action(async (netns: string, name: string | undefined, opts) => {
       const conn = connect();
       const { attachment } = await conn.client(Network).attach({
@@ -40,6 +46,7 @@ export function register(network: Command, connect: () => Connection): void {
         containerId: opts.container ?? "",
         portMappings: opts.publish.map(parsePortMapping),
         labels: parseLabelArgs(opts.label),
+        args: parseLabelArgs(opts.arg),
       }, { signal: conn.signal });
       console.log(attachment!.id);
       if (attachment!.ips.length) {

@@ -39,6 +39,7 @@ export function register(network: Command, connect: () => Connection): void {
               hostIP: p.hostIp,
             })),
             labels: a.labels,
+            args: a.args,
             result: JSON.parse(a.result || "null"),
           })),
           null,
