@@ -60,16 +60,22 @@ export function cString(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${text}\0`);
 }
 
-/** A NULL-terminated `char *[]` over `items`, with the bytes it points to. */
+/**
+ * A NULL-terminated `char *[]` over `items`, with the bytes it points to:
+ * all the strings in one buffer, so a long list costs two allocations.
+ */
 export function cStringArray(items: string[]): {
   array: BigUint64Array<ArrayBuffer>;
-  keep: Uint8Array[];
+  keep: Uint8Array;
 } {
-  const keep = items.map(cString);
-  const array = new BigUint64Array(keep.length + 1);
-  keep.forEach((bytes, i) => {
-    array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
-  });
+  const keep = cString(items.join("\0"));
+  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(keep)));
+  const array = new BigUint64Array(items.length + 1);
+  let offset = 0;
+  for (let i = 0; i < items.length; i++) {
+    array[i] = base + BigInt(offset);
+    offset = keep.indexOf(0, offset) + 1;
+  }
   return { array, keep };
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   cString,
+  cStringArray,
   Errno,
   errno,
   libc,
@@ -24,4 +25,16 @@ Deno.test("errno and SyscallError describe a failed call", () => {
   const error = new SyscallError("open", errno());
   assert.equal(error.errno, Errno.ENOENT);
   assert.match(error.message, /^open: No such file or directory$/);
+});
+
+Deno.test("cStringArray points at each string, then NULL", () => {
+  const items = ["runc", "", "--root", "/run/bérth", "x=1"];
+  const { array } = cStringArray(items);
+  assert.equal(array.length, items.length + 1);
+  assert.equal(array[items.length], 0n);
+  const read = [...array.subarray(0, items.length)].map((address) =>
+    Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(address)!)
+  );
+  assert.deepEqual(read, items);
+  assert.deepEqual([...cStringArray([]).array], [0n]);
 });
