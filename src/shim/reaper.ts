@@ -1,5 +1,6 @@
 /**
- * Waiting for one child process to exit by polling `waitid` on its pid.
+ * Waiting for child processes to exit, told by `SIGCHLD` alone: no timer
+ * polls for an exit.
  *
  * The shim is a child subreaper, so the container's init process (forked by
  * `runc create`, which then exits) becomes its child and can be reaped here.
@@ -22,19 +23,8 @@ export interface ExitStatus {
   exitedAt: Date;
 }
 
-/**
- * Default polling interval in milliseconds. Exits are noticed at once on
- * `SIGCHLD`; polling only covers a signal that never came.
- */
-export const REAP_INTERVAL_MS = 200;
-
-/** Checks of the pids being waited for, run on every `SIGCHLD`. */
-const onChild = new Set<() => void>();
-const checkAll = () => {
-  for (const check of [...onChild]) check();
-  if (reapingOrphans) reapExited();
-};
-
+/** Who waits for which pid's exit. */
+const waiting = new Map<number, ((exit: ExitStatus) => void)[]>();
 /** Pids of the shim's own commands: `Deno.Command` reaps those itself. */
 const commands = new Set<number>();
 /** Exits reaped before anyone waited for them, oldest first. */
@@ -42,14 +32,25 @@ const unclaimed = new Map<number, ExitStatus>();
 /** How many unclaimed exits are kept: true orphans are never claimed. */
 const UNCLAIMED_LIMIT = 1024;
 let reapingOrphans = false;
-let retry: ReturnType<typeof setTimeout> | undefined;
 let listening = false;
+
+/**
+ * On `SIGCHLD`: while orphans are reaped, every exited child is reaped (one
+ * `waitid` per exit, however many wait); else each waited-for pid is
+ * looked at (nobody else's child may be reaped then).
+ */
+function onChildExit(): void {
+  if (reapingOrphans) reapExited();
+  else for (const pid of [...waiting.keys()]) collect(pid);
+}
 
 /** Listens for `SIGCHLD` while anything waits or orphans are reaped. */
 function syncListener(): void {
-  const wanted = reapingOrphans || onChild.size > 0;
-  if (wanted && !listening) Deno.addSignalListener("SIGCHLD", checkAll);
-  if (!wanted && listening) Deno.removeSignalListener("SIGCHLD", checkAll);
+  const wanted = reapingOrphans || waiting.size > 0;
+  if (wanted && !listening) Deno.addSignalListener("SIGCHLD", onChildExit);
+  if (!wanted && listening) {
+    Deno.removeSignalListener("SIGCHLD", onChildExit);
+  }
   listening = wanted;
 }
 
@@ -60,7 +61,12 @@ function syncListener(): void {
 export function spawnCommand(command: Deno.Command): Deno.ChildProcess {
   const child = command.spawn();
   commands.add(child.pid);
-  child.status.finally(() => commands.delete(child.pid));
+  const collected = () => {
+    commands.delete(child.pid);
+    // Exits that waited behind this one's (see reapExited) are looked at.
+    if (reapingOrphans) reapExited();
+  };
+  child.status.then(collected, collected);
   return child;
 }
 
@@ -71,25 +77,51 @@ function exitOf(exit: { code?: number; signal?: number }): ExitStatus {
   return { status, exitedAt: shimNow() };
 }
 
-/** Reaps every exited child but the shim's own commands. */
-function reapExited(): void {
-  for (;;) {
-    const pid = peekExitedChild();
-    if (pid === 0) return;
-    if (commands.has(pid)) {
-      // Deno.Command reaps it on its own SIGCHLD; look behind it then.
-      clearTimeout(retry);
-      retry = setTimeout(reapExited, 50);
-      return;
-    }
-    const exit = reapChild(pid);
-    if (exit === null) return;
+/** Tells the waiters of `pid` its exit, or keeps it for a later one. */
+function deliver(pid: number, exit: ExitStatus): void {
+  const resolvers = waiting.get(pid);
+  if (!resolvers) {
     unclaimed.delete(pid);
-    unclaimed.set(pid, exitOf(exit));
+    unclaimed.set(pid, exit);
     if (unclaimed.size > UNCLAIMED_LIMIT) {
       unclaimed.delete(unclaimed.keys().next().value!);
     }
-    for (const check of [...onChild]) check();
+    return;
+  }
+  waiting.delete(pid);
+  syncListener();
+  for (const resolve of resolvers) resolve(exit);
+}
+
+/**
+ * Reaps waited-for `pid` if it has exited; one that is not (or no longer)
+ * our child ends with status 255, as containerd reports an unknown exit.
+ */
+function collect(pid: number): void {
+  let exit: ExitStatus;
+  try {
+    const ended = reapChild(pid);
+    if (ended === null) return;
+    exit = exitOf(ended);
+  } catch {
+    exit = { status: 255, exitedAt: shimNow() };
+  }
+  deliver(pid, exit);
+}
+
+/**
+ * Reaps every exited child but the shim's own commands. An exited command
+ * not yet collected by `Deno.Command` hides the children behind it from
+ * the look (`waitid` shows the first waitable child): its collection looks
+ * again (see spawnCommand).
+ */
+function reapExited(): void {
+  for (;;) {
+    const pid = peekExitedChild();
+    if (pid === 0 || commands.has(pid)) return;
+    const exit = reapChild(pid);
+    if (exit === null) return;
+    deliver(pid, exitOf(exit));
   }
 }
 
@@ -103,7 +135,6 @@ export function reapOrphans(): () => void {
   reapExited();
   return () => {
     reapingOrphans = false;
-    clearTimeout(retry);
     syncListener();
   };
 }
@@ -113,40 +144,18 @@ export function reapOrphans(): () => void {
  * longer) our child resolves with status 255, as containerd reports an
  * unknown exit.
  */
-export function waitForExit(
-  pid: number,
-  intervalMs: number = REAP_INTERVAL_MS,
-): Promise<ExitStatus> {
-  return new Promise((resolve) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const finish = (exit: ExitStatus) => {
-      clearTimeout(timer);
-      onChild.delete(check);
-      syncListener();
-      resolve(exit);
-    };
-    const check = () => {
-      const reaped = unclaimed.get(pid);
-      if (reaped) {
-        unclaimed.delete(pid);
-        finish(reaped);
-        return;
-      }
-      let exit;
-      try {
-        exit = reapChild(pid);
-      } catch {
-        finish({ status: 255, exitedAt: shimNow() });
-        return;
-      }
-      if (exit !== null) finish(exitOf(exit));
-    };
-    const poll = () => {
-      check();
-      if (onChild.has(check)) timer = setTimeout(poll, intervalMs);
-    };
-    onChild.add(check);
-    syncListener();
-    poll();
-  });
+export function waitForExit(pid: number): Promise<ExitStatus> {
+  const kept = unclaimed.get(pid);
+  if (kept) {
+    unclaimed.delete(pid);
+    return Promise.resolve(kept);
+  }
+  const { promise, resolve } = Promise.withResolvers<ExitStatus>();
+  const resolvers = waiting.get(pid);
+  if (resolvers) resolvers.push(resolve);
+  else waiting.set(pid, [resolve]);
+  syncListener();
+  // It may have exited before anyone waited.
+  collect(pid);
+  return promise;
 }
