@@ -653,6 +653,79 @@ Deno.test("stdin does not end at writers that come and go before the client's da
   });
 });
 
+Deno.test("an exec's FIFOs are open for the client from its Exec on: early input and CloseIO reach it at Start; an exec deleted unstarted lets them go", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const box = await ctrRun(["-d", IMAGE, "early-fifos", "sleep", "600"]);
+    assert.equal(box.code, 0, box.stderr);
+    const tasks = new Client({
+      address: daemon.address,
+      namespace: Deno.env.get("CONTAINERD_NAMESPACE") || "default",
+    }).service(Tasks);
+    const fifos = async (execId: string) => {
+      const [stdin, stdout] = ["stdin", "stdout"].map((s) =>
+        join(fifoDir(daemon), `${execId}-${s}`)
+      );
+      for (const fifo of [stdin, stdout]) {
+        const r = await run("mkfifo", [fifo]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      return { stdin, stdout };
+    };
+    const spec = {
+      typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Process",
+      value: new TextEncoder().encode(JSON.stringify({
+        args: ["cat"],
+        cwd: "/",
+        user: { uid: 0, gid: 0 },
+        env: ["PATH=/bin"],
+      })),
+    };
+    const cat = await fifos("cat");
+    await tasks.exec({
+      containerId: "early-fifos",
+      execId: "cat",
+      spec,
+      ...cat,
+    });
+    // Before Start, the shim reads stdin already: a writer that does not
+    // wait opens (without a reader it would fail, ENXIO).
+    const writer = openSync(
+      cat.stdin,
+      fsConstants.O_WRONLY | fsConstants.O_NONBLOCK,
+    );
+    writeSync(writer, "early\n");
+    closeSync(writer);
+    // and holds stdout: this open does not wait for Start either.
+    const output = new Response(
+      (await Deno.open(cat.stdout, { read: true })).readable,
+    ).text();
+    // The client has no more input before the process even started.
+    await tasks.closeIO({
+      containerId: "early-fifos",
+      execId: "cat",
+      stdin: true,
+    });
+    const waited = tasks.wait({ containerId: "early-fifos", execId: "cat" });
+    await tasks.start({ containerId: "early-fifos", execId: "cat" });
+    assert.equal((await waited).exitStatus, 0);
+    assert.equal(await output, "early\n");
+    await tasks.deleteProcess({ containerId: "early-fifos", execId: "cat" });
+    // An exec deleted without a Start: its stdout reader sees the end.
+    const never = await fifos("never");
+    await tasks.exec({
+      containerId: "early-fifos",
+      execId: "never",
+      spec,
+      ...never,
+    });
+    const unread = new Response(
+      (await Deno.open(never.stdout, { read: true })).readable,
+    ).text();
+    await tasks.deleteProcess({ containerId: "early-fifos", execId: "never" });
+    assert.equal(await unread, "");
+  });
+});
+
 Deno.test("shim sockets are 0600 in a 0700 directory; the daemon's are 0660, root's; bundles have containerd's modes", async () => {
   await withBusybox(async (daemon, ctrRun) => {
     const box = await ctrRun(["-d", IMAGE, "sock", "sleep", "600"]);

@@ -6,12 +6,18 @@
  * FIFO for it to come back (the shim keeps it open read-write), and what
  * runc says about a failed start never reaches the client's stderr.
  *
+ * The client's FIFOs are opened first, before runc runs: a client whose
+ * opens of its ends wait for the shim's (ctr's, in blocking `open` calls
+ * that each hold one of its runtime's threads) goes on at once, not only
+ * once runc has returned.
+ *
  * stdin ends for the process when the client's writer closes, or on
- * `CloseIO`. Until the client's first bytes (or `CloseIO`) the shim holds
- * a writer of its own on the stdin FIFO, as containerd's shim does until
- * `CloseIO`: a moment without a writer before the client's data (a
- * client's open interrupted by a signal and retried, a writer that comes
- * and goes) is not the end of its input.
+ * `CloseIO` (also one that comes before the process starts). Until the
+ * client's first bytes (or `CloseIO`) the shim holds a writer of its own
+ * on the stdin FIFO, as containerd's shim does until `CloseIO`: a moment
+ * without a writer before the client's data (a client's open interrupted
+ * by a signal and retried, a writer that comes and goes) is not the end of
+ * its input.
  * With a terminal, runc sends the pseudo-terminal's master over a console
  * socket; stdin is copied into it and its output to the stdout FIFO.
  *
@@ -73,9 +79,16 @@ export class ProcessIO {
   #console: ConsoleSocket | undefined;
   #consoleDir: string | undefined;
   #master: number | undefined;
+  /**
+   * The client's FIFOs, opened by `open` and handed to their copies by
+   * `started` (stdin: the shim's reader).
+   */
+  readonly #fifos: (number | undefined)[] = [];
   #stdin: Copy | undefined;
   /** The shim's own writer on the stdin FIFO, held until `CloseIO`. */
   #stdinWriter: number | undefined;
+  /** `CloseIO` came (maybe before the process started). */
+  #stdinClosed = false;
   readonly #outputs: Copy[] = [];
   /**
    * Each output FIFO held for a reader that has not come yet: its let-go,
@@ -94,6 +107,7 @@ export class ProcessIO {
   static async open(paths: StdioPaths): Promise<ProcessIO> {
     const io = new ProcessIO(paths);
     try {
+      io.#openFifos();
       if (paths.terminal) {
         io.#consoleDir = await Deno.makeTempDir({ prefix: "berth-pty" });
         io.#console = ConsoleSocket.listen(join(io.#consoleDir, "pty.sock"));
@@ -120,6 +134,22 @@ export class ProcessIO {
   }
 
   /**
+   * Opens the client's FIFOs: stdin to read, with the shim's own writer
+   * (which cannot fail: the reader is there), and the outputs read-write.
+   * None waits for the client.
+   */
+  #openFifos(): void {
+    const { stdin, stdout, stderr, terminal } = this.#paths;
+    if (stdin) {
+      this.#fifos[0] = openFd(stdin, O_RDONLY | O_NONBLOCK);
+      this.#stdinWriter = openFd(stdin, O_WRONLY | O_NONBLOCK);
+    }
+    if (stdout) this.#fifos[1] = openOutput(stdout);
+    // With a terminal, stderr is the terminal too.
+    if (stderr && !terminal) this.#fifos[2] = openOutput(stderr);
+  }
+
+  /**
    * Called once runc has started the process: drops the pipe ends it now
    * holds itself, takes the terminal, and starts copying.
    */
@@ -127,7 +157,7 @@ export class ProcessIO {
     for (const pair of this.#pipes) {
       if (pair) closeFd(pair.theirs);
     }
-    const { stdout, stderr } = this.#paths;
+    let from: (number | undefined)[];
     if (this.#console) {
       const master = await this.#console.receive({
         signal: AbortSignal.timeout(CONSOLE_TIMEOUT_MS),
@@ -135,27 +165,32 @@ export class ProcessIO {
       this.#closeConsoleSocket();
       setNonBlocking(master);
       this.#master = master;
-      if (stdout) {
-        this.#outputs.push(this.#copyOutput(duplicate(master), stdout));
-      }
-      if (this.#paths.stdin) {
-        this.#stdin = this.#copyInput(duplicate(master));
-      }
-      return;
+      from = [master, master].map((fd, i) =>
+        this.#fifos[i] === undefined ? undefined : duplicate(fd)
+      );
+    } else {
+      from = this.#pipes.map((pair) => {
+        if (!pair) return undefined;
+        setNonBlocking(pair.ours);
+        return pair.ours;
+      });
+      this.#pipes.length = 0;
     }
-    const [input, output, error] = this.#pipes.map((pair) => {
-      if (!pair) return undefined;
-      setNonBlocking(pair.ours);
-      return pair.ours;
-    });
-    this.#pipes.length = 0;
-    if (output !== undefined) {
-      this.#outputs.push(this.#copyOutput(output, stdout));
+    const [input, output, error] = from;
+    const [reader, stdout, stderr] = this.#fifos;
+    this.#fifos.length = 0;
+    if (output !== undefined && stdout !== undefined) {
+      this.#outputs.push(this.#copyOutput(output, stdout, this.#paths.stdout));
     }
-    if (error !== undefined) {
-      this.#outputs.push(this.#copyOutput(error, stderr));
+    if (error !== undefined && stderr !== undefined) {
+      this.#outputs.push(this.#copyOutput(error, stderr, this.#paths.stderr));
     }
-    if (input !== undefined) this.#stdin = this.#copyInput(input);
+    if (input !== undefined && reader !== undefined) {
+      this.#stdin = new Copy(reader, input, {
+        onFirstBytes: () => this.#closeStdinWriter(),
+      });
+      if (this.#stdinClosed) this.#endStdinAfterGrace(this.#stdin);
+    }
   }
 
   /**
@@ -177,9 +212,13 @@ export class ProcessIO {
    * keeps its end open is cut off after a grace period.
    */
   closeStdin(): void {
-    const stdin = this.#stdin;
-    if (!stdin) return;
+    this.#stdinClosed = true;
     this.#closeStdinWriter();
+    // Before the start, the copy applies it when it begins.
+    if (this.#stdin) this.#endStdinAfterGrace(this.#stdin);
+  }
+
+  #endStdinAfterGrace(stdin: Copy): void {
     const timer = setTimeout(() => stdin.stop(), STDIN_GRACE_MS);
     Deno.unrefTimer(timer);
     stdin.done.then(() => clearTimeout(timer));
@@ -195,6 +234,10 @@ export class ProcessIO {
       closeFd(pair.theirs);
     }
     this.#pipes.length = 0;
+    for (const fd of this.#fifos) {
+      if (fd !== undefined) closeFd(fd);
+    }
+    this.#fifos.length = 0;
     this.#closeStdinWriter();
     this.#stdin?.stop();
     for (const copy of this.#outputs) copy.stop();
@@ -203,31 +246,9 @@ export class ProcessIO {
     this.#master = undefined;
   }
 
-  /**
-   * Copies the client's stdin FIFO into `to`: opens it to read, without
-   * waiting for the client's writer, and holds a writer of the shim's own
-   * on it (which cannot fail: the reader is there) until the client's
-   * first bytes.
-   */
-  #copyInput(to: number): Copy {
-    const path = this.#paths.stdin;
-    let reader;
-    try {
-      reader = openFd(path, O_RDONLY | O_NONBLOCK);
-      this.#stdinWriter = openFd(path, O_WRONLY | O_NONBLOCK);
-    } catch (err) {
-      if (reader !== undefined) closeFd(reader);
-      closeFd(to);
-      throw err;
-    }
-    return new Copy(reader, to, {
-      onFirstBytes: () => this.#closeStdinWriter(),
-    });
-  }
-
-  /** Copies `from` into the client's output FIFO `path`. */
-  #copyOutput(from: number, path: string): Copy {
-    return new Copy(from, openOutput(path), {
+  /** Copies `from` into the client's output FIFO `path`, open as `to`. */
+  #copyOutput(from: number, to: number, path: string): Copy {
+    return new Copy(from, to, {
       release: (fd) => this.#releaseOutput(fd, path),
     });
   }

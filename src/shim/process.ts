@@ -49,6 +49,9 @@ export class ShimProcess {
   /** A launch was tried: a process is launched once, whatever came of it. */
   #launched = false;
   #io: ProcessIO | undefined;
+  /** The stdio opened ahead of the launch (see `openStdio`). */
+  #opened: Promise<ProcessIO> | undefined;
+  #closed = false;
   /** Settles once a start in progress has been published. */
   #startPublished: Promise<void> = Promise.resolve();
 
@@ -63,8 +66,29 @@ export class ShimProcess {
   }
 
   /**
-   * Opens the stdio, runs `launch`, and starts watching for the exit. A
-   * failed launch closes the stdio and rethrows.
+   * Opens the stdio ahead of the launch (an exec's, at Exec): the client's
+   * FIFOs are open from then on, so a client waiting in its opens of them
+   * goes on before Start (ctr's blocking opens hold its runtime's threads,
+   * and its next call can wait for one). One that fails is left to the
+   * launch, which opens again and fails the Start, as containerd's shim
+   * fails it.
+   */
+  async openStdio(): Promise<void> {
+    if (this.#opened || this.#launched || this.#closed) return;
+    const opened = ProcessIO.open(this.options.stdio);
+    this.#opened = opened;
+    try {
+      const io = await opened;
+      // Deleted meanwhile: nothing will launch.
+      if (this.#closed) io.close();
+    } catch {
+      if (this.#opened === opened) this.#opened = undefined;
+    }
+  }
+
+  /**
+   * Opens the stdio (unless `openStdio` did), runs `launch`, and starts
+   * watching for the exit. A failed launch closes the stdio and rethrows.
    */
   async launch(launch: Launch): Promise<number> {
     if (this.#launched) {
@@ -74,7 +98,10 @@ export class ShimProcess {
       );
     }
     this.#launched = true;
-    const io = await ProcessIO.open(this.options.stdio);
+    const opened = this.#opened;
+    this.#opened = undefined;
+    const io = await opened?.catch(() => undefined) ??
+      await ProcessIO.open(this.options.stdio);
     try {
       this.pid = await launch(io.files, io.runcArgs);
     } catch (err) {
@@ -130,6 +157,8 @@ export class ShimProcess {
    * once output held for a late reader has been read or let go.
    */
   close(): Promise<void> {
+    this.#closed = true;
+    this.#opened?.then((io) => io.close(), () => {});
     this.#io?.close();
     return this.#io?.abandonOutput() ?? Promise.resolve();
   }

@@ -182,7 +182,7 @@ export class TaskService {
         };
       },
       delete: (r) => this.delete(r),
-      exec: (r) => Promise.resolve(this.exec(r)),
+      exec: (r) => this.exec(r),
       pids: async (r) => {
         const container = this.#get(r.id);
         const pids = await container.runc.ps(container.id);
@@ -448,8 +448,11 @@ export class TaskService {
     }
   }
 
-  /** Exec: records a process to run in the container at its Start. */
-  exec(r: ExecProcessRequest): Record<string, never> {
+  /**
+   * Exec: records a process to run in the container at its Start, and
+   * opens its stdio (the client's FIFOs) already.
+   */
+  async exec(r: ExecProcessRequest): Promise<Record<string, never>> {
     const container = this.#get(r.id);
     validateIdentifier(r.execId);
     if (container.execs.has(r.execId)) {
@@ -480,6 +483,7 @@ export class TaskService {
         this.#publishExit(container.id, r.execId, pid, exit),
     });
     container.execs.set(r.execId, process);
+    await process.openStdio();
     this.#publish("/tasks/exec-added", TaskExecAddedSchema, {
       containerId: container.id,
       execId: r.execId,
