@@ -17,6 +17,12 @@ const NO_PAYLOAD = new Uint8Array(0);
 const INITIAL_CAPACITY = 1024;
 
 /**
+ * The largest turn's buffer kept for later turns once the socket is done
+ * with it.
+ */
+const MAX_SPARE = 4 << 20;
+
+/**
  * Bytes the socket may hold unsent before the connection stops reading
  * from its peer (a peer that sends but never reads).
  */
@@ -26,6 +32,12 @@ const MAX_UNSENT = 16 << 20;
 export class FrameWriter {
   #socket: net.Socket;
   #buffer: Buffer | undefined;
+  /**
+   * A written turn's buffer, taken by the next turn: a stream of 32 KiB
+   * answers (`ctr content get`) otherwise allocates and grows a buffer for
+   * each, which kept V8's collector busy.
+   */
+  #spare: Buffer | undefined;
   #used = 0;
   #scheduled = false;
   #blocked = false;
@@ -85,20 +97,33 @@ export class FrameWriter {
   flush(): void {
     this.#scheduled = false;
     if (this.#used === 0) return;
-    const bytes = this.#buffer!.subarray(0, this.#used);
+    const buffer = this.#buffer!;
+    const bytes = buffer.subarray(0, this.#used);
     this.#buffer = undefined;
     this.#used = 0;
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
-    if (!socket.write(bytes)) {
+    if (!socket.write(bytes, () => this.#recycle(buffer))) {
       this.#blocked = true;
       if (socket.writableLength > MAX_UNSENT) socket.pause();
+    }
+  }
+
+  /** Keeps `buffer`, written out, for a later turn. */
+  #recycle(buffer: Buffer) {
+    if (buffer.length > MAX_SPARE) return;
+    if (!this.#spare || this.#spare.length < buffer.length) {
+      this.#spare = buffer;
     }
   }
 
   /** Room for `n` more bytes; returns where they start. */
   #reserve(n: number): number {
     const used = this.#used;
+    if (!this.#buffer && this.#spare && this.#spare.length >= n) {
+      this.#buffer = this.#spare;
+      this.#spare = undefined;
+    }
     const buffer = this.#buffer;
     if (!buffer || used + n > buffer.length) {
       const grown = Buffer.allocUnsafe(
