@@ -10,7 +10,13 @@ import {
   taskStatuses,
   withBusybox,
 } from "./_containers.ts";
-import { run, watchEvents } from "./_harness.ts";
+import {
+  type CommandResult,
+  run,
+  type TestDaemon,
+  watchEvents,
+} from "./_harness.ts";
+import type { Client as ServiceClient } from "@connectrpc/connect";
 import { Client, ClientError, Code } from "../src/client/mod.ts";
 import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
 import { Status } from "../src/gen/containerd/types/task/task_pb.ts";
@@ -203,13 +209,31 @@ Deno.test("Tasks.Update changes a running container's resources", async () => {
   });
 });
 
-Deno.test("an exec whose start fails stays created with no exit, as in containerd", async () => {
+/**
+ * Runs `fn` with container `id` running `sleep 600`, ctr's namespace and a
+ * Tasks client of it.
+ */
+async function withSleeper(
+  id: string,
+  fn: (box: {
+    daemon: TestDaemon;
+    namespace: string;
+    tasks: ServiceClient<typeof Tasks>;
+    ctrRun: (args: string[]) => Promise<CommandResult>;
+  }) => Promise<void>,
+): Promise<void> {
   await withBusybox(async (daemon, ctrRun) => {
     const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
     const tasks = new Client({ address: daemon.address, namespace })
       .service(Tasks);
-    const box = await ctrRun(["-d", IMAGE, "failing", "sleep", "600"]);
+    const box = await ctrRun(["-d", IMAGE, id, "sleep", "600"]);
     assert.equal(box.code, 0, box.stderr);
+    await fn({ daemon, namespace, tasks, ctrRun });
+  });
+}
+
+Deno.test("an exec whose start fails stays created with no exit, as in containerd", async () => {
+  await withSleeper("failing", async ({ daemon, namespace, tasks, ctrRun }) => {
     await using events = await watchEvents(daemon.address);
     const exec = (execId: string) =>
       ctrExec(daemon, [
@@ -280,5 +304,35 @@ Deno.test("an exec whose start fails stays created with no exit, as in container
       events.text,
     );
     assert.doesNotMatch(events.text, /\/tasks\/exit[^\n]*"failing"/);
+  });
+});
+
+Deno.test("a terminal resize of an exited exec is refused as containerd's shim refuses it; the init's is not", async () => {
+  await withSleeper("resized", async ({ daemon, tasks }) => {
+    // Detached, so that ctr leaves it for the daemon to keep once it ends.
+    const kept = await ctrExec(daemon, [
+      "--detach",
+      "--exec-id",
+      "kept",
+      "resized",
+      "true",
+    ]);
+    assert.equal(kept.code, 0, kept.stderr);
+    await tasks.wait({ containerId: "resized", execId: "kept" });
+    await assert.rejects(
+      tasks.resizePty({
+        containerId: "resized",
+        execId: "kept",
+        width: 80,
+        height: 24,
+      }),
+      (err) => {
+        assert.ok(err instanceof ClientError, String(err));
+        assert.equal(err.code, Code.Unknown);
+        assert.equal(err.message, "cannot resize a stopped container: unknown");
+        return true;
+      },
+    );
+    await tasks.resizePty({ containerId: "resized", width: 80, height: 24 });
   });
 });

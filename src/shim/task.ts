@@ -238,7 +238,14 @@ export class TaskService {
         return Promise.resolve({});
       },
       resizePty: (r) => {
-        const { process } = this.#process(r.id, r.execId);
+        const { container, process } = this.#process(r.id, r.execId);
+        // containerd's shim refuses an exited exec, never the init.
+        if (process !== container.init && process.exit) {
+          throw new BerthError(
+            Code.Unknown,
+            "cannot resize a stopped container",
+          );
+        }
         process.resize(r.width, r.height);
         return Promise.resolve({});
       },
