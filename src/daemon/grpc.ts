@@ -22,7 +22,6 @@ import {
   fromBinary,
   isMessage,
   type MessageShape,
-  toBinary,
 } from "@bufbuild/protobuf";
 import {
   Code,
@@ -32,6 +31,7 @@ import {
 } from "@connectrpc/connect";
 import { Buffer } from "node:buffer";
 import type { H2Stream, HeaderField } from "../h2/mod.ts";
+import { frameMessage, PREFIX } from "./_message_frame.ts";
 
 /** What {@linkcode GrpcServer} needs besides its services. */
 export interface GrpcServerOptions {
@@ -55,9 +55,6 @@ interface Route {
   service: DescService;
   impl: AnyImpl | undefined;
 }
-
-/** The size of a gRPC frame's prefix: a flags byte and a 32-bit length. */
-const PREFIX = 5;
 
 /** The request headers as the part of `Headers` the services read. */
 class RequestHeaders {
@@ -442,23 +439,20 @@ class Call {
   /** The framed encoding of `message`, or ResourceExhausted past the limit. */
   #frame(message: unknown): Uint8Array {
     const schema = this.#route.method.output as DescMessage;
-    const bytes = toBinary(
+    const frame = frameMessage(
       schema,
       isMessage(message, schema)
         ? message
         : create(schema, message as MessageShape<DescMessage>),
     );
+    const size = frame.length - PREFIX;
     const limit = this.#options.maxSendMessageSize;
-    if (bytes.length > limit) {
+    if (size > limit) {
       throw new ConnectError(
-        `grpc: trying to send message larger than max (${bytes.length} vs. ${limit})`,
+        `grpc: trying to send message larger than max (${size} vs. ${limit})`,
         Code.ResourceExhausted,
       );
     }
-    const frame = Buffer.allocUnsafe(PREFIX + bytes.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(bytes.length, 1);
-    frame.set(bytes, PREFIX);
     return frame;
   }
 
