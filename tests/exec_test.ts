@@ -336,3 +336,38 @@ Deno.test("a terminal resize of an exited exec is refused as containerd's shim r
     await tasks.resizePty({ containerId: "resized", width: 80, height: 24 });
   });
 });
+
+Deno.test("a kill that runc or the kernel refuses is worded as containerd's shim words it", async () => {
+  await withSleeper("refused", async ({ daemon }) => {
+    // Signal 99 does not exist: runc refuses it for the init, the kernel
+    // for an exec (text checked against a private containerd 1.6).
+    const init = await daemon.ctr(["tasks", "kill", "-s", "99", "refused"]);
+    assert.equal(init.code, 1);
+    assert.match(
+      init.stderr,
+      /^ctr: unknown error after kill: runc did not terminate successfully: exit status 1: [^\n]*invalid argument\n: unknown\n$/,
+    );
+    const sleeper = await ctrExec(daemon, [
+      "--detach",
+      "--exec-id",
+      "sleeper",
+      "refused",
+      "sleep",
+      "300",
+    ]);
+    assert.equal(sleeper.code, 0, sleeper.stderr);
+    const exec = await daemon.ctr([
+      "tasks",
+      "kill",
+      "-s",
+      "99",
+      "--exec-id",
+      "sleeper",
+      "refused",
+    ]);
+    assert.equal(
+      exec.stderr,
+      "ctr: exec kill error: unknown error after kill: invalid argument: unknown\n",
+    );
+  });
+});

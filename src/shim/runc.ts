@@ -87,6 +87,28 @@ export interface RuncBlkioEntry {
  */
 export type StdioFiles = [stdin: string, stdout: string, stderr: string];
 
+/**
+ * A failed kill as containerd's shim reports it (its `checkKillError`):
+ * NotFound when the process or container is gone, else Unknown with the
+ * reason (`unknown error after kill: REASON`); `prefix` goes before.
+ */
+export function killFailure(reason: string, prefix = ""): BerthError {
+  if (
+    reason.includes("os: process already finished") ||
+    reason.includes("container not running") ||
+    reason.toLowerCase().includes("no such process")
+  ) {
+    return new BerthError(Code.NotFound, `${prefix}process already finished`);
+  }
+  if (reason.includes("does not exist")) {
+    return new BerthError(Code.NotFound, `${prefix}no such container`);
+  }
+  return new BerthError(
+    Code.Unknown,
+    `${prefix}unknown error after kill: ${reason}`,
+  );
+}
+
 /** A runc command line bound to one state root and log file. */
 export class Runc {
   /** The runc binary. */
@@ -239,9 +261,24 @@ export class Runc {
     );
   }
 
-  /** `runc kill [--all] ID SIGNAL`. */
+  /**
+   * `runc kill [--all] ID SIGNAL`; a failure is worded as containerd's shim
+   * words it ({@linkcode killFailure} of go-runc's error).
+   */
   async kill(id: string, signal: number, all = false): Promise<void> {
-    await this.run(["kill", ...(all ? ["--all"] : []), id, String(signal)]);
+    const out = await this.#output([
+      "kill",
+      ...(all ? ["--all"] : []),
+      id,
+      String(signal),
+    ]);
+    if (out.success) return;
+    const decoder = new TextDecoder();
+    // runc's output as go-runc quotes it: whole, stdout then stderr.
+    const output = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+    throw killFailure(
+      `${this.binary} did not terminate successfully: exit status ${out.code}: ${output}`,
+    );
   }
 
   /** `runc delete [--force] ID`. */

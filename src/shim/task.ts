@@ -40,6 +40,7 @@ import {
 } from "../gen/containerd/runc/options/oci_pb.ts";
 import { mountAll } from "../mount/mount.ts";
 import { unmountAll } from "../mount/unmount.ts";
+import { SyscallError } from "../sys/libc.ts";
 import { signalProcess } from "../sys/proc.ts";
 import { joinCgroup } from "./cgroup.ts";
 import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
@@ -52,7 +53,7 @@ import { packMetrics } from "./metrics.ts";
 import { OomWatcher } from "./oom.ts";
 import { ShimProcess } from "./process.ts";
 import type { EventPublisher } from "./publisher.ts";
-import { Runc } from "./runc.ts";
+import { killFailure, Runc } from "./runc.ts";
 import { withPipedBytes } from "./spec_pipe.ts";
 import { toTimestamp } from "./timestamp.ts";
 
@@ -514,8 +515,12 @@ export class TaskService {
     }
     try {
       signalProcess(process.pid, r.signal);
-    } catch {
-      throw new BerthError(Code.NotFound, "process already finished");
+    } catch (err) {
+      if (!(err instanceof SyscallError)) throw err;
+      // Worded as Go words the errno ("no such process", "invalid argument").
+      const reason = err.description[0].toLowerCase() +
+        err.description.slice(1);
+      throw killFailure(reason, "exec kill error: ");
     }
     return {};
   }

@@ -40,12 +40,15 @@ export const libc: () => Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] =
 export class SyscallError extends Error {
   /** The errno value. */
   readonly errno: number;
+  /** What the errno means, as `strerror` says it ("Invalid argument"). */
+  readonly description: string;
   /** Creates the error for `call`, reading errno now. */
   constructor(call: string, errno: number) {
     const text = Deno.UnsafePointerView.getCString(libc().strerror(errno)!);
     super(`${call}: ${text}`);
     this.name = "SyscallError";
     this.errno = errno;
+    this.description = text;
   }
 }
 
