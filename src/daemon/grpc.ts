@@ -365,7 +365,7 @@ class Call {
           : undefined,
       );
     };
-    this.#invoke(queue);
+    stream.working(this.#invoke(queue));
   }
 
   /** Reads the single request message of a unary or server-streaming call. */
@@ -407,7 +407,9 @@ class Call {
         );
         return;
       }
-      this.#invoke(input);
+      // Counted against the client's concurrent calls until it ends, even
+      // once the client reset the call (see H2Stream.working).
+      stream.working(this.#invoke(input));
     };
   }
 

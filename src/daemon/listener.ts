@@ -43,7 +43,10 @@ export interface ListenOptions {
 export interface Listener {
   /** The socket path. */
   readonly path: string;
-  /** Stops accepting, ends open connections and removes the socket file. */
+  /**
+   * Stops accepting, lets calls in flight finish (for a while), ends the
+   * connections and removes the socket file.
+   */
   close(): Promise<void>;
 }
 
@@ -60,6 +63,13 @@ const LISTEN_BACKLOG = 4096;
 const STREAM_WINDOW = 1 << 20;
 /** Bytes a client may send on all its streams before the daemon reads them. */
 const SESSION_WINDOW = 8 << 20;
+
+/**
+ * Milliseconds calls in flight have to finish once the daemon stops
+ * listening (its HTTP/2 clients were sent GOAWAY); those still open then
+ * are cut off (an `events` subscription never ends by itself).
+ */
+const SHUTDOWN_GRACE_MS = 5000;
 
 /** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
 export async function listen(options: ListenOptions): Promise<Listener> {
@@ -115,8 +125,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       const closed = new Promise<void>((resolve) =>
         server.close(() => resolve())
       );
-      h2.close();
       for (const socket of others) socket.destroy();
+      await h2.shutdown(SHUTDOWN_GRACE_MS);
       await closed;
       await fs.rm(options.path, { force: true });
     },

@@ -14,14 +14,17 @@ import {
   decodeGoaway,
   encodeFrame,
   encodeSettings,
+  Flag,
   type Frame,
   FrameDecoder,
   FrameType,
   type Goaway,
   MAX_MAX_FRAME_SIZE,
 } from "./frames.ts";
+import type { HeaderField } from "./hpack.ts";
 import { H2Server, type ServerOptions } from "./server.ts";
 import type { H2Stream } from "./stream.ts";
+import type { Clock } from "./_limits.ts";
 
 /** A server listening on a temporary socket. */
 export interface TestServer extends AsyncDisposable {
@@ -210,6 +213,26 @@ export class RawPeer {
   }
 }
 
+/** A request's header list as a client encodes it. */
+export function request(path: string): HeaderField[] {
+  return [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", path],
+    [":authority", "localhost"],
+  ];
+}
+
+/** Resolves once the server answered a PING: it read every frame before. */
+export async function roundTrip(peer: RawPeer): Promise<void> {
+  const payload = crypto.getRandomValues(new Uint8Array(8));
+  peer.frame(FrameType.PING, 0, 0, payload);
+  await peer.next((f) =>
+    f.type === FrameType.PING && f.flags === Flag.ACK &&
+    f.payload.every((b, i) => b === payload[i])
+  );
+}
+
 /** SETTINGS from a raw peer: `[parameter, value]` pairs. */
 export function settingsFrame(
   settings: readonly (readonly [number, number])[],
@@ -221,4 +244,43 @@ export function settingsFrame(
 export function codeName(code: number | undefined): string {
   const entry = Object.entries(ErrorCode).find(([, value]) => value === code);
   return entry?.[0] ?? String(code);
+}
+
+/** A clock that moves only when told: timers run in `advance`. */
+export class ManualClock implements Clock {
+  #now = 0;
+  #next = 1;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+
+  /** The time, in milliseconds since the clock was made. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Runs `fn` once `advance` has moved `ms` past now. */
+  setTimeout(fn: () => void, ms: number): number {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+
+  /** Cancels a timer. */
+  clearTimeout(timer: unknown): void {
+    this.#timers.delete(timer as number);
+  }
+
+  /** Timers set and not yet run or cleared. */
+  get timers(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves the time on by `ms`, running the timers due. */
+  advance(ms: number): void {
+    this.#now += ms;
+    for (const [id, timer] of [...this.#timers]) {
+      if (timer.at > this.#now || !this.#timers.has(id)) continue;
+      this.#timers.delete(id);
+      timer.fn();
+    }
+  }
 }

@@ -25,6 +25,7 @@ import {
   encodeUint32,
   Flag,
   type Frame,
+  FRAME_HEADER_LENGTH,
   FrameDecoder,
   FrameType,
   MAX_MAX_FRAME_SIZE,
@@ -40,6 +41,12 @@ import {
   HpackError,
 } from "./hpack.ts";
 import { H2Stream, type StreamHost } from "./stream.ts";
+import {
+  CalmBudget,
+  type Clock,
+  SETTINGS_TIMEOUT_MS,
+  SYSTEM_CLOCK,
+} from "./_limits.ts";
 import { FrameWriter } from "./_writer.ts";
 
 /** Options for {@linkcode H2Connection}. */
@@ -56,10 +63,29 @@ export interface ConnectionOptions {
   connectionWindow?: number;
   /** Largest request header list accepted (default 64 KiB). */
   maxHeaderListSize?: number;
+  /**
+   * Milliseconds the client has to acknowledge the server's SETTINGS
+   * (default 10 s).
+   */
+  settingsTimeout?: number;
+  /** The clock of the connection's timers and limits (tests replace it). */
+  clock?: Clock;
 }
 
 /** Stream ids reset from this side remembered, to ignore what follows. */
 const MAX_REMEMBERED_RESETS = 4096;
+
+/**
+ * Milliseconds the last frames (a GOAWAY) have to leave before the socket
+ * is destroyed anyway (a client that does not read; Go's goAwayTimeout).
+ */
+const HANG_UP_TIMEOUT_MS = 1000;
+
+/** The highest stream id there can be: a GOAWAY naming it refuses none. */
+const LAST_STREAM_ID = 2 ** 31 - 1;
+
+/** The payload of the PING that follows a graceful GOAWAY. */
+const SHUTDOWN_PING = new TextEncoder().encode("shutdown");
 
 /** What a header block spanning CONTINUATION frames has gathered. */
 interface PendingHeaders {
@@ -68,6 +94,8 @@ interface PendingHeaders {
   selfDependent: boolean;
   chunks: Uint8Array[];
   size: number;
+  /** Bytes of its frames, headers included: empty frames count too. */
+  received: number;
 }
 
 /** One client connection; see the module doc. */
@@ -86,6 +114,13 @@ export class H2Connection {
   #streamWindow: number;
   #connectionWindow: number;
   #maxHeaderBlock: number;
+  #clock: Clock;
+  #calm: CalmBudget;
+  #settingsTimer: unknown;
+  /** Streams closed while their handler still works (`H2Stream.working`). */
+  #busy = new Set<H2Stream>();
+  /** Streams waiting for a handler while too many work (in order). */
+  #queued = new Set<H2Stream>();
 
   #prefaceMatched = 0;
   #settingsSeen = false;
@@ -98,6 +133,10 @@ export class H2Connection {
   #recvUnacked = 0;
   #unacked = new Map<H2Stream, number>();
   #peerGoaway = false;
+  /** A graceful GOAWAY went out. */
+  #goingAway = false;
+  /** Shutting down, and the client knows (or is not told): new streams are refused. */
+  #drained = false;
   #closing = false;
   #closed = false;
 
@@ -119,6 +158,8 @@ export class H2Connection {
     this.#maxHeaderBlock = maxHeaderListSize + (64 << 10);
     this.#hpackIn = new HpackDecoder({ maxHeaderListSize });
     this.#recvWindow = this.#connectionWindow;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#calm = new CalmBudget(this.#clock);
     this.#writer = new FrameWriter(socket, () => this.#pumpWaiting());
     this.#host = this.#makeHost();
 
@@ -140,6 +181,14 @@ export class H2Connection {
         encodeUint32(this.#connectionWindow - DEFAULT_WINDOW),
       );
     }
+    this.#settingsTimer = this.#clock.setTimeout(
+      () =>
+        this.#fail(
+          ErrorCode.SETTINGS_TIMEOUT,
+          "the SETTINGS were not acknowledged in time",
+        ),
+      options.settingsTimeout ?? SETTINGS_TIMEOUT_MS,
+    );
 
     socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
     socket.on("error", () => socket.destroy());
@@ -153,14 +202,44 @@ export class H2Connection {
   }
 
   /**
-   * Abandons the open streams and closes the socket. No GOAWAY is sent
-   * first: Deno 2.9's `node:http2` client (nghttp2) aborts its whole
-   * process on a GOAWAY that races its own stream closes (measured), and
-   * a client sees the connection end either way.
+   * Ends the connection gracefully: the streams open now are served to
+   * their end, new ones are refused (REFUSED_STREAM: a client may retry
+   * them elsewhere), and the socket ends once none is left. An idle
+   * connection is closed at once. ({@linkcode close} ends streams sooner.)
+   *
+   * A Go gRPC client is first told with GOAWAY (NO_ERROR) and a PING, and
+   * the streams it opens until it answers are served too: the GOAWAY
+   * names no last stream (2^31-1, as RFC 9113 §6.8 suggests), so that
+   * streams on their way are not lost. Other clients get no GOAWAY: Deno
+   * 2.9's `node:http2` client (nghttp2, under berth's own `ctr`) aborts
+   * its process on one when it has no stream open, and fails the calls
+   * it has open (measured).
    */
+  shutdown(): void {
+    if (this.#closing || this.#goingAway) return;
+    if (this.#streams.size === 0) {
+      this.close();
+      return;
+    }
+    this.#goingAway = true;
+    if (!this.#streams.values().some(isGoClient)) {
+      this.#drained = true;
+      return;
+    }
+    this.#writer.frame(
+      FrameType.GOAWAY,
+      0,
+      0,
+      encodeGoaway(LAST_STREAM_ID, ErrorCode.NO_ERROR, "shutting down"),
+    );
+    this.#writer.frame(FrameType.PING, 0, 0, SHUTDOWN_PING);
+  }
+
+  /** Abandons the open streams and closes the socket at once. */
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.#clearSettingsTimer();
     this.#abortAll(ErrorCode.CANCEL);
     this.#socket.destroy();
   }
@@ -239,13 +318,30 @@ export class H2Connection {
       case FrameType.CONTINUATION:
         return this.#onContinuation(frame);
     }
-    // Extension frames are ignored (RFC 9113 §4.1).
+    // Extension frames are ignored (RFC 9113 §4.1), but not for free.
+    this.#glitch("extension frames");
+  }
+
+  /**
+   * A frame that makes no progress (see `_limits.ts`): a client sending
+   * them faster than answers and time allow is flooding.
+   */
+  #glitch(what: string) {
+    if (!this.#calm.spend()) {
+      throw new ConnectionError(
+        ErrorCode.ENHANCE_YOUR_CALM,
+        `too many ${what}`,
+      );
+    }
   }
 
   #onData(frame: Frame) {
     const id = frame.streamId;
     if (id === 0) throw protocolError("DATA on stream 0");
     const length = frame.payload.length;
+    if (length === 0 && !(frame.flags & Flag.END_STREAM)) {
+      this.#glitch("empty DATA frames");
+    }
     this.#recvWindow -= length;
     if (this.#recvWindow < 0) {
       throw new ConnectionError(
@@ -260,6 +356,7 @@ export class H2Connection {
       }
       this.#consumed(undefined, length);
       if (this.#resets.has(id)) return;
+      this.#glitch("frames on closed streams");
       throw new StreamError(
         id,
         ErrorCode.STREAM_CLOSED,
@@ -298,6 +395,7 @@ export class H2Connection {
       selfDependent: priority?.dependency === id,
       chunks: [body],
       size: body.length,
+      received: FRAME_HEADER_LENGTH + frame.payload.length,
     };
     if (frame.flags & Flag.END_HEADERS) this.#headerBlock(pending, body);
     else this.#pending = pending;
@@ -310,9 +408,10 @@ export class H2Connection {
         `CONTINUATION out of place on stream ${frame.streamId}`,
       );
     }
-    pending.chunks.push(frame.payload);
+    if (frame.payload.length > 0) pending.chunks.push(frame.payload);
     pending.size += frame.payload.length;
-    if (pending.size > this.#maxHeaderBlock) {
+    pending.received += FRAME_HEADER_LENGTH + frame.payload.length;
+    if (pending.received > this.#maxHeaderBlock) {
       throw new ConnectionError(
         ErrorCode.ENHANCE_YOUR_CALM,
         `a header block of more than ${this.#maxHeaderBlock} bytes`,
@@ -367,6 +466,11 @@ export class H2Connection {
       throw protocolError(`stream ${id} is not above ${this.#highestId}`);
     }
     this.#highestId = id;
+    if (this.#drained) {
+      // Opened after the client saw the GOAWAY: it may retry elsewhere.
+      this.#sendReset(id, ErrorCode.REFUSED_STREAM);
+      return;
+    }
     if (this.#peerGoaway) return;
     if (pending.selfDependent) {
       throw new StreamError(
@@ -384,6 +488,7 @@ export class H2Connection {
       return;
     }
     if (this.#streams.size >= this.#maxStreams) {
+      this.#glitch("streams past MAX_CONCURRENT_STREAMS");
       throw new StreamError(
         id,
         ErrorCode.REFUSED_STREAM,
@@ -401,13 +506,37 @@ export class H2Connection {
       this.#streamWindow,
       this.#peerInitialWindow,
     );
-    this.#streams.set(id, created);
-    this.#options.onStream(created);
+    if (this.#running() >= this.#maxStreams) {
+      // Handlers of streams the client reset still work: this one waits.
+      created.hold();
+      this.#streams.set(id, created);
+      this.#queued.add(created);
+    } else {
+      this.#streams.set(id, created);
+      this.#options.onStream(created);
+    }
     if (endStream) created.endRemote();
+  }
+
+  /** Streams whose handler runs: open ones, and closed ones still working. */
+  #running(): number {
+    return this.#streams.size - this.#queued.size + this.#busy.size;
+  }
+
+  /** Hands waiting streams to handlers while fewer than the most work. */
+  #startQueued() {
+    for (const stream of this.#queued) {
+      if (this.#closing || this.#running() >= this.#maxStreams) return;
+      this.#queued.delete(stream);
+      this.#options.onStream(stream);
+      stream.release();
+    }
   }
 
   #onPriority(frame: Frame) {
     if (frame.streamId === 0) throw protocolError("PRIORITY on stream 0");
+    // Deprecated (RFC 9113 §5.3.2) and unused here.
+    this.#glitch("PRIORITY frames");
     if (frame.payload.length !== 5) {
       throw new StreamError(
         frame.streamId,
@@ -431,7 +560,13 @@ export class H2Connection {
     if (id > this.#highestId) {
       throw protocolError(`RST_STREAM on idle stream ${id}`);
     }
-    this.#streams.get(id)?.abort(code);
+    const stream = this.#streams.get(id);
+    // A reset counts against the client when no handler ran for it (as in
+    // Go's server): cancelling calls that ran is what clients do.
+    if (!stream || this.#queued.has(stream)) {
+      this.#glitch("resets of streams that never ran");
+    }
+    stream?.abort(code);
   }
 
   #onSettings(frame: Frame) {
@@ -443,8 +578,13 @@ export class H2Connection {
           "SETTINGS ack with a payload",
         );
       }
+      if (this.#settingsTimer === undefined) {
+        this.#glitch("SETTINGS acknowledgements");
+      }
+      this.#clearSettingsTimer();
       return;
     }
+    this.#glitch("SETTINGS frames");
     let grown = false;
     for (const [id, value] of decodeSettings(frame.payload)) {
       switch (id) {
@@ -495,6 +635,16 @@ export class H2Connection {
         "PING not of 8 bytes",
       );
     }
+    if (
+      frame.flags & Flag.ACK && this.#goingAway && !this.#drained &&
+      frame.payload.every((byte, i) => byte === SHUTDOWN_PING[i])
+    ) {
+      this.#drained = true;
+      if (this.#streams.size === 0) this.#hangUp();
+      return;
+    }
+    // Other acknowledgements answer nothing this server sent.
+    this.#glitch("PING frames");
     if (!(frame.flags & Flag.ACK)) {
       this.#writer.frame(FrameType.PING, Flag.ACK, 0, frame.payload);
     }
@@ -528,6 +678,7 @@ export class H2Connection {
       if (id > this.#highestId) {
         throw protocolError(`WINDOW_UPDATE on idle stream ${id}`);
       }
+      this.#glitch("WINDOW_UPDATE frames on closed streams");
       return;
     }
     if (increment === 0) {
@@ -583,6 +734,7 @@ export class H2Connection {
   }
 
   #sendHeaders(id: number, fields: HeaderField[], endStream: boolean) {
+    this.#calm.earn();
     const block = this.#hpackOut.encode(fields);
     const max = this.#peerMaxFrameSize;
     const end = endStream ? Flag.END_STREAM : 0;
@@ -627,7 +779,9 @@ export class H2Connection {
         return connection.#sendWindow;
       },
       set sendWindow(value: number) {
+        // Set as each DATA frame leaves: the server made progress.
         connection.#sendWindow = value;
+        connection.#calm.earn();
       },
       get peerMaxFrameSize() {
         return connection.#peerMaxFrameSize;
@@ -641,7 +795,16 @@ export class H2Connection {
         this.#streams.delete(stream.id);
         this.#waiting.delete(stream);
         this.#unacked.delete(stream);
-        if (this.#peerGoaway && this.#streams.size === 0) this.#hangUp();
+        this.#queued.delete(stream);
+        if (stream.busy) this.#busy.add(stream);
+        else this.#startQueued();
+        if ((this.#peerGoaway || this.#drained) && this.#streams.size === 0) {
+          this.#hangUp();
+        }
+      },
+      settled: (stream) => {
+        this.#busy.delete(stream);
+        this.#startQueued();
       },
     };
   }
@@ -659,15 +822,30 @@ export class H2Connection {
     this.#hangUp();
   }
 
-  /** Writes what is pending and ends the socket. */
+  /**
+   * Writes what is pending and ends the socket (destroyed once the last
+   * bytes are out, or after a while when the client does not read them).
+   */
   #hangUp() {
     if (this.#closing) return;
     this.#closing = true;
+    this.#clearSettingsTimer();
     this.#writer.flush();
     // Once the last bytes are out, nothing more is read either.
     const socket = this.#socket;
+    const timer = this.#clock.setTimeout(
+      () => socket.destroy(),
+      HANG_UP_TIMEOUT_MS,
+    );
+    socket.once("close", () => this.#clock.clearTimeout(timer));
     socket.once("finish", () => socket.destroy());
     socket.end();
+  }
+
+  #clearSettingsTimer() {
+    if (this.#settingsTimer === undefined) return;
+    this.#clock.clearTimeout(this.#settingsTimer);
+    this.#settingsTimer = undefined;
   }
 
   #abortAll(code: number) {
@@ -679,9 +857,15 @@ export class H2Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
+    this.#clearSettingsTimer();
     this.#abortAll(ErrorCode.CANCEL);
     this.#options.onClose?.();
   }
+}
+
+/** True when `stream` comes from grpc-go (which handles GOAWAY well). */
+function isGoClient(stream: H2Stream): boolean {
+  return stream.header("user-agent")?.includes("grpc-go/") ?? false;
 }
 
 function protocolError(message: string): ConnectionError {

@@ -12,14 +12,16 @@ import {
   MAX_WINDOW,
   Setting,
 } from "./frames.ts";
-import { type HeaderField, HpackDecoder, HpackEncoder } from "./hpack.ts";
+import { HpackDecoder, HpackEncoder } from "./hpack.ts";
 import type { H2Stream } from "./stream.ts";
 import {
   codeName,
   connect,
   post,
   RawPeer,
+  request,
   response,
+  roundTrip,
   serve,
   settingsFrame,
 } from "./_testing.ts";
@@ -85,16 +87,6 @@ Deno.test("a unary answer leaves in one socket write", async () => {
     peer.close();
   }
 });
-
-/** A request's header list as a client encodes it. */
-function request(path: string): HeaderField[] {
-  return [
-    [":method", "POST"],
-    [":scheme", "http"],
-    [":path", path],
-    [":authority", "localhost"],
-  ];
-}
 
 /** Resolves on the next turn of the event loop. */
 function turn(): Promise<void> {
@@ -558,16 +550,6 @@ Deno.test("close() ends the connections and aborts their open streams", async ()
   assert.equal(await abort, ErrorCode.CANCEL);
   assert.equal(server.server.connectionCount, 0);
 });
-
-/** Resolves once the server answered a PING: it read every frame before. */
-async function roundTrip(peer: RawPeer): Promise<void> {
-  const payload = crypto.getRandomValues(new Uint8Array(8));
-  peer.frame(FrameType.PING, 0, 0, payload);
-  await peer.next((f) =>
-    f.type === FrameType.PING && f.flags === Flag.ACK &&
-    f.payload.every((b, i) => b === payload[i])
-  );
-}
 
 Deno.test("a client may reset thousands of open streams without losing its connection", async () => {
   let aborts = 0;

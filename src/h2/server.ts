@@ -1,11 +1,13 @@
 /**
  * An HTTP/2 server: serves the connections it is handed (sockets whose
- * first bytes may already have been read) and closes them all at once.
+ * first bytes may already have been read), and shuts them down
+ * gracefully or closes them all at once.
  *
  * @module
  */
 import type * as net from "node:net";
 import { type ConnectionOptions, H2Connection } from "./connection.ts";
+import { SYSTEM_CLOCK } from "./_limits.ts";
 
 /** Options for {@linkcode H2Server}: those of every connection. */
 export type ServerOptions = Omit<ConnectionOptions, "onClose">;
@@ -14,6 +16,9 @@ export type ServerOptions = Omit<ConnectionOptions, "onClose">;
 export class H2Server {
   #options: ServerOptions;
   #connections = new Set<H2Connection>();
+  #shuttingDown = false;
+  /** Called once the last connection has closed. */
+  #onIdle: (() => void) | undefined;
 
   /** A server handing each request stream to `options.onStream`. */
   constructor(options: ServerOptions) {
@@ -24,10 +29,34 @@ export class H2Server {
   serve(socket: net.Socket, head?: Uint8Array): H2Connection {
     const connection: H2Connection = new H2Connection(socket, {
       ...this.#options,
-      onClose: () => this.#connections.delete(connection),
+      onClose: () => {
+        this.#connections.delete(connection);
+        if (this.#connections.size === 0) this.#onIdle?.();
+      },
     }, head);
     this.#connections.add(connection);
+    if (this.#shuttingDown) connection.shutdown();
     return connection;
+  }
+
+  /**
+   * Shuts every connection down gracefully (see
+   * {@linkcode H2Connection.shutdown}), now and as they come; resolves
+   * once all have closed. Those still open after `graceMs` are closed.
+   */
+  shutdown(graceMs: number): Promise<void> {
+    this.#shuttingDown = true;
+    for (const connection of this.#connections) connection.shutdown();
+    if (this.#connections.size === 0) return Promise.resolve();
+    const clock = this.#options.clock ?? SYSTEM_CLOCK;
+    return new Promise((resolve) => {
+      const deadline = clock.setTimeout(() => this.close(), graceMs);
+      this.#onIdle = () => {
+        clock.clearTimeout(deadline);
+        this.#onIdle = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Connections open now. */

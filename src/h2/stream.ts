@@ -43,6 +43,8 @@ export interface StreamHost {
   sendReset(stream: H2Stream, code: number): void;
   /** `stream` is closed both ways: forget it. */
   closed(stream: H2Stream): void;
+  /** The handler's work on `stream`, closed before, has ended. */
+  settled(stream: H2Stream): void;
 }
 
 /** A request's stream; see the module doc. */
@@ -68,6 +70,10 @@ export class H2Stream {
 
   #host: StreamHost;
   #paused = false;
+  /** Held by the connection until a handler takes the stream. */
+  #held = false;
+  /** Work of the handler's (see `working`) not yet settled. */
+  #working = 0;
   #inbox: Uint8Array[] = [];
   #remoteEnded = false;
   #endDelivered = false;
@@ -131,6 +137,36 @@ export class H2Stream {
   /** Delivers kept data, and what comes next. */
   resume(): void {
     this.#paused = false;
+    this.#deliver();
+  }
+
+  /**
+   * The handler works on this stream until `work` settles, even once the
+   * stream is closed: until then the stream counts against the
+   * connection's concurrent streams, so a client resetting calls faster
+   * than their handlers end is held back (CVE-2023-44487).
+   */
+  working(work: Promise<unknown>): void {
+    this.#working++;
+    const settle = () => {
+      if (--this.#working === 0 && this.#closed) this.#host.settled(this);
+    };
+    work.then(settle, settle);
+  }
+
+  /** True while work given to {@linkcode working} has not settled. */
+  get busy(): boolean {
+    return this.#working > 0;
+  }
+
+  /** Keeps what comes in until {@linkcode release} (no handler yet). */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Delivers what was held: a handler has taken the stream. */
+  release(): void {
+    this.#held = false;
     this.#deliver();
   }
 
@@ -283,7 +319,7 @@ export class H2Stream {
   }
 
   #deliver() {
-    if (this.#closed) return;
+    if (this.#closed || this.#held) return;
     while (!this.#paused && this.#inbox.length > 0 && this.ondata) {
       const chunk = this.#inbox.shift()!;
       this.#host.consumed(this, chunk.length);

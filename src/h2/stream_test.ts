@@ -14,6 +14,7 @@ class FakeHost implements StreamHost {
   consumedBytes = 0;
   resets: number[] = [];
   closedStreams: number[] = [];
+  settledStreams: number[] = [];
   headers: { fields: HeaderField[]; end: boolean }[] = [];
   waitingStreams = new Set<H2Stream>();
   /** [type, flags, payload length] of each frame written. */
@@ -50,6 +51,9 @@ class FakeHost implements StreamHost {
   }
   closed(stream: H2Stream) {
     this.closedStreams.push(stream.id);
+  }
+  settled(stream: H2Stream) {
+    this.settledStreams.push(stream.id);
   }
   /** The DATA frames flushed so far: [flags, length]. */
   data(): [number, number][] {
@@ -188,4 +192,42 @@ Deno.test("a stream reset by its handler hears no more of its request", () => {
   stream.endRemote();
   assert.deepEqual(events, []);
   assert.deepEqual(host.resets, [ErrorCode.CANCEL]);
+});
+
+Deno.test("a held stream keeps its request, end included, until released to a handler", () => {
+  const host = new FakeHost();
+  const stream = open(host);
+  stream.hold();
+  stream.receive(new Uint8Array(10), true);
+  assert.equal(stream.remoteEnded, false);
+  const events: string[] = [];
+  stream.ondata = (chunk) => events.push(`data ${chunk.length}`);
+  stream.onend = () => events.push("end");
+  stream.release();
+  assert.deepEqual(events, ["data 10", "end"]);
+});
+
+Deno.test("work of a handler's settling after its stream closed is reported once; before, not at all", async () => {
+  const host = new FakeHost();
+  const stream = open(host);
+  let finish!: () => void;
+  stream.working(new Promise<void>((resolve) => finish = resolve));
+  stream.working(Promise.reject(new Error("failed work settles too")));
+  assert.equal(stream.busy, true);
+  stream.abort(ErrorCode.CANCEL);
+  await Promise.resolve();
+  assert.deepEqual(host.settledStreams, []);
+  finish();
+  await Promise.resolve();
+  assert.equal(stream.busy, false);
+  assert.deepEqual(host.settledStreams, [1]);
+
+  const done = open(host);
+  const work = Promise.resolve();
+  done.working(work);
+  // The stream's own callback on `work` runs before this await resumes.
+  await work;
+  assert.equal(done.busy, false);
+  done.abort(ErrorCode.CANCEL);
+  assert.deepEqual(host.settledStreams, [1]);
 });
