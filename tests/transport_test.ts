@@ -9,7 +9,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { setImmediate } from "node:timers";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { run, startDaemon } from "./_harness.ts";
+import { berthCtrArgs, randomFile, run, startDaemon } from "./_harness.ts";
 import { pushLyingIndex } from "./fixtures/lying_index.ts";
 import { startRegistry } from "./fixtures/registry.ts";
 import {
@@ -324,4 +324,82 @@ Deno.test("ctr pulls an index listing one manifest 3000 times, without errors or
   assert.ok(after - before < 600, `RSS ${before} -> ${after} MiB`);
   assert.equal(await daemon.stop(), 0);
   assert.doesNotMatch(daemon.log!.text, /level=error|ERR_HTTP2/);
+});
+
+/** Runs `cmd` with stdin, stdout and stderr piped. */
+function spawnPiped(cmd: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test("a daemon stopping lets the ingests in flight of ctr and berth ctr commit, then ends", async () => {
+  const daemon = await startDaemon({ logLevel: "info", captureLog: true });
+  await using _cleanup = {
+    [Symbol.asyncDispose]: () => daemon[Symbol.asyncDispose](),
+  };
+  const ingests = await Promise.all(
+    // Sizes differ: randomFile names its file by size.
+    ([["ctr-ref", 4 << 20], ["berth-ref", 5 << 20]] as const).map(
+      async ([ref, size]) => {
+        const file = await randomFile(daemon.dir, size);
+        const args = [
+          "content",
+          "ingest",
+          "--expected-size",
+          String(size),
+          "--expected-digest",
+          file.digest,
+          ref,
+        ];
+        const child = ref === "ctr-ref"
+          ? spawnPiped("ctr", ["--address", daemon.address, ...args])
+          : spawnPiped(Deno.execPath(), berthCtrArgs(daemon.address, args));
+        const data = await Deno.readFile(file.path);
+        const writer = child.stdin.getWriter();
+        await writer.write(data.subarray(0, size / 2));
+        return { ref, child, writer, rest: data.subarray(size / 2) };
+      },
+    ),
+  );
+  // Both calls are open once both refs are active.
+  let active = "";
+  for (
+    let i = 0;
+    i < 200 && !/ctr-ref[^]*berth-ref|berth-ref[^]*ctr-ref/.test(active);
+    i++
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    active = (await daemon.ctr(["content", "active"])).stdout;
+  }
+  assert.match(active, /berth-ref/);
+  assert.match(active, /ctr-ref/);
+  const stopped = daemon.stop();
+  // The listener is closed (refusing connections) before the calls end.
+  for (;;) {
+    try {
+      (await Deno.connect({ transport: "unix", path: daemon.address }))
+        .close();
+    } catch {
+      break;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (const { writer, rest } of ingests) {
+    await writer.write(rest);
+    await writer.close();
+  }
+  for (const { ref, child } of ingests) {
+    const [stderr, , { code }] = await Promise.all([
+      new Response(child.stderr).text(),
+      new Response(child.stdout).text(),
+      child.status,
+    ]);
+    assert.equal(code, 0, `${ref}: ${stderr}`);
+  }
+  assert.equal(await stopped, 0);
+  assert.doesNotMatch(daemon.log!.text, /level=error/);
 });
