@@ -197,3 +197,52 @@ Deno.test("a lost client ends a handler waiting for its next request message", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("closing the listener: calls in flight through connect-node (berth ctr's) and the lean client are answered, idle connections end, the process lives", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
+  const grpc = new GrpcServer({
+    maxRecvMessageSize: 1 << 20,
+    maxSendMessageSize: 1 << 20,
+    toError: (err) => ConnectError.from(err),
+  });
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  let held = 0;
+  let allHeld!: () => void;
+  const inFlight = new Promise<void>((resolve) => allHeld = resolve);
+  let holding = false;
+  grpc.register(Version, {
+    async version() {
+      if (holding) {
+        if (++held === 8) allHeld();
+        await gate;
+      }
+      return { version: "v9", revision: "r" };
+    },
+  });
+  const listener = await listenGrpc(dir, grpc);
+  try {
+    const clients = [unixTransport, h2Transport].flatMap((transport) => [
+      createClient(Version, transport(listener.path)),
+      createClient(Version, transport(listener.path)),
+    ]);
+    // Every client has a connection; the second of each kind stays idle.
+    for (const client of clients) await client.version({});
+    holding = true;
+    const calls = [clients[0], clients[2]].flatMap((client) =>
+      Array.from({ length: 4 }, () => client.version({}))
+    );
+    await inFlight;
+    const closed = listener.close();
+    release();
+    for (const answer of await Promise.all(calls)) {
+      assert.equal(answer.version, "v9");
+    }
+    await closed;
+    for (const client of clients) {
+      await assert.rejects(() => client.version({}), ConnectError);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
