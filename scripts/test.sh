@@ -13,6 +13,10 @@ trap 'rm -f "$log"' EXIT
 # directories; any left afterwards is a leak, and fails the run.
 test_mounts() { awk '$5 ~ /berth|containerd-test/ { print $5 }' /proc/self/mountinfo | sort; }
 mounts_before=$(test_mounts)
+# So do the cgroups of the tests' namespaces (`bt-…`, see tests/_harness.ts):
+# ctr puts a container in /NAMESPACE/ID of every hierarchy.
+test_cgroups() { find /sys/fs/cgroup -maxdepth 2 -type d -name 'bt-*' | sort; }
+cgroups_before=$(test_cgroups)
 # One test file at a time: the integration tests start daemons, registries
 # and containers, and on two cores parallel files make their timings flaky.
 deno test -A "$@" 2>&1 | tee "$log"
@@ -21,6 +25,12 @@ leaked=$(comm -13 <(echo "$mounts_before") <(test_mounts))
 if [ -n "$leaked" ]; then
   echo "mounts leaked by the suite:"
   echo "$leaked"
+  status=1
+fi
+leaked_cgroups=$(comm -13 <(echo "$cgroups_before") <(test_cgroups))
+if [ -n "$leaked_cgroups" ]; then
+  echo "cgroups leaked by the suite:"
+  echo "$leaked_cgroups"
   status=1
 fi
 
@@ -34,5 +44,6 @@ if [ -z "$passed" ]; then
   status=1
 fi
 [ -n "$leaked" ] && failed=$((failed + 1))
+[ -n "$leaked_cgroups" ] && failed=$((failed + 1))
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -142,10 +142,10 @@ export async function waitUntil(
   }
 }
 
-/** `ctr -n NAMESPACE tasks ls` as id → status. */
+/** `ctr -n NAMESPACE tasks ls` (default: the daemon's) as id → status. */
 export async function taskStatuses(
   daemon: TestDaemon,
-  namespace = "default",
+  namespace: string = daemon.namespace,
 ): Promise<Map<string, string>> {
   const ls = await daemon.ctr(["-n", namespace, "tasks", "ls"]);
   assert.equal(ls.code, 0, ls.stderr);

@@ -5,15 +5,69 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CoreClient } from "../src/client/core.ts";
 import { NamespaceUpdateSchema } from "../src/gen/containerd/events/namespace_pb.ts";
 import { Events } from "../src/gen/containerd/services/events/v1/events_pb.ts";
 import { unmountRecursive } from "../src/mount/mod.ts";
+import { removeNamespaceCgroups } from "./_cgroups.ts";
 import { networkConfig } from "./_network_config.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
+
+// Each test names the namespace of every client it runs (its daemon's own,
+// see TestDaemon.namespace): the caller's choice must change nothing.
+Deno.env.delete("CONTAINERD_NAMESPACE");
+Deno.env.delete("BERTH_NAMESPACE");
+
+/** The namespaces this process's tests were given (their cgroups go with them). */
+const givenNamespaces = new Set<string>();
+
+/**
+ * A containerd namespace no other test uses, in this run or in another on
+ * the machine: `bt-LABEL-` and 12 random hex digits. ctr puts a container in
+ * cgroup `/NAMESPACE/ID`, which is the machine's, not the daemon's: two
+ * tests with one namespace and container id would share it.
+ */
+export function uniqueNamespace(label: string): string {
+  return giveNamespace(
+    `bt-${label}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`,
+  );
+}
+
+/** The namespace of the daemon in `dir`: the same after a restart on it. */
+function namespaceOf(dir: string): string {
+  const hash = createHash("sha256").update(dir).digest("hex");
+  return giveNamespace(`bt-${hash.slice(0, 12)}`);
+}
+
+function giveNamespace(namespace: string): string {
+  givenNamespaces.add(namespace);
+  return namespace;
+}
+
+/**
+ * `namespace` and every namespace given to this process's tests in which
+ * the daemon with state directory `state` keeps bundles or runc state.
+ */
+async function namespacesWithContainers(
+  state: string,
+  namespace: string,
+): Promise<Set<string>> {
+  const found = new Set([namespace]);
+  for (const dir of ["io.containerd.runtime.v2.task", "runc"]) {
+    try {
+      for await (const entry of Deno.readDir(`${state}/${dir}`)) {
+        if (givenNamespaces.has(entry.name)) found.add(entry.name);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return found;
+}
 
 /** What a finished command printed and returned. */
 export interface CommandResult {
@@ -37,6 +91,11 @@ export interface TestDaemonOptions {
   captureLog?: boolean;
   /** Extra environment (e.g. `BERTH_CRASH_AT`, see src/types/crash_point.ts). */
   env?: Record<string, string>;
+  /**
+   * The namespace `ctr` and `berth ctr` use when not told another (default:
+   * one of this daemon's own, the same on every daemon started on `dir`).
+   */
+  namespace?: string;
 }
 
 /** A daemon started for one test. */
@@ -49,17 +108,25 @@ export interface TestDaemon {
   state: string;
   /** Socket path. */
   address: string;
+  /**
+   * The test's namespace, no other test's: what `ctr` and `berth ctr` use
+   * unless their arguments say `-n`, and what its clients should use.
+   */
+  namespace: string;
   /** The daemon process. */
   process: Deno.ChildProcess;
-  /** Runs the real `ctr` against this daemon. */
+  /** Runs the real `ctr` against this daemon, in {@linkcode namespace}. */
   ctr(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
-  /** Runs `berth ctr` against this daemon. */
+  /** Runs `berth ctr` against this daemon, in {@linkcode namespace}. */
   berth(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
   /** Stops the daemon with SIGTERM and waits; returns its exit code. */
   stop(): Promise<number>;
   /** The daemon's log so far, when started with `captureLog`. */
   log?: Collector;
-  /** Stops the daemon and removes its directory. */
+  /**
+   * Stops the daemon, removes its namespaces' cgroups and its directory;
+   * throws when a cgroup still held processes (they are killed first).
+   */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -141,6 +208,18 @@ export function berthCtrArgs(address: string, args: string[]): string[] {
   return ["run", "-A", MOD, "ctr", "--address", address, ...args];
 }
 
+/**
+ * The arguments after `ctr` that run `ctr --address ADDRESS --namespace
+ * NAMESPACE ARGS…` against a test's daemon, for tests that spawn, pipe or
+ * stream the real client themselves.
+ */
+export function ctrArgs(
+  side: { address: string; namespace: string },
+  args: string[],
+): string[] {
+  return ["--address", side.address, "--namespace", side.namespace, ...args];
+}
+
 /** Runs `deno run -A mod.ts ARGS…`. */
 export function berth(args: string[]): Promise<CommandResult> {
   return run(Deno.execPath(), ["run", "-A", MOD, ...args], {
@@ -183,6 +262,7 @@ export async function startDaemon(
   const state = `${dir}/state`;
   const address = `${dir}/state/berth.sock`;
   const configPath = `${dir}/config.toml`;
+  const namespace = options.namespace ?? namespaceOf(dir);
   // Every daemon gets a private network world unless the test sets its
   // own: a first network call would otherwise write the default network
   // into the host's /etc/cni/net.d.
@@ -238,18 +318,29 @@ export async function startDaemon(
     root,
     state,
     address,
+    namespace,
     process,
-    ctr: (args, opts) => run("ctr", ["--address", address, ...args], opts),
+    ctr: (args, opts) =>
+      run("ctr", ["--address", address, ...args], {
+        ...opts,
+        env: { CONTAINERD_NAMESPACE: namespace },
+      }),
     berth: (args, opts) =>
       run(Deno.execPath(), berthCtrArgs(address, args), {
         ...opts,
-        env: { NO_COLOR: "1" },
+        env: { NO_COLOR: "1", BERTH_NAMESPACE: namespace },
       }),
     stop,
     log,
     async [Symbol.asyncDispose]() {
       await stop();
-      await removeTestDir(dir);
+      try {
+        await removeNamespaceCgroups(
+          await namespacesWithContainers(state, namespace),
+        );
+      } finally {
+        await removeTestDir(dir);
+      }
     },
   };
 }
@@ -295,6 +386,8 @@ export interface TestContainerdOptions {
    * starts it in another process's mount namespace).
    */
   prefix?: string[];
+  /** As {@linkcode TestDaemonOptions.namespace}. */
+  namespace?: string;
 }
 
 /** A containerd started on private temporary paths, for comparisons. */
@@ -305,11 +398,13 @@ export interface TestContainerd {
   root: string;
   /** Socket path. */
   address: string;
+  /** As {@linkcode TestDaemon.namespace}. */
+  namespace: string;
   /** The containerd process (or its prefix command's). */
   process: Deno.ChildProcess;
-  /** Runs the real `ctr` against it. */
+  /** Runs the real `ctr` against it, in {@linkcode namespace}. */
   ctr(args: string[], options?: { stdin?: Stdin }): Promise<CommandResult>;
-  /** Stops it and removes its directory. */
+  /** Stops it, removes its namespaces' cgroups and its directory. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -326,6 +421,7 @@ export async function startContainerd(
   const dir = options.dir ??
     await Deno.makeTempDir({ prefix: "containerd-test-" });
   const address = `${dir}/containerd.sock`;
+  const namespace = options.namespace ?? namespaceOf(dir);
   await Deno.writeTextFile(
     `${dir}/config.toml`,
     [
@@ -359,14 +455,25 @@ export async function startContainerd(
     dir,
     root: `${dir}/root`,
     address,
+    namespace,
     process,
-    ctr: (args, opts) => run("ctr", ["--address", address, ...args], opts),
+    ctr: (args, opts) =>
+      run("ctr", ["--address", address, ...args], {
+        ...opts,
+        env: { CONTAINERD_NAMESPACE: namespace },
+      }),
     async [Symbol.asyncDispose]() {
       try {
         process.kill("SIGTERM");
       } catch { /* already gone */ }
       await process.status;
-      await removeTestDir(dir);
+      try {
+        await removeNamespaceCgroups(
+          await namespacesWithContainers(`${dir}/state`, namespace),
+        );
+      } finally {
+        await removeTestDir(dir);
+      }
     },
   };
 }

@@ -57,7 +57,7 @@ export async function callNetwork(
   daemon: TestDaemon,
   method: string,
   body: unknown,
-  namespace = "default",
+  namespace: string = daemon.namespace,
 ): Promise<{ code?: string; message?: string; [key: string]: unknown }> {
   const r = await run("curl", [
     "-sS",

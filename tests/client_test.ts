@@ -134,14 +134,16 @@ Deno.test("the client library runs the same workflow on berth and containerd, ov
   await pushLayout(registry, busybox.layout, "busybox:latest");
   const ref = `${registry.host}/busybox:latest`;
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const results = [];
   for (const side of containerd ? [berth, containerd] : [berth]) {
     const fifoDir = join(side.dir, "fifo");
     for (const transport of [unixTransport, h2Transport]) {
       const client = new Client({
         transport: transport(side.address),
-        namespace: "client-test",
+        namespace: side.namespace,
       });
       results.push(await scenario(client, ref, fifoDir));
     }

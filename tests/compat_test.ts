@@ -56,7 +56,7 @@ Deno.test("shims and containers inherit no fd of the daemon", async () => {
   await withBusybox(async (daemon, ctrRun) => {
     const started = await ctrRun(["-d", BUSYBOX, "fds", "sleep", "60"]);
     assert.equal(started.code, 0, started.stderr);
-    const shim = await readShimPid(daemon, "default", "fds");
+    const shim = await readShimPid(daemon, daemon.namespace, "fds");
     assert.ok(shim, "the shim's pid is recorded");
     const daemonSockets = await sockets(daemon.process.pid);
     const shared = [...await sockets(shim)].filter((s) => daemonSockets.has(s));
@@ -72,7 +72,9 @@ Deno.test("shims and containers inherit no fd of the daemon", async () => {
 
 Deno.test("a refused commit keeps its bytes under the ref, as in containerd", async () => {
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const daemons = containerd ? [berth, containerd] : [berth];
   const data = crypto.getRandomValues(new Uint8Array(4096));
   const file = `${berth.dir}/blob`;
@@ -110,7 +112,9 @@ Deno.test("a refused commit keeps its bytes under the ref, as in containerd", as
 
 Deno.test("namespaces come into being on use, as in containerd", async () => {
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const seen: unknown[] = [];
   for (const daemon of containerd ? [berth, containerd] : [berth]) {
     const namespaces = noNamespaceClient(Namespaces, daemon.address);
@@ -142,7 +146,7 @@ Deno.test("garbage collection runs on containerd's schedule", async (t) => {
   await using berth = await startDaemon();
   const leases = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Leases);
   const ingest = async (name: string) => {
     const file = `${berth.dir}/${name}`;
@@ -198,7 +202,10 @@ Deno.test("garbage collection runs on containerd's schedule", async (t) => {
 
 Deno.test("timestamps keep nanoseconds, as containerd's do", async () => {
   await using berth = await startDaemon();
-  const client = new Client({ address: berth.address, namespace: "default" });
+  const client = new Client({
+    address: berth.address,
+    namespace: berth.namespace,
+  });
   const leases = client.service(Leases);
   const content = client.service(Content);
   const images = client.service(Images);
@@ -316,7 +323,7 @@ Deno.test("task exit times keep nanoseconds, as containerd's shim's do", async (
   await withBusybox(async (daemon, ctrRun) => {
     const events = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Events);
     const controller = new AbortController();
     const exits: { envelope: Timestamp | undefined; exit: TaskExit }[] = [];

@@ -86,7 +86,10 @@ class JsonClient {
   readonly called = new Set<string>();
   /** The lease what the calls create is held by, if any. */
   lease?: string;
-  constructor(readonly daemon: TestDaemon, readonly namespace = "default") {}
+  constructor(
+    readonly daemon: TestDaemon,
+    readonly namespace: string = daemon.namespace,
+  ) {}
 
   async #curl(path: string, type: string, body: Uint8Array, maxTime = 60) {
     const file = join(this.daemon.dir, "body");
@@ -453,7 +456,7 @@ Deno.test("every RPC of every service works over Connect/JSON", async () => {
         await c.unary(Events, "Forward", {
           envelope: {
             timestamp: new Date().toISOString(),
-            namespace: "default",
+            namespace: daemon.namespace,
             topic: "/json/forwarded",
             event,
           },
@@ -499,7 +502,7 @@ Deno.test("every RPC of every service works over Connect/JSON", async () => {
     await c.refused(Content, "Write");
     const grpcContent = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Content);
     for await (
       const _ of grpcContent.write((async function* () {

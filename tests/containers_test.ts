@@ -63,7 +63,9 @@ Deno.test("ctr creates, lists, inspects, labels and removes containers like cont
   const busybox = await buildImage("busybox");
   await pushLayout(registry, busybox.layout, "busybox:latest");
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const ref = `${registry.host}/busybox:latest`;
   const sides = containerd ? [berth, containerd] : [berth];
   const outputs: string[][] = [];
@@ -86,13 +88,15 @@ Deno.test("ctr creates, lists, inspects, labels and removes containers like cont
 
 Deno.test("bad container input fails like containerd", async () => {
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const sides = containerd ? [berth, containerd] : [berth];
   const results: string[][] = [];
   for (const side of sides) {
     const client = new Client({
       address: side.address,
-      namespace: "default",
+      namespace: side.namespace,
     }).service(Containers);
     const container = {
       id: "c1",
@@ -152,7 +156,7 @@ Deno.test("bad container input fails like containerd", async () => {
       Code.InvalidArgument,
     );
     await expect(client.list({ filters: ["id=="] }), Code.InvalidArgument);
-    const ns = await side.ctr(["namespaces", "rm", "default"]);
+    const ns = await side.ctr(["namespaces", "rm", side.namespace]);
     assert.notEqual(ns.code, 0);
     assert.match(ns.stderr, /still has containers/);
     const updated = await client.update({
@@ -173,7 +177,10 @@ Deno.test("bad container input fails like containerd", async () => {
 
 Deno.test("a container's snapshot survives garbage collection until the container goes", async () => {
   await using berth = await startDaemon();
-  const client = new Client({ address: berth.address, namespace: "default" });
+  const client = new Client({
+    address: berth.address,
+    namespace: berth.namespace,
+  });
   const leases = client.service(Leases);
   const containers = client.service(Containers);
   const collect = async () => {

@@ -12,6 +12,7 @@ import { Leases } from "../src/gen/containerd/services/leases/v1/leases_pb.ts";
 import {
   collect,
   collectGarbage,
+  ctrArgs,
   digestOfOutput,
   normalizeCtr,
   randomFile,
@@ -99,7 +100,9 @@ async function blobFiles(daemon: TestDaemon): Promise<string[]> {
 
 Deno.test("ctr content ingest|ls|get|label|rm of 200 MB matches containerd", async () => {
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const file = await randomFile(berth.dir, 200 * MB);
   const sides = containerd ? [berth, containerd] : [berth];
   const outputs: string[][] = [];
@@ -117,13 +120,10 @@ Deno.test("ctr content ingest|ls|get|label|rm of 200 MB matches containerd", asy
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, new RegExp(`${file.digest}\\s+209.7MB`));
     out.push(listed.stdout);
-    const got = await digestOfOutput("ctr", [
-      "--address",
-      side.address,
-      "content",
-      "get",
-      file.digest,
-    ]);
+    const got = await digestOfOutput(
+      "ctr",
+      ctrArgs(side, ["content", "get", file.digest]),
+    );
     assert.equal(got.code, 0, got.stderr);
     assert.equal(got.digest, file.digest);
     assert.equal(got.size, file.size);
@@ -150,7 +150,9 @@ Deno.test("ctr content ingest|ls|get|label|rm of 200 MB matches containerd", asy
 
 Deno.test("ctr leases create|ls|rm match containerd", async () => {
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const sides = containerd ? [berth, containerd] : [berth];
   const outputs: string[][] = [];
   for (const side of sides) {
@@ -193,11 +195,10 @@ Deno.test("ctr content active shows a slow ingest; a killed client resumes", asy
   const file = await randomFile(berth.dir, 12 * MB);
   const data = await Deno.readFile(file.path);
   const ingest = new Deno.Command("ctr", {
-    args: [
-      "--address",
-      berth.address,
-      ...ingestArgs(String(file.size), file.digest, "slow-ref"),
-    ],
+    args: ctrArgs(
+      berth,
+      ingestArgs(String(file.size), file.digest, "slow-ref"),
+    ),
     stdin: "piped",
     stdout: "null",
     stderr: "null",
@@ -238,13 +239,10 @@ Deno.test("ctr content active shows a slow ingest; a killed client resumes", asy
     (await berth.ctr(["content", "active"])).stdout.trim(),
     "REF\tSIZE\tAGE".replace(/\t/g, "\t"),
   );
-  const got = await digestOfOutput("ctr", [
-    "--address",
-    berth.address,
-    "content",
-    "get",
-    file.digest,
-  ]);
+  const got = await digestOfOutput(
+    "ctr",
+    ctrArgs(berth, ["content", "get", file.digest]),
+  );
   assert.equal(got.digest, file.digest);
 });
 
@@ -257,7 +255,7 @@ Deno.test("an ingest survives a SIGKILLed daemon and resumes after restart", asy
   const digest = digestOf(data);
   const content = new Client({
     address: first.address,
-    namespace: "default",
+    namespace: first.namespace,
   }).service(Content);
   // Write 4 MiB, then kill the daemon with the stream still open.
   let wrote = 0;
@@ -308,13 +306,10 @@ Deno.test("an ingest survives a SIGKILLed daemon and resumes after restart", asy
     { stdin: { file } },
   );
   assert.equal(resumed.code, 0, resumed.stderr);
-  const got = await digestOfOutput("ctr", [
-    "--address",
-    second.address,
-    "content",
-    "get",
-    digest,
-  ]);
+  const got = await digestOfOutput(
+    "ctr",
+    ctrArgs(second, ["content", "get", digest]),
+  );
   assert.equal(got.digest, digest);
 });
 
@@ -479,14 +474,16 @@ Deno.test("an expired lease holds nothing", async () => {
   await using berth = await startDaemon();
   const leases = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Leases);
   const expires = Date.now() + 1500;
   await leases.create({
     id: "short",
     labels: { "containerd.io/gc.expire": new Date(expires).toISOString() },
   });
-  await writeBlob(berth, "default", randomBytes(1000), { lease: "short" });
+  await writeBlob(berth, berth.namespace, randomBytes(1000), {
+    lease: "short",
+  });
   await leases.create({ id: "trigger" });
   await leases.delete({ id: "trigger", sync: true });
   assert.notEqual((await berth.ctr(["content", "ls", "-q"])).stdout, "");
@@ -517,7 +514,7 @@ Deno.test("bad content input is refused and changes nothing", async () => {
   assert.match(bad.stderr, /failed precondition/);
   const content = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Content);
   const expectCode = async (
     fn: () => Promise<unknown>,
@@ -583,7 +580,9 @@ Deno.test("bad content input is refused and changes nothing", async () => {
     3,
   );
   // A ref with path characters is only a name: it never escapes the store.
-  await writeBlob(berth, "default", data, { ref: "../../../../tmp/escape" });
+  await writeBlob(berth, berth.namespace, data, {
+    ref: "../../../../tmp/escape",
+  });
   await assert.rejects(() => Deno.stat("/tmp/escape"), Deno.errors.NotFound);
   // Reading past the end.
   await expectCode(
@@ -620,13 +619,15 @@ Deno.test("content events: /content/delete is published", async () => {
   const out = collect(events.stdout);
   try {
     for (let i = 0; i < 20 && !/content\/delete/.test(out.text); i++) {
-      const digest = await writeBlob(berth, "default", randomBytes(100));
+      const digest = await writeBlob(berth, berth.namespace, randomBytes(100));
       await berth.ctr(["content", "rm", digest]);
       await out.waitFor(/content\/delete/, 300).catch(() => {});
     }
     assert.match(
       out.text,
-      /default \/content\/delete \{"digest":"sha256:[0-9a-f]{64}"\}/,
+      new RegExp(
+        `${berth.namespace} /content/delete \\{"digest":"sha256:[0-9a-f]{64}"\\}`,
+      ),
     );
   } finally {
     events.kill("SIGTERM");
@@ -638,7 +639,7 @@ Deno.test("abort refuses an ingest being written and keeps it whole", async () =
   await using berth = await startDaemon();
   const content = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Content);
   let release!: () => void;
   const held = new Promise<void>((r) => release = r);

@@ -237,7 +237,9 @@ async function applyLayers(side: Side, layers: Descriptor[]): Promise<Entry[]> {
 
 Deno.test("berth's layers apply in containerd, and containerd's in berth, to the same trees", async (t) => {
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   if (!containerd) {
     // Without containerd, berth's own differ must still round-trip.
     const { layers, tree } = await makeLayers(berth);

@@ -75,6 +75,8 @@ Deno.test("ctr run -t gives the container a terminal and an interactive shell", 
       "ctr",
       "--address",
       daemon.address,
+      "--namespace",
+      daemon.namespace,
       "run",
       "--rm",
       "-t",
@@ -178,7 +180,7 @@ Deno.test("Tasks.Update changes a running container's resources", async () => {
     await ctrRun(["-d", IMAGE, "up", "sleep", "600"]);
     const tasks = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     const limit = 48 * 1024 * 1024;
     await tasks.update({

@@ -23,6 +23,7 @@ import {
   type CommandResult,
   startDaemon,
   type TestDaemon,
+  uniqueNamespace,
   watchEvents,
 } from "./_harness.ts";
 
@@ -45,7 +46,7 @@ function runDetached(
   ]);
 }
 
-/** Imports busybox into `default` and into each of `namespaces`. */
+/** Imports busybox into the daemon's namespace and each of `namespaces`. */
 async function prepare(daemon: TestDaemon, namespaces: string[]) {
   await prepareBusybox(daemon);
   for (const ns of namespaces) {
@@ -95,15 +96,16 @@ Deno.test("a namespace's containers share a shim up to shim_max_tasks; a named g
   await using daemon = await startDaemon({
     config: `[runtimes."io.containerd.runc.v2"]\nshim_max_tasks = 3\n`,
   });
-  const namespaces = ["default", "other"];
+  const other = uniqueNamespace("other");
+  const namespaces = [daemon.namespace, other];
   try {
-    await prepare(daemon, ["other"]);
+    await prepare(daemon, [other]);
     const plain = ["a1", "a2", "a3", "a4"];
     const started = await Promise.all([
       ...plain.map((id) =>
-        runDetached(daemon, "default", [BUSYBOX, id, "sleep", "600"])
+        runDetached(daemon, daemon.namespace, [BUSYBOX, id, "sleep", "600"])
       ),
-      runDetached(daemon, "default", [
+      runDetached(daemon, daemon.namespace, [
         "--label",
         `${GROUP}=web`,
         BUSYBOX,
@@ -112,7 +114,7 @@ Deno.test("a namespace's containers share a shim up to shim_max_tasks; a named g
         "600",
       ]),
       // containerd's runc shim reads the group from the spec's annotations.
-      runDetached(daemon, "default", [
+      runDetached(daemon, daemon.namespace, [
         "--annotation",
         `${GROUP}=web`,
         BUSYBOX,
@@ -120,17 +122,17 @@ Deno.test("a namespace's containers share a shim up to shim_max_tasks; a named g
         "sleep",
         "600",
       ]),
-      runDetached(daemon, "other", [BUSYBOX, "o1", "sleep", "600"]),
+      runDetached(daemon, other, [BUSYBOX, "o1", "sleep", "600"]),
     ]);
     for (const r of started) assert.equal(r.code, 0, r.stderr);
 
     const shimOf = new Map<string, number>();
     for (
       const [ns, id] of [
-        ...plain.map((id) => ["default", id]),
-        ["default", "g1"],
-        ["default", "g2"],
-        ["other", "o1"],
+        ...plain.map((id) => [daemon.namespace, id]),
+        [daemon.namespace, "g1"],
+        [daemon.namespace, "g2"],
+        [other, "o1"],
       ]
     ) {
       const pid = await readShimPid(daemon, ns, id);
@@ -154,10 +156,10 @@ Deno.test("a namespace's containers share a shim up to shim_max_tasks; a named g
       ids.length === 3
     )!;
     const shared = shimOf.get(first)!;
-    await killAndRemove(daemon, "default", first);
-    await killAndRemove(daemon, "default", second);
+    await killAndRemove(daemon, daemon.namespace, first);
+    await killAndRemove(daemon, daemon.namespace, second);
     assert.ok(await isAlive(shared), "the shim serves its last task");
-    const statuses = await taskStatuses(daemon, "default");
+    const statuses = await taskStatuses(daemon, daemon.namespace);
     assert.equal(statuses.get(last), "RUNNING");
     const exec = await daemon.ctr([
       "tasks",
@@ -172,7 +174,7 @@ Deno.test("a namespace's containers share a shim up to shim_max_tasks; a named g
     ]);
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, "still here\n");
-    await killAndRemove(daemon, "default", last);
+    await killAndRemove(daemon, daemon.namespace, last);
     await waitUntil(
       "the shared shim exits",
       async () => !await isAlive(shared),
@@ -192,7 +194,7 @@ Deno.test('shim_group = "container" gives each container its own shim', async ()
   try {
     await prepare(daemon, []);
     for (const id of ["c1", "c2"]) {
-      const r = await runDetached(daemon, "default", [
+      const r = await runDetached(daemon, daemon.namespace, [
         BUSYBOX,
         id,
         "sleep",
@@ -200,15 +202,15 @@ Deno.test('shim_group = "container" gives each container its own shim', async ()
       ]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const c1 = await readShimPid(daemon, "default", "c1");
-    const c2 = await readShimPid(daemon, "default", "c2");
+    const c1 = await readShimPid(daemon, daemon.namespace, "c1");
+    const c2 = await readShimPid(daemon, daemon.namespace, "c2");
     assert.ok(c1 && c2);
     assert.notEqual(c1, c2);
-    await killAndRemove(daemon, "default", "c1");
+    await killAndRemove(daemon, daemon.namespace, "c1");
     await waitUntil("c1's shim exits", async () => !await isAlive(c1));
     assert.ok(await isAlive(c2));
   } finally {
-    await removeAll(daemon, ["default"]);
+    await removeAll(daemon, [daemon.namespace]);
     await reapShimsAndRunc(daemon);
   }
   await assertNoStrays(daemon);
@@ -218,18 +220,19 @@ Deno.test("50 containers in several groups outlive a killed daemon; those that e
   const dir = await Deno.makeTempDir({ prefix: "berth-test-" });
   let daemon = await startDaemon({ dir });
   let daemonUp = true;
-  const namespaces = ["default", "other"];
+  const other = uniqueNamespace("other");
+  const namespaces = [daemon.namespace, other];
   try {
-    await prepare(daemon, ["other"]);
-    // 20 in default's shared shim, 10 in each of two named groups, 10 in
+    await prepare(daemon, [other]);
+    // 20 in the namespace's shared shim, 10 in each of two named groups, 10 in
     // another namespace; two of each group exit while no daemon runs.
     const plan: { ns: string; id: string; labels: string[]; code?: number }[] =
       [];
     const groups: [string, string, string | undefined, number][] = [
-      ["default", "plain", undefined, 20],
-      ["default", "web", "web", 10],
-      ["default", "db", "db", 10],
-      ["other", "other", undefined, 10],
+      [daemon.namespace, "plain", undefined, 20],
+      [daemon.namespace, "web", "web", 10],
+      [daemon.namespace, "db", "db", 10],
+      [other, "other", undefined, 10],
     ];
     let code = 10;
     for (const [ns, name, group, count] of groups) {
@@ -360,22 +363,22 @@ Deno.test("a group's shim left without tasks lingers for the group's next contai
   try {
     await prepare(daemon, []);
     const start = async (id: string) => {
-      const r = await runDetached(daemon, "default", [
+      const r = await runDetached(daemon, daemon.namespace, [
         BUSYBOX,
         id,
         "sleep",
         "600",
       ]);
       assert.equal(r.code, 0, r.stderr);
-      const pid = await readShimPid(daemon, "default", id);
+      const pid = await readShimPid(daemon, daemon.namespace, id);
       assert.ok(pid, `shim.pid of ${id}`);
       return pid;
     };
     const first = await start("a");
-    await killAndRemove(daemon, "default", "a");
+    await killAndRemove(daemon, daemon.namespace, "a");
     assert.ok(await isAlive(first), "the idle shim lingers");
     assert.equal(await start("b"), first, "the next container joins it");
-    await killAndRemove(daemon, "default", "b");
+    await killAndRemove(daemon, daemon.namespace, "b");
 
     // A killed daemon leaves no idle shim behind: it ends when its last
     // client is gone.
@@ -386,13 +389,13 @@ Deno.test("a group's shim left without tasks lingers for the group's next contai
     // A daemon that stops shuts its idle shims down.
     daemon = await startDaemon({ dir, config });
     const second = await start("c");
-    await killAndRemove(daemon, "default", "c");
+    await killAndRemove(daemon, daemon.namespace, "c");
     assert.ok(await isAlive(second), "the idle shim lingers");
     await daemon.stop();
     await waitUntil("the idle shim exits", async () => !await isAlive(second));
   } finally {
     if (daemon.process.pid && await isAlive(daemon.process.pid)) {
-      await removeAll(daemon, ["default"]);
+      await removeAll(daemon, [daemon.namespace]);
     }
     await reapShimsAndRunc(daemon);
     await daemon[Symbol.asyncDispose]();
@@ -416,7 +419,7 @@ Deno.test("events stay in order under sharing: no /tasks/exit before its /tasks/
     const label = (i: number) => ["--label", `${GROUP}=${groups[i % 4]}`];
     // One long-running container per group, for the execs.
     for (const [i, group] of groups.entries()) {
-      const r = await runDetached(daemon, "default", [
+      const r = await runDetached(daemon, daemon.namespace, [
         ...label(i),
         BUSYBOX,
         `host-${group}`,
@@ -438,7 +441,7 @@ Deno.test("events stay in order under sharing: no /tasks/exit before its /tasks/
       execs.push(...execBatch);
       const results = await Promise.all([
         ...batch.map((id, k) =>
-          runDetached(daemon, "default", [
+          runDetached(daemon, daemon.namespace, [
             ...label(at + k),
             BUSYBOX,
             id,
@@ -492,11 +495,11 @@ Deno.test("events stay in order under sharing: no /tasks/exit before its /tasks/
     // Four groups, four shims.
     const shims = new Set<number | undefined>();
     for (const group of groups) {
-      shims.add(await readShimPid(daemon, "default", `host-${group}`));
+      shims.add(await readShimPid(daemon, daemon.namespace, `host-${group}`));
     }
     assert.equal(shims.size, 4);
   } finally {
-    await removeAll(daemon, ["default"]);
+    await removeAll(daemon, [daemon.namespace]);
     await reapShimsAndRunc(daemon);
   }
   await assertNoStrays(daemon);
@@ -522,7 +525,7 @@ Deno.test("a shared shim reaps the orphans its containers leave", async () => {
   await using daemon = await startDaemon();
   try {
     await prepareBusybox(daemon);
-    const keeper = await runDetached(daemon, "default", [
+    const keeper = await runDetached(daemon, daemon.namespace, [
       BUSYBOX,
       "keeper",
       "sleep",
@@ -531,7 +534,7 @@ Deno.test("a shared shim reaps the orphans its containers leave", async () => {
     assert.equal(keeper.code, 0, keeper.stderr);
     // In the host's PID namespace the subshell's sleep, orphaned, becomes
     // the shim's child; the container's end kills it.
-    const orphaning = await runDetached(daemon, "default", [
+    const orphaning = await runDetached(daemon, daemon.namespace, [
       "--with-ns",
       "pid:/proc/self/ns/pid",
       BUSYBOX,
@@ -541,14 +544,14 @@ Deno.test("a shared shim reaps the orphans its containers leave", async () => {
       "(sleep 600 &); exec sleep 600",
     ]);
     assert.equal(orphaning.code, 0, orphaning.stderr);
-    const shim = await readShimPid(daemon, "default", "orphaning");
+    const shim = await readShimPid(daemon, daemon.namespace, "orphaning");
     assert.ok(shim);
-    assert.equal(await readShimPid(daemon, "default", "keeper"), shim);
-    await killAndRemove(daemon, "default", "orphaning");
+    assert.equal(await readShimPid(daemon, daemon.namespace, "keeper"), shim);
+    await killAndRemove(daemon, daemon.namespace, "orphaning");
     assert.deepEqual(await settles(() => zombiesOf(shim)), []);
     assert.ok(await isAlive(shim), "the shim serves keeper still");
   } finally {
-    await removeAll(daemon, ["default"]);
+    await removeAll(daemon, [daemon.namespace]);
     await reapShimsAndRunc(daemon);
   }
   await assertNoStrays(daemon);

@@ -28,7 +28,7 @@ async function withRootfs<T>(
   assert.match(config.stdout, new RegExp(image.replace(/[.:/]/g, "\\$&")));
   const snapshots = new Client({
     address: daemon.address,
-    namespace: "default",
+    namespace: daemon.namespace,
   }).service(Snapshots);
   // The top snapshot is the one no other snapshot has as parent.
   const infos = [];
@@ -70,7 +70,9 @@ Deno.test("ctr pulls busybox through berth's primitives and manages it like cont
   const busybox = await buildImage("busybox");
   const pushed = await pushLayout(registry, busybox.layout, "busybox:latest");
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const ref = `${registry.host}/busybox:latest`;
   const sides = containerd ? [berth, containerd] : [berth];
   const outputs: string[][] = [];
@@ -185,7 +187,9 @@ Deno.test("export goes into containerd, containerd's export comes into berth, pu
   const busybox = await buildImage("busybox");
   await pushLayout(registry, busybox.layout, "busybox:latest");
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const ref = `${registry.host}/busybox:latest`;
   assert.equal(
     (await berth.ctr(["images", "pull", "--plain-http", ref])).code,

@@ -13,7 +13,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type { Client as ServiceClient } from "@connectrpc/connect";
 import { Client, ClientError, Code } from "../src/client/mod.ts";
 import { withBusybox } from "./_containers.ts";
-import { run, startDaemon } from "./_harness.ts";
+import { run, startDaemon, type TestDaemon } from "./_harness.ts";
 import { kernelHas } from "../src/netlink/_test_netns.ts";
 
 async function ipIn(path: string, args: string[]): Promise<string> {
@@ -28,13 +28,16 @@ async function ipIn(path: string, args: string[]): Promise<string> {
  * `TOPIC NAME` lines.
  */
 async function watchInterfaceEvents(
-  address: string,
+  daemon: TestDaemon,
   network: ServiceClient<typeof Network>,
 ) {
   const abort = new AbortController();
   const lines: string[] = [];
   let wake = () => {};
-  const stream = new Client({ address, namespace: "default" })
+  const stream = new Client({
+    address: daemon.address,
+    namespace: daemon.namespace,
+  })
     .service(Events).subscribe({ filters: ['topic~="^/interfaces/"'] }, {
       signal: abort.signal,
     });
@@ -80,14 +83,14 @@ Deno.test("berth ctr interfaces: a veth pair and a bridge in a named netns, seen
   await withBusybox(async (daemon, ctrRun) => {
     const network = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Network);
     const { namespace } = await network.createNamespace({
       namespace: { name: "ifs" },
     });
     const path = namespace!.path;
     try {
-      const seen = await watchInterfaceEvents(daemon.address, network);
+      const seen = await watchInterfaceEvents(daemon, network);
       const ok = async (args: string[]) => {
         const out = await daemon.berth(args);
         assert.equal(out.code, 0, `${args.join(" ")}: ${out.stderr}`);
@@ -255,7 +258,7 @@ Deno.test("interfaces across berth netns by name: peer netns, move, host; unknow
   await using daemon = await startDaemon();
   const network = new Client({
     address: daemon.address,
-    namespace: "default",
+    namespace: daemon.namespace,
   }).service(Network);
   const paths: Record<string, string> = {};
   try {

@@ -60,7 +60,7 @@ async function nothingOf(daemon: TestDaemon, net: TestNetwork, id: string) {
   const netns = await daemon.berth(["netns", "ls", "-q"]);
   assert.doesNotMatch(netns.stdout, new RegExp(`^${id}$`, "m"));
   await assert.rejects(
-    Deno.stat(join(net.netnsDir, "default", id)),
+    Deno.stat(join(net.netnsDir, daemon.namespace, id)),
     Deno.errors.NotFound,
   );
 }
@@ -117,7 +117,10 @@ Deno.test("bad network input: clear errors, nothing half-created", async () => {
 
       // A broken conflist: the network is unknown, and the error says why.
       await daemon.berth(["netns", "create", "probe"]);
-      const network = new Client({ address: daemon.address }).service(Network);
+      const network = new Client({
+        address: daemon.address,
+        namespace: daemon.namespace,
+      }).service(Network);
       await refused(
         network.attach({ network: "broken", netns: "probe" }),
         Code.NotFound,

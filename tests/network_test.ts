@@ -159,7 +159,10 @@ Deno.test("a daemon SIGKILLed while attached containers run: after restart, orph
     assert.equal(other.code, 0, other.stderr);
     // A client that died between making a container's netns and the
     // container leaves an owner that never comes.
-    await new Client({ address: daemon.address }).service(Network).attach({
+    await new Client({
+      address: daemon.address,
+      namespace: daemon.namespace,
+    }).service(Network).attach({
       containerId: "ghost",
     });
     // A netns gone behind the daemon's back (as a reboot empties it).
@@ -196,7 +199,7 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
     const created = await daemon.berth(["netns", "create", "shared", "team=a"]);
     assert.equal(created.code, 0, created.stderr);
     const path = created.stdout.trim();
-    assert.equal(path, join(net.netnsDir, "default", "shared"));
+    assert.equal(path, join(net.netnsDir, daemon.namespace, "shared"));
 
     const attached = await daemon.berth(["network", "attach", "shared"]);
     assert.equal(attached.code, 0, attached.stderr);
@@ -401,7 +404,7 @@ Deno.test("tasks rm parks a container's network (nothing held), its next task at
     assert.equal(parked.state, "parked");
     assert.deepEqual(parked.ips, []);
     // Only its netns is left, for its next task.
-    const netnsPath = join(net.netnsDir, "default", "web");
+    const netnsPath = join(net.netnsDir, daemon.namespace, "web");
     assert.deepEqual(await networkLeftovers(net, [port]), [
       `netns files: ${netnsPath}`,
       `netns mounts: ${netnsPath}`,

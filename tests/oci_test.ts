@@ -126,14 +126,14 @@ Deno.test("generated specs equal containerd's for ctr containers create", async 
       const theirs = JSON.parse(info.stdout);
       const rootfs = await snapshotRootfs(containerd.root);
       const ours = await generateSpec(
-        { id: c.id, namespace: "default" },
+        { id: c.id, namespace: containerd.namespace },
         withDefaultUnixDevices(),
         ...c.before,
         withImageConfig(config, { rootfs }),
         ...c.after,
       );
       // Nothing is removed before comparing: ctr sets no hostname and
-      // containerd the same cgroups path (/default/ID), and HOSTNAME for
+      // containerd the same cgroups path (/NAMESPACE/ID), and HOSTNAME for
       // --net-host comes from the same host.
       assert.deepEqual(JSON.parse(JSON.stringify(ours)), theirs);
     });

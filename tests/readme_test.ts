@@ -43,6 +43,7 @@ Deno.test("the README's client library example pulls, runs and prints", async ()
   ], {
     env: {
       BERTH_ADDRESS: daemon.address,
+      BERTH_NAMESPACE: daemon.namespace,
       IMAGE: `${registry.host}/busybox:latest`,
     },
   });

@@ -144,7 +144,9 @@ Deno.test("containerd-shim-runc-v2 groups containers by its annotation", async (
       assert.equal(r.code, 0, r.stderr);
     }
     const address = (id: string) =>
-      Deno.readTextFile(join(bundlesDir(daemon), "default", id, "address"));
+      Deno.readTextFile(
+        join(bundlesDir(daemon), daemon.namespace, id, "address"),
+      );
     assert.equal(await address("p1"), await address("p2"));
     assert.notEqual(await address("p1"), await address("alone"));
     assert.equal((await containerdShims(daemon.address)).length, 2);

@@ -17,11 +17,10 @@ import {
 } from "./_containers.ts";
 
 const CONTAINERS = 50;
-const NAMESPACE = "default";
 
-/** Bundles of the daemon's tasks in the default namespace. */
+/** Bundles of the daemon's tasks in its namespace. */
 function bundleDir(daemon: TestDaemon): string {
-  return join(daemon.state, "io.containerd.runtime.v2.task", NAMESPACE);
+  return join(daemon.state, "io.containerd.runtime.v2.task", daemon.namespace);
 }
 
 async function bundles(daemon: TestDaemon): Promise<string[]> {
@@ -37,7 +36,7 @@ async function bundles(daemon: TestDaemon): Promise<string[]> {
 async function runcContainers(daemon: TestDaemon): Promise<string[]> {
   const listed = await run("runc", [
     "--root",
-    join(daemon.state, "runc", NAMESPACE),
+    join(daemon.state, "runc", daemon.namespace),
     "list",
     "-q",
   ]);
@@ -58,7 +57,7 @@ async function forceCleanup(daemon: TestDaemon): Promise<void> {
   for (const id of await runcContainers(daemon)) {
     await run("runc", [
       "--root",
-      join(daemon.state, "runc", NAMESPACE),
+      join(daemon.state, "runc", daemon.namespace),
       "delete",
       "--force",
       id,

@@ -55,12 +55,12 @@ async function eachWide<T>(
   );
 }
 
-/** Subscribes to `/tasks/*` events of the default namespace through the API. */
+/** Subscribes to `/tasks/*` events of the daemon's namespace through the API. */
 function subscribeTasks(daemon: TestDaemon) {
   const abort = new AbortController();
   const events: EventEnvelope[] = [];
   const stream = new Client({ address: daemon.address, signal: abort.signal })
-    .subscribe(['namespace=="default",topic~="^/tasks/"']);
+    .subscribe([`namespace=="${daemon.namespace}",topic~="^/tasks/"`]);
   const iterator = stream[Symbol.asyncIterator]();
   const reading = (async () => {
     for (;;) {
@@ -94,8 +94,6 @@ Deno.test("/tasks/exit is published after the process's start, however fast it e
       const out = await ctrRun(["--rm", IMAGE, id, "true"]);
       assert.equal(out.code, 0, `${id}: ${out.stderr}`);
     });
-    // ctr puts a container in cgroup /NAMESPACE/ID: an id no other test
-    // uses keeps a concurrent run's "box" from pausing or killing this one.
     const box = await ctrRun(["-d", IMAGE, "order-box", "sleep", "600"]);
     assert.equal(box.code, 0, box.stderr);
     const execIds = Array.from({ length: COUNT }, (_, i) => `e${i}`);
@@ -161,7 +159,7 @@ async function execOutput(
 ): Promise<string> {
   const tasks = new Client({
     address: daemon.address,
-    namespace: "default",
+    namespace: daemon.namespace,
   }).service(Tasks);
   const stdout = join(fifoDir(daemon), `${execId}-stdout`);
   const made = await run("mkfifo", [stdout]);
@@ -225,7 +223,7 @@ Deno.test("init's exit kills the rest of a container that shares the host's PIDs
     assert.equal(started.code, 0, started.stderr);
     const tasks = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     const waited = await tasks.wait({ containerId: "hostpid" });
     assert.equal(waited.exitStatus, 0);
@@ -287,9 +285,10 @@ Deno.test("the shim joins the runc options' shim_cgroup when it starts: another 
   );
   await withCgroups([a, b], async () => {
     await withBusybox(async (daemon) => {
-      // ctr's namespace, so that its cgroups /NAMESPACE/ID are its own.
-      const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
-      const tasks = new Client({ address: daemon.address, namespace })
+      const tasks = new Client({
+        address: daemon.address,
+        namespace: daemon.namespace,
+      })
         .service(Tasks);
       /** Creates task `id` asking for shim cgroup `cgroup`; its shim's pid. */
       const createIn = async (id: string, cgroup: string, label?: string) => {
@@ -310,7 +309,7 @@ Deno.test("the shim joins the runc options' shim_cgroup when it starts: another 
             create(OptionsSchema, { shimCgroup: `/${cgroup}` }),
           ),
         });
-        const pid = await readShimPid(daemon, namespace, id);
+        const pid = await readShimPid(daemon, daemon.namespace, id);
         assert.ok(pid);
         return pid;
       };
@@ -346,7 +345,7 @@ Deno.test("io.containerd.runtime.v1.linux runs with its RuncOptions' runtime and
     assert.equal(made.code, 0, made.stderr);
     const containers = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Containers);
     const { container: tmpl } = await containers.get({ id: "tmpl" });
     const calls = join(daemon.dir, "runc-calls");
@@ -385,7 +384,10 @@ Deno.test("io.containerd.runtime.v1.linux runs with its RuncOptions' runtime and
     assert.equal(started.code, 0, started.stderr);
     assert.equal(started.stdout, "hi\n");
     const log = await Deno.readTextFile(calls);
-    assert.match(log, new RegExp(`--root ${runcRoot}/default .*create`));
+    assert.match(
+      log,
+      new RegExp(`--root ${runcRoot}/${daemon.namespace} .*create`),
+    );
     await containers.delete({ id: "v1" });
   });
 });
@@ -422,7 +424,6 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
     assert.equal(both.split("no such file").length - 1, 1, both);
     // A start runc refuses: with its exec FIFO gone, runc takes the created
     // container for a running one. containerd 1.6 answers the same way.
-    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
     const made = await daemon.ctr([
       "containers",
       "create",
@@ -431,11 +432,14 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
       "true",
     ]);
     assert.equal(made.code, 0, made.stderr);
-    const tasks = new Client({ address: daemon.address, namespace })
+    const tasks = new Client({
+      address: daemon.address,
+      namespace: daemon.namespace,
+    })
       .service(Tasks);
     await tasks.create({ containerId: "nostart" });
     await Deno.remove(
-      join(daemon.state, "runc", namespace, "nostart", "exec.fifo"),
+      join(daemon.state, "runc", daemon.namespace, "nostart", "exec.fifo"),
     );
     await assert.rejects(tasks.start({ containerId: "nostart" }), (err) => {
       assert.ok(err instanceof ClientError, String(err));
@@ -466,9 +470,10 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
 
 Deno.test("output waiting for absent readers does not stop the shim serving new containers", async () => {
   await withBusybox(async (daemon, ctrRun) => {
-    // ctr's namespace, so that its cgroups /NAMESPACE/ID are its own.
-    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
-    const tasks = new Client({ address: daemon.address, namespace })
+    const tasks = new Client({
+      address: daemon.address,
+      namespace: daemon.namespace,
+    })
       .service(Tasks);
     // More containers than Deno has blocking threads (about 32): each one's
     // output waits in its FIFO for a reader that never opened it.
@@ -492,14 +497,16 @@ Deno.test("output waiting for absent readers does not stop the shim serving new 
       assert.equal((await waited).exitStatus, 0);
     });
     const shims = new Set(
-      await Promise.all(ids.map((id) => readShimPid(daemon, namespace, id))),
+      await Promise.all(
+        ids.map((id) => readShimPid(daemon, daemon.namespace, id)),
+      ),
     );
     assert.equal(shims.size, 1, "one shim serves them all");
     // That shim still serves new containers.
     const detached = await ctrRun(["-d", IMAGE, "after-held", "sleep", "600"]);
     assert.equal(detached.code, 0, detached.stderr);
     assert.deepEqual(
-      [await readShimPid(daemon, namespace, "after-held")],
+      [await readShimPid(daemon, daemon.namespace, "after-held")],
       [...shims],
     );
     const served = await ctrRun(["--rm", IMAGE, "after-held2", "echo", "ok"]);
@@ -539,7 +546,7 @@ Deno.test("container processes get pipes from the shim, never the client's FIFOs
     assert.equal(exec.code, 0, exec.stderr);
     const tasks = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     const { processes } = await tasks.listPids({ containerId: "fifos" });
     assert.equal(processes.length, 2);
@@ -578,7 +585,7 @@ Deno.test("output waits in the FIFO for a client that went away and came back", 
     }
     const tasks = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     await tasks.create({ containerId: "reopen", stdin, stdout, stderr });
     const waited = tasks.wait({ containerId: "reopen" });
@@ -626,7 +633,7 @@ Deno.test("stdin does not end at writers that come and go before the client's da
     }
     const tasks = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     await tasks.create({ containerId: "in", stdin, stdout });
     const output = collect((await Deno.open(stdout, { read: true })).readable);
@@ -731,9 +738,7 @@ Deno.test("shim sockets are 0600 in a 0700 directory; the daemon's are 0660, roo
     const box = await ctrRun(["-d", IMAGE, "sock", "sleep", "600"]);
     assert.equal(box.code, 0, box.stderr);
     const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
-    // ctr's namespace.
-    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
-    const bundle = join(bundlesDir(daemon), namespace, "sock");
+    const bundle = join(bundlesDir(daemon), daemon.namespace, "sock");
     // As containerd's bundles: 0711 above, 0700 itself (its rootfs/ has
     // the image's root's mode once mounted).
     assert.equal((await mode(bundlesDir(daemon))).toString(8), "711");

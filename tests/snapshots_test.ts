@@ -85,7 +85,9 @@ async function snapshotWorkflow(
 
 Deno.test("ctr snapshots prepare|mounts|commit|ls|info|usage|tree|label|rm match containerd", async () => {
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const ours = await snapshotWorkflow(berth, berth.root, berth.dir);
   if (containerd) {
     const theirs = await snapshotWorkflow(
@@ -133,7 +135,7 @@ Deno.test("a snapshot without a root or lease is collected; the native snapshott
   );
   const snapshots = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Snapshots);
   await snapshots.prepare({ snapshotter: "native", key: "loose" });
   const mounts = await snapshots.prepare({

@@ -48,7 +48,7 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
     };
     const tasks = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     const box = { containerId: "box" };
 
@@ -144,7 +144,7 @@ Deno.test("tasks refuse what containerd refuses in each state, in its words", as
     assert.equal(missing.code, Code.NotFound);
     assert.equal(
       missing.message,
-      'container "nope" in namespace "default": not found',
+      `container "nope" in namespace "${daemon.namespace}": not found`,
     );
     // (ctr also logs the error before printing it.)
     assert.equal(

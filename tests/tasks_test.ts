@@ -90,17 +90,17 @@ Deno.test("tasks outlive a killed daemon and are found again; a dead shim's task
     const ids = [...sleepers, "short", "orphan"];
     const shimPids = new Map<string, number>();
     for (const id of ids) {
-      const pid = await readShimPid(daemon, "default", id);
+      const pid = await readShimPid(daemon, daemon.namespace, id);
       assert.ok(pid, `shim.pid of ${id}`);
       shimPids.set(id, pid);
     }
     const tasks = () =>
-      new Client({ address: daemon.address, namespace: "default" })
+      new Client({ address: daemon.address, namespace: daemon.namespace })
         .service(Tasks);
     const orphanPid = (await tasks().get({ containerId: "orphan" })).process
       ?.pid;
     assert.ok(orphanPid && await isAlive(orphanPid));
-    const orphanShim = await readShimPid(daemon, "default", "orphan");
+    const orphanShim = await readShimPid(daemon, daemon.namespace, "orphan");
     assert.ok(orphanShim);
 
     daemon.process.kill("SIGKILL");
@@ -114,7 +114,7 @@ Deno.test("tasks outlive a killed daemon and are found again; a dead shim's task
       "the orphan's shim dies",
       async () => !await isAlive(orphanShim),
     );
-    const shortBundle = join(bundlesDir(daemon), "default", "short");
+    const shortBundle = join(bundlesDir(daemon), daemon.namespace, "short");
     await Deno.writeTextFile(join(shortBundle, "rootfs", "tmp", "go"), "");
     await waitUntil("short exits", async () => {
       try {
@@ -196,7 +196,7 @@ Deno.test("tasks outlive a killed daemon and are found again; a dead shim's task
     assert.deepEqual(await mountsUnder(dir), []);
     const runc = await run("runc", [
       "--root",
-      join(daemon.state, "runc", "default"),
+      join(daemon.state, "runc", daemon.namespace),
       "list",
       "-q",
     ]);
@@ -333,11 +333,11 @@ Deno.test("ctr tasks pause and resume freeze and thaw the task", async () => {
     const pause = await daemon.ctr(["tasks", "pause", "p"]);
     assert.equal(pause.code, 0, pause.stderr);
     assert.equal((await taskStatuses(daemon)).get("p"), "PAUSED");
-    assert.equal(await freezerState("default", "p"), "FROZEN");
+    assert.equal(await freezerState(daemon.namespace, "p"), "FROZEN");
     const resume = await daemon.ctr(["tasks", "resume", "p"]);
     assert.equal(resume.code, 0, resume.stderr);
     assert.equal((await taskStatuses(daemon)).get("p"), "RUNNING");
-    assert.equal(await freezerState("default", "p"), "THAWED");
+    assert.equal(await freezerState(daemon.namespace, "p"), "THAWED");
   });
 });
 
@@ -385,7 +385,7 @@ async function cgroupsOf(namespace: string, id: string): Promise<string[]> {
  * shim, no runc container, no cgroup.
  */
 async function assertNoTrace(daemon: TestDaemon, id: string): Promise<void> {
-  const bundle = join(bundlesDir(daemon), "default", id);
+  const bundle = join(bundlesDir(daemon), daemon.namespace, id);
   await assert.rejects(Deno.stat(bundle), Deno.errors.NotFound, "bundle");
   assert.deepEqual(
     (await mountsUnder(daemon.dir)).filter((point) =>
@@ -398,19 +398,19 @@ async function assertNoTrace(daemon: TestDaemon, id: string): Promise<void> {
   assert.deepEqual(await settles(() => shimsOf(daemon, id)), [], "shims");
   const runc = await run("runc", [
     "--root",
-    join(daemon.state, "runc", "default"),
+    join(daemon.state, "runc", daemon.namespace),
     "list",
     "-q",
   ]);
   assert.ok(!runc.stdout.split("\n").includes(id), "runc container");
-  assert.deepEqual(await cgroupsOf("default", id), [], "cgroups");
+  assert.deepEqual(await cgroupsOf(daemon.namespace, id), [], "cgroups");
 }
 
 Deno.test("bad input is refused with a clear error and leaves nothing behind", async (t) => {
   await withBusybox(async (daemon, ctrRun) => {
     const containers = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Containers);
     /** Runs ctr, expects failure with `error`, and no container `id`. */
     const refused = async (
@@ -550,13 +550,20 @@ Deno.test("bad input is refused with a clear error and leaves nothing behind", a
       // The first is untouched: same task, same rootfs, still controllable.
       assert.deepEqual(await taskPids(daemon), new Map([["dup", pid]]));
       await Deno.stat(
-        join(bundlesDir(daemon), "default", "dup", "rootfs", "bin", "sh"),
+        join(
+          bundlesDir(daemon),
+          daemon.namespace,
+          "dup",
+          "rootfs",
+          "bin",
+          "sh",
+        ),
       );
       const ps = await daemon.ctr(["tasks", "ps", "dup"]);
       assert.match(ps.stdout, new RegExp(`^${pid}\\s`, "m"));
       // What assertNoTrace looks for is there while the task lives.
       assert.equal((await shimsOf(daemon, "dup")).length, 1);
-      assert.notDeepEqual(await cgroupsOf("default", "dup"), []);
+      assert.notDeepEqual(await cgroupsOf(daemon.namespace, "dup"), []);
       const kill = await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "dup"]);
       assert.equal(kill.code, 0, kill.stderr);
       await waitUntil(
@@ -592,7 +599,7 @@ Deno.test("a duplicate exec id is refused and the first exec keeps running", asy
     assert.equal(first.code, 0, first.stderr);
     const tasks = new Client({
       address: daemon.address,
-      namespace: "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     const before = await tasks.get({ containerId: "ex", execId: "same" });
     assert.equal(before.process?.status, Status.RUNNING);
@@ -628,10 +635,10 @@ Deno.test("a shim that dies takes its group's tasks with it, as in containerd", 
       ]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const shim = await readShimPid(daemon, "default", "dies");
+    const shim = await readShimPid(daemon, daemon.namespace, "dies");
     assert.ok(shim);
-    assert.equal(await readShimPid(daemon, "default", "dies-too"), shim);
-    assert.notEqual(await readShimPid(daemon, "default", "lives"), shim);
+    assert.equal(await readShimPid(daemon, daemon.namespace, "dies-too"), shim);
+    assert.notEqual(await readShimPid(daemon, daemon.namespace, "lives"), shim);
     Deno.kill(shim, "SIGKILL");
     await events.waitFor(/\/tasks\/delete[^\n]*"dies"/);
     await events.waitFor(/\/tasks\/delete[^\n]*dies-too/);

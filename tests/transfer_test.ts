@@ -63,7 +63,7 @@ Deno.test("Transfer.Pull fetches and unpacks busybox, streaming progress", async
   await using berth = await startDaemon();
   const transfer = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Transfer);
   const ref = `${registry.host}/busybox:latest`;
   const progress = await drain(
@@ -77,7 +77,7 @@ Deno.test("Transfer.Pull fetches and unpacks busybox, streaming progress", async
     last.blobs.map((b) => b.kind).sort(),
     ["config", "layer", "manifest"],
   );
-  const tree = await listTree(berth, "default", last.snapshot);
+  const tree = await listTree(berth, berth.namespace, last.snapshot);
   assert.match(tree, /\.\/bin\/busybox f/);
   // The same image pulled by ctr is recognised as already there.
   const ctrPull = await berth.ctr(["images", "pull", "--plain-http", ref]);
@@ -142,7 +142,7 @@ Deno.test("a server-side pull of the multi-layer image unpacks the same tree as 
     assert.equal(pulled.code, 0, pulled.stderr);
     const theirs = await listTree(
       { address: containerd.address, dir: containerd.dir } as TestDaemon,
-      "default",
+      containerd.namespace,
       last.snapshot,
     );
     assert.equal(theirs, ours);
@@ -156,7 +156,7 @@ Deno.test("bad pulls fail cleanly and store nothing", async () => {
   await using berth = await startDaemon();
   const transfer = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Transfer);
   const expectCode = async (
     reference: string,
@@ -187,7 +187,7 @@ Deno.test("bad pulls fail cleanly and store nothing", async () => {
   );
   const images = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Images);
   assert.deepEqual((await images.list({})).images, []);
   assert.equal(
@@ -202,10 +202,12 @@ Deno.test("Transfer.Push, Import and Export", async () => {
   await using registry = await startRegistry();
   const busybox = await buildImage("busybox");
   await using berth = await startDaemon();
-  await using containerd = await startContainerd();
+  await using containerd = await startContainerd({
+    namespace: berth.namespace,
+  });
   const transfer = new Client({
     address: berth.address,
-    namespace: "default",
+    namespace: berth.namespace,
   }).service(Transfer);
   const archive = `${berth.dir}/busybox.tar`;
   await saveOciArchive(
@@ -407,7 +409,7 @@ Deno.test("server-side pulls authenticate with basic and token auth", async (t) 
       await using berth = await startDaemon();
       const transfer = new Client({
         address: berth.address,
-        namespace: "default",
+        namespace: berth.namespace,
       }).service(Transfer);
       const reference = `${registry.host}/private:latest`;
       await assert.rejects(() => drain(transfer.pull({ reference })));

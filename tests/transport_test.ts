@@ -111,7 +111,7 @@ Deno.test("max_recv_message_size and max_send_message_size are obeyed over gRPC 
       session,
       "/containerd.services.containers.v1.Containers/Get",
       grpcFrame(new Uint8Array(5000)),
-      { "containerd-namespace": "default" },
+      { "containerd-namespace": daemon.namespace },
     );
     assert.equal(big.status, RESOURCE_EXHAUSTED, big.message);
     assert.match(
@@ -210,7 +210,7 @@ Deno.test("calls the client cancels are not logged as errors, and no stack trace
   assert.equal(ingest.code, 0, ingest.stderr);
 
   const session = await connectH2(daemon.address);
-  const ns = { "containerd-namespace": "default" };
+  const ns = { "containerd-namespace": daemon.namespace };
   try {
     // A read dropped after its first chunk, three times.
     for (let i = 0; i < 3; i++) {

@@ -72,7 +72,7 @@ Deno.test("containers ls, info, label and rm print like ctr", async () => {
   assert.equal(missing.code, 1);
   assert.equal(
     missing.stderr,
-    'ctr: container "nope" in namespace "default": not found\n',
+    `ctr: container "nope" in namespace "${daemon.namespace}": not found\n`,
   );
   const noId = await daemon.berth(["containers", "info"]);
   assert.match(noId.stderr, /container id must be provided: invalid argument/);
@@ -81,7 +81,9 @@ Deno.test("containers ls, info, label and rm print like ctr", async () => {
   assert.equal(rm.code, 1);
   assert.match(
     rm.stderr,
-    /level=error msg="failed to delete container \\"nope\\"" error="container \\"nope\\" in namespace \\"default\\": not found"\nctr: container "nope" in namespace "default": not found\n$/,
+    new RegExp(
+      `level=error msg="failed to delete container \\\\"nope\\\\"" error="container \\\\"nope\\\\" in namespace \\\\"${daemon.namespace}\\\\": not found"\nctr: container "nope" in namespace "${daemon.namespace}": not found\n$`,
+    ),
   );
   assert.equal((await daemon.berth(["containers", "ls", "-q"])).stdout, "c2\n");
   const snapshots = (await daemon.ctr(["snapshots", "ls"])).stdout;

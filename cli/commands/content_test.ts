@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { type CommandResult, startDaemon } from "../../tests/_harness.ts";
+import {
+  type CommandResult,
+  startDaemon,
+  type TestDaemon,
+} from "../../tests/_harness.ts";
 import { parseBlobRef } from "../_content.ts";
 
 const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
@@ -37,10 +41,20 @@ async function runBytes(
   };
 }
 
-const berthCtr = (address: string, args: string[], stdin?: Uint8Array) =>
+const berthCtr = (daemon: TestDaemon, args: string[], stdin?: Uint8Array) =>
   runBytes(
     Deno.execPath(),
-    ["run", "-A", MOD, "ctr", "--address", address, ...args],
+    [
+      "run",
+      "-A",
+      MOD,
+      "ctr",
+      "--address",
+      daemon.address,
+      "--namespace",
+      daemon.namespace,
+      ...args,
+    ],
     stdin,
   );
 
@@ -80,7 +94,7 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
 
   // An interrupted ingest resumes: the first MiB is garbage the second time,
   // and must be skipped because the daemon already has it.
-  const partial = await berthCtr(daemon.address, [
+  const partial = await berthCtr(daemon, [
     "content",
     "ingest",
     "--expected-size",
@@ -91,13 +105,13 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
   ], blob.subarray(0, 1 << 20));
   assert.equal(partial.code, 1);
   assert.match(partial.stderr, /unexpected EOF/);
-  const active = await berthCtr(daemon.address, ["content", "active"]);
+  const active = await berthCtr(daemon, ["content", "active"]);
   const ctrActive = await daemon.ctr(["content", "active"]);
   assert.equal(active.stdout.replace(/\t.*/g, ""), "REF\nref1\n");
   assert.equal(ageless(active.stdout), ageless(ctrActive.stdout));
   const resumed = blob.slice();
   resumed.fill(0, 0, 1 << 20);
-  const ingest = await berthCtr(daemon.address, [
+  const ingest = await berthCtr(daemon, [
     "content",
     "ingest",
     "--expected-size",
@@ -109,7 +123,7 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
   assert.equal(ingest.code, 0, ingest.stderr);
 
   // Already there: success without reading.
-  const again = await berthCtr(daemon.address, [
+  const again = await berthCtr(daemon, [
     "content",
     "ingest",
     "--expected-digest",
@@ -118,11 +132,11 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
   ], new Uint8Array(0));
   assert.equal(again.code, 0, again.stderr);
 
-  const get = await berthCtr(daemon.address, ["content", "get", digest]);
+  const get = await berthCtr(daemon, ["content", "get", digest]);
   assert.equal(get.code, 0, get.stderr);
   assert.equal(digestOf(get.bytes), digest);
 
-  const label = await berthCtr(daemon.address, [
+  const label = await berthCtr(daemon, [
     "content",
     "label",
     digest,
@@ -131,7 +145,7 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
   ]);
   assert.equal(label.stdout, "a=true,b=2\n");
 
-  const ls = await berthCtr(daemon.address, ["content", "ls"]);
+  const ls = await berthCtr(daemon, ["content", "ls"]);
   const ctrLs = await daemon.ctr(["content", "ls"]);
   // ctr prints labels in Go's random map order.
   const age = (text: string) =>
@@ -139,18 +153,18 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
   assert.equal(age(ls.stdout), age(ctrLs.stdout));
   assert.match(ls.stdout, /\t3MB\t.*\ta=true,b=2\n$/);
   const json = JSON.parse(
-    (await berthCtr(daemon.address, ["content", "ls", "--json"])).stdout,
+    (await berthCtr(daemon, ["content", "ls", "--json"])).stdout,
   );
   assert.deepEqual(
     json.map((i: { digest: string; size: number }) => [i.digest, i.size]),
     [[digest, blob.length]],
   );
   assert.equal(
-    (await berthCtr(daemon.address, ["content", "ls", "-q"])).stdout,
+    (await berthCtr(daemon, ["content", "ls", "-q"])).stdout,
     `${digest}\n`,
   );
 
-  const rm = await berthCtr(daemon.address, [
+  const rm = await berthCtr(daemon, [
     "content",
     "rm",
     digest,
@@ -158,7 +172,7 @@ Deno.test("content ingest, get, ls, label, active and rm print like ctr", async 
   ]);
   assert.equal(rm.code, 0, rm.stderr);
   assert.equal(rm.stdout, `${digest}\n`);
-  const bad = await berthCtr(daemon.address, ["content", "rm", "nonsense"]);
+  const bad = await berthCtr(daemon, ["content", "rm", "nonsense"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /invalid checksum digest format/);
 });
@@ -189,7 +203,7 @@ Deno.test("content fetch-blob stores a registry blob and refuses a wrong one", a
     },
   );
   const host = `127.0.0.1:${server.addr.port}`;
-  const fetched = await berthCtr(daemon.address, [
+  const fetched = await berthCtr(daemon, [
     "content",
     "fetch-blob",
     "--plain-http",
@@ -201,10 +215,10 @@ Deno.test("content fetch-blob stores a registry blob and refuses a wrong one", a
   assert.equal(fetched.stdout, `${digest}\n`);
   const get = await daemon.ctr(["content", "ls"]);
   assert.match(get.stdout, new RegExp(`${digest}\t2.5MB\t.*\torigin=test\n`));
-  const stored = await berthCtr(daemon.address, ["content", "get", digest]);
+  const stored = await berthCtr(daemon, ["content", "get", digest]);
   assert.equal(digestOf(stored.bytes), digest);
 
-  const refused = await berthCtr(daemon.address, [
+  const refused = await berthCtr(daemon, [
     "content",
     "fetch-blob",
     "--plain-http",
@@ -212,6 +226,6 @@ Deno.test("content fetch-blob stores a registry blob and refuses a wrong one", a
   ]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /digest mismatch/);
-  const ls = await berthCtr(daemon.address, ["content", "ls", "-q"]);
+  const ls = await berthCtr(daemon, ["content", "ls", "-q"]);
   assert.equal(ls.stdout, `${digest}\n`);
 });

@@ -789,7 +789,7 @@ Deno.test("on a terminal, berth ctr pull redraws its table in place", async () =
   const pull = ok(
     await run("script", [
       "-qec",
-      `stty cols 200; "${Deno.execPath()}" run -A ${mod} ctr --address ${daemon.address} images pull --plain-http ${ref}`,
+      `stty cols 200; "${Deno.execPath()}" run -A ${mod} ctr --address ${daemon.address} --namespace ${daemon.namespace} images pull --plain-http ${ref}`,
       "/dev/null",
     ]),
     "pull on a terminal",

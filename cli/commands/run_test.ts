@@ -164,7 +164,8 @@ Deno.test("berth ctr run -t gives the container a terminal, as ctr run -t", asyn
     const inTerminal = async (client: string, id: string) => {
       const command = [
         client,
-        `--address ${daemon.address} run -t --rm --fifo-dir ${fifoDir}`,
+        `--address ${daemon.address} --namespace ${daemon.namespace}`,
+        `run -t --rm --fifo-dir ${fifoDir}`,
         `${IMAGE} ${id} sh -c 'tty; exit 3'`,
       ].join(" ");
       // script's stdin stays open until the client exits: at EOF script

@@ -9,6 +9,7 @@ import { MountSchema } from "../../src/gen/containerd/types/mount_pb.ts";
 import {
   berthCtrArgs,
   type CommandResult,
+  ctrArgs,
   run,
   startDaemon,
   type TestDaemon,
@@ -312,13 +313,15 @@ Deno.test("berth ctr snapshots prints as ctr snapshots on the same daemon", asyn
     const snapshotsArgs = ["snapshots", ...args];
     const theirs = await save("ctr", [
       "ctr",
-      "--address",
-      daemon.address,
-      ...snapshotsArgs,
+      ...ctrArgs(daemon, snapshotsArgs),
     ]);
     const ours = await save("berth", [
       Deno.execPath(),
-      ...berthCtrArgs(daemon.address, snapshotsArgs),
+      ...berthCtrArgs(daemon.address, [
+        "--namespace",
+        daemon.namespace,
+        ...snapshotsArgs,
+      ]),
     ]);
     assert.equal(ours.entries, theirs.entries, args.join(" "));
     if (!ours.entries.includes(".wh.")) {
