@@ -202,10 +202,17 @@ export async function run(
 
 /**
  * The arguments after `Deno.execPath()` that run `berth ctr --address
- * ADDRESS ARGS…`, for tests that spawn, pipe or time the client.
+ * ADDRESS [--namespace NAMESPACE] ARGS…`, for tests that spawn, pipe or
+ * time the client: a test's daemon, or a bare address.
  */
-export function berthCtrArgs(address: string, args: string[]): string[] {
-  return ["run", "-A", MOD, "ctr", "--address", address, ...args];
+export function berthCtrArgs(
+  target: string | { address: string; namespace: string },
+  args: string[],
+): string[] {
+  const where = typeof target === "string"
+    ? ["--address", target]
+    : ["--address", target.address, "--namespace", target.namespace];
+  return ["run", "-A", MOD, "ctr", ...where, ...args];
 }
 
 /**

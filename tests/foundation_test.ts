@@ -120,7 +120,7 @@ Deno.test("ctr events shows namespace events made from another client", async ()
 Deno.test("berth ctr events filters by topic and by event field", async () => {
   await using daemon = await startDaemon();
   const child = new Deno.Command(Deno.execPath(), {
-    args: berthCtrArgs(daemon.address, [
+    args: berthCtrArgs(daemon, [
       "events",
       'topic=="/namespaces/create",event.name~="^keep"',
     ]),

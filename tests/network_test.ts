@@ -290,7 +290,7 @@ Deno.test("named netns: berth ctr netns create|ls|rm, a container joins with the
 Deno.test("network events: /netns/* and /network/* reach subscribers, filterable by topic", async () => {
   await withNetworkDaemon(async (daemon, net) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: berthCtrArgs(daemon.address, [
+      args: berthCtrArgs(daemon, [
         "events",
         'topic~="^/(netns|network)/"',
       ]),

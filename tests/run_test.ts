@@ -40,7 +40,7 @@ Deno.test("ctr run -d, tasks ls|ps|kill|rm and containers rm", async () => {
     // Nothing left in runc either.
     const runc = await run("runc", [
       "--root",
-      `${daemon.state}/runc/default`,
+      `${daemon.state}/runc/${daemon.namespace}`,
       "list",
       "-q",
     ]);

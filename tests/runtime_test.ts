@@ -56,7 +56,7 @@ Deno.test("containerd-shim-runc-v2 as a runtime runs containers", async () => {
     );
     const listed = await run("runc", [
       "--root",
-      `${daemon.state}/runc/default`,
+      `${daemon.state}/runc/${daemon.namespace}`,
       "list",
       "-q",
     ]);

@@ -164,10 +164,14 @@ Deno.test("snapshot events: prepare, commit and remove are published", async () 
     assert.equal(done.code, 0, done.stderr);
   }
   await out.waitFor(/\/snapshot\/remove/, 30_000);
-  assert.match(out.text, /default \/snapshot\/prepare \{"key":"s0"\}/);
+  const ns = berth.namespace;
   assert.match(
     out.text,
-    /default \/snapshot\/commit \{"key":"s0","name":"c0"\}/,
+    new RegExp(`${ns} /snapshot/prepare \\{"key":"s0"\\}`),
   );
-  assert.match(out.text, /default \/snapshot\/remove \{"key":"c0"\}/);
+  assert.match(
+    out.text,
+    new RegExp(`${ns} /snapshot/commit \\{"key":"s0","name":"c0"\\}`),
+  );
+  assert.match(out.text, new RegExp(`${ns} /snapshot/remove \\{"key":"c0"\\}`));
 });

@@ -130,7 +130,7 @@ Deno.test("max_recv_message_size and max_send_message_size are obeyed over gRPC 
     "-H",
     "content-type: application/json",
     "-H",
-    "containerd-namespace: default",
+    `containerd-namespace: ${daemon.namespace}`,
     "--data-binary",
     body,
     "http://localhost/containerd.services.containers.v1.Containers/Get",

@@ -23,7 +23,10 @@ Deno.test("containers ls, info, label and rm print like ctr", async () => {
   }
   // A record with what ctr's create never writes: no labels, no image, no
   // snapshot, runtime options with a value, extensions, an opaque spec.
-  await new Client({ address: daemon.address }).service(Containers).create({
+  await new Client({
+    address: daemon.address,
+    namespace: daemon.namespace,
+  }).service(Containers).create({
     container: {
       id: "bare",
       runtime: {

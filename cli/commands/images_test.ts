@@ -626,7 +626,7 @@ Deno.test("berth ctr export goes into containerd; import reads an OCI archive", 
     `"$@" > ${daemon.dir}/stdout.tar`,
     "sh",
     Deno.execPath(),
-    ...berthCtrArgs(daemon.address, ["images", "export", "-", ref]),
+    ...berthCtrArgs(daemon, ["images", "export", "-", ref]),
   ]);
   ok(piped, "export -");
   assert.deepEqual(

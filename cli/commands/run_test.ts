@@ -125,7 +125,7 @@ Deno.test("berth ctr run: flags take effect and print as ctr run does", async ()
 Deno.test("berth ctr run forwards SIGTERM to the container", async () => {
   await withBusyboxDaemon(async ({ daemon, fifoDir }) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: berthCtrArgs(daemon.address, [
+      args: berthCtrArgs(daemon, [
         "run",
         "--rm",
         "--fifo-dir",

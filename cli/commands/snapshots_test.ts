@@ -122,7 +122,7 @@ function berthEnv(
   args: string[],
   env: Record<string, string>,
 ): Promise<CommandResult> {
-  return run(Deno.execPath(), berthCtrArgs(daemon.address, args), {
+  return run(Deno.execPath(), berthCtrArgs(daemon, args), {
     env: { NO_COLOR: "1", ...env },
   });
 }
@@ -317,11 +317,7 @@ Deno.test("berth ctr snapshots prints as ctr snapshots on the same daemon", asyn
     ]);
     const ours = await save("berth", [
       Deno.execPath(),
-      ...berthCtrArgs(daemon.address, [
-        "--namespace",
-        daemon.namespace,
-        ...snapshotsArgs,
-      ]),
+      ...berthCtrArgs(daemon, snapshotsArgs),
     ]);
     assert.equal(ours.entries, theirs.entries, args.join(" "));
     if (!ours.entries.includes(".wh.")) {

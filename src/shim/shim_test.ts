@@ -11,6 +11,8 @@ import {
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { join } from "node:path";
 import { buildImage } from "../../tests/fixtures/images.ts";
+import { removeNamespaceCgroups } from "../../tests/_cgroups.ts";
+import { uniqueNamespace } from "../../tests/_harness.ts";
 import { OptionsSchema } from "../gen/containerd/runc/options/oci_pb.ts";
 import { Task } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { Status } from "../gen/containerd/types/task/task_pb.ts";
@@ -18,7 +20,8 @@ import { TtrpcClient } from "../ttrpc/client.ts";
 import { BerthError, Code } from "../types/errors.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
-const NS = "t";
+/** The containers' namespace: their cgroups `/NS/ID` are no other run's. */
+const NS = uniqueNamespace("shim");
 
 type Methods = typeof Task.method;
 
@@ -77,6 +80,7 @@ async function bundle(tmp: string, id: string, args: string[], root: string) {
   config.process.args = args;
   config.process.terminal = false;
   config.root = { path: root, readonly: true };
+  config.linux.cgroupsPath = `/${NS}/${id}`;
   await Deno.writeTextFile(path, JSON.stringify(config));
   return dir;
 }
@@ -201,6 +205,7 @@ Deno.test({
       assert.ok(!alive(shim.pid), "shim still running after Shutdown");
     } finally {
       await cleanup(shim, runcRoot, "c1");
+      await removeNamespaceCgroups([NS]);
       await Deno.remove(tmp, { recursive: true });
     }
   },
@@ -288,6 +293,7 @@ Deno.test({
       for (const [i, id] of ["c7", "ck"].entries()) {
         await cleanup(shims[i], runcRoot, id);
       }
+      await removeNamespaceCgroups([NS]);
       await Deno.remove(tmp, { recursive: true });
     }
   },
