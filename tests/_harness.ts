@@ -384,6 +384,9 @@ export function collect(stream: ReadableStream<Uint8Array>): Collector {
   };
 }
 
+/** Where containerd's runc shim keeps runc's state by default. */
+const CONTAINERD_RUNC_ROOT = "/run/containerd/runc";
+
 /** Options for {@linkcode startContainerd}. */
 export interface TestContainerdOptions {
   /** Reuse these paths (to restart a containerd on the same root). */
@@ -474,11 +477,18 @@ export async function startContainerd(
         process.kill("SIGTERM");
       } catch { /* already gone */ }
       await process.status;
+      const namespaces = await namespacesWithContainers(
+        `${dir}/state`,
+        namespace,
+      );
       try {
-        await removeNamespaceCgroups(
-          await namespacesWithContainers(`${dir}/state`, namespace),
-        );
+        await removeNamespaceCgroups(namespaces);
       } finally {
+        // Its runc shim keeps runc's state in RUNC_ROOT/NAMESPACE whatever
+        // containerd's state directory: an empty one is the test's leftover.
+        for (const ns of namespaces) {
+          await Deno.remove(`${CONTAINERD_RUNC_ROOT}/${ns}`).catch(() => {});
+        }
         await removeTestDir(dir);
       }
     },
