@@ -225,7 +225,7 @@ async function withSleeper(
   }) => Promise<void>,
 ): Promise<void> {
   await withBusybox(async (daemon, ctrRun) => {
-    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+    const namespace = daemon.namespace;
     const tasks = new Client({ address: daemon.address, namespace })
       .service(Tasks);
     const box = await ctrRun(["-d", IMAGE, id, "sleep", "600"]);

@@ -445,7 +445,7 @@ esac
 
 Deno.test("an attachment's CNI_ARGS go with it: parked and added again, checked and deleted after a restart", async () => {
   await withNetworkDaemon(async (daemon, net, restart) => {
-    const namespace = Deno.env.get("CONTAINERD_NAMESPACE") || "default";
+    const namespace = daemon.namespace;
     await Deno.mkdir(net.binDir, { recursive: true });
     await Deno.writeTextFile(join(net.binDir, "argrec"), ARGS_RECORDER, {
       mode: 0o755,

@@ -453,7 +453,7 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
     // As containerd's shim leaves it: created (runc init still waits), not
     // to be deleted until it is killed.
     assert.equal(
-      (await taskStatuses(daemon, namespace)).get("nostart"),
+      (await taskStatuses(daemon)).get("nostart"),
       "CREATED",
     );
     const refused = await daemon.ctr(["tasks", "rm", "nostart"]);
@@ -464,7 +464,7 @@ Deno.test("runc's errors reach the client worded as containerd words them, once"
     );
     const forced = await daemon.ctr(["tasks", "rm", "-f", "nostart"]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.equal((await taskStatuses(daemon, namespace)).has("nostart"), false);
+    assert.equal((await taskStatuses(daemon)).has("nostart"), false);
   });
 });
 
@@ -666,7 +666,7 @@ Deno.test("an exec's FIFOs are open for the client from its Exec on: early input
     assert.equal(box.code, 0, box.stderr);
     const tasks = new Client({
       address: daemon.address,
-      namespace: Deno.env.get("CONTAINERD_NAMESPACE") || "default",
+      namespace: daemon.namespace,
     }).service(Tasks);
     const fifos = async (execId: string) => {
       const [stdin, stdout] = ["stdin", "stdout"].map((s) =>
