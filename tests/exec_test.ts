@@ -8,6 +8,7 @@ import {
   ctrExec,
   fifoDir,
   taskStatuses,
+  waitUntil,
   withBusybox,
 } from "./_containers.ts";
 import {
@@ -136,7 +137,13 @@ Deno.test("task events come from the shim in containerd's order", async () => {
     await daemon.ctr(["tasks", "pause", "ev"]);
     await daemon.ctr(["tasks", "resume", "ev"]);
     await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "ev"]);
-    await daemon.ctr(["tasks", "rm", "ev"]);
+    // The kill's answer comes before the exit: a running task is not removed.
+    await waitUntil(
+      "ev stops",
+      async () => (await taskStatuses(daemon)).get("ev") === "STOPPED",
+    );
+    const removed = await daemon.ctr(["tasks", "rm", "ev"]);
+    assert.equal(removed.code, 0, removed.stderr);
     await events.waitFor(/\/tasks\/delete/);
     assert.deepEqual(events.topics("/tasks/"), [
       "/tasks/create",

@@ -51,6 +51,32 @@ Deno.test("ctr plugins ls lists every component", async () => {
   assert.doesNotMatch(ours.stdout, /io\.containerd\.metadata\.v1/);
 });
 
+Deno.test("told no namespace, ctr and berth ctr work in default", async () => {
+  await using daemon = await startDaemon();
+  // The harness's own calls name the test's namespace; these name none
+  // (and the harness took CONTAINERD_NAMESPACE and BERTH_NAMESPACE away).
+  const theirs = await run("ctr", [
+    "--address",
+    daemon.address,
+    "leases",
+    "create",
+    "--id",
+    "from-ctr",
+  ]);
+  assert.equal(theirs.code, 0, theirs.stderr);
+  const ours = await run(
+    Deno.execPath(),
+    berthCtrArgs(daemon.address, ["leases", "create", "--id", "from-berth"]),
+  );
+  assert.equal(ours.code, 0, ours.stderr);
+  const listed = await daemon.ctr(["-n", "default", "leases", "ls", "-q"]);
+  assert.deepEqual(listed.stdout.trim().split("\n").sort(), [
+    "from-berth",
+    "from-ctr",
+  ]);
+  assert.equal((await daemon.ctr(["leases", "ls", "-q"])).stdout, "");
+});
+
 Deno.test("ctr namespaces create, ls, label and remove", async () => {
   await using daemon = await startDaemon();
   let r = await daemon.ctr(["namespaces", "create", "team-a", "owner=alice"]);
