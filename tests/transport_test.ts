@@ -9,7 +9,13 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { setImmediate } from "node:timers";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { berthCtrArgs, randomFile, run, startDaemon } from "./_harness.ts";
+import {
+  berthCtrArgs,
+  ctrArgs,
+  randomFile,
+  run,
+  startDaemon,
+} from "./_harness.ts";
 import { pushLyingIndex } from "./fixtures/lying_index.ts";
 import { startRegistry } from "./fixtures/registry.ts";
 import {
@@ -356,8 +362,8 @@ Deno.test("a daemon stopping lets the ingests in flight of ctr and berth ctr com
           ref,
         ];
         const child = ref === "ctr-ref"
-          ? spawnPiped("ctr", ["--address", daemon.address, ...args])
-          : spawnPiped(Deno.execPath(), berthCtrArgs(daemon.address, args));
+          ? spawnPiped("ctr", ctrArgs(daemon, args))
+          : spawnPiped(Deno.execPath(), berthCtrArgs(daemon, args));
         const data = await Deno.readFile(file.path);
         const writer = child.stdin.getWriter();
         await writer.write(data.subarray(0, size / 2));
