@@ -121,10 +121,11 @@ export class ShimProcess {
       throw err;
     }
     watched.then(async (exit) => {
+      // Nothing of the exit is done before the start has been answered.
+      await this.#startPublished;
       await io.drained();
       io.close();
       this.exit = exit;
-      await this.#startPublished;
       await this.options.onExit?.(exit, this.pid);
       this.#exited.resolve(exit);
     });
@@ -134,12 +135,16 @@ export class ShimProcess {
   /**
    * Holds the exit back until the returned function is called: a start
    * holds it while it runs, so that however fast the process exits, its
-   * exit is told after its start, as containerd's shim does.
+   * exit is told after its start, as containerd's shim does. The exit is
+   * then dealt with in a later turn of the event loop, once the start's
+   * answer has left: an exec's process has mostly exited by the time
+   * `runc exec` returns, and its client (ctr sets up its signal
+   * forwarding) goes on while the shim drains, closes and publishes.
    */
   holdExit(): () => void {
     const held = Promise.withResolvers<void>();
     this.#startPublished = held.promise;
-    return held.resolve;
+    return () => setTimeout(held.resolve, 0);
   }
 
   /** Sets the terminal size. */
