@@ -10,7 +10,7 @@ import {
   ReadContentResponseSchema,
   WriteContentRequestSchema,
 } from "../gen/containerd/services/content/v1/content_pb.ts";
-import { frameMessage, PREFIX } from "./_message_frame.ts";
+import { FrameBuffer, frameMessage, PREFIX } from "./_message_frame.ts";
 
 /** The frame as plain protobuf-es encoding and a prefix make it. */
 function expected(schema: DescMessage, message: Message): Uint8Array {
@@ -33,7 +33,9 @@ Deno.test("a message's gRPC frame is protobuf-es's encoding behind the prefix, b
         data: data(size),
       });
       assert.deepEqual(
-        new Uint8Array(frameMessage(ReadContentResponseSchema, message)),
+        new Uint8Array(
+          frameMessage(ReadContentResponseSchema, message, new FrameBuffer()),
+        ),
         expected(ReadContentResponseSchema, message),
         `size ${size}, offset ${offset}`,
       );
@@ -42,7 +44,7 @@ Deno.test("a message's gRPC frame is protobuf-es's encoding behind the prefix, b
   // A last field that is not bytes; a bytes field that is not last.
   const info = create(InfoSchema, { digest: "sha256:x", size: 5n });
   assert.deepEqual(
-    new Uint8Array(frameMessage(InfoSchema, info)),
+    new Uint8Array(frameMessage(InfoSchema, info, new FrameBuffer())),
     expected(InfoSchema, info),
   );
   const write = create(WriteContentRequestSchema, {
@@ -51,7 +53,9 @@ Deno.test("a message's gRPC frame is protobuf-es's encoding behind the prefix, b
     labels: { a: "b" },
   });
   assert.deepEqual(
-    new Uint8Array(frameMessage(WriteContentRequestSchema, write)),
+    new Uint8Array(
+      frameMessage(WriteContentRequestSchema, write, new FrameBuffer()),
+    ),
     expected(WriteContentRequestSchema, write),
   );
 });
@@ -60,7 +64,21 @@ Deno.test("unknown fields a message carries are kept in its frame", () => {
   const message = create(ReadContentResponseSchema, { data: data(10_000) });
   message.$unknown = [{ no: 9, wireType: 0, data: new Uint8Array([1]) }];
   assert.deepEqual(
-    new Uint8Array(frameMessage(ReadContentResponseSchema, message)),
+    new Uint8Array(
+      frameMessage(ReadContentResponseSchema, message, new FrameBuffer()),
+    ),
     expected(ReadContentResponseSchema, message),
   );
+});
+
+Deno.test("frames are built in one buffer until one is kept", () => {
+  const frames = new FrameBuffer();
+  const message = create(ReadContentResponseSchema, { data: data(10_000) });
+  const first = frameMessage(ReadContentResponseSchema, message, frames);
+  const second = frameMessage(ReadContentResponseSchema, message, frames);
+  assert.equal(first.buffer, second.buffer);
+  frames.keep(second);
+  const third = frameMessage(ReadContentResponseSchema, message, frames);
+  assert.notEqual(third.buffer, second.buffer);
+  assert.deepEqual(second, third);
 });

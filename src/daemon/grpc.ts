@@ -31,7 +31,7 @@ import {
 } from "@connectrpc/connect";
 import { Buffer } from "node:buffer";
 import type { H2Stream, HeaderField } from "../h2/mod.ts";
-import { frameMessage, PREFIX } from "./_message_frame.ts";
+import { FrameBuffer, frameMessage, PREFIX } from "./_message_frame.ts";
 
 /** What {@linkcode GrpcServer} needs besides its services. */
 export interface GrpcServerOptions {
@@ -113,6 +113,9 @@ class CallContext {
     this.#controller?.abort(reason);
   }
 }
+
+/** Where every call's answers are framed (one at a time: calls run on one thread). */
+const frames = new FrameBuffer();
 
 /** gRPC's percent-encoding of `grpc-message`. */
 function encodeMessage(message: string): string {
@@ -446,6 +449,7 @@ class Call {
       isMessage(message, schema)
         ? message
         : create(schema, message as MessageShape<DescMessage>),
+      frames,
     );
     const size = frame.length - PREFIX;
     const limit = this.#options.maxSendMessageSize;
@@ -466,7 +470,10 @@ class Call {
       this.#responded = true;
       stream.respond(RESPONSE_HEADERS);
     }
-    return stream.write(frame);
+    const more = stream.write(frame);
+    // Not copied out yet (the windows are closed): the stream holds it.
+    if (stream.queued > 0) frames.keep(frame);
+    return more;
   }
 
   /**

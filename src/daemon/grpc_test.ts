@@ -6,6 +6,7 @@ import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import {
   Content,
+  ReadContentResponseSchema,
   WriteContentRequestSchema,
   WriteContentResponseSchema,
 } from "../gen/containerd/services/content/v1/content_pb.ts";
@@ -38,17 +39,25 @@ function listenGrpc(dir: string, grpc: GrpcServer): Promise<Listener> {
   });
 }
 
+/** A server with no services yet, whose errors are connect-es's. */
+function grpcServer(
+  maxRecvMessageSize = 1 << 20,
+  maxSendMessageSize = 1 << 20,
+): GrpcServer {
+  return new GrpcServer({
+    maxRecvMessageSize,
+    maxSendMessageSize,
+    toError: (err) => ConnectError.from(err),
+  });
+}
+
 /** A listener serving Version and Events (over `exchange`) in-process. */
 async function serveGrpc(
   exchange: Exchange,
   maxRecvMessageSize = 1 << 20,
 ): Promise<Listener & AsyncDisposable> {
   const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
-  const grpc = new GrpcServer({
-    maxRecvMessageSize,
-    maxSendMessageSize: 16 << 20,
-    toError: (err) => ConnectError.from(err),
-  });
+  const grpc = grpcServer(maxRecvMessageSize, 16 << 20);
   grpc.register(Version, versionService({ version: "v9", revision: "r" }));
   grpc.register(Events, eventsService(exchange));
   const listener = await listenGrpc(dir, grpc);
@@ -151,11 +160,7 @@ Deno.test("a request over the receive limit is refused with ResourceExhausted; t
 
 Deno.test("a lost client ends a handler waiting for its next request message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
-  const grpc = new GrpcServer({
-    maxRecvMessageSize: 1 << 20,
-    maxSendMessageSize: 1 << 20,
-    toError: (err) => ConnectError.from(err),
-  });
+  const grpc = grpcServer();
   let ended: (how: string) => void;
   const handlerEnded = new Promise<string>((resolve) => ended = resolve);
   grpc.register(Content, {
@@ -200,11 +205,7 @@ Deno.test("a lost client ends a handler waiting for its next request message", a
 
 Deno.test("closing the listener: calls in flight through connect-node (berth ctr's) and the lean client are answered, idle connections end, the process lives", async () => {
   const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
-  const grpc = new GrpcServer({
-    maxRecvMessageSize: 1 << 20,
-    maxSendMessageSize: 1 << 20,
-    toError: (err) => ConnectError.from(err),
-  });
+  const grpc = grpcServer();
   let release!: () => void;
   const gate = new Promise<void>((resolve) => release = resolve);
   let held = 0;
@@ -243,6 +244,45 @@ Deno.test("closing the listener: calls in flight through connect-node (berth ctr
       await assert.rejects(() => client.version({}), ConnectError);
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("answers a slow reader holds back arrive intact, though later ones are framed meanwhile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
+  const grpc = grpcServer();
+  const count = 100;
+  const size = 40_000;
+  grpc.register(Content, {
+    async *read() {
+      for (let i = 0; i < count; i++) {
+        yield create(ReadContentResponseSchema, {
+          offset: BigInt(i),
+          data: new Uint8Array(size).fill(i),
+        });
+      }
+    },
+  });
+  const listener = await listenGrpc(dir, grpc);
+  try {
+    const client = createClient(Content, h2Transport(listener.path));
+    let i = 0;
+    for await (const answer of client.read({ digest: "sha256:x" })) {
+      assert.equal(answer.offset, BigInt(i));
+      assert.equal(answer.data.length, size);
+      assert.ok(
+        answer.data.every((byte) => byte === i),
+        `answer ${i} was overwritten`,
+      );
+      i++;
+      // A slow reader: the server's windows close and it runs ahead.
+      for (let turn = 0; turn < 3; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    assert.equal(i, count);
+  } finally {
+    await listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

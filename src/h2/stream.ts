@@ -112,6 +112,11 @@ export class H2Stream {
     return value;
   }
 
+  /** Bytes written and not yet handed to the connection (its windows closed). */
+  get queued(): number {
+    return this.#queued;
+  }
+
   /** Bytes received and kept, not yet delivered. */
   get buffered(): number {
     let bytes = 0;
