@@ -26,6 +26,8 @@ export interface OpenBlob {
 
 /** Options of {@linkcode OpenBlobs}. */
 export interface OpenBlobsOptions {
+  /** Where blob `digest`'s file is. */
+  pathOf(digest: string): string;
   /** Files kept open at most, besides those being read (default 64). */
   max?: number;
   /** A file unread for this long (and at most twice as long) is closed (default 10 s). */
@@ -35,12 +37,14 @@ export interface OpenBlobsOptions {
 /** The open blob files of one store; see the module doc. */
 export class OpenBlobs {
   #open = new Map<string, OpenBlob>();
+  #pathOf: (digest: string) => string;
   #max: number;
   #idleMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** An empty set of open files. */
-  constructor(options: OpenBlobsOptions = {}) {
+  constructor(options: OpenBlobsOptions) {
+    this.#pathOf = options.pathOf;
     this.#max = options.max ?? 64;
     this.#idleMs = options.idleMs ?? 10_000;
   }
@@ -51,14 +55,14 @@ export class OpenBlobs {
   }
 
   /**
-   * The open file of blob `digest` at `path`, opened when it is not; hand
-   * it back with {@linkcode release}. Throws what opening throws
+   * The open file of blob `digest`, opened when it is not; hand it back
+   * with {@linkcode release}. Throws what opening throws
    * (`Deno.errors.NotFound` for a missing blob).
    */
-  acquire(digest: string, path: string): OpenBlob {
+  acquire(digest: string): OpenBlob {
     let blob = this.#open.get(digest);
     if (!blob) {
-      const file = Deno.openSync(path, { read: true });
+      const file = Deno.openSync(this.#pathOf(digest), { read: true });
       let size: number;
       try {
         size = file.statSync().size;

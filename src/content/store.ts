@@ -67,7 +67,7 @@ export class LocalContentStore {
   readonly root: string;
   #blobs: string;
   #ingest: string;
-  #files = new OpenBlobs();
+  #files = new OpenBlobs({ pathOf: (digest) => this.path(digest) });
 
   /** Opens the store at `options.root`, creating its directories. */
   constructor(options: LocalContentStoreOptions) {
@@ -166,7 +166,7 @@ export class LocalContentStore {
     }
     let blob: OpenBlob;
     try {
-      blob = this.#files.acquire(digest, this.path(digest));
+      blob = this.#files.acquire(digest);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
         throw notFound(`content ${digest}`);
