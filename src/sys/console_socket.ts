@@ -3,12 +3,15 @@
  * end of the container's pseudo-terminal as an `SCM_RIGHTS` message.
  *
  * Deno cannot receive file descriptors, so the socket is made with libc.
- * Both the listening and the accepted socket are non-blocking and polled,
- * so a runc that fails before connecting never leaves a thread waiting.
+ * Both the listening and the accepted socket are non-blocking and waited
+ * for on the process's poll loop (`poll.ts`): the terminal is taken as soon
+ * as runc sends it, and a runc that fails before connecting never leaves a
+ * thread waiting.
  *
  * @module
  */
 import { cString, Errno, errno, libcSymbols, SyscallError } from "./libc.ts";
+import { poller, POLLIN } from "./poll.ts";
 
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -31,7 +34,6 @@ const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 /** `sun_path` is 108 bytes. */
 const MAX_PATH = 107;
-const POLL_MS = 10;
 
 /** Options for {@linkcode ConsoleSocket.receive}. */
 export interface ReceiveOptions {
@@ -84,7 +86,7 @@ export class ConsoleSocket {
    * descriptor (close-on-exec, in whatever blocking mode runc left it).
    */
   async receive(options: ReceiveOptions = {}): Promise<number> {
-    const conn = await poll(options.signal, () => {
+    const conn = await whenReady(this.#fd, options.signal, () => {
       const fd = sock().accept4(
         this.#fd,
         null,
@@ -94,8 +96,14 @@ export class ConsoleSocket {
       return fd >= 0 ? fd : undefined;
     }, "accept");
     try {
-      return await poll(options.signal, () => receiveFd(conn), "recvmsg");
+      return await whenReady(
+        conn,
+        options.signal,
+        () => receiveFd(conn),
+        "recvmsg",
+      );
     } finally {
+      poller.forget(conn);
       sock().close(conn);
     }
   }
@@ -103,14 +111,19 @@ export class ConsoleSocket {
   /** Stops listening and removes the socket file. */
   close(): void {
     if (this.#fd < 0) return;
+    poller.forget(this.#fd);
     sock().close(this.#fd);
     this.#fd = -1;
     sock().unlink(cString(this.path));
   }
 }
 
-/** Calls `attempt` until it yields a value; `EAGAIN` means try again. */
-async function poll<T>(
+/**
+ * Calls `attempt` until it yields a value; `EAGAIN` means none yet: it is
+ * called again once `fd` is readable.
+ */
+async function whenReady<T>(
+  fd: number,
   signal: AbortSignal | undefined,
   attempt: () => T | undefined,
   call: string,
@@ -123,7 +136,14 @@ async function poll<T>(
     if (e !== Errno.EAGAIN && e !== Errno.EINTR) {
       throw new SyscallError(call, e);
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    // An abort ends the wait (the loop then throws its reason).
+    const abandon = () => poller.forget(fd);
+    signal?.addEventListener("abort", abandon, { once: true });
+    try {
+      await poller.wait(fd, POLLIN);
+    } finally {
+      signal?.removeEventListener("abort", abandon);
+    }
   }
 }
 
