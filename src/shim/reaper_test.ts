@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { isChildSubreaper, setChildSubreaper } from "../sys/proc.ts";
 import { reapOrphans, spawnCommand, waitForExit } from "./reaper.ts";
+import { countingTimers } from "../sys/_testing.ts";
 
 /** Starts `script` in sh, which prints a background pid and exits. */
 async function orphan(script: string): Promise<number> {
@@ -30,22 +31,6 @@ async function serving(fn: () => Promise<void>): Promise<void> {
     listener.close();
     await accepting;
   }
-}
-
-/** Runs `fn` counting the timers it (and what it starts) arms meanwhile. */
-async function countingTimers(fn: () => Promise<void>): Promise<number> {
-  const real = globalThis.setTimeout;
-  let armed = 0;
-  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-    armed++;
-    return real(...args);
-  }) as typeof setTimeout;
-  try {
-    await fn();
-  } finally {
-    globalThis.setTimeout = real;
-  }
-  return armed;
 }
 
 Deno.test("waitForExit: reaps orphans re-parented to the subreaper", async () => {

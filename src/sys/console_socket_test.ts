@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConsoleSocket } from "./console_socket.ts";
 import { closeFd, readFd } from "./fdio.ts";
+import { countingTimers } from "./_testing.ts";
 
 /**
  * Python standing in for runc: connects to `path` after `delay` seconds,
@@ -21,22 +22,6 @@ function sendFile(path: string, file: string, delay = 0): Deno.ChildProcess {
       String(delay),
     ],
   }).spawn();
-}
-
-/** Runs `fn` counting the timers armed meanwhile. */
-async function countingTimers(fn: () => Promise<void>): Promise<number> {
-  const real = globalThis.setTimeout;
-  let armed = 0;
-  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-    armed++;
-    return real(...args);
-  }) as typeof setTimeout;
-  try {
-    await fn();
-  } finally {
-    globalThis.setTimeout = real;
-  }
-  return armed;
 }
 
 Deno.test("a console socket receives a descriptor sent with SCM_RIGHTS", async () => {
