@@ -16,7 +16,8 @@ export type ServerOptions = Omit<ConnectionOptions, "onClose">;
 export class H2Server {
   #options: ServerOptions;
   #connections = new Set<H2Connection>();
-  #shuttingDown = false;
+  /** Settles once shut down (see `shutdown`); undefined before. */
+  #shutdown: Promise<void> | undefined;
   /** Called once the last connection has closed. */
   #onIdle: (() => void) | undefined;
 
@@ -35,7 +36,7 @@ export class H2Server {
       },
     }, head);
     this.#connections.add(connection);
-    if (this.#shuttingDown) connection.shutdown();
+    if (this.#shutdown) connection.shutdown();
     return connection;
   }
 
@@ -45,11 +46,14 @@ export class H2Server {
    * once all have closed. Those still open after `graceMs` are closed.
    */
   shutdown(graceMs: number): Promise<void> {
-    this.#shuttingDown = true;
+    if (this.#shutdown) return this.#shutdown;
     for (const connection of this.#connections) connection.shutdown();
-    if (this.#connections.size === 0) return Promise.resolve();
+    if (this.#connections.size === 0) {
+      this.#shutdown = Promise.resolve();
+      return this.#shutdown;
+    }
     const clock = this.#options.clock ?? SYSTEM_CLOCK;
-    return new Promise((resolve) => {
+    this.#shutdown = new Promise((resolve) => {
       const deadline = clock.setTimeout(() => this.close(), graceMs);
       this.#onIdle = () => {
         clock.clearTimeout(deadline);
@@ -57,6 +61,7 @@ export class H2Server {
         resolve();
       };
     });
+    return this.#shutdown;
   }
 
   /** Connections open now. */
