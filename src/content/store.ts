@@ -222,6 +222,9 @@ export class LocalContentStore {
         throw notFound(`content ${digest}`);
       }
       throw err;
+    } finally {
+      // A read that opened the file while the removal was under way.
+      this.#files.forget(digest);
     }
   }
 

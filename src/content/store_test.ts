@@ -131,6 +131,25 @@ Deno.test(
 );
 
 Deno.test(
+  "content: a read begun while its blob is being deleted is whole or NotFound; reads after the delete are NotFound",
+  withStore(async (store) => {
+    const data = bytes(50_000);
+    for (let round = 0; round < 20; round++) {
+      const digest = await put(store, data, `round-${round}`);
+      const deleting = store.delete(digest);
+      // Opened before or after the file goes, depending on the race.
+      const during = readAll(store, digest).then(
+        (read) => assert.deepEqual(read, data),
+        (err) => assert.ok(BerthError.is(err, Code.NotFound), String(err)),
+      );
+      await deleting;
+      await during;
+      await assertCode(readAll(store, digest), Code.NotFound);
+    }
+  }),
+);
+
+Deno.test(
   "content: write, commit and read back, whole and in windows",
   withStore(async (store, root) => {
     const data = bytes(300_000);

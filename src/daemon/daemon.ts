@@ -470,11 +470,15 @@ export async function startDaemon(
       maxRecvMessageSize: max_recv_message_size,
       maxSendMessageSize: max_send_message_size,
       toError: (err) => toConnectError(err, logger),
-      onCallEnd: (method, ms) =>
+      onCallEnd: (method, ms) => {
+        // Built only for a line that is written: ctr content get alone
+        // makes thousands of calls.
+        if (!logger.enabled("debug")) return;
         logger.debug("rpc", {
           method: `${method.parent.typeName}/${method.name}`,
           ms: Math.round(ms),
-        }),
+        });
+      },
     });
     // gRPC over HTTP/2 takes the direct path; connect-node's adapter
     // answers the Connect protocol over HTTP/1.1 (curl with JSON), from
