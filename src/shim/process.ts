@@ -144,7 +144,8 @@ export class ShimProcess {
   holdExit(): () => void {
     const held = Promise.withResolvers<void>();
     this.#startPublished = held.promise;
-    return () => setTimeout(held.resolve, 0);
+    // Not setTimeout(…, 0): Deno fires that 2 ms or more later.
+    return () => setImmediate(held.resolve);
   }
 
   /** Sets the terminal size. */
