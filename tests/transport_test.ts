@@ -11,6 +11,7 @@ import { setImmediate } from "node:timers";
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   berthCtrArgs,
+  collect,
   ctrArgs,
   randomFile,
   run,
@@ -408,4 +409,37 @@ Deno.test("a daemon stopping lets the ingests in flight of ctr and berth ctr com
   }
   assert.equal(await stopped, 0);
   assert.doesNotMatch(daemon.log!.text, /level=error/);
+});
+
+Deno.test("a daemon stopping ends the event subscriptions of ctr and berth ctr at once with Unavailable", async () => {
+  const daemon = await startDaemon();
+  await using _cleanup = {
+    [Symbol.asyncDispose]: () => daemon[Symbol.asyncDispose](),
+  };
+  const subscribers = [
+    spawnPiped("ctr", ctrArgs(daemon, ["events"])),
+    spawnPiped(Deno.execPath(), berthCtrArgs(daemon, ["events"])),
+  ];
+  const outputs = subscribers.map((child) => {
+    child.stdin.close();
+    return { out: collect(child.stdout), err: collect(child.stderr) };
+  });
+  // Both are subscribed once both print an event published after them.
+  for (
+    let i = 0;
+    !outputs.every(({ out }) => /\/namespaces\//.test(out.text));
+    i++
+  ) {
+    assert.ok(i < 200, outputs.map(({ err }) => err.text).join("\n"));
+    await daemon.ctr(["namespaces", "create", `subscribed-${i}`]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(await daemon.stop(), 0);
+  for (const [i, child] of subscribers.entries()) {
+    assert.equal((await child.status).code, 1);
+    assert.match(
+      outputs[i].err.text,
+      /the daemon is shutting down: unavailable/,
+    );
+  }
 });

@@ -547,6 +547,9 @@ export async function startDaemon(
       gid: config.grpc.gid,
     });
     cleanups.push(() => listener.close());
+    // First of all (cleanups run last to first): subscriptions end, so the
+    // listener's grace goes to calls that do end.
+    cleanups.push(() => events.close());
     // Shims and the programs they start must not hold the API socket.
     closeOnExecAll();
     logger.info("serving", { address: config.grpc.address, root: config.root });

@@ -12,6 +12,7 @@ import {
   Code,
   invalidArgument,
   NanoDate,
+  unavailable,
   validateIdentifier,
 } from "../types/mod.ts";
 import { realtimeNanos } from "../sys/clock.ts";
@@ -82,6 +83,7 @@ export class Exchange {
   readonly #subscribers = new Set<Subscriber>();
   readonly #eventField: EventFieldReader;
   readonly #maxBacklog: number;
+  #closed = false;
 
   /** Creates an exchange. */
   constructor(options: ExchangeOptions = {}) {
@@ -120,10 +122,24 @@ export class Exchange {
   }
 
   /**
+   * Ends every subscription (after the events queued for it) with
+   * Unavailable, and refuses new ones: the daemon is stopping, and a
+   * subscription never ends by itself.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const subscriber of this.#subscribers) {
+      subscriber.failure ??= shuttingDown();
+      subscriber.wake?.();
+    }
+  }
+
+  /**
    * Yields every event matching any of `filters` (all when none) until
    * `signal` aborts. Bad filters throw InvalidArgument before anything is
    * yielded; a subscriber that falls too far behind is ended with
-   * ResourceExhausted rather than growing without bound.
+   * ResourceExhausted rather than growing without bound, and every one with
+   * Unavailable once the exchange is closed.
    */
   subscribe(
     filters: readonly string[],
@@ -137,6 +153,7 @@ export class Exchange {
         `failed parsing subscription filters: ${(err as Error).message}`,
       );
     }
+    if (this.#closed) throw shuttingDown();
     const subscriber: Subscriber = { filter, queue: [] };
     this.#subscribers.add(subscriber);
     const subscribers = this.#subscribers;
@@ -196,4 +213,8 @@ export class Exchange {
       },
     };
   }
+}
+
+function shuttingDown(): BerthError {
+  return unavailable("the daemon is shutting down");
 }
