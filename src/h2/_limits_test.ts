@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import * as net from "node:net";
 import { ErrorCode } from "./errors.ts";
-import { encodeFrame, encodeUint32, Flag, FrameType } from "./frames.ts";
+import {
+  CLIENT_PREFACE,
+  encodeFrame,
+  encodeUint32,
+  Flag,
+  FrameType,
+} from "./frames.ts";
 import { HpackEncoder } from "./hpack.ts";
 import type { H2Stream } from "./stream.ts";
 import { CALM_BURST, CALM_PER_SECOND } from "./_limits.ts";
@@ -230,5 +238,45 @@ Deno.test("acknowledged SETTINGS stop the timer: the connection serves on, its t
     assert.equal(peer.frames.some((f) => f.type === FrameType.GOAWAY), false);
   } finally {
     peer.close();
+  }
+});
+
+Deno.test("a client that never reads: the server stops reading it once its answers pile up, so they stay bounded", async () => {
+  const pad = "x".repeat(5000);
+  await using server = await serve((stream) => {
+    stream.respond([[":status", "200"], ["x-pad", pad]], true);
+  });
+  const socket = net.connect(server.path);
+  await new Promise((resolve) => socket.once("connect", resolve));
+  try {
+    // No 'data' listener: the client reads nothing past its small buffer.
+    const encoder = new HpackEncoder();
+    const requests: Uint8Array[] = [
+      CLIENT_PREFACE,
+      encodeFrame(FrameType.SETTINGS, 0, 0),
+    ];
+    // 20 000 answers of 5 KB: 100 MB, were they all written.
+    for (let id = 1; id < 40_000; id += 2) {
+      requests.push(encodeFrame(
+        FrameType.HEADERS,
+        Flag.END_HEADERS | Flag.END_STREAM,
+        id,
+        encoder.encode(request("/")),
+      ));
+    }
+    socket.write(Buffer.concat(requests));
+    const [served] = server.sockets;
+    while (!served.isPaused()) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // 16 MiB waiting stops reading; the answers to one read (64 KiB of
+    // ~15-byte requests) may come on top: at most ~40 MB. All of one
+    // turn's reads were answered before (~85 MB measured).
+    assert.ok(
+      served.writableLength < 40 << 20,
+      `${served.writableLength} bytes wait for the client`,
+    );
+  } finally {
+    socket.destroy();
   }
 });

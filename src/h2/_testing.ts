@@ -34,6 +34,8 @@ export interface TestServer extends AsyncDisposable {
   server: H2Server;
   /** The length of every socket write the server made, in order. */
   writes: number[];
+  /** The server's side of each connection open now. */
+  sockets: Set<net.Socket>;
 }
 
 /** Serves `onStream` (and `options`) on a temporary UNIX socket. */
@@ -61,6 +63,7 @@ export async function serve(
     path,
     server,
     writes,
+    sockets,
     async [Symbol.asyncDispose]() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => listener.close(resolve));

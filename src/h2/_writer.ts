@@ -65,6 +65,16 @@ export class FrameWriter {
     return this.#blocked;
   }
 
+  /**
+   * Writes what was gathered now if, with what the socket holds, it is
+   * more than a peer may leave unread (see `flush`). Called after each
+   * chunk read: a peer that never reads stops being read after one
+   * chunk's answers, not after all that one turn read.
+   */
+  flushIfBehind(): void {
+    if (this.#used + this.#socket.writableLength > MAX_UNSENT) this.flush();
+  }
+
   /** Adds a frame with `payload` (or an empty one). */
   frame(
     type: number,

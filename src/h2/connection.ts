@@ -267,6 +267,7 @@ export class H2Connection {
     } catch (err) {
       this.#failWith(err);
     }
+    this.#writer.flushIfBehind();
   }
 
   #onFrame = (frame: Frame): boolean => {
