@@ -133,7 +133,9 @@ export class H2Connection {
   #recvUnacked = 0;
   #unacked = new Map<H2Stream, number>();
   #peerGoaway = false;
-  /** A graceful GOAWAY went out. */
+  /** Whether the first request came from grpc-go (undefined before it). */
+  #goClient: boolean | undefined;
+  /** Shutting down (see `shutdown`). */
   #goingAway = false;
   /** Shutting down, and the client knows (or is not told): new streams are refused. */
   #drained = false;
@@ -204,28 +206,29 @@ export class H2Connection {
   /**
    * Ends the connection gracefully: the streams open now are served to
    * their end, new ones are refused (REFUSED_STREAM: a client may retry
-   * them elsewhere), and the socket ends once none is left. An idle
-   * connection is closed at once. ({@linkcode close} ends streams sooner.)
+   * them elsewhere), and the socket ends once none is left (an idle one
+   * at once). ({@linkcode close} ends streams sooner.)
    *
-   * A Go gRPC client is first told with GOAWAY (NO_ERROR) and a PING, and
-   * the streams it opens until it answers are served too: the GOAWAY
-   * names no last stream (2^31-1, as RFC 9113 §6.8 suggests), so that
-   * streams on their way are not lost. Other clients get no GOAWAY: Deno
-   * 2.9's `node:http2` client (nghttp2, under berth's own `ctr`) aborts
-   * its process on one when it has no stream open, and fails the calls
-   * it has open (measured).
+   * A Go gRPC client (known by its first request) is first told with
+   * GOAWAY (NO_ERROR) and a PING, and the streams it opens until it
+   * answers are served too, so that none is lost on its way: the GOAWAY
+   * names no last stream (2^31-1, as RFC 9113 §6.8 suggests). Other
+   * clients get no GOAWAY: Deno 2.9's `node:http2` client (nghttp2,
+   * under berth's own `ctr`) fails the calls it has open on one, and
+   * aborted its process on one when idle (measured).
    */
   shutdown(): void {
     if (this.#closing || this.#goingAway) return;
-    if (this.#streams.size === 0) {
-      this.close();
-      return;
-    }
-    this.#goingAway = true;
-    if (!this.#streams.values().some(isGoClient)) {
+    if (!this.#goClient) {
+      if (this.#streams.size === 0) {
+        this.close();
+        return;
+      }
+      this.#goingAway = true;
       this.#drained = true;
       return;
     }
+    this.#goingAway = true;
     this.#writer.frame(
       FrameType.GOAWAY,
       0,
@@ -516,6 +519,7 @@ export class H2Connection {
       this.#streams.set(id, created);
       this.#options.onStream(created);
     }
+    this.#goClient ??= isGoClient(created);
     if (endStream) created.endRemote();
   }
 
@@ -864,7 +868,7 @@ export class H2Connection {
   }
 }
 
-/** True when `stream` comes from grpc-go (which handles GOAWAY well). */
+/** True when `stream` comes from grpc-go (which takes GOAWAY well). */
 function isGoClient(stream: H2Stream): boolean {
   return stream.header("user-agent")?.includes("grpc-go/") ?? false;
 }

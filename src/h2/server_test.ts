@@ -77,7 +77,28 @@ Deno.test("shutdown(), Go client: GOAWAY NO_ERROR and a PING; streams opened bef
   assert.equal(server.server.connectionCount, 0);
 });
 
-Deno.test("shutdown(): an idle connection ends at once; streams still open at the deadline are cut off", async () => {
+Deno.test("shutdown(): an idle Go client is told with GOAWAY and its connection ends once it answers the PING", async () => {
+  await using server = await serve((stream) => {
+    stream.respond([[":status", "200"]], true);
+  });
+  const peer = await RawPeer.connect(server.path);
+  peer.frame(
+    FrameType.HEADERS,
+    Flag.END_HEADERS | Flag.END_STREAM,
+    1,
+    new HpackEncoder().encode(goRequest("/once")),
+  );
+  await peer.next((f) => f.type === FrameType.HEADERS);
+  await roundTrip(peer);
+  const shutdown = server.server.shutdown(60_000);
+  const { goaway, ack } = await seeGoaway(peer);
+  assert.equal(goaway.code, ErrorCode.NO_ERROR);
+  ack();
+  await peer.closed();
+  await shutdown;
+});
+
+Deno.test("shutdown(): an idle connection of another client ends at once; streams still open at the deadline are cut off", async () => {
   const clock = new ManualClock();
   const aborts: number[] = [];
   await using server = await serve(
