@@ -16,6 +16,14 @@ import { h2Transport, unixTransport } from "../client/mod.ts";
 import { Exchange } from "../events/mod.ts";
 import { eventsService } from "../services/events.ts";
 import { versionService } from "../services/version.ts";
+import {
+  encodeUint32,
+  ErrorCode,
+  Flag,
+  FrameType,
+  HpackEncoder,
+} from "../h2/mod.ts";
+import { RawPeer } from "../h2/_testing.ts";
 import { GrpcServer } from "./grpc.ts";
 import { listen, type Listener } from "./listener.ts";
 import {
@@ -282,6 +290,53 @@ Deno.test("answers a slow reader holds back arrive intact, though later ones are
     }
     assert.equal(i, count);
   } finally {
+    await listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rapid reset: calls reset while their handlers still work hold back the next ones; resetting those ends the connection with ENHANCE_YOUR_CALM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-grpc-" });
+  const grpc = new GrpcServer({
+    maxRecvMessageSize: 1 << 20,
+    maxSendMessageSize: 1 << 20,
+    toError: (err) => ConnectError.from(err),
+  });
+  let started = 0;
+  grpc.register(Version, {
+    version() {
+      started++;
+      return new Promise<never>(() => {});
+    },
+  });
+  const listener = await listenGrpc(dir, grpc);
+  const peer = await RawPeer.connect(listener.path);
+  try {
+    const encoder = new HpackEncoder();
+    const empty = grpcFrame(new Uint8Array());
+    for (let id = 1; id < 2 * 2500; id += 2) {
+      peer.frame(
+        FrameType.HEADERS,
+        Flag.END_HEADERS,
+        id,
+        encoder.encode([
+          [":method", "POST"],
+          [":scheme", "http"],
+          [":path", VERSION],
+          [":authority", "localhost"],
+          ["content-type", "application/grpc"],
+        ]),
+      );
+      peer.frame(FrameType.DATA, Flag.END_STREAM, id, empty);
+      peer.frame(FrameType.RST_STREAM, 0, id, encodeUint32(ErrorCode.CANCEL));
+    }
+    // PROTOCOL_ERROR, if the flood was let through.
+    peer.frame(FrameType.DATA, 0, 0, new Uint8Array(1));
+    const goaway = await peer.goaway();
+    assert.equal(goaway?.code, ErrorCode.ENHANCE_YOUR_CALM, goaway?.debug);
+    assert.equal(started, 1000);
+  } finally {
+    peer.close();
     await listener.close();
     await Deno.remove(dir, { recursive: true });
   }
