@@ -86,8 +86,10 @@ export class Copy {
       if (moved === 0 && readable(this.#from)) return; // hung up and empty
       if (moved !== 0 && moved !== "again") {
         this.#moved();
-        // Let others run now and then, however fast this one flows.
-        if (turn % TURNS === 0) await new Promise((r) => setTimeout(r, 0));
+        // Let others run now and then, however fast this one flows (not
+        // with setTimeout(…, 0), which Deno fires 2 ms or more later: a
+        // process's first output would hold up its copy and exit that long).
+        if (turn % TURNS === 0) await new Promise((r) => setImmediate(r));
         continue;
       }
       if (!await this.#wait()) return;
