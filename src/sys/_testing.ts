@@ -5,20 +5,26 @@
  */
 
 /**
- * Runs `fn` and returns how many timers (`setTimeout`) it, and whatever it
- * started, armed meanwhile: a wait told by an event arms none.
+ * Runs `fn` and returns how many timers (`setTimeout`, `setInterval`) it,
+ * and whatever it started, armed meanwhile: a wait told by an event arms
+ * none.
  */
 export async function countingTimers(fn: () => Promise<void>): Promise<number> {
-  const real = globalThis.setTimeout;
+  const { setTimeout: timeout, setInterval: interval } = globalThis;
   let armed = 0;
   globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
     armed++;
-    return real(...args);
+    return timeout(...args);
   }) as typeof setTimeout;
+  globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
+    armed++;
+    return interval(...args);
+  }) as typeof setInterval;
   try {
     await fn();
   } finally {
-    globalThis.setTimeout = real;
+    globalThis.setTimeout = timeout;
+    globalThis.setInterval = interval;
   }
   return armed;
 }

@@ -1,7 +1,8 @@
 /**
  * Noticing that someone opened a file (a client's reader opening a FIFO),
- * through ONE `inotify(7)` instance for the whole process, waited on by the
- * process's poll loop (`poll.ts`).
+ * or that a file changed (a cgroup v2 `memory.events`), through ONE
+ * `inotify(7)` instance for the whole process, waited on by the process's
+ * poll loop (`poll.ts`).
  *
  * An open that waits for a FIFO's other end would hold one of Deno's ~32
  * blocking threads per FIFO, and then every file operation of the process
@@ -31,12 +32,13 @@ const SYMBOLS = {
 
 const libc = libcSymbols(SYMBOLS);
 
+const IN_MODIFY = 0x2;
 const IN_OPEN = 0x20;
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
 
 /** The process's inotify instance and what it watches. */
-class OpenWatcher {
+class FileWatcher {
   #fd: number | undefined;
   /** Listeners by watch descriptor (one per inode). */
   readonly #watches = new Map<number, Set<() => void>>();
@@ -44,20 +46,21 @@ class OpenWatcher {
   #waiting: object | undefined;
 
   /**
-   * Calls `onOpen` after opens of `path` (a few may be noticed together,
-   * or one be told twice: `onOpen` checks what it waits for); returns the
-   * function that stops watching.
+   * Calls `onEvent` after `mask`'s events on `path` (a few may be noticed
+   * together, or one be told twice, or another path's be told too:
+   * `onEvent` checks what it waits for); returns the function that stops
+   * watching.
    *
    * @throws {SyscallError} when `path` cannot be watched (e.g. gone).
    */
-  watch(path: string, onOpen: () => void): () => void {
+  watch(path: string, mask: number, onEvent: () => void): () => void {
     const fd = this.#fd ??= this.#open();
-    const wd = libc().inotify_add_watch(fd, cString(path), IN_OPEN);
+    const wd = libc().inotify_add_watch(fd, cString(path), mask);
     if (wd < 0) throw new SyscallError(`inotify_add_watch ${path}`, errno());
     let listeners = this.#watches.get(wd);
     if (!listeners) this.#watches.set(wd, listeners = new Set());
     // Its own function, so that one path watched twice is two listeners.
-    const listener = () => onOpen();
+    const listener = () => onEvent();
     listeners.add(listener);
     if (!this.#waiting) this.#loop(fd, this.#waiting = {});
     return () => {
@@ -86,7 +89,7 @@ class OpenWatcher {
     while (this.#waiting === waiting) {
       if (await poller.wait(fd, POLLIN) === 0) return;
       if (this.#waiting !== waiting) return;
-      // The events only say that something was opened: drain them, then
+      // The events only say that something happened: drain them, then
       // let every listener look (an overflowed queue loses none).
       while (libc().read(fd, events, BigInt(events.length)) > 0) { /* more */ }
       for (const listeners of [...this.#watches.values()]) {
@@ -96,7 +99,7 @@ class OpenWatcher {
   }
 }
 
-const watcher = new OpenWatcher();
+const watcher = new FileWatcher();
 
 /**
  * Calls `onOpen` after opens of `path` until the returned function is
@@ -106,5 +109,16 @@ const watcher = new OpenWatcher();
  * @throws {SyscallError} when `path` cannot be watched.
  */
 export function watchOpens(path: string, onOpen: () => void): () => void {
-  return watcher.watch(path, onOpen);
+  return watcher.watch(path, IN_OPEN, onOpen);
+}
+
+/**
+ * Calls `onChange` after writes to `path` (for a cgroup file: after the
+ * kernel changed it) until the returned function is called. Changes made
+ * before the watch began are not told: look once the watch is in place.
+ *
+ * @throws {SyscallError} when `path` cannot be watched.
+ */
+export function watchChanges(path: string, onChange: () => void): () => void {
+  return watcher.watch(path, IN_MODIFY, onChange);
 }
