@@ -4,9 +4,18 @@
  * does this for containerd's contract; the daemon does it directly for
  * berth's own shim, which saves starting a program only to start another.
  *
+ * The shim says when it listens: it writes {@linkcode READY} to its stdout
+ * (a pipe the launcher reads) and then points its stdout at /dev/null. So
+ * the launch ends the moment the socket accepts, with no connection tried
+ * on a timer; an end of the pipe with no word means it exited first.
+ *
  * @module
  */
 import { BerthError, Code } from "../types/errors.ts";
+import { nullifyFd } from "../sys/fdio.ts";
+
+/** The line a serving shim writes to its stdout once it listens. */
+export const READY = "listening\n";
 
 /** What {@linkcode launchServe} runs. */
 export interface LaunchOptions {
@@ -24,7 +33,7 @@ export interface LaunchOptions {
   timeoutMs?: number;
 }
 
-/** Spawns the shim detached; resolves once `socket` accepts connections. */
+/** Spawns the shim detached; resolves once it says it listens. */
 export async function launchServe(options: LaunchOptions): Promise<void> {
   const child = new Deno.Command(options.command, {
     args: options.args,
@@ -32,29 +41,50 @@ export async function launchServe(options: LaunchOptions): Promise<void> {
     env: options.env,
     detached: true,
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "null",
   }).spawn();
-  let exited = false;
-  child.status.then(() => exited = true, () => exited = true);
+  child.status.catch(() => {});
   child.unref();
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  while (Date.now() < deadline && !exited) {
-    try {
-      const conn = await Deno.connect({
-        transport: "unix",
-        path: options.socket,
-      });
-      conn.close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 10));
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, options.timeoutMs ?? 20_000);
+  let said = "";
+  try {
+    while (!said.includes(READY)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      said += value;
     }
+  } catch {
+    // the pipe failed: the shim said nothing more
+  } finally {
+    clearTimeout(deadline);
+    // The shim no longer writes to the pipe once it has said it listens.
+    await reader.cancel().catch(() => {});
   }
+  if (said.includes(READY)) return;
   throw new BerthError(
     Code.Internal,
     `shim ${
-      exited ? "exited before listening" : "did not listen"
+      timedOut ? "did not listen" : "exited before listening"
     } on ${options.socket}`,
   );
+}
+
+/**
+ * Tells the launcher that the shim listens (see {@linkcode READY}) and lets
+ * go of the pipe it reads: stdout is /dev/null from then on.
+ */
+export function announceListening(): void {
+  try {
+    Deno.stdout.writeSync(new TextEncoder().encode(READY));
+  } catch {
+    // nobody reads (a shim started by hand): nothing to tell
+  }
+  nullifyFd(1);
 }

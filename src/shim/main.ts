@@ -19,7 +19,7 @@ import { reapOrphans } from "./reaper.ts";
 import { TtrpcServer } from "../ttrpc/server.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
 import { groupSocketPath, makeSocketDir, shimSocketPath } from "./address.ts";
-import { launchServe } from "./launch.ts";
+import { announceListening, launchServe } from "./launch.ts";
 import { EventPublisher } from "./publisher.ts";
 import { deleteContainer } from "./delete.ts";
 import { TaskService } from "./task.ts";
@@ -192,6 +192,7 @@ async function serve(a: ShimArgs): Promise<number> {
   // The address is on disk before anyone can connect and look for it.
   await Deno.writeTextFile(join(a.bundle, "address"), `unix://${socket}`);
   server.listen(socket);
+  announceListening();
   const onSignal = () => stop();
   Deno.addSignalListener("SIGTERM", onSignal);
   await stopped;

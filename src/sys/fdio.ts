@@ -21,12 +21,14 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const fdio = libcSymbols(SYMBOLS);
 
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
+const O_RDWR = 0o2;
 const F_GETFD = 1;
 const F_SETFD = 2;
 const F_GETFL = 3;
@@ -88,6 +90,21 @@ export function openFd(path: string, flags: number): number {
   const fd = fdio().open(cString(path), flags | O_CLOEXEC, 0);
   if (fd < 0) throw new SyscallError(`open ${path}`, errno());
   return fd;
+}
+
+/**
+ * Points descriptor `fd` at /dev/null (a stdout whose reader is gone: later
+ * writes vanish instead of failing).
+ *
+ * @throws {SyscallError} when it cannot.
+ */
+export function nullifyFd(fd: number): void {
+  const devNull = openFd("/dev/null", O_RDWR);
+  try {
+    if (fdio().dup2(devNull, fd) < 0) throw new SyscallError("dup2", errno());
+  } finally {
+    closeFd(devNull);
+  }
 }
 
 /** Closes `fd`, ignoring errors (it may be closed already). */
