@@ -37,6 +37,11 @@ export interface ListenOptions {
   uid?: number;
   /** Socket owner gid. */
   gid?: number;
+  /**
+   * Milliseconds a client has to send its first bytes (enough to tell
+   * HTTP/2 from HTTP/1.1) before it is disconnected (default 10 s).
+   */
+  firstBytesTimeout?: number;
 }
 
 /** A listening socket. */
@@ -71,6 +76,13 @@ const SESSION_WINDOW = 8 << 20;
  */
 const SHUTDOWN_GRACE_MS = 5000;
 
+/**
+ * Milliseconds a new connection has to show its protocol: a client that
+ * connects and sends nothing (or half a preface) would hold its socket
+ * forever. (HTTP/2's own handshake is bounded by the SETTINGS timeout.)
+ */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+
 /** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const h2 = new H2Server({
@@ -89,11 +101,17 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     others.add(socket);
     socket.on("close", () => others.delete(socket));
     socket.on("error", () => socket.destroy());
+    const timer = setTimeout(
+      () => socket.destroy(),
+      options.firstBytesTimeout ?? FIRST_BYTES_TIMEOUT_MS,
+    );
+    socket.once("close", () => clearTimeout(timer));
     let head: Buffer | undefined;
     const onData = (chunk: Buffer) => {
       head = head ? Buffer.concat([head, chunk]) : chunk;
       const text = head.subarray(0, PREFACE.length).toString("latin1");
       if (head.length < PREFACE.length && PREFACE.startsWith(text)) return;
+      clearTimeout(timer);
       socket.off("data", onData);
       if (text === PREFACE) {
         others.delete(socket);
