@@ -35,9 +35,9 @@ let reapingOrphans = false;
 let listening = false;
 
 /**
- * On `SIGCHLD`: while orphans are reaped, every exited child is reaped (one
- * `waitid` per exit, however many wait); else each waited-for pid is
- * looked at (nobody else's child may be reaped then).
+ * On `SIGCHLD`: while orphans are reaped, every exited child is reaped (a
+ * look and a reap per exit, however many wait); else each waited-for pid
+ * is looked at (nobody else's child may be reaped then).
  */
 function onChildExit(): void {
   if (reapingOrphans) reapExited();

@@ -10,7 +10,9 @@
  * child does as little as it can there: the program's PATH lookup is done
  * once and remembered (a child searching PATH itself tries every earlier
  * directory's `execve` first), and it gets this process's own environment
- * as it stands (`environ`), not a copy rebuilt for each start.
+ * as it stands (`environ`), not a copy rebuilt for each start. (Calling
+ * `posix_spawn` on a worker thread instead was measured: the calling
+ * thread saved ~0.1 ms, but the pid came ~0.8 ms later.)
  *
  * @module
  */
