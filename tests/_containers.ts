@@ -9,10 +9,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   type CommandResult,
+  isAlive,
+  processesNaming,
   run,
   startDaemon,
   type TestDaemon,
 } from "./_harness.ts";
+
+export { isAlive };
 import { buildImage, saveOciArchive } from "./fixtures/images.ts";
 import { readMountInfo } from "../src/mount/mountinfo.ts";
 import { listBundles as listStateBundles } from "../src/runtime/bundle.ts";
@@ -157,36 +161,12 @@ export async function taskStatuses(
   );
 }
 
-/** Whether a process with `pid` exists (and is not a zombie). */
-export async function isAlive(pid: number): Promise<boolean> {
-  try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    return !/^State:\s+Z/m.test(status);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Live (not zombie) processes other than the daemon whose command line
  * names the test's directory: its shims, and whatever they left.
  */
-export async function strayProcesses(daemon: TestDaemon): Promise<string[]> {
-  const found: string[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid) || pid === daemon.process.pid) continue;
-    try {
-      const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`))
-        .replaceAll("\0", " ");
-      if (cmdline.includes(daemon.dir) && await isAlive(pid)) {
-        found.push(`${pid}: ${cmdline.trim()}`);
-      }
-    } catch {
-      // gone while we looked
-    }
-  }
-  return found;
+export function strayProcesses(daemon: TestDaemon): Promise<string[]> {
+  return processesNaming(daemon.dir, daemon.process.pid);
 }
 
 /** Retries `check` until it returns an empty list or `ms` pass. */

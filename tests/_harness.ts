@@ -124,8 +124,8 @@ export interface TestDaemon {
   /** The daemon's log so far, when started with `captureLog`. */
   log?: Collector;
   /**
-   * Stops the daemon, removes its namespaces' cgroups and its directory;
-   * throws when a cgroup still held processes (they are killed first).
+   * Stops the daemon; kills what of the test is left (shims, processes in
+   * its namespaces' cgroups); removes those cgroups and its directory.
    */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -260,6 +260,67 @@ export async function removeTestDir(dir: string): Promise<void> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
+/** Whether a process with `pid` exists (and is not a zombie). */
+export async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Live (not zombie) processes other than `except` whose command line names
+ * `dir`, as `PID: COMMAND LINE`: a test's shims, and whatever they left.
+ */
+export async function processesNaming(
+  dir: string,
+  except?: number,
+): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid) || pid === except) continue;
+    try {
+      const cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`))
+        .replaceAll("\0", " ");
+      if (cmdline.includes(dir) && await isAlive(pid)) {
+        found.push(`${pid}: ${cmdline.trim()}`);
+      }
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
+}
+
+/**
+ * Kills what of a test is left once its daemon is stopped: processes that
+ * name its directory (shims outlive their daemon by design), then whatever
+ * is in its namespaces' cgroups; then removes those and the directory.
+ * Container processes left are told on stderr, not thrown: disposal runs
+ * after a failed test too, whose own error must stay the one reported.
+ */
+async function removeTestLeftovers(
+  dir: string,
+  namespaces: Iterable<string>,
+): Promise<void> {
+  try {
+    for (const line of await processesNaming(dir)) {
+      try {
+        Deno.kill(Number(line.split(":")[0]), "SIGKILL");
+      } catch { /* gone */ }
+    }
+    const problems = await removeNamespaceCgroups(namespaces);
+    if (problems.length > 0) {
+      console.error(`${dir}: the test's cgroups: ${problems.join("; ")}`);
+    }
+  } finally {
+    await removeTestDir(dir);
+  }
+}
+
 /** Starts `berth daemon` on fresh temporary paths. */
 export async function startDaemon(
   options: TestDaemonOptions = {},
@@ -341,13 +402,10 @@ export async function startDaemon(
     log,
     async [Symbol.asyncDispose]() {
       await stop();
-      try {
-        await removeNamespaceCgroups(
-          await namespacesWithContainers(state, namespace),
-        );
-      } finally {
-        await removeTestDir(dir);
-      }
+      await removeTestLeftovers(
+        dir,
+        await namespacesWithContainers(state, namespace),
+      );
     },
   };
 }
@@ -482,14 +540,13 @@ export async function startContainerd(
         namespace,
       );
       try {
-        await removeNamespaceCgroups(namespaces);
+        await removeTestLeftovers(dir, namespaces);
       } finally {
         // Its runc shim keeps runc's state in RUNC_ROOT/NAMESPACE whatever
         // containerd's state directory: an empty one is the test's leftover.
         for (const ns of namespaces) {
           await Deno.remove(`${CONTAINERD_RUNC_ROOT}/${ns}`).catch(() => {});
         }
-        await removeTestDir(dir);
       }
     },
   };
