@@ -83,8 +83,9 @@ export async function launchServe(options: LaunchOptions): Promise<void> {
 export function announceListening(): void {
   try {
     Deno.stdout.writeSync(new TextEncoder().encode(READY));
+    nullifyFd(1);
   } catch {
-    // nobody reads (a shim started by hand): nothing to tell
+    // Nobody reads (a shim started by hand), or stdout stays the pipe: the
+    // shim writes nothing more to it either way.
   }
-  nullifyFd(1);
 }
