@@ -218,7 +218,12 @@ Deno.test("init's exit kills the rest of a container that shares the host's PIDs
       "hostpid",
       "sh",
       "-c",
-      "sleep 600 & echo $! > /out/pid",
+      // The second one holds 512 MiB, so its death takes a while: init
+      // exits once dd has filled most of it.
+      "sleep 600 & echo $! > /out/pid; " +
+      "dd if=/dev/zero of=/dev/null bs=512M count=1000000 & d=$!; " +
+      "echo $d > /out/dd; " +
+      "until grep -q 'VmRSS:.*[0-9]\\{6\\} kB' /proc/$d/status; do :; done",
     ]);
     assert.equal(started.code, 0, started.stderr);
     const tasks = new Client({
@@ -227,10 +232,12 @@ Deno.test("init's exit kills the rest of a container that shares the host's PIDs
     }).service(Tasks);
     const waited = await tasks.wait({ containerId: "hostpid" });
     assert.equal(waited.exitStatus, 0);
-    const pid = Number((await Deno.readTextFile(join(out, "pid"))).trim());
-    assert.ok(pid > 1);
-    // Reported exited: the background sleep is gone already.
-    assert.equal(await isAlive(pid), false, `sleep ${pid} outlived init`);
+    // Reported exited: the rest is gone already.
+    for (const name of ["pid", "dd"]) {
+      const pid = Number((await Deno.readTextFile(join(out, name))).trim());
+      assert.ok(pid > 1);
+      assert.equal(await isAlive(pid), false, `${name} ${pid} outlived init`);
+    }
   });
 });
 

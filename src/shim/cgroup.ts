@@ -63,3 +63,38 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * The `cgroup.procs` file of process `pid`'s cgroup: on v1 its freezer
+ * hierarchy's (runc's `kill --all` walks that one), else the unified one;
+ * undefined when `pid` has exited.
+ */
+export function procsFileOf(
+  pid: number,
+  root: string = CGROUP_ROOT,
+): string | undefined {
+  let text;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  } catch {
+    return undefined;
+  }
+  const lines = text.trim().split("\n").map((l) => l.split(":"));
+  const freezer = lines.find(([, controllers]) =>
+    controllers.split(",").includes("freezer")
+  );
+  if (freezer) return join(root, "freezer", freezer[2], "cgroup.procs");
+  const unified = lines.find(([id]) => id === "0");
+  return unified ? join(root, unified[2], "cgroup.procs") : undefined;
+}
+
+/** The pids listed in `procs` (a `cgroup.procs` file); none once gone. */
+export function cgroupMembers(procs: string): number[] {
+  let text;
+  try {
+    text = Deno.readTextFileSync(procs);
+  } catch {
+    return [];
+  }
+  return text.split("\n").filter((l) => l).map(Number);
+}

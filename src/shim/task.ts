@@ -41,8 +41,9 @@ import {
 import { mountAll } from "../mount/mount.ts";
 import { unmountAll } from "../mount/unmount.ts";
 import { SyscallError } from "../sys/libc.ts";
+import { ProcessSet } from "../sys/pidfd.ts";
 import { signalProcess } from "../sys/proc.ts";
-import { joinCgroup } from "./cgroup.ts";
+import { cgroupMembers, joinCgroup, procsFileOf } from "./cgroup.ts";
 import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
@@ -71,6 +72,13 @@ const PROCESS_DETAILS_TYPE = "containerd.runc.v1.ProcessDetails";
 
 const RESOURCES_TYPE =
   "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
+
+/**
+ * How long a host-PID container's exit waits for the rest of its processes
+ * to die once killed: a process stuck in the kernel must not hold the exit
+ * for ever.
+ */
+const KILL_ALL_BOUND_MS = 10_000;
 
 /** Settings of a {@linkcode TaskService}. */
 export interface TaskServiceOptions {
@@ -338,6 +346,7 @@ export class TaskService {
     const watch: { oom?: OomWatcher } = {};
     // Read once while the bundle surely exists, not again at the exit.
     const sharedPids = sharesHostPids(bundle);
+    let procs: string | undefined; // its cgroup's members, when sharedPids
     const init = new ShimProcess({
       containerId: r.id,
       execId: "",
@@ -345,9 +354,14 @@ export class TaskService {
       stdio,
       onExit: async (exit, pid) => {
         // Without a PID namespace of its own, init's end does not end the
-        // rest: they are killed before the exit is told, as containerd does.
+        // rest: they are killed before the exit is told, as containerd does,
+        // and (unlike containerd) gone by then, so a client that saw the
+        // exit finds none of them (a SIGKILL takes effect when the process
+        // next runs, which under load can be well after runc returns).
         if (sharedPids) {
+          const rest = new ProcessSet(cgroupMembers(procs ?? ""));
           await runc.kill(r.id, 9, true).catch(() => {});
+          await rest.ended(AbortSignal.timeout(KILL_ALL_BOUND_MS));
         }
         // An OOM kill that ended the container is told before its exit.
         watch.oom?.check();
@@ -380,6 +394,7 @@ export class TaskService {
       if (rootfsMounted) await unmountAll(rootfs).catch(() => {});
       throw err;
     }
+    if (sharedPids) procs = procsFileOf(init.pid);
     watch.oom = OomWatcher.start(
       init.pid,
       () => this.#publish("/tasks/oom", TaskOOMSchema, { containerId: r.id }),
