@@ -32,7 +32,7 @@ import {
   setNonBlocking,
   setWindowSize,
 } from "../sys/fdio.ts";
-import { watchOpens } from "../sys/open_watch.ts";
+import { watchOpens, watchReads } from "../sys/open_watch.ts";
 import { duplicate, growPipe, hasReader, unreadBytes } from "../sys/splice.ts";
 import type { StdioFiles } from "./runc.ts";
 import { CHUNK, Copy } from "./pump.ts";
@@ -46,6 +46,8 @@ const NO_FILE = "/dev/null";
 const STDIN_GRACE_MS = 2_000;
 /** How long a deleted process's unread output waits for its reader. */
 const HELD_OUTPUT_GRACE_MS = 2_000;
+/** How long the exit waits for a reader that reads nothing more. */
+const STALLED_READER_MS = 2_000;
 /** How long runc may take to send the terminal after it returned. */
 const CONSOLE_TIMEOUT_MS = 10_000;
 
@@ -95,6 +97,8 @@ export class ProcessIO {
    * and when it was let go.
    */
   readonly #held = new Map<() => void, Promise<void>>();
+  /** Output held for a reader that is reading it (the exit waits). */
+  readonly #taking: Promise<void>[] = [];
   #closed = false;
 
   private constructor(paths: StdioPaths) {
@@ -254,11 +258,15 @@ export class ProcessIO {
   }
 
   /**
-   * Lets go of an output FIFO whose copy has ended. Output left in it for a
-   * client whose reader has not opened yet (a slow client, under load)
-   * would vanish with the shim's last descriptor: the shim then holds a
-   * writer until a reader opens (noticed on the poll loop, no thread held)
-   * or the process is deleted; the reader reads the rest, then the end.
+   * Lets go of an output FIFO whose copy has ended. Output left in it would
+   * vanish with the shim's last descriptor if no reader has opened yet (a
+   * slow client, under load), and a client that learns of the exit closes
+   * its reader at once (ctr, before its Delete), losing what it has not
+   * read yet (up to the FIFO's 1 MiB). So while output is left the shim
+   * holds a writer: without a reader, until one opens (the exit is told
+   * meanwhile); with one, until it has read it all or closed, and the exit
+   * waits for that (see `outputTaken`). Both are noticed on the poll loop,
+   * no thread held, and end when the process is deleted.
    */
   #releaseOutput(fd: number, path: string): void {
     let writer: number;
@@ -269,31 +277,53 @@ export class ProcessIO {
       return;
     }
     closeFd(fd);
-    const done = () => hasReader(writer) || unreadBytes(writer) === 0;
-    // Mostly the client is reading (or nothing is left): no watch then.
-    if (done()) {
-      closeFd(writer);
-      return;
-    }
+    // Mostly the client has read everything: no watch then.
+    if (unreadBytes(writer) === 0) closeFd(writer);
+    else this.#holdOutput(writer, path, hasReader(writer));
+  }
+
+  /** Holds `writer` while its FIFO `path` has output `reading` waits for. */
+  #holdOutput(writer: number, path: string, reading: boolean): void {
+    const done = reading
+      ? () => unreadBytes(writer) === 0 || !hasReader(writer)
+      : () => hasReader(writer) || unreadBytes(writer) === 0;
     const gone = Promise.withResolvers<void>();
     let unwatch = () => {};
+    let stall: ReturnType<typeof setTimeout> | undefined;
+    let left = -1;
     const letGo = () => {
-      this.#held.delete(letGo);
+      if (!this.#held.delete(letGo)) return;
+      clearTimeout(stall);
       unwatch();
       closeFd(writer);
       gone.resolve();
     };
+    this.#held.set(letGo, gone.promise);
+    if (reading) this.#taking.push(gone.promise);
+    const look = () => {
+      if (done()) return letGo();
+      if (!reading || unreadBytes(writer) === left) return;
+      // A reader that stops reading holds the exit only so long.
+      left = unreadBytes(writer);
+      clearTimeout(stall);
+      stall = setTimeout(letGo, STALLED_READER_MS);
+    };
     try {
-      // Watched before the look, so that no reader comes unnoticed between.
-      unwatch = watchOpens(path, () => {
-        if (done()) letGo();
-      });
+      // Watched before the look, so that nothing comes unnoticed between.
+      unwatch = (reading ? watchReads : watchOpens)(path, look);
     } catch {
       letGo(); // the FIFO is gone: no reader can come
       return;
     }
-    if (done()) letGo();
-    else this.#held.set(letGo, gone.promise);
+    look();
+  }
+
+  /**
+   * Resolves once the client's readers have taken the output left in its
+   * FIFOs when the IO closed (or closed, or stopped reading for a while).
+   */
+  async outputTaken(): Promise<void> {
+    await Promise.all(this.#taking);
   }
 
   /**

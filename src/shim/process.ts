@@ -125,6 +125,8 @@ export class ShimProcess {
       await this.#startPublished;
       await io.drained();
       io.close();
+      // A client closes its readers once it learns of the exit.
+      await io.outputTaken();
       this.exit = exit;
       await this.options.onExit?.(exit, this.pid);
       this.#exited.resolve(exit);

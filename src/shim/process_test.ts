@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { spawnWithStdio } from "../sys/spawn.ts";
 import { ShimProcess } from "./process.ts";
 import { waitForExit } from "./reaper.ts";
@@ -49,5 +50,58 @@ Deno.test("a process that exited before its start was answered is dealt with in 
   } finally {
     listener.close();
     await accepting;
+  }
+});
+
+Deno.test("the exit is told once the client's reader has taken the output left in its FIFO", async () => {
+  // A client (ctr) closes its FIFO readers as soon as it knows of the exit:
+  // output still in the FIFO then is lost. This reader is slower than the
+  // shim: a small read per turn of the event loop.
+  const dir = await Deno.makeTempDir();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = listener.accept().catch(() => {});
+  let reader: number | undefined;
+  try {
+    const stdout = `${dir}/stdout`;
+    const made = await new Deno.Command("mkfifo", { args: [stdout] }).output();
+    assert.ok(made.success);
+    reader = openSync(stdout, constants.O_RDONLY | constants.O_NONBLOCK);
+    let told = false;
+    const process = new ShimProcess({
+      containerId: "c",
+      execId: "e",
+      bundle: "/",
+      stdio: { stdin: "", stdout, stderr: "", terminal: false },
+      onExit: () => {
+        told = true;
+      },
+    });
+    // More than the FIFO holds, less than it and the process's pipe hold:
+    // the process writes it all and exits whatever the reader does.
+    const written = 3 << 19;
+    await process.launch((stdio) =>
+      Promise.resolve(
+        spawnWithStdio("head", ["head", "-c", `${written}`, "/dev/zero"], {
+          stdio,
+        }),
+      )
+    );
+    const buffer = new Uint8Array(4096);
+    let read = 0;
+    while (!told) {
+      try {
+        read += readSync(reader, buffer, 0, buffer.length, null);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "EAGAIN") throw err;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(read, written);
+    await process.exited;
+  } finally {
+    if (reader !== undefined) closeSync(reader);
+    listener.close();
+    await accepting;
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,8 +1,8 @@
 /**
- * Noticing that someone opened a file (a client's reader opening a FIFO),
- * or that a file changed (a cgroup v2 `memory.events`), through ONE
- * `inotify(7)` instance for the whole process, waited on by the process's
- * poll loop (`poll.ts`).
+ * Noticing that someone opened or read a file (a client's reader opening or
+ * reading a FIFO), or that a file changed (a cgroup v2 `memory.events`),
+ * through ONE `inotify(7)` instance for the whole process, waited on by the
+ * process's poll loop (`poll.ts`).
  *
  * An open that waits for a FIFO's other end would hold one of Deno's ~32
  * blocking threads per FIFO, and then every file operation of the process
@@ -32,7 +32,9 @@ const SYMBOLS = {
 
 const libc = libcSymbols(SYMBOLS);
 
+const IN_ACCESS = 0x1;
 const IN_MODIFY = 0x2;
+const IN_CLOSE_NOWRITE = 0x10;
 const IN_OPEN = 0x20;
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
@@ -121,4 +123,16 @@ export function watchOpens(path: string, onOpen: () => void): () => void {
  */
 export function watchChanges(path: string, onChange: () => void): () => void {
   return watcher.watch(path, IN_MODIFY, onChange);
+}
+
+/**
+ * Calls `onRead` after reads of `path` (a client's reader taking what is in
+ * a FIFO) and after closes of its read-only opens, until the returned
+ * function is called. Reads made before the watch began are not told: look
+ * once the watch is in place.
+ *
+ * @throws {SyscallError} when `path` cannot be watched.
+ */
+export function watchReads(path: string, onRead: () => void): () => void {
+  return watcher.watch(path, IN_ACCESS | IN_CLOSE_NOWRITE, onRead);
 }
