@@ -3,8 +3,8 @@
  * driving runc. (Terminals, exec and restart survival come later.)
  */
 import assert from "node:assert/strict";
-import { run } from "./_harness.ts";
-import { BUSYBOX as IMAGE, withBusybox } from "./_containers.ts";
+import { ctrArgs, run } from "./_harness.ts";
+import { BUSYBOX as IMAGE, fifoDir, withBusybox } from "./_containers.ts";
 
 Deno.test("ctr run prints and exits with the container's status", async () => {
   await withBusybox(async (_daemon, ctrRun) => {
@@ -13,6 +13,41 @@ Deno.test("ctr run prints and exits with the container's status", async () => {
     assert.equal(hello.stdout, "hello\n");
     const seven = await ctrRun(["--rm", IMAGE, "c2", "sh", "-c", "exit 7"]);
     assert.equal(seven.code, 7, seven.stderr);
+  });
+});
+
+Deno.test("ctr run --rm whose reader is slow at the exit prints all of the output", async () => {
+  // ctr closes its FIFO readers as soon as it learns of the exit: output
+  // still in the FIFO then (its reader blocked on a slow stdout) was lost.
+  await withBusybox(async (daemon) => {
+    const written = 4 << 20;
+    const ctr = new Deno.Command("ctr", {
+      args: ctrArgs(daemon, [
+        "run",
+        "--rm",
+        "--fifo-dir",
+        fifoDir(daemon),
+        IMAGE,
+        "slow",
+        "head",
+        "-c",
+        `${written}`,
+        "/dev/zero",
+      ]),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const errors = new Response(ctr.stderr).text();
+    let read = 0;
+    for await (const chunk of ctr.stdout) {
+      read += chunk.length;
+      // A consumer slower than ctr (a throttle, not a wait for an event).
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const { code } = await ctr.status;
+    assert.equal(code, 0, await errors);
+    assert.equal(read, written);
   });
 });
 
