@@ -10,7 +10,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { StateResponseSchema } from "../gen/containerd/runtime/v2/task/shim_pb.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { ProcessIO, type StdioPaths } from "./io.ts";
-import { type ExitStatus, waitForExit } from "./reaper.ts";
+import { beginLaunch, type ExitStatus } from "./reaper.ts";
 import type { StdioFiles } from "./runc.ts";
 import { toTimestamp } from "./timestamp.ts";
 
@@ -102,6 +102,8 @@ export class ShimProcess {
     this.#opened = undefined;
     const io = await opened?.catch(() => undefined) ??
       await ProcessIO.open(this.options.stdio);
+    // Its process may exit before the pid is known: the exit is kept.
+    using launching = beginLaunch();
     try {
       this.pid = await launch(io.files, io.runcArgs);
     } catch (err) {
@@ -112,7 +114,7 @@ export class ShimProcess {
       throw err;
     }
     this.#io = io;
-    const watched = waitForExit(this.pid);
+    const watched = launching.waitForExit(this.pid);
     try {
       await io.started();
     } catch (err) {

@@ -7,13 +7,14 @@
  * So do the orphans of its containers (a process left when its pid
  * namespace's init died, a daemon a host-pid container forked): while the
  * shim serves, {@linkcode reapOrphans} reaps every exited child that is not
- * one of its own commands, keeping the status for a `waitForExit` that may
- * come later (an init that exits before `runc create` has returned).
+ * one of its own commands, keeping the status for a launch in progress that
+ * may ask for it later (see {@linkcode beginLaunch}).
  *
  * @module
  */
 import { peekExitedChild, reapChild } from "../sys/proc.ts";
 import { shimNow } from "./timestamp.ts";
+import { KeptExits } from "./_kept_exits.ts";
 
 /** The exit of a supervised process, as containerd reports it. */
 export interface ExitStatus {
@@ -27,10 +28,8 @@ export interface ExitStatus {
 const waiting = new Map<number, ((exit: ExitStatus) => void)[]>();
 /** Pids of the shim's own commands: `Deno.Command` reaps those itself. */
 const commands = new Set<number>();
-/** Exits reaped before anyone waited for them, oldest first. */
-const unclaimed = new Map<number, ExitStatus>();
-/** How many unclaimed exits are kept: true orphans are never claimed. */
-const UNCLAIMED_LIMIT = 1024;
+/** Exits reaped before anyone waited for them, for launches in progress. */
+const kept = new KeptExits<ExitStatus>();
 let reapingOrphans = false;
 let listening = false;
 
@@ -81,11 +80,7 @@ function exitOf(exit: { code?: number; signal?: number }): ExitStatus {
 function deliver(pid: number, exit: ExitStatus): void {
   const resolvers = waiting.get(pid);
   if (!resolvers) {
-    unclaimed.delete(pid);
-    unclaimed.set(pid, exit);
-    if (unclaimed.size > UNCLAIMED_LIMIT) {
-      unclaimed.delete(unclaimed.keys().next().value!);
-    }
+    kept.keep(pid, exit);
     return;
   }
   waiting.delete(pid);
@@ -142,14 +137,10 @@ export function reapOrphans(): () => void {
 /**
  * Resolves when child `pid` exits, reaping it. A pid that is not (or no
  * longer) our child resolves with status 255, as containerd reports an
- * unknown exit.
+ * unknown exit. An exit reaped before the call is never told: the pid may
+ * name another process by now (see {@linkcode beginLaunch}).
  */
 export function waitForExit(pid: number): Promise<ExitStatus> {
-  const kept = unclaimed.get(pid);
-  if (kept) {
-    unclaimed.delete(pid);
-    return Promise.resolve(kept);
-  }
   const { promise, resolve } = Promise.withResolvers<ExitStatus>();
   const resolvers = waiting.get(pid);
   if (resolvers) resolvers.push(resolve);
@@ -158,4 +149,32 @@ export function waitForExit(pid: number): Promise<ExitStatus> {
   // It may have exited before anyone waited.
   collect(pid);
   return promise;
+}
+
+/** A launch in progress, whose process's pid is learned after it ran. */
+export interface Launch extends Disposable {
+  /**
+   * Resolves when `pid`, this launch's process, exits: at once with its
+   * exit when that was reaped since the launch began, else as
+   * {@linkcode waitForExit} does.
+   */
+  waitForExit(pid: number): Promise<ExitStatus>;
+}
+
+/**
+ * Begins a launch (`runc create` or `runc exec`), to be disposed of once
+ * its process is waited for: meanwhile, exits reaped with nobody waiting
+ * are kept for it. Only an exit reaped after the launch began can be its
+ * process's; one reaped before was an earlier process's with the same pid,
+ * and a later process given that pid must not be reported exited.
+ */
+export function beginLaunch(): Launch {
+  const began = kept.begin();
+  return {
+    waitForExit: (pid) => {
+      const exit = kept.claim(pid, began);
+      return exit ? Promise.resolve(exit) : waitForExit(pid);
+    },
+    [Symbol.dispose]: () => kept.end(began),
+  };
 }

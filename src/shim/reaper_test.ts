@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { isChildSubreaper, setChildSubreaper } from "../sys/proc.ts";
-import { reapOrphans, spawnCommand, waitForExit } from "./reaper.ts";
+import {
+  beginLaunch,
+  reapOrphans,
+  spawnCommand,
+  waitForExit,
+} from "./reaper.ts";
 import { countingTimers } from "../sys/_testing.ts";
 
 /** Starts `script` in sh, which prints a background pid and exits. */
@@ -16,6 +21,22 @@ async function orphan(script: string): Promise<number> {
 function isZombie(pid: number): boolean {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+}
+
+/**
+ * An orphan (re-parented to us) killed by SIGKILL; returns once it has
+ * exited, before it is reaped.
+ */
+async function killedOrphan(): Promise<number> {
+  const pid = await orphan("sleep 30");
+  Deno.kill(pid, "SIGKILL");
+  while (!isZombie(pid)) { /* microseconds */ }
+  return pid;
+}
+
+/** Reaps the exited orphans at once, as on a SIGCHLD. */
+function reapNow(): void {
+  reapOrphans()();
 }
 
 /**
@@ -79,6 +100,7 @@ Deno.test("reapOrphans: an exit behind a command's not yet collected is reaped o
   let stop = () => {};
   try {
     const armed = await countingTimers(async () => {
+      using launching = beginLaunch();
       // The command is the older child: the first one a look finds.
       const command = spawnCommand(
         new Deno.Command("sleep", { args: ["30"], stdout: "null" }),
@@ -90,12 +112,63 @@ Deno.test("reapOrphans: an exit behind a command's not yet collected is reaped o
       while (!isZombie(command.pid) || !isZombie(left)) { /* microseconds */ }
       stop = reapOrphans();
       assert.equal((await command.status).signal, "SIGKILL");
-      // Reaped once the command was collected, kept for a late waiter.
-      assert.equal((await waitForExit(left)).status, 137);
+      // Reaped once the command was collected, kept for the launch.
+      assert.equal((await launching.waitForExit(left)).status, 137);
     });
     assert.equal(armed, 0);
   } finally {
     stop();
+    setChildSubreaper(false);
+  }
+});
+
+Deno.test("waitForExit: an exit reaped with nobody waiting is not handed to a later waiter of its pid (pid reuse)", async () => {
+  setChildSubreaper();
+  let stop = () => {};
+  try {
+    const orphaned = await killedOrphan();
+    // Reaped while nothing was launching: a true orphan's exit.
+    stop = reapOrphans();
+    assert.throws(() => Deno.readTextFileSync(`/proc/${orphaned}/stat`));
+    // A later process given the same pid is not reported killed: a
+    // pid that is not (or no longer) our child reports 255.
+    await serving(async () => {
+      assert.equal((await waitForExit(orphaned)).status, 255);
+    });
+  } finally {
+    stop();
+    setChildSubreaper(false);
+  }
+});
+
+Deno.test("beginLaunch: an exit reaped during a launch is told to it, never to a launch begun after it", async () => {
+  setChildSubreaper();
+  try {
+    const first = beginLaunch();
+    // As runc exec's process: it exits, and is reaped, before its pid is
+    // read from the pid file.
+    const early = await killedOrphan();
+    reapNow();
+    const second = beginLaunch();
+    // A process of the second launch given the same pid is still running:
+    // the exit reaped before it began is not its own.
+    assert.equal((await second.waitForExit(early)).status, 255);
+    assert.equal((await first.waitForExit(early)).status, 137);
+    second[Symbol.dispose]();
+    first[Symbol.dispose]();
+  } finally {
+    setChildSubreaper(false);
+  }
+});
+
+Deno.test("beginLaunch: an exit reaped while nothing launched is dropped", async () => {
+  setChildSubreaper();
+  try {
+    const orphaned = await killedOrphan();
+    reapNow();
+    using launching = beginLaunch();
+    assert.equal((await launching.waitForExit(orphaned)).status, 255);
+  } finally {
     setChildSubreaper(false);
   }
 });
