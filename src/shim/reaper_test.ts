@@ -172,3 +172,29 @@ Deno.test("beginLaunch: an exit reaped while nothing launched is dropped", async
     setChildSubreaper(false);
   }
 });
+
+Deno.test("beginLaunch: a launch's exit is kept however many orphans exit before its pid is read", async () => {
+  setChildSubreaper();
+  try {
+    using launching = beginLaunch();
+    const exec = await killedOrphan();
+    reapNow();
+    // Past the 1024 exits once kept, whose cap dropped the oldest: the
+    // launch's own (it was then told 255).
+    const out = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        "for i in $(seq 1100); do sleep 30 >/dev/null 2>&1 & echo $!; done",
+      ],
+      stdout: "piped",
+    }).output();
+    const others = new TextDecoder().decode(out.stdout).trim().split("\n")
+      .map(Number);
+    for (const pid of others) Deno.kill(pid, "SIGKILL");
+    while (!others.every(isZombie)) { /* microseconds */ }
+    reapNow();
+    assert.equal((await launching.waitForExit(exec)).status, 137);
+  } finally {
+    setChildSubreaper(false);
+  }
+});
