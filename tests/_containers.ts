@@ -14,6 +14,7 @@ import {
   run,
   startDaemon,
   type TestDaemon,
+  type TestDaemonOptions,
 } from "./_harness.ts";
 
 export { isAlive };
@@ -181,16 +182,18 @@ export async function settles<T>(check: () => Promise<T[]>, ms = 10_000) {
 }
 
 /**
- * Runs `fn` on a fresh daemon with busybox imported; afterwards removes
- * every task and container, and reaps whatever the daemon could not.
+ * Runs `fn` on a fresh daemon (started with `options`) with busybox
+ * imported; afterwards removes every task and container, and reaps
+ * whatever the daemon could not.
  */
 export async function withBusybox(
   fn: (
     daemon: TestDaemon,
     ctrRun: (args: string[], stdin?: string) => Promise<CommandResult>,
   ) => Promise<void>,
+  options?: TestDaemonOptions,
 ): Promise<void> {
-  await using daemon = await startDaemon();
+  await using daemon = await startDaemon(options);
   try {
     await prepareBusybox(daemon);
     await fn(daemon, (args, stdin) => ctrRun(daemon, args, stdin));

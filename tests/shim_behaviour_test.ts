@@ -769,3 +769,38 @@ Deno.test("shim sockets are 0600 in a 0700 directory; the daemon's are 0660, roo
     assert.equal(dir.mode! & 0o022, 0, (dir.mode! & 0o777).toString(8));
   });
 });
+
+Deno.test("shims run runc from the daemon's sealed copy while runc stays as copied, else from its file", async () => {
+  // A runc on PATH that says from where it was run, then runs the real one.
+  const bin = await Deno.makeTempDir({ prefix: "berth-runc-" });
+  const calls = join(bin, "calls");
+  const wrapper = join(bin, "runc");
+  const real = (await run("sh", ["-c", "command -v runc"])).stdout.trim();
+  const script = (tag: string) =>
+    `#!/bin/sh\necho "${tag} $0" >> ${calls}\nexec ${real} "$@"\n`;
+  await Deno.writeTextFile(wrapper, script("first"), { mode: 0o755 });
+  const ran = async () =>
+    (await Deno.readTextFile(calls)).trim().split("\n").map((l) =>
+      l.split(" ")
+    );
+  try {
+    await withBusybox(async (daemon, ctrRun) => {
+      const started = await ctrRun(["-d", IMAGE, "sealed", "sleep", "600"]);
+      assert.equal(started.code, 0, started.stderr);
+      const shim = await readShimPid(daemon, daemon.namespace, "sealed");
+      const exec = () =>
+        daemon.ctr(["tasks", "exec", "--exec-id", "e", "sealed", "true"]);
+      assert.equal((await exec()).code, 0);
+      for (const [tag, program] of await ran()) {
+        assert.equal(tag, "first");
+        assert.match(program, new RegExp(`^/proc/${shim}/fd/\\d+$`));
+      }
+      // Replaced: the copy is no longer what runc is; its file runs.
+      await Deno.writeTextFile(wrapper, script("second"));
+      assert.equal((await exec()).code, 0);
+      assert.deepEqual((await ran()).at(-1), ["second", wrapper]);
+    }, { env: { PATH: `${bin}:${Deno.env.get("PATH")}` } });
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});

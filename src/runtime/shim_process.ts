@@ -19,6 +19,13 @@ import { launchServe } from "../shim/launch.ts";
 import { log } from "../log/mod.ts";
 import { FileType, mknod } from "../sys/mod.ts";
 import { closeFd, openFd } from "../sys/fdio.ts";
+import {
+  fileIdentity,
+  makeSealedCopy,
+  type OwnSealedCopy,
+} from "../sys/sealed_copy.ts";
+import { programPath } from "../sys/spawn.ts";
+import { SEALED_RUNC_ENV } from "../shim/runc.ts";
 import { BerthError, Code } from "../types/mod.ts";
 
 /** How to run a shim. */
@@ -88,7 +95,11 @@ export async function startShim(options: StartShimOptions): Promise<string> {
         "serve",
       ],
       cwd: bundle,
-      env: { ...options.shim.env, TTRPC_ADDRESS: options.ttrpcAddress },
+      env: {
+        ...options.shim.env,
+        TTRPC_ADDRESS: options.ttrpcAddress,
+        ...sealedRuncEnv(),
+      },
       socket,
     });
     return socket;
@@ -104,6 +115,34 @@ export async function startShim(options: StartShimOptions): Promise<string> {
     );
   }
   return address.slice("unix://".length);
+}
+
+/** The daemon's sealed copy of runc, for the shims it starts. */
+let runcCopy: OwnSealedCopy | undefined;
+
+/**
+ * The environment that hands berth's shim a sealed copy of the `runc` on
+ * PATH to run runc from (see `sys/sealed_copy.ts`): made for the first
+ * shim and again once runc changes; none when no copy can be made (the
+ * shim then runs runc's file).
+ */
+function sealedRuncEnv(): Record<string, string> {
+  const runc = programPath("runc");
+  if (!runc) return {};
+  if (
+    runcCopy?.copy.source !== runc ||
+    fileIdentity(runc) !== runcCopy.copy.identity
+  ) {
+    runcCopy?.close();
+    runcCopy = undefined;
+    try {
+      runcCopy = makeSealedCopy(runc);
+    } catch (err) {
+      log.warn("shims run runc from its file", { error: String(err) });
+      return {};
+    }
+  }
+  return { [SEALED_RUNC_ENV]: JSON.stringify(runcCopy.copy) };
 }
 
 /**

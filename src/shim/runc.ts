@@ -12,7 +12,12 @@
  */
 import { BerthError, Code } from "../types/errors.ts";
 import { Errno, SyscallError } from "../sys/libc.ts";
-import { spawnWithStdio } from "../sys/spawn.ts";
+import {
+  fileIdentity,
+  holdSealedCopy,
+  type SealedCopy,
+} from "../sys/sealed_copy.ts";
+import { programPath, spawnWithStdio } from "../sys/spawn.ts";
 import { spawnCommand, waitForExit } from "./reaper.ts";
 
 /** Where and how runc runs. */
@@ -109,6 +114,27 @@ export function killFailure(reason: string, prefix = ""): BerthError {
   );
 }
 
+/** The variable in which the daemon names its sealed copy of runc. */
+export const SEALED_RUNC_ENV = "BERTH_SEALED_RUNC";
+
+let sealedRunc: SealedCopy | undefined;
+
+/**
+ * Takes hold of the sealed copy of runc the daemon named in this process's
+ * environment (see `sys/sealed_copy.ts`), so that runc runs from it even
+ * after the daemon is gone; a copy that cannot be held is passed over.
+ */
+export function holdSealedRunc(): void {
+  const named = Deno.env.get(SEALED_RUNC_ENV);
+  if (!named) return;
+  Deno.env.delete(SEALED_RUNC_ENV); // not for runc and its children
+  try {
+    sealedRunc = holdSealedCopy(JSON.parse(named));
+  } catch {
+    sealedRunc = undefined;
+  }
+}
+
 /** A runc command line bound to one state root and log file. */
 export class Runc {
   /** The runc binary. */
@@ -123,6 +149,19 @@ export class Runc {
     this.binary = options.binary || "runc";
     this.root = options.root;
     this.log = options.log;
+  }
+
+  /**
+   * The file run as runc: the sealed copy while it is a copy of this
+   * binary as it stands (a runc replaced meanwhile runs from its file).
+   */
+  #program(): string {
+    if (!sealedRunc) return this.binary;
+    const file = programPath(this.binary);
+    if (
+      file !== sealedRunc.source || fileIdentity(file) !== sealedRunc.identity
+    ) return this.binary;
+    return sealedRunc.path;
   }
 
   #global(): string[] {
@@ -141,7 +180,7 @@ export class Runc {
 
   #output(args: string[]): Promise<Deno.CommandOutput> {
     return spawnCommand(
-      new Deno.Command(this.binary, {
+      new Deno.Command(this.#program(), {
         args: [...this.#global(), ...args],
         stdin: "null",
         stdout: "piped",
@@ -209,7 +248,7 @@ export class Runc {
     let pid;
     try {
       pid = spawnWithStdio(
-        this.binary,
+        this.#program(),
         [this.binary, ...this.#global(), command, ...args],
         { stdio, cwd },
       );

@@ -134,7 +134,7 @@ const resolved = new Map<string, string>();
  * executable file of that name in PATH's directories (an empty entry is
  * the working directory), remembered for this PATH.
  */
-function programPath(program: string): string | undefined {
+export function programPath(program: string): string | undefined {
   if (program.includes("/")) return program;
   const path = Deno.env.get("PATH") ?? DEFAULT_PATH;
   const key = `${path}\0${program}`;
