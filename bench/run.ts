@@ -7,8 +7,9 @@
  * - {@linkcode CONTAINERS} concurrent `ctr run -d`: the wall time until
  *   all run, then the daemon's RSS, how many shim processes serve them
  *   (berth groups a namespace's containers under one shim; containerd runs
- *   one per container), their PSS and the daemon's plus theirs, and the
- *   time to kill and remove them all;
+ *   one per container), their PSS and the daemon's plus theirs (plus the
+ *   memfds they hold, which no PSS counts: berth's sealed copy of runc),
+ *   and the time to kill and remove them all;
  * - `ctr tasks exec ID true` in a running container (`n/a` while a daemon
  *   answers that it cannot);
  * - `ctr run --rm` of a container writing {@linkcode OUTPUT_BYTES} to its
@@ -83,7 +84,7 @@ function makeRows() {
     daemonRss: row(`daemon RSS, ${CONTAINERS} running`, "MB"),
     shims: row(`shim processes, ${CONTAINERS} running`, "n"),
     shimsPss: row(`shim PSS, all, ${CONTAINERS} running`, "MB"),
-    totalPss: row(`daemon+shims PSS, ${CONTAINERS} running`, "MB"),
+    totalPss: row(`daemon+shims PSS+memfds, ${CONTAINERS} running`, "MB"),
     cleanup: row(`kill+rm ${CONTAINERS} at once`, "s"),
     exec: row("exec true", "ms"),
     output: {
@@ -197,9 +198,10 @@ async function scale(side: Side, rows: Rows, run: number, log: Log) {
     `/proc/${side.daemon.pid}/smaps_rollup`,
     "Pss",
   );
+  const held = await memfdsMB([side.daemon.pid, ...shims]);
   record(rows.shims, side.name, shims.length);
   record(rows.shimsPss, side.name, total);
-  record(rows.totalPss, side.name, daemonPss + total);
+  record(rows.totalPss, side.name, daemonPss + total + held);
 
   const cleanupSeconds =
     await timed(() => Promise.all(ids.map((id) => side.remove(id)))) / 1000;
@@ -214,10 +216,31 @@ async function scale(side: Side, rows: Rows, run: number, log: Log) {
       startSeconds.toFixed(1)
     } s, daemon RSS ${rss.toFixed(0)} MB, ${shims.length} shims ${
       total.toFixed(0)
-    } MB PSS, daemon+shims ${
-      (daemonPss + total).toFixed(0)
-    } MB PSS, removed in ${cleanupSeconds.toFixed(1)} s`,
+    } MB PSS, daemon+shims ${(daemonPss + total).toFixed(0)} MB PSS + ${
+      held.toFixed(1)
+    } MB of memfds, removed in ${cleanupSeconds.toFixed(1)} s`,
   );
+}
+
+/**
+ * The size of the memfds processes `pids` hold open, each counted once, in
+ * MB: memory that no process's PSS shows while nobody maps it.
+ */
+async function memfdsMB(pids: number[]): Promise<number> {
+  const sizes = new Map<number, number>();
+  for (const pid of pids) {
+    for await (const entry of Deno.readDir(`/proc/${pid}/fd`)) {
+      const fd = `/proc/${pid}/fd/${entry.name}`;
+      try {
+        if (!(await Deno.readLink(fd)).startsWith("/memfd:")) continue;
+        const info = await Deno.stat(fd);
+        sizes.set(info.ino ?? 0, info.size);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return [...sizes.values()].reduce((a, b) => a + b, 0) / 2 ** 20;
 }
 
 /** The total PSS of the side's shim processes, in MB. */
