@@ -116,6 +116,32 @@ Deno.test(
 );
 
 Deno.test(
+  "ContainerStore.mustExist follows deletes and re-creations of what it found",
+  withStore(({ store }) => {
+    store.create("default", input("c1"));
+    store.create("other", input("c1"));
+    store.mustExist("default", "c1");
+    store.mustExist("default", "c1");
+    store.mustExist("other", "c1");
+    store.delete("default", "c1");
+    rejects(
+      () => store.mustExist("default", "c1"),
+      Code.NotFound,
+      /^container "c1" in namespace "default": not found$/,
+    );
+    store.mustExist("other", "c1");
+    store.create("default", input("c1"));
+    store.mustExist("default", "c1");
+    store.delete("default", "c1");
+    rejects(
+      () => store.mustExist("default", "c1"),
+      Code.NotFound,
+      /^container "c1" in namespace "default": not found$/,
+    );
+  }),
+);
+
+Deno.test(
   "ContainerStore validates like containerd",
   withStore(({ store }) => {
     rejects(
