@@ -105,3 +105,51 @@ Deno.test("the exit is told once the client's reader has taken the output left i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the exit waits for no reader that closed with output left in its FIFO", async () => {
+  // A client killed while its reader was behind: the exit is told once it
+  // closed, not when the wait for a stalled reader runs out.
+  const dir = await Deno.makeTempDir();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = listener.accept().catch(() => {});
+  const setTimer = globalThis.setTimeout;
+  try {
+    const stdout = `${dir}/stdout`;
+    const made = await new Deno.Command("mkfifo", { args: [stdout] }).output();
+    assert.ok(made.success);
+    const reader = openSync(stdout, constants.O_RDONLY | constants.O_NONBLOCK);
+    // The stall's timer: armed once the shim holds the exit for the reader.
+    const armed = Promise.withResolvers<void>();
+    let stalled = false;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (ms !== 2_000) return setTimer(fn, ms);
+      armed.resolve();
+      return setTimer(() => {
+        stalled = true;
+        fn();
+      }, ms);
+    }) as typeof setTimeout;
+    const process = new ShimProcess({
+      containerId: "c",
+      execId: "e",
+      bundle: "/",
+      stdio: { stdin: "", stdout, stderr: "", terminal: false },
+    });
+    await process.launch((stdio) =>
+      Promise.resolve(
+        spawnWithStdio("head", ["head", "-c", `${1 << 19}`, "/dev/zero"], {
+          stdio,
+        }),
+      )
+    );
+    await armed.promise;
+    closeSync(reader);
+    assert.equal((await process.exited).status, 0);
+    assert.equal(stalled, false);
+  } finally {
+    globalThis.setTimeout = setTimer;
+    listener.close();
+    await accepting;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
