@@ -21,6 +21,7 @@ import {
 } from "../gen/containerd/services/ttrpc/events/v1/events_pb.ts";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { TtrpcClient } from "../ttrpc/client.ts";
+import { SendQueue } from "./_send_queue.ts";
 import { shimNow, toTimestamp } from "./timestamp.ts";
 
 const ATTEMPTS = 5;
@@ -38,9 +39,8 @@ interface Queued {
 export class EventPublisher {
   readonly #address: string;
   readonly #namespace: string;
-  readonly #queue: Queued[] = [];
+  readonly #queue = new SendQueue<Queued>((event) => this.#forward(event));
   #client: TtrpcClient | undefined;
-  #sending: Promise<void> | undefined;
 
   /** A publisher to ttrpc socket `address` ("" publishes nothing). */
   constructor(address: string, namespace: string) {
@@ -61,12 +61,11 @@ export class EventPublisher {
       value: toBinary(schema, create(schema, message)),
       timestamp: shimNow(),
     });
-    this.#sending ??= this.#send().finally(() => this.#sending = undefined);
   }
 
   /** Resolves when everything queued so far has been sent or dropped. */
-  async flush(): Promise<void> {
-    while (this.#sending) await this.#sending;
+  flush(): Promise<void> {
+    return this.#queue.flush();
   }
 
   /** Flushes and disconnects. */
@@ -76,34 +75,33 @@ export class EventPublisher {
     this.#client = undefined;
   }
 
-  async #send(): Promise<void> {
-    for (let event; (event = this.#queue.shift());) {
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        try {
-          this.#client ??= await TtrpcClient.connect(this.#address);
-          await this.#client.call(
-            Events.typeName,
-            "Forward",
-            ForwardRequestSchema,
-            {
-              envelope: {
-                timestamp: toTimestamp(event.timestamp),
-                namespace: this.#namespace,
-                topic: event.topic,
-                event: { typeUrl: event.typeName, value: event.value },
-              },
+  /** Forwards `event`, retried a few times; then it is dropped. */
+  async #forward(event: Queued): Promise<void> {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      try {
+        this.#client ??= await TtrpcClient.connect(this.#address);
+        await this.#client.call(
+          Events.typeName,
+          "Forward",
+          ForwardRequestSchema,
+          {
+            envelope: {
+              timestamp: toTimestamp(event.timestamp),
+              namespace: this.#namespace,
+              topic: event.topic,
+              event: { typeUrl: event.typeName, value: event.value },
             },
-            EmptySchema,
-            { timeoutMs: CALL_TIMEOUT_MS },
-          );
-          break;
-        } catch {
-          await this.#client?.close().catch(() => {});
-          this.#client = undefined;
-          await new Promise((r) =>
-            setTimeout(r, FIRST_BACKOFF_MS * 2 ** attempt)
-          );
-        }
+          },
+          EmptySchema,
+          { timeoutMs: CALL_TIMEOUT_MS },
+        );
+        return;
+      } catch {
+        await this.#client?.close().catch(() => {});
+        this.#client = undefined;
+        await new Promise((r) =>
+          setTimeout(r, FIRST_BACKOFF_MS * 2 ** attempt)
+        );
       }
     }
   }
