@@ -8,7 +8,7 @@
  */
 import { closeFd, readFd, writeFd } from "../sys/fdio.ts";
 import { poller, POLLIN, POLLOUT } from "../sys/poll.ts";
-import { readable, splice } from "../sys/splice.ts";
+import { readable, splice, unreadBytes } from "../sys/splice.ts";
 
 /** The most one transfer moves (pipes are grown to this). */
 export const CHUNK = 1 << 20;
@@ -103,6 +103,9 @@ export class Copy {
    */
   async #wait(): Promise<boolean> {
     if (readable(this.#from)) {
+      // Hung up and empty, with the target full: a transfer says "again",
+      // not 0, and no room may ever come (a client that does not read).
+      if (unreadBytes(this.#from) === 0) return false;
       return await poller.wait(this.#to, POLLOUT) !== 0;
     }
     if (this.#finishing) this.#drained.resolve();

@@ -31,3 +31,26 @@ Deno.test("a copy moves a process's output and ends with its writer, arming no t
   // Deno fires a setTimeout(…, 0) 2 ms or more later: none on this path.
   assert.equal(timers, 0);
 });
+
+Deno.test("a copy ends with its writer when what was left fills the target exactly", async () => {
+  // The source is then empty and hung up but a transfer says "again" (the
+  // target is full), not 0: the copy ends, it does not wait for room.
+  const [source, processEnd] = pipe();
+  const [clientEnd, target] = pipe();
+  setNonBlocking(source);
+  setNonBlocking(target);
+  try {
+    const full = new Uint8Array(1 << 16); // a pipe's default size
+    assert.ok(await writeFd(processEnd, full));
+    closeFd(processEnd);
+    const copy = new Copy(source, target);
+    await copy.drain();
+    await copy.done;
+    let read = 0;
+    const buffer = new Uint8Array(1 << 16);
+    for (let n; (n = await readFd(clientEnd, buffer)) > 0;) read += n;
+    assert.equal(read, full.length);
+  } finally {
+    closeFd(clientEnd);
+  }
+});
