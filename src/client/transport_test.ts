@@ -25,10 +25,20 @@ function answerEmpty(stream: H2Stream) {
   stream.resume();
 }
 
-Deno.test("a GOAWAY (NO_ERROR) to an idle connection leaves the process alive; the next call dials again", async () => {
+/**
+ * Runs `fn` with a client of an HTTP/2 server on a UNIX socket whose
+ * streams go to `onStream`, and the server's sockets in accept order.
+ */
+async function withServer(
+  onStream: (stream: H2Stream) => void,
+  fn: (
+    client: ReturnType<typeof createClient<typeof Version>>,
+    sockets: net.Socket[],
+  ) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "berth-transport-" });
   const path = join(dir, "grpc.sock");
-  const h2 = new H2Server({ onStream: answerEmpty });
+  const h2 = new H2Server({ onStream });
   const sockets: net.Socket[] = [];
   const listener = net.createServer((socket) => {
     sockets.push(socket);
@@ -36,52 +46,47 @@ Deno.test("a GOAWAY (NO_ERROR) to an idle connection leaves the process alive; t
   });
   await new Promise<void>((resolve) => listener.listen(path, resolve));
   try {
-    const client = createClient(Version, unixTransport(path));
+    await fn(createClient(Version, unixTransport(path)), sockets);
+  } finally {
+    h2.close();
+    await new Promise((resolve) => listener.close(resolve));
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Sends a GOAWAY (NO_ERROR, every stream processed) on `socket`. */
+function goaway(socket: net.Socket): void {
+  socket.write(encodeFrame(
+    FrameType.GOAWAY,
+    0,
+    0,
+    encodeGoaway(2 ** 31 - 1, ErrorCode.NO_ERROR, "going"),
+  ));
+}
+
+Deno.test("a GOAWAY (NO_ERROR) to an idle connection leaves the process alive; the next call dials again", async () => {
+  await withServer(answerEmpty, async (client, sockets) => {
     // nghttp2 aborted the process on about 2 of 3 such GOAWAYs.
     for (let round = 1; round <= 12; round++) {
       await client.version({});
       assert.equal(sockets.length, round);
       const socket = sockets[round - 1];
       const closed = new Promise((resolve) => socket.once("close", resolve));
-      socket.write(encodeFrame(
-        FrameType.GOAWAY,
-        0,
-        0,
-        encodeGoaway(2 ** 31 - 1, ErrorCode.NO_ERROR, "going"),
-      ));
+      goaway(socket);
       await closed;
     }
-  } finally {
-    h2.close();
-    await new Promise((resolve) => listener.close(resolve));
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a GOAWAY (NO_ERROR) with a call in flight ends that call with a ConnectError at worst, never the process; the next call dials again", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "berth-transport-" });
-  const path = join(dir, "grpc.sock");
   let arrived!: (stream: H2Stream) => void;
-  const h2 = new H2Server({ onStream: (stream) => arrived(stream) });
-  const sockets: net.Socket[] = [];
-  const listener = net.createServer((socket) => {
-    sockets.push(socket);
-    h2.serve(socket);
-  });
-  await new Promise<void>((resolve) => listener.listen(path, resolve));
-  try {
-    const client = createClient(Version, unixTransport(path));
+  await withServer((stream) => arrived(stream), async (client, sockets) => {
     for (let round = 1; round <= 6; round++) {
       const inFlight = new Promise<H2Stream>((resolve) => arrived = resolve);
       const call = client.version({});
       const stream = await inFlight;
       assert.equal(sockets.length, round);
-      sockets[round - 1].write(encodeFrame(
-        FrameType.GOAWAY,
-        0,
-        0,
-        encodeGoaway(2 ** 31 - 1, ErrorCode.NO_ERROR, "going"),
-      ));
+      goaway(sockets[round - 1]);
       answerEmpty(stream);
       // Deno 2.9's node:http2 under connect-node fails the call (measured:
       // 'Premature close'), though the server answers it.
@@ -90,9 +95,5 @@ Deno.test("a GOAWAY (NO_ERROR) with a call in flight ends that call with a Conne
         assert.ok(ended instanceof ConnectError, String(ended));
       }
     }
-  } finally {
-    h2.close();
-    await new Promise((resolve) => listener.close(resolve));
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { spawnWithStdio } from "../sys/spawn.ts";
+import { countingTimers } from "../sys/_testing.ts";
 import { ShimProcess } from "./process.ts";
 import { waitForExit } from "./reaper.ts";
 
@@ -30,21 +31,13 @@ Deno.test("a process that exited before its start was answered is dealt with in 
     // The start is answered: what answers it runs in microtasks of this
     // turn, and none of them sees the exit dealt with yet.
     // No timer either: Deno fires a setTimeout(…, 0) 2 ms or more later.
-    const setTimer = globalThis.setTimeout;
-    let timers = 0;
-    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-      timers++;
-      return setTimer(...args);
-    }) as typeof setTimeout;
-    try {
+    const timers = await countingTimers(async () => {
       release();
       for (let i = 0; i < 20; i++) await Promise.resolve();
       assert.deepEqual(told, []);
       assert.equal(process.exit, undefined);
       assert.equal((await process.exited).status, 0);
-    } finally {
-      globalThis.setTimeout = setTimer;
-    }
+    });
     assert.deepEqual(told, ["exit"]);
     assert.equal(timers, 0);
   } finally {

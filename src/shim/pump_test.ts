@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { closeFd, pipe, readFd, setNonBlocking, writeFd } from "../sys/fdio.ts";
+import { countingTimers } from "../sys/_testing.ts";
 import { Copy } from "./pump.ts";
 
 Deno.test("a copy moves a process's output and ends with its writer, arming no timer", async () => {
@@ -7,25 +8,24 @@ Deno.test("a copy moves a process's output and ends with its writer, arming no t
   const [clientEnd, target] = pipe();
   setNonBlocking(source);
   setNonBlocking(target);
-  const setTimer = globalThis.setTimeout;
-  let timers = 0;
-  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-    timers++;
-    return setTimer(...args);
-  }) as typeof setTimeout;
+  let timers;
   try {
-    const written = new TextEncoder().encode("hello\n");
-    assert.ok(await writeFd(processEnd, written));
-    closeFd(processEnd);
-    const copy = new Copy(source, target);
-    await copy.done;
-    const buffer = new Uint8Array(64);
-    const n = await readFd(clientEnd, buffer);
-    assert.equal(new TextDecoder().decode(buffer.subarray(0, n)), "hello\n");
-    // Its end: the target is closed too.
-    assert.equal(await readFd(clientEnd, buffer), 0);
+    timers = await countingTimers(async () => {
+      const written = new TextEncoder().encode("hello\n");
+      assert.ok(await writeFd(processEnd, written));
+      closeFd(processEnd);
+      const copy = new Copy(source, target);
+      await copy.done;
+      const buffer = new Uint8Array(64);
+      const n = await readFd(clientEnd, buffer);
+      assert.equal(
+        new TextDecoder().decode(buffer.subarray(0, n)),
+        "hello\n",
+      );
+      // Its end: the target is closed too.
+      assert.equal(await readFd(clientEnd, buffer), 0);
+    });
   } finally {
-    globalThis.setTimeout = setTimer;
     closeFd(clientEnd);
   }
   // Deno fires a setTimeout(…, 0) 2 ms or more later: none on this path.
