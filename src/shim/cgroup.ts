@@ -65,12 +65,13 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * The `cgroup.procs` file of process `pid`'s cgroup: on v1 its freezer
- * hierarchy's (runc's `kill --all` walks that one), else the unified one;
+ * The directory of process `pid`'s cgroup in the v1 hierarchy of
+ * `controller` (mounted at ROOT/CONTROLLER), else in the unified one;
  * undefined when `pid` has exited.
  */
-export function procsFileOf(
+export function cgroupDirOf(
   pid: number,
+  controller: string,
   root: string = CGROUP_ROOT,
 ): string | undefined {
   let text;
@@ -80,12 +81,12 @@ export function procsFileOf(
     return undefined;
   }
   const lines = text.trim().split("\n").map((l) => l.split(":"));
-  const freezer = lines.find(([, controllers]) =>
-    controllers.split(",").includes("freezer")
+  const v1 = lines.find(([, controllers]) =>
+    controllers?.split(",").includes(controller)
   );
-  if (freezer) return join(root, "freezer", freezer[2], "cgroup.procs");
+  if (v1) return join(root, controller, v1[2]);
   const unified = lines.find(([id]) => id === "0");
-  return unified ? join(root, unified[2], "cgroup.procs") : undefined;
+  return unified ? join(root, unified[2]) : undefined;
 }
 
 /** The pids listed in `procs` (a `cgroup.procs` file); none once gone. */

@@ -15,6 +15,8 @@
  */
 import { watchCgroupEvents } from "../sys/cgroup_event.ts";
 import { watchChanges } from "../sys/open_watch.ts";
+import { join } from "../types/path.ts";
+import { cgroupDirOf } from "./cgroup.ts";
 
 /** Watches one cgroup's OOM kill counter. */
 export class OomWatcher {
@@ -88,25 +90,12 @@ export class OomWatcher {
 
 /** The file holding `pid`'s memory cgroup's `oom_kill` counter. */
 function counterFile(pid: number): string | undefined {
-  let text;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
-  } catch {
-    return undefined;
-  }
-  const lines = text.split("\n").map((l) => l.split(":"));
-  const v1 = lines.find(([, controllers]) =>
-    controllers?.split(",").includes("memory")
-  );
-  const candidates = v1
-    ? [`/sys/fs/cgroup/memory${v1[2]}/memory.oom_control`]
-    : lines.filter(([id]) => id === "0").map(([, , path]) =>
-      `/sys/fs/cgroup${path}/memory.events`
-    );
-  for (const file of candidates) {
+  const dir = cgroupDirOf(pid, "memory");
+  if (!dir) return undefined;
+  for (const name of ["memory.oom_control", "memory.events"]) {
     try {
-      Deno.statSync(file);
-      return file;
+      Deno.statSync(join(dir, name));
+      return join(dir, name);
     } catch {
       // not there
     }

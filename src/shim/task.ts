@@ -43,7 +43,7 @@ import { unmountAll } from "../mount/unmount.ts";
 import { SyscallError } from "../sys/libc.ts";
 import { ProcessSet } from "../sys/pidfd.ts";
 import { signalProcess } from "../sys/proc.ts";
-import { cgroupMembers, joinCgroup, procsFileOf } from "./cgroup.ts";
+import { cgroupDirOf, cgroupMembers, joinCgroup } from "./cgroup.ts";
 import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
@@ -359,7 +359,7 @@ export class TaskService {
         // exit finds none of them (a SIGKILL takes effect when the process
         // next runs, which under load can be well after runc returns).
         if (sharedPids) {
-          const rest = new ProcessSet(cgroupMembers(procs ?? ""));
+          const rest = new ProcessSet(procs ? cgroupMembers(procs) : []);
           await runc.kill(r.id, 9, true).catch(() => {});
           await rest.ended(AbortSignal.timeout(KILL_ALL_BOUND_MS));
         }
@@ -394,7 +394,9 @@ export class TaskService {
       if (rootfsMounted) await unmountAll(rootfs).catch(() => {});
       throw err;
     }
-    if (sharedPids) procs = procsFileOf(init.pid);
+    // runc's kill --all walks the freezer hierarchy on v1.
+    const cgroup = sharedPids ? cgroupDirOf(init.pid, "freezer") : undefined;
+    if (cgroup) procs = join(cgroup, "cgroup.procs");
     watch.oom = OomWatcher.start(
       init.pid,
       () => this.#publish("/tasks/oom", TaskOOMSchema, { containerId: r.id }),

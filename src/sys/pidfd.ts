@@ -7,11 +7,11 @@
  * @module
  */
 import { errno, libcSymbols, SyscallError } from "./libc.ts";
+import { closeFd } from "./fdio.ts";
 import { poller, POLLIN } from "./poll.ts";
 
 const SYMBOLS = {
   pidfd_open: { parameters: ["i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const libc = libcSymbols(SYMBOLS);
@@ -47,7 +47,7 @@ export class ProcessSet {
    * when `signal` aborts first; the set is closed either way.
    */
   async ended(signal?: AbortSignal): Promise<boolean> {
-    const forget = () => this.#fds.forEach((fd) => poller.forget(fd));
+    const forget = () => this.close();
     signal?.addEventListener("abort", forget, { once: true });
     try {
       await Promise.all(this.#fds.map((fd) => poller.wait(fd, POLLIN)));
@@ -60,6 +60,6 @@ export class ProcessSet {
 
   /** Closes the pidfds without waiting. */
   close(): void {
-    for (const fd of this.#fds.splice(0)) libc().close(fd);
+    for (const fd of this.#fds.splice(0)) closeFd(fd);
   }
 }
