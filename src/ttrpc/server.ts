@@ -22,11 +22,13 @@ import {
 } from "@bufbuild/protobuf";
 import { BerthError, Code } from "../types/errors.ts";
 import { Channel, type Frame, MessageType } from "./channel.ts";
+import { Deadlines, type Expiring } from "./_deadlines.ts";
 import { errorToStatus } from "./status.ts";
 import {
   decodeRequest,
   encodeResponse,
   type TtrpcMetadata,
+  type TtrpcRequest,
   type TtrpcStatus,
 } from "./wire.ts";
 
@@ -60,11 +62,114 @@ export type TtrpcServiceImpl<S extends DescService> = {
   ) => Promise<MessageInitShape<S["method"][K]["output"]>>;
 };
 
+/** A response's payload when it has none. */
+const NO_PAYLOAD = new Uint8Array();
+
+/**
+ * A call being handled, answered once: by its handler, or by its end (its
+ * deadline, its connection or the server closing) if that comes first. Its
+ * signal is made only for a handler that asks for it: most never do.
+ */
+class ServerCall implements TtrpcCallContext, Expiring {
+  readonly service: string;
+  readonly method: string;
+  readonly metadata: TtrpcMetadata;
+  readonly deadline: number;
+  readonly #channel: Channel;
+  readonly #streamId: number;
+  readonly #calls: Set<ServerCall>;
+  readonly #deadlines: Deadlines;
+  #controller: AbortController | undefined;
+  #ended: BerthError | undefined;
+  #answered = false;
+
+  constructor(
+    channel: Channel,
+    streamId: number,
+    req: TtrpcRequest,
+    calls: Set<ServerCall>,
+    deadlines: Deadlines,
+  ) {
+    this.service = req.service;
+    this.method = req.method;
+    this.metadata = req.metadata;
+    this.#channel = channel;
+    this.#streamId = streamId;
+    this.#calls = calls;
+    this.#deadlines = deadlines;
+    calls.add(this);
+    this.deadline = req.timeoutNano > 0n
+      ? performance.now() + Number(req.timeoutNano / 1_000_000n)
+      : Infinity;
+    if (this.deadline < Infinity) deadlines.add(this);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#ended) this.#controller.abort(this.#ended);
+    }
+    return this.#controller.signal;
+  }
+
+  expire(): void {
+    void this.end(new BerthError(Code.DeadlineExceeded, ""));
+  }
+
+  /**
+   * Ends the call before its handler answered: the client is told `reason`
+   * (or Canceled) at once, and the handler's signal aborts. A handler that
+   * ignores it holds up nothing; its answer is dropped.
+   */
+  end(reason?: BerthError): Promise<void> {
+    if (this.#answered) return Promise.resolve();
+    const why = reason ??
+      new BerthError(Code.Canceled, `ttrpc: ${this.method}`);
+    this.#ended = why;
+    const sent = this.answer(errorToStatus(why));
+    this.#controller?.abort(why);
+    return sent;
+  }
+
+  /** Sends the answer, unless one was sent. */
+  answer(status: TtrpcStatus | undefined, payload?: Uint8Array): Promise<void> {
+    if (this.#answered) return Promise.resolve();
+    this.#answered = true;
+    this.#calls.delete(this);
+    this.#deadlines.delete(this);
+    return reply(this.#channel, this.#streamId, status, payload);
+  }
+}
+
+/**
+ * Sends the response to `streamId`; an oversized one becomes a status
+ * instead, and a connection that broke is left to its reader to notice.
+ */
+function reply(
+  channel: Channel,
+  streamId: number,
+  status: TtrpcStatus | undefined,
+  payload: Uint8Array = NO_PAYLOAD,
+): Promise<void> {
+  return channel.send(
+    streamId,
+    MessageType.Response,
+    encodeResponse({ status, payload }),
+  ).catch(async (err) => {
+    if (!BerthError.is(err, Code.ResourceExhausted)) return;
+    await channel.send(
+      streamId,
+      MessageType.Response,
+      encodeResponse({ status: errorToStatus(err), payload: NO_PAYLOAD }),
+    ).catch(() => {});
+  });
+}
+
 /** A ttrpc server; register services, then {@linkcode TtrpcServer.listen}. */
 export class TtrpcServer {
   readonly #services = new Map<string, Map<string, RawHandler>>();
   readonly #channels = new Set<Channel>();
-  readonly #aborts = new Set<AbortController>();
+  readonly #deadlines = new Deadlines();
   readonly #loops = new Set<Promise<void>>();
   #listener: Deno.Listener | undefined;
   #accepting: Promise<void> | undefined;
@@ -157,10 +262,11 @@ export class TtrpcServer {
     } catch {
       // already closed
     }
+    // Each connection's loop ends its calls as its channel closes.
     for (const ch of this.#channels) ch.close();
-    for (const a of this.#aborts) a.abort();
     await this.#accepting;
     await Promise.allSettled([...this.#loops]);
+    this.#deadlines.clear();
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
@@ -172,118 +278,71 @@ export class TtrpcServer {
   }
 
   async #connLoop(channel: Channel): Promise<void> {
-    const inflight = new Set<Promise<void>>();
-    const connAbort = new AbortController();
+    const calls = new Set<ServerCall>();
     try {
       let frame: Frame | null;
       while ((frame = await channel.recv()) !== null) {
-        const p = this.#handle(channel, frame, connAbort.signal);
-        inflight.add(p);
-        p.finally(() => inflight.delete(p));
+        this.#handle(channel, frame, calls);
       }
     } catch {
       // connection broken
     } finally {
-      connAbort.abort();
       channel.close();
-      await Promise.allSettled([...inflight]);
+      await Promise.allSettled([...calls].map((call) => call.end()));
     }
   }
 
-  async #handle(
-    channel: Channel,
-    frame: Frame,
-    connSignal: AbortSignal,
-  ): Promise<void> {
+  #handle(channel: Channel, frame: Frame, calls: Set<ServerCall>): void {
     const id = frame.header.streamId;
-    const reply = (status: TtrpcStatus | undefined, payload?: Uint8Array) =>
-      channel.send(
-        id,
-        MessageType.Response,
-        encodeResponse({ status, payload: payload ?? new Uint8Array() }),
-      ).catch(async (err) => {
-        // an oversized reply becomes a status instead
-        if (!BerthError.is(err, Code.ResourceExhausted)) return;
-        await channel.send(
-          id,
-          MessageType.Response,
-          encodeResponse({
-            status: errorToStatus(err),
-            payload: new Uint8Array(),
-          }),
-        ).catch(() => {});
-      });
-    if (frame.error) return reply(errorToStatus(frame.error));
+    if (frame.error) {
+      void reply(channel, id, errorToStatus(frame.error));
+      return;
+    }
     if (frame.header.type !== MessageType.Request) return; // forward compat
     if (id % 2 !== 1) {
-      return reply({
+      void reply(channel, id, {
         code: Code.InvalidArgument,
         message: "ttrpc: stream id must be odd for client-initiated streams",
       });
+      return;
     }
     let req;
     try {
       req = decodeRequest(frame.data);
     } catch (err) {
-      return reply({
+      void reply(channel, id, {
         code: Code.InvalidArgument,
         message: `ttrpc: unmarshal request: ${(err as Error).message}`,
       });
+      return;
     }
     const methods = this.#services.get(req.service);
     if (!methods) {
-      return reply({
+      void reply(channel, id, {
         code: Code.Unimplemented,
         message: `service ${req.service}`,
       });
+      return;
     }
     const handler = methods.get(req.method);
     if (!handler) {
-      return reply({
+      void reply(channel, id, {
         code: Code.Unimplemented,
         message: `method ${req.method}`,
       });
+      return;
     }
-    const abort = new AbortController();
-    this.#aborts.add(abort);
-    const onConnAbort = () => abort.abort();
-    connSignal.addEventListener("abort", onConnAbort);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (req.timeoutNano > 0n) {
-      timer = setTimeout(
-        () => abort.abort(new BerthError(Code.DeadlineExceeded, "")),
-        Number(req.timeoutNano / 1_000_000n),
-      );
-    }
-    // A handler that ignores its signal must not hold up the connection's
-    // end or the server's close: an abort answers for it.
-    const aborted = new Promise<never>((_, reject) => {
-      const fail = () =>
-        reject(
-          abort.signal.reason instanceof BerthError
-            ? abort.signal.reason
-            : new BerthError(Code.Canceled, `ttrpc: ${req.method}`),
-        );
-      if (abort.signal.aborted) fail();
-      else abort.signal.addEventListener("abort", fail, { once: true });
-    });
+    const call = new ServerCall(channel, id, req, calls, this.#deadlines);
+    let answer;
     try {
-      const out = await Promise.race([
-        handler(req.payload, {
-          service: req.service,
-          method: req.method,
-          metadata: req.metadata,
-          signal: abort.signal,
-        }),
-        aborted,
-      ]);
-      await reply(undefined, out);
+      answer = handler(req.payload, call);
     } catch (err) {
-      await reply(errorToStatus(err));
-    } finally {
-      clearTimeout(timer);
-      connSignal.removeEventListener("abort", onConnAbort);
-      this.#aborts.delete(abort);
+      void call.answer(errorToStatus(err));
+      return;
     }
+    answer.then(
+      (out) => call.answer(undefined, out),
+      (err) => call.answer(errorToStatus(err)),
+    );
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Code } from "../types/errors.ts";
+import { countingTimers } from "../sys/_testing.ts";
 import {
   Channel,
   encodeHeader,
@@ -27,12 +28,12 @@ async function rawSetup() {
   return { server, conn, channel: new Channel(conn), dir };
 }
 
-const request = (payload: string, metadata = {}) =>
+const request = (payload: string, metadata = {}, timeoutNano = 0n) =>
   encodeRequest({
     service: "test.Echo",
     method: "Echo",
     payload: new TextEncoder().encode(payload),
-    timeoutNano: 0n,
+    timeoutNano,
     metadata,
   });
 
@@ -112,5 +113,30 @@ Deno.test("close without listen resolves, listen twice fails", async () => {
     await s2.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("calls with a deadline answered in time arm one timer between them, not one each", async () => {
+  const s = await rawSetup();
+  try {
+    const armed = await countingTimers(async () => {
+      for (let id = 1; id < 40; id += 2) {
+        await s.channel.send(
+          id,
+          MessageType.Request,
+          request(`${id}`, {}, 5_000_000_000n),
+        );
+        const f = await s.channel.recv();
+        assert.equal(
+          new TextDecoder().decode(decodeResponse(f!.data!).payload),
+          `${id}|undefined`,
+        );
+      }
+    });
+    assert.equal(armed, 1);
+  } finally {
+    s.channel.close();
+    await s.server.close();
+    await Deno.remove(s.dir, { recursive: true });
   }
 });
