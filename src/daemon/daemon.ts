@@ -51,7 +51,7 @@ import {
 import { parseDuration } from "../types/mod.ts";
 import {
   errorInterceptor,
-  eventsTtrpcService,
+  eventsTtrpcHandlers,
   jsonAnyInterceptor,
   jsonRegistry,
   type PluginInfo,
@@ -436,7 +436,7 @@ export async function startDaemon(
     // Shims forward their task events over ttrpc, beside the API socket.
     const ttrpcAddress = `${config.grpc.address}.ttrpc`;
     const ttrpc = new TtrpcServer();
-    ttrpc.registerService(TtrpcEvents, eventsTtrpcService(events));
+    ttrpc.register(TtrpcEvents.typeName, eventsTtrpcHandlers(events));
     ttrpc.listen(ttrpcAddress, 0o660);
     await fs.chown(ttrpcAddress, config.grpc.uid, config.grpc.gid);
     cleanups.push(async () => {

@@ -3,7 +3,18 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import type { Envelope, EventPayload } from "../events/mod.ts";
 import { invalidArgument } from "../types/mod.ts";
-import { type EventExchange, Events, eventsService } from "./events.ts";
+import { join } from "node:path";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import { ForwardRequestSchema } from "../gen/containerd/services/ttrpc/events/v1/events_pb.ts";
+import { TtrpcClient, TtrpcServer } from "../ttrpc/mod.ts";
+import { BerthError, Code as BerthCode } from "../types/mod.ts";
+import {
+  type EventExchange,
+  Events,
+  eventsService,
+  eventsTtrpcHandlers,
+  TtrpcEvents,
+} from "./events.ts";
 import { routerClient } from "./_testing.ts";
 
 const AT = new Date(Date.UTC(2024, 4, 5, 6, 7, 8, 9));
@@ -131,4 +142,56 @@ Deno.test("Events.Subscribe passes the filters and streams envelopes until the c
   abort.abort();
   await ended;
   assert.equal(subscriber.signal.aborted, true);
+});
+
+Deno.test("a shim's ttrpc Forward puts its envelope on the exchange, payload bytes as sent; a malformed one or one without an event is refused", async () => {
+  const { exchange, forwarded } = fakeExchange();
+  const dir = await Deno.makeTempDir({ prefix: "events-ttrpc-" });
+  const server = new TtrpcServer();
+  server.register(TtrpcEvents.typeName, eventsTtrpcHandlers(exchange));
+  server.listen(join(dir, "s.sock"));
+  const client = await TtrpcClient.connect(join(dir, "s.sock"));
+  const forward = (envelope: object) =>
+    client.call(
+      TtrpcEvents.typeName,
+      "Forward",
+      ForwardRequestSchema,
+      { envelope },
+      EmptySchema,
+    );
+  try {
+    await forward({
+      timestamp: timestampFromDate(AT),
+      namespace: "ns1",
+      topic: "/tasks/exit",
+      event: PAYLOAD,
+    });
+    assert.equal(forwarded.length, 1);
+    const [{ timestamp, ...rest }] = forwarded;
+    assert.equal(timestamp.getTime(), AT.getTime());
+    assert.deepEqual(rest, {
+      namespace: "ns1",
+      topic: "/tasks/exit",
+      event: PAYLOAD,
+    });
+    await assert.rejects(
+      forward({ namespace: "ns1", topic: "/tasks/exit" }),
+      (err) =>
+        BerthError.is(err, BerthCode.InvalidArgument) &&
+        err.message === "envelope must carry an event: invalid argument",
+    );
+    await assert.rejects(
+      client.callRaw(TtrpcEvents.typeName, "Forward", Uint8Array.of(10, 5)),
+      (err) =>
+        BerthError.is(err, BerthCode.InvalidArgument) &&
+        err.message.startsWith(
+          "ttrpc: decode containerd.services.events.ttrpc.v1.ForwardRequest: ",
+        ),
+    );
+    assert.equal(forwarded.length, 1);
+  } finally {
+    await client.close();
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

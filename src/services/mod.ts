@@ -44,7 +44,7 @@ export { errorInterceptor, NAMESPACE_HEADER, toConnectError } from "./_rpc.ts";
 export { readEventField } from "./_events.ts";
 export { jsonAnyInterceptor, jsonRegistry } from "./_json.ts";
 export { publishNetworkChange } from "./network.ts";
-export { eventsTtrpcService, TtrpcEvents } from "./events.ts";
+export { eventsTtrpcHandlers, TtrpcEvents } from "./events.ts";
 export type { PluginInfo, VersionInfo };
 
 /** The components the services adapt. */
