@@ -26,6 +26,7 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { Buffer } from "node:buffer";
+import { encodeAnswer } from "../services/mod.ts";
 
 /** The size of a gRPC frame's prefix: a flags byte and a 32-bit length. */
 export const PREFIX = 5;
@@ -116,7 +117,7 @@ export function frameMessage(
     !field || !(bulk instanceof Uint8Array) || bulk.length < BULK_MIN ||
     (message.$unknown?.length ?? 0) > 0
   ) {
-    const bytes = toBinary(schema, message);
+    const bytes = encodeAnswer(schema, message);
     const frame = frames.take(PREFIX + bytes.length);
     writePrefix(frame, bytes.length);
     frame.set(bytes, PREFIX);

@@ -16,6 +16,7 @@
  * @module
  */
 import {
+  clone,
   create,
   createFileRegistry,
   createRegistry,
@@ -24,6 +25,7 @@ import {
   fromJson,
   type JsonValue,
   type Message,
+  type MessageShape,
   type Registry,
   toBinary,
   toJson,
@@ -207,8 +209,13 @@ export const jsonAnyInterceptor: Interceptor = (next) => async (req) => {
   const output = req.method.output;
   const inbound = (m: unknown) =>
     eachAny(input, m as Record<string, unknown>, anyFromJsonForm);
-  const outbound = (m: unknown) =>
-    eachAny(output, m as Record<string, unknown>, anyToJsonForm);
+  // A copy is rewritten: the answer may be one a service keeps and gives
+  // to every caller (see _kept_answers.ts).
+  const outbound = (m: unknown) => {
+    const copy = clone(output, m as MessageShape<typeof output>);
+    eachAny(output, copy as Record<string, unknown>, anyToJsonForm);
+    return copy;
+  };
   if (req.stream) {
     const messages = req.message;
     const res = await next({
@@ -225,15 +232,11 @@ export const jsonAnyInterceptor: Interceptor = (next) => async (req) => {
     return {
       ...res,
       message: (async function* () {
-        for await (const m of replies) {
-          outbound(m);
-          yield m;
-        }
+        for await (const m of replies) yield outbound(m);
       })(),
     };
   }
   inbound(req.message);
   const res = await next(req);
-  outbound(res.message);
-  return res;
+  return res.stream ? res : { ...res, message: outbound(res.message) };
 };

@@ -20,6 +20,7 @@ import {
   Containers,
   ContainerSchema,
   CreateContainerResponseSchema,
+  type GetContainerResponse,
   GetContainerResponseSchema,
   ListContainerMessageSchema,
   ListContainersResponseSchema,
@@ -34,6 +35,13 @@ import type {
 import { type EventPublisher, packEvent } from "./_events.ts";
 import { requireNamespace } from "./_rpc.ts";
 import { toTimestamp } from "./_convert.ts";
+import { KeptAnswers } from "./_kept_answers.ts";
+
+/**
+ * How many containers' Get answers are kept (each holds its spec, a few
+ * KB, twice: as a message and encoded).
+ */
+const KEPT_GET_ANSWERS = 256;
 
 function toAny(value: TypedValue | undefined): Any | undefined {
   return value && create(AnySchema, value);
@@ -101,15 +109,31 @@ export interface ContainersServiceOptions {
   onDeleted?: (namespace: string, id: string) => Promise<void>;
 }
 
-/** The Containers service. */
+/**
+ * The Containers service. A container's Get answer is made once and kept
+ * until the container is updated or deleted (`ctr tasks exec` asks for it
+ * twice, each a SQLite read, a conversion and an encoding of its spec):
+ * its record changes only through this service (the store is the
+ * database's one writer, and this service its one caller that writes
+ * containers).
+ */
 export function containersService(
   { store, events, onDeleted }: ContainersServiceOptions,
 ): ServiceImpl<typeof Containers> {
+  const answers = new KeptAnswers<GetContainerResponse>({
+    max: KEPT_GET_ANSWERS,
+  });
+  const answerKey = (namespace: string, id: string) => `${namespace}\0${id}`;
   return {
     get(req, ctx) {
-      return create(GetContainerResponseSchema, {
-        container: toContainer(store.get(requireNamespace(ctx), req.id)),
-      });
+      const namespace = requireNamespace(ctx);
+      const key = answerKey(namespace, req.id);
+      return answers.get(key) ?? answers.keep(
+        key,
+        create(GetContainerResponseSchema, {
+          container: toContainer(store.get(namespace, req.id)),
+        }),
+      );
     },
     list(req, ctx) {
       return create(ListContainersResponseSchema, {
@@ -154,6 +178,8 @@ export function containersService(
         throw new ConnectError("Container.ID required", Code.InvalidArgument);
       }
       const namespace = requireNamespace(ctx);
+      // Forgotten first: an update that fails leaves only a miss.
+      answers.forget(answerKey(namespace, req.container.id));
       const container = store.update(
         namespace,
         fromContainer(req.container),
@@ -178,6 +204,7 @@ export function containersService(
     },
     async delete(req, ctx) {
       const namespace = requireNamespace(ctx);
+      answers.forget(answerKey(namespace, req.id));
       store.delete(namespace, req.id);
       await onDeleted?.(namespace, req.id);
       events.publish(

@@ -66,22 +66,26 @@ function fakeStore() {
 
 function setup() {
   const store = fakeStore();
+  const reads: string[] = [];
+  const get = store.get;
+  store.get = (namespace: string, id: string) => {
+    reads.push(`${namespace}/${id}`);
+    return get(namespace, id);
+  };
   const events = new RecordingPublisher();
   const deleted: string[] = [];
-  const client = routerClient(
-    Containers,
-    containersService({
-      store,
-      events,
-      onDeleted(namespace, id) {
-        // Runs before the delete event is published.
-        deleted.push(`${namespace}/${id} after ${events.published.length}`);
-        return Promise.resolve();
-      },
-    }),
-    { namespace: "ns1" },
-  );
-  return { store, events, deleted, client };
+  const service = containersService({
+    store,
+    events,
+    onDeleted(namespace, id) {
+      // Runs before the delete event is published.
+      deleted.push(`${namespace}/${id} after ${events.published.length}`);
+      return Promise.resolve();
+    },
+  });
+  const client = routerClient(Containers, service, { namespace: "ns1" });
+  const other = routerClient(Containers, service, { namespace: "ns2" });
+  return { store, events, deleted, client, other, reads };
 }
 
 const SPEC = {
@@ -189,4 +193,52 @@ Deno.test("Containers.List and ListStream give the caller's namespace's records"
     streamed.push(msg.container!.id);
   }
   assert.deepEqual(streamed, ["a", "b"]);
+});
+
+Deno.test("Containers.Get reads a record once and answers again from what it kept, until the container is updated", async () => {
+  const { client, reads } = setup();
+  await client.create({ container: { id: "c1", spec: SPEC } });
+  const first = await client.get({ id: "c1" });
+  const again = await client.get({ id: "c1" });
+  assert.deepEqual(again, first);
+  assert.deepEqual(reads, ["ns1/c1"]);
+  await client.update({
+    container: { id: "c1", labels: { a: "b" } },
+    updateMask: { paths: ["labels"] },
+  });
+  assert.deepEqual((await client.get({ id: "c1" })).container?.labels, {
+    a: "b",
+  });
+  assert.deepEqual(reads, ["ns1/c1", "ns1/c1"]);
+});
+
+Deno.test("Containers.Get of a deleted container is NotFound, and a new one of its id is answered for", async () => {
+  const { client } = setup();
+  await client.create({ container: { id: "c1", image: "old" } });
+  assert.equal((await client.get({ id: "c1" })).container?.image, "old");
+  await client.delete({ id: "c1" });
+  await assert.rejects(client.get({ id: "c1" }), {
+    code: Code.NotFound,
+    rawMessage: 'container "c1": not found',
+  });
+  await client.create({ container: { id: "c1", image: "new" } });
+  assert.equal((await client.get({ id: "c1" })).container?.image, "new");
+});
+
+Deno.test("Containers.Get answers each namespace's container of an id with its own record", async () => {
+  const { client, other } = setup();
+  await client.create({ container: { id: "c1", image: "in ns1" } });
+  await other.create({ container: { id: "c1", image: "in ns2" } });
+  assert.equal((await client.get({ id: "c1" })).container?.image, "in ns1");
+  assert.equal((await other.get({ id: "c1" })).container?.image, "in ns2");
+  await other.update({
+    container: { id: "c1", labels: { ns: "2" } },
+    updateMask: { paths: ["labels"] },
+  });
+  assert.deepEqual((await client.get({ id: "c1" })).container?.labels, {});
+  assert.deepEqual((await other.get({ id: "c1" })).container?.labels, {
+    ns: "2",
+  });
+  await other.delete({ id: "c1" });
+  assert.equal((await client.get({ id: "c1" })).container?.image, "in ns1");
 });

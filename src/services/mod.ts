@@ -42,6 +42,7 @@ import { Version, type VersionInfo, versionService } from "./version.ts";
 
 export { errorInterceptor, NAMESPACE_HEADER, toConnectError } from "./_rpc.ts";
 export { readEventField } from "./_events.ts";
+export { encodeAnswer } from "./_kept_answers.ts";
 export { jsonAnyInterceptor, jsonRegistry } from "./_json.ts";
 export { publishNetworkChange } from "./network.ts";
 export { eventsTtrpcHandlers, TtrpcEvents } from "./events.ts";
