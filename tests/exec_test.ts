@@ -69,6 +69,87 @@ Deno.test("ctr tasks exec runs processes beside the init process", async () => {
   });
 });
 
+/**
+ * A shell script printing, for the process it runs as and for the
+ * container's init, what the container makes of a process: user and
+ * groups, capabilities, no_new_privs, seccomp, cgroups, namespaces,
+ * rlimits, working directory, environment, and LSM label.
+ */
+const IDENTITY = `
+for p in $$ 1; do
+  echo "== $p"
+  grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/$p/status
+  cat /proc/$p/cgroup
+  for n in cgroup ipc mnt net pid time user uts; do readlink /proc/$p/ns/$n; done
+  cat /proc/$p/limits
+  echo "cwd $(readlink /proc/$p/cwd)"
+  tr '\\0' '\\n' < /proc/$p/environ | sort
+  echo "label $(cat /proc/$p/attr/current 2>/dev/null || echo none)"
+done`;
+
+Deno.test("an exec'd process is the container's: user, caps, no_new_privs, seccomp, cgroups, namespaces, rlimits, cwd, env", async () => {
+  await withBusybox(async (daemon, ctrRun) => {
+    const started = await ctrRun([
+      "-d",
+      "--seccomp",
+      "--cap-drop",
+      "CAP_NET_RAW",
+      "--env",
+      "FOO=bar",
+      "--cwd",
+      "/tmp",
+      "--memory-limit",
+      "67108864",
+      IMAGE,
+      "ident",
+      "sleep",
+      "600",
+    ]);
+    assert.equal(started.code, 0, started.stderr);
+    const out = await ctrExec(daemon, [
+      "--exec-id",
+      "id1",
+      "ident",
+      "sh",
+      "-c",
+      IDENTITY,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const [exec, init] = out.stdout.split(/^== \d+\n/m).slice(1);
+    assert.ok(init, out.stdout);
+    assert.equal(exec, init);
+    // And it is what the container was given, with nothing of the
+    // runtime's environment (runc's, the shim's) in it.
+    assert.match(exec, /^Uid:\s+0\s+0\s+0\s+0$/m);
+    assert.match(exec, /^NoNewPrivs:\s+1$/m);
+    assert.match(exec, /^Seccomp:\s+2$/m);
+    const bounding = BigInt(`0x${/^CapBnd:\s+(\w+)$/m.exec(exec)![1]}`);
+    const NET_RAW = 13n, KILL = 5n;
+    assert.equal((bounding >> NET_RAW) & 1n, 0n);
+    assert.equal((bounding >> KILL) & 1n, 1n);
+    assert.match(exec, /^\d+:memory:\/.*\/ident$/m);
+    assert.match(exec, /^Max open files\s+1024\s+1024\s+files\s*$/m);
+    assert.match(exec, /^cwd \/tmp$/m);
+    const env = exec.split("\n").filter((l) => /^[A-Z_]+=/.test(l));
+    assert.deepEqual(env.map((l) => l.split("=")[0]), ["FOO", "HOME", "PATH"]);
+    // Another user, when asked for: runc looks it up in the container.
+    const user = await ctrExec(daemon, [
+      "--exec-id",
+      "id2",
+      "--user",
+      "1000",
+      "ident",
+      "grep",
+      "-E",
+      "^(Uid|Gid|Groups):",
+      "/proc/self/status",
+    ]);
+    assert.equal(user.code, 0, user.stderr);
+    assert.match(user.stdout, /^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
+    assert.match(user.stdout, /^Gid:\s+1000\s+1000\s+1000\s+1000$/m);
+  });
+});
+
 Deno.test("ctr run -t gives the container a terminal and an interactive shell", async () => {
   await withBusybox(async (daemon) => {
     // `script` gives ctr the pseudo-terminal it insists on for -t.

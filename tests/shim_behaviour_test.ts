@@ -770,6 +770,56 @@ Deno.test("shim sockets are 0600 in a 0700 directory; the daemon's are 0660, roo
   });
 });
 
+Deno.test("shims run runc with one Go processor, its pid files in a tmpfs of the shim's that no mount table shows", async () => {
+  // A runc on PATH that says how it was run, then runs the real one.
+  const bin = await Deno.makeTempDir({ prefix: "berth-runc-" });
+  const calls = join(bin, "calls");
+  const real = (await run("sh", ["-c", "command -v runc"])).stdout.trim();
+  await Deno.writeTextFile(
+    join(bin, "runc"),
+    `#!/bin/sh\necho "GOMAXPROCS=$GOMAXPROCS $*" >> ${calls}\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+  try {
+    await withBusybox(async (daemon, ctrRun) => {
+      const started = await ctrRun(["-d", IMAGE, "pids", "sleep", "600"]);
+      assert.equal(started.code, 0, started.stderr);
+      const exec = await daemon.ctr(
+        ["tasks", "exec", "--fifo-dir", fifoDir(daemon)].concat(
+          ["--exec-id", "e", "pids", "true"],
+        ),
+      );
+      assert.equal(exec.code, 0, exec.stderr);
+      const shim = await readShimPid(daemon, daemon.namespace, "pids");
+      const lines = (await Deno.readTextFile(calls)).trim().split("\n");
+      const launches = lines.filter((l) => / (create|exec) /.test(l));
+      assert.equal(launches.length, 2, lines.join("\n"));
+      let dir = "";
+      for (const line of launches) {
+        const m = new RegExp(
+          `^GOMAXPROCS=1 .* --pid-file (/proc/${shim}/fd/\\d+)/runc-\\d+\\.pid `,
+        ).exec(line);
+        assert.ok(m, line);
+        dir = m[1];
+      }
+      // Each pid file is gone once read; the tmpfs is in no mount table,
+      // and none of them went to the bundle.
+      assert.deepEqual([...Deno.readDirSync(dir)], []);
+      const dev = Deno.statSync(dir).dev;
+      const device = `${(dev >> 8) & 0xfff}:${
+        (dev & 0xff) | ((dev >> 12) & 0xfff00)
+      }`;
+      const mountinfo = Deno.readTextFileSync(`/proc/${shim}/mountinfo`);
+      assert.ok(!mountinfo.split("\n").some((l) => l.split(" ")[2] === device));
+      const bundle = join(bundlesDir(daemon), daemon.namespace, "pids");
+      const files = [...Deno.readDirSync(bundle)].map((e) => e.name);
+      assert.deepEqual(files.filter((f) => f.endsWith(".pid")), ["shim.pid"]);
+    }, { env: { PATH: `${bin}:${Deno.env.get("PATH")}` } });
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});
+
 Deno.test("shims run runc from the daemon's sealed copy while runc stays as copied, else from its file", async () => {
   // A runc on PATH that says from where it was run, then runs the real one.
   const bin = await Deno.makeTempDir({ prefix: "berth-runc-" });

@@ -23,7 +23,7 @@ import { announceListening, launchServe } from "./launch.ts";
 import { EventPublisher } from "./publisher.ts";
 import { deleteContainer } from "./delete.ts";
 import { TaskService } from "./task.ts";
-import { holdSealedRunc } from "./runc.ts";
+import { holdSealedRunc, setRuncEnvironment } from "./runc.ts";
 
 /** Parsed shim command line. */
 export interface ShimArgs {
@@ -165,6 +165,7 @@ async function listening(socket: string): Promise<boolean> {
 async function serve(a: ShimArgs): Promise<number> {
   setChildSubreaper();
   holdSealedRunc();
+  setRuncEnvironment();
   const stopReaping = reapOrphans();
   // The shim outlives the bundle it started in (its group's first): every
   // command it runs must not inherit a working directory that is gone.

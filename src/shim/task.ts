@@ -382,10 +382,7 @@ export class TaskService {
       }
       const extra = opts?.noPivotRoot ? ["--no-pivot"] : [];
       await init.launch((stdio, args) =>
-        runc.create(r.id, bundle, join(bundle, "init.pid"), stdio, [
-          ...extra,
-          ...args,
-        ])
+        runc.create(r.id, bundle, stdio, [...extra, ...args])
       );
     } catch (err) {
       // runc removes what a failed create made; a create that succeeded
@@ -453,13 +450,7 @@ export class TaskService {
         spec,
         (specFile) =>
           process.launch((stdio, args) =>
-            container.runc.exec(
-              container.id,
-              specFile,
-              join(container.bundle, `${r.execId}.pid`),
-              stdio,
-              args,
-            )
+            container.runc.exec(container.id, specFile, stdio, args)
           ),
       );
       this.#publish("/tasks/exec-started", TaskExecStartedSchema, {
