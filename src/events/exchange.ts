@@ -9,6 +9,7 @@ import { parseFilters } from "../filters/mod.ts";
 import type { Adaptor, Filter } from "../filters/mod.ts";
 import {
   BerthError,
+  CheckedOnce,
   Code,
   invalidArgument,
   NanoDate,
@@ -71,6 +72,10 @@ export function validateTopic(topic: string): void {
   }
 }
 
+/** Namespaces and topics found valid. */
+const namespaces = new CheckedOnce(validateIdentifier);
+const topics = new CheckedOnce(validateTopic);
+
 interface Subscriber {
   filter: Filter;
   queue: Envelope[];
@@ -93,8 +98,8 @@ export class Exchange {
 
   /** Publishes `event` on `topic` in `namespace`, stamped now. */
   publish(namespace: string, topic: string, event: EventPayload): Envelope {
-    validateIdentifier(namespace);
-    validateTopic(topic);
+    namespaces.check(namespace);
+    topics.check(topic);
     const envelope = {
       timestamp: new NanoDate(realtimeNanos()),
       namespace,
@@ -108,13 +113,13 @@ export class Exchange {
   /** Delivers an envelope published elsewhere (a shim), keeping its stamp. */
   forward(envelope: Envelope): void {
     try {
-      validateIdentifier(envelope.namespace);
+      namespaces.check(envelope.namespace);
     } catch (err) {
       throw invalidArgument(
         `event envelope has invalid namespace: ${(err as Error).message}`,
       );
     }
-    validateTopic(envelope.topic);
+    topics.check(envelope.topic);
     if (envelope.timestamp.getTime() <= 0) {
       throw invalidArgument("timestamp must be set on forwarded event");
     }

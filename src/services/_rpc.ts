@@ -10,6 +10,7 @@ import { FilterSyntaxError } from "../filters/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
   BerthError,
+  CheckedOnce,
   failedPrecondition,
   invalidArgument,
   validateIdentifier,
@@ -26,6 +27,9 @@ export function leaseOf(ctx: HandlerContext): string | undefined {
   return ctx.requestHeader.get(LEASE_HEADER) || undefined;
 }
 
+/** Namespaces found valid. */
+const namespaces = new CheckedOnce(validateIdentifier);
+
 /**
  * The request's namespace, validated. Missing, it fails as containerd's
  * `NamespaceRequired` does (FailedPrecondition, "namespace is required").
@@ -34,7 +38,7 @@ export function requireNamespace(ctx: HandlerContext): string {
   const namespace = ctx.requestHeader.get(NAMESPACE_HEADER);
   if (!namespace) throw failedPrecondition("namespace is required");
   try {
-    validateIdentifier(namespace);
+    namespaces.check(namespace);
   } catch (err) {
     throw invalidArgument(`namespace validation: ${(err as Error).message}`);
   }

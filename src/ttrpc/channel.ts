@@ -52,15 +52,22 @@ export interface ByteStream {
   close(): void;
 }
 
-/** Encodes a frame header into 10 bytes. */
-export function encodeHeader(h: FrameHeader): Uint8Array {
-  const b = new Uint8Array(MESSAGE_HEADER_LENGTH);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, h.length);
-  v.setUint32(4, h.streamId);
-  v.setUint8(8, h.type);
-  v.setUint8(9, h.flags);
-  return b;
+/** Encodes a frame header into the first 10 bytes of `into` (new ones by default). */
+export function encodeHeader(
+  h: FrameHeader,
+  into: Uint8Array = new Uint8Array(MESSAGE_HEADER_LENGTH),
+): Uint8Array {
+  into[0] = h.length >>> 24;
+  into[1] = h.length >>> 16;
+  into[2] = h.length >>> 8;
+  into[3] = h.length;
+  into[4] = h.streamId >>> 24;
+  into[5] = h.streamId >>> 16;
+  into[6] = h.streamId >>> 8;
+  into[7] = h.streamId;
+  into[8] = h.type;
+  into[9] = h.flags;
+  return into;
 }
 
 /** Decodes the first 10 bytes of `b` as a frame header. */
@@ -121,9 +128,7 @@ export class Channel {
       return Promise.reject(tooLarge(data.length));
     }
     const frame = new Uint8Array(MESSAGE_HEADER_LENGTH + data.length);
-    frame.set(
-      encodeHeader({ length: data.length, streamId, type, flags: 0 }),
-    );
+    encodeHeader({ length: data.length, streamId, type, flags: 0 }, frame);
     frame.set(data, MESSAGE_HEADER_LENGTH);
     const p = this.#writing.then(() => this.#writeAll(frame));
     this.#writing = p.catch(() => {});

@@ -35,6 +35,30 @@ export function validateIdentifier(id: string): void {
   if (problem) throw invalidArgument(problem);
 }
 
+/**
+ * A check made once per value: values that passed are remembered (up to
+ * `max` of them). A daemon checks its namespace on every call and an
+ * event's namespace and topic on every event, and sees the same few.
+ */
+export class CheckedOnce {
+  readonly #passed = new Set<string>();
+  readonly #check: (value: string) => void;
+  readonly #max: number;
+
+  /** Remembers up to `max` values that `check` did not throw for. */
+  constructor(check: (value: string) => void, max = 1024) {
+    this.#check = check;
+    this.#max = max;
+  }
+
+  /** Throws what `check` throws for `value`, unless it passed before. */
+  check(value: string): void {
+    if (this.#passed.has(value)) return;
+    this.#check(value);
+    if (this.#passed.size < this.#max) this.#passed.add(value);
+  }
+}
+
 /** Largest size of one label's key plus value, in bytes. */
 export const MAX_LABEL_SIZE = 4096;
 
