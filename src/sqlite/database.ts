@@ -30,6 +30,13 @@ export interface SqliteOpenOptions {
 }
 
 const PRAGMAS = [
+  // One connection holds the file from its first access until it closes,
+  // as containerd's bolt file is held: another one can neither read nor
+  // write it ("database is locked"), so what the stores keep in memory
+  // (found containers, owned blobs, Get answers) cannot go stale behind
+  // their backs. Set before WAL: the WAL index lives in this connection's
+  // memory, with no -shm file and no lock calls per read.
+  "PRAGMA locking_mode = EXCLUSIVE",
   "PRAGMA journal_mode = WAL",
   "PRAGMA synchronous = NORMAL",
   "PRAGMA foreign_keys = ON",

@@ -116,3 +116,34 @@ Deno.test("transactions commit, roll back, and nest by joining", () => {
     db.close();
   }
 });
+
+Deno.test("another connection can neither read nor write an open database", () =>
+  withDir((dir) => {
+    const path = `${dir}/meta.db`;
+    const db = SqliteDatabase.open(path, { migrations: MIGRATIONS });
+    const other = new DatabaseSync(path);
+    try {
+      other.exec("PRAGMA busy_timeout = 10");
+      assert.throws(
+        () => other.prepare("SELECT count(*) FROM a").get(),
+        /database is locked/,
+      );
+      assert.throws(
+        () => other.exec("INSERT INTO a (x) VALUES (1)"),
+        /database is locked/,
+      );
+      db.transaction(() =>
+        db.sql.prepare("INSERT INTO a (x) VALUES (2)").run()
+      );
+      assert.equal(count(db, "a"), 1);
+      assert.equal(Deno.statSync(path + "-wal").isFile, true);
+      assert.throws(() => Deno.statSync(path + "-shm"), Deno.errors.NotFound);
+      db.close();
+      // Closed, its rows are there for the next connection.
+      const row = other.prepare("SELECT x FROM a").get() as { x: number };
+      assert.equal(row.x, 2);
+    } finally {
+      other.close();
+      db.close();
+    }
+  }));
