@@ -19,6 +19,7 @@ import {
 } from "@bufbuild/protobuf";
 import { BerthError, Code } from "../types/errors.ts";
 import { Channel, type Frame, MessageType } from "./channel.ts";
+import { Deadlines, type Expiring } from "./_deadlines.ts";
 import { statusToError } from "./status.ts";
 import { decodeResponse, encodeRequest, type TtrpcMetadata } from "./wire.ts";
 
@@ -32,15 +33,82 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-interface Pending {
-  resolve(data: Uint8Array): void;
-  reject(err: unknown): void;
+/** What a {@linkcode PendingCall} needs to end itself. */
+interface CallTable {
+  /** Forgets the call: it has settled. */
+  settled(call: PendingCall): void;
+}
+
+/**
+ * A call waiting for its reply, settled once: by the reply, its deadline,
+ * its caller's signal or the connection's end.
+ */
+class PendingCall implements Expiring {
+  readonly streamId: number;
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+  readonly #what: string;
+  readonly #resolve: (data: Uint8Array) => void;
+  readonly #reject: (err: unknown) => void;
+  readonly #table: CallTable;
+  #settled = false;
+
+  constructor(
+    streamId: number,
+    what: string,
+    options: CallOptions,
+    promise: PromiseWithResolvers<Uint8Array>,
+    table: CallTable,
+  ) {
+    this.streamId = streamId;
+    this.#what = what;
+    const timeoutMs = options.timeoutMs ?? 0;
+    this.deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+    this.signal = options.signal;
+    this.#resolve = promise.resolve;
+    this.#reject = promise.reject;
+    this.#table = table;
+  }
+
+  resolve(data: Uint8Array): void {
+    if (this.#end()) this.#resolve(data);
+  }
+
+  reject(err: unknown): void {
+    if (this.#end()) this.#reject(err);
+  }
+
+  expire(): void {
+    this.reject(new BerthError(Code.DeadlineExceeded, this.#what));
+  }
+
+  /** Listens to the caller's signal. */
+  cancel = (): void => {
+    this.reject(new BerthError(Code.Canceled, this.#what));
+  };
+
+  /** True the first time: the call settles now. */
+  #end(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#table.settled(this);
+    return true;
+  }
 }
 
 /** A ttrpc client connection. */
 export class TtrpcClient {
   readonly #channel: Channel;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new Map<number, PendingCall>();
+  /** The calls' deadlines, on one timer (see `_deadlines.ts`). */
+  readonly #deadlines = new Deadlines();
+  readonly #table: CallTable = {
+    settled: (call) => {
+      this.#pending.delete(call.streamId);
+      this.#deadlines.delete(call);
+      call.signal?.removeEventListener("abort", call.cancel);
+    },
+  };
   #nextStreamId = 1;
   #closed: BerthError | undefined;
   readonly #done: Promise<void>;
@@ -109,38 +177,21 @@ export class TtrpcClient {
       timeoutNano: BigInt(Math.max(0, Math.round(timeoutMs * 1e6))),
       metadata,
     });
-    return new Promise<Uint8Array>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () =>
-        finish(new BerthError(Code.Canceled, `ttrpc: ${service}/${method}`));
-      const finish = (err: unknown, data?: Uint8Array) => {
-        if (!this.#pending.delete(streamId)) return;
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", onAbort);
-        if (err) reject(err);
-        else resolve(data!);
-      };
-      this.#pending.set(streamId, {
-        resolve: (data) => finish(undefined, data),
-        reject: (err) => finish(err),
-      });
-      if (timeoutMs > 0) {
-        timer = setTimeout(
-          () =>
-            finish(
-              new BerthError(
-                Code.DeadlineExceeded,
-                `ttrpc: ${service}/${method}`,
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      options.signal?.addEventListener("abort", onAbort);
-      this.#channel.send(streamId, MessageType.Request, frame).catch(
-        (err) => finish(err),
-      );
-    });
+    const promise = Promise.withResolvers<Uint8Array>();
+    const call = new PendingCall(
+      streamId,
+      `ttrpc: ${service}/${method}`,
+      options,
+      promise,
+      this.#table,
+    );
+    this.#pending.set(streamId, call);
+    if (call.deadline < Infinity) this.#deadlines.add(call);
+    call.signal?.addEventListener("abort", call.cancel);
+    this.#channel.send(streamId, MessageType.Request, frame).catch(
+      (err) => call.reject(err),
+    );
+    return promise.promise;
   }
 
   /**
@@ -162,6 +213,7 @@ export class TtrpcClient {
     this.#ended.resolve(this.#closed);
     this.#channel.close();
     for (const p of [...this.#pending.values()]) p.reject(this.#closed);
+    this.#deadlines.clear();
   }
 
   async #readLoop(): Promise<void> {

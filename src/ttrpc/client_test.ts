@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BerthError, Code, notFound } from "../types/errors.ts";
+import { countingTimers } from "../sys/_testing.ts";
 import {
   PidsRequestSchema,
   PidsResponseSchema,
@@ -236,4 +237,56 @@ Deno.test("connect to a missing socket is Unavailable", async () => {
     TtrpcClient.connect("/nonexistent/ttrpc.sock"),
     (e) => BerthError.is(e, Code.Unavailable),
   );
+});
+
+Deno.test("calls with a deadline that are answered in time arm one timer between them, not one each", async () => {
+  const s = await setup({ state: () => Promise.resolve({ pid: 7 }) });
+  try {
+    const armed = await countingTimers(async () => {
+      for (let i = 0; i < 20; i++) {
+        const res = await s.client.call(
+          TASK,
+          "State",
+          StateRequestSchema,
+          {},
+          StateResponseSchema,
+          { timeoutMs: 5_000 },
+        );
+        assert.equal(res.pid, 7);
+      }
+    });
+    // One for the client's calls, one for the server's.
+    assert.equal(armed, 2);
+  } finally {
+    await teardown(s);
+  }
+});
+
+Deno.test("a call canceled by its signal fails at once; the next call still works", async () => {
+  const s = await setup({
+    state: () => new Promise(() => {}),
+    pids: () => Promise.resolve({}),
+  });
+  try {
+    const abort = new AbortController();
+    const pending = s.client.call(
+      TASK,
+      "State",
+      StateRequestSchema,
+      {},
+      StateResponseSchema,
+      { signal: abort.signal, timeoutMs: 60_000 },
+    );
+    abort.abort();
+    await assert.rejects(pending, (e) => BerthError.is(e, Code.Canceled));
+    await s.client.call(
+      TASK,
+      "Pids",
+      PidsRequestSchema,
+      {},
+      PidsResponseSchema,
+    );
+  } finally {
+    await teardown(s);
+  }
 });
