@@ -2,17 +2,19 @@
  * One UNIX socket, two protocols: HTTP/2 (gRPC, for Go clients like ctr)
  * and HTTP/1.1 (the Connect protocol, for curl with JSON).
  *
- * Connections are accepted on a plain `net` server and the first bytes
- * are peeked for the HTTP/2 preface: HTTP/2 sockets go to berth's own
- * HTTP/2 server (`src/h2/`), the others to `node:http`.
+ * Connections are accepted with `Deno.listen` and their first bytes are
+ * read for the HTTP/2 preface: HTTP/2 connections go to berth's own
+ * HTTP/2 server (`src/h2/`), which reads and writes the `Deno.Conn`
+ * itself (`node:net`'s streams cost the daemon more per call than the
+ * rest of the transport), the others to `node:http`.
  *
  * @module
  */
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
-import * as net from "node:net";
-import { Buffer } from "node:buffer";
 import { H2Server, type H2Stream } from "../h2/mod.ts";
+import { setListenBacklog } from "../sys/backlog.ts";
+import { ConnDuplex } from "./_conn_duplex.ts";
 
 /** An HTTP/1.1 request handler (connect-node's adapter is one). */
 export type RequestHandler = (
@@ -55,12 +57,13 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-const PREFACE = "PRI * HTTP/2.0";
+const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0");
 
 /**
  * Connections the kernel queues before the daemon accepts them (capped by
  * `net.core.somaxconn`). node's default, 511, refused a quarter of 1000
- * clients connecting at once with EAGAIN; containerd refuses none.
+ * clients connecting at once with EAGAIN; containerd refuses none. (Deno's
+ * is 1024.)
  */
 const LISTEN_BACKLOG = 4096;
 
@@ -83,6 +86,12 @@ const SHUTDOWN_GRACE_MS = 5000;
  */
 const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
+/**
+ * Milliseconds between attempts to accept after a failure (out of
+ * descriptors: connections must end before more can be accepted).
+ */
+const ACCEPT_RETRY_MS = 50;
+
 /** Listens on a UNIX socket, serving HTTP/2 and HTTP/1.1 side by side. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const h2 = new H2Server({
@@ -94,61 +103,115 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     connectionWindow: SESSION_WINDOW,
   });
   const h1 = http.createServer(options.requests);
-  /** Sockets not handed to the HTTP/2 server (it closes its own). */
-  const others = new Set<net.Socket>();
+  /** Closes each connection not handed to the HTTP/2 server (it closes its own). */
+  const others = new Set<() => void>();
+  const firstBytesTimeout = options.firstBytesTimeout ??
+    FIRST_BYTES_TIMEOUT_MS;
 
-  const server = net.createServer((socket) => {
-    others.add(socket);
-    socket.on("close", () => others.delete(socket));
-    socket.on("error", () => socket.destroy());
-    const timer = setTimeout(
-      () => socket.destroy(),
-      options.firstBytesTimeout ?? FIRST_BYTES_TIMEOUT_MS,
-    );
-    socket.once("close", () => clearTimeout(timer));
-    let head: Buffer | undefined;
-    const onData = (chunk: Buffer) => {
-      head = head ? Buffer.concat([head, chunk]) : chunk;
-      const text = head.subarray(0, PREFACE.length).toString("latin1");
-      if (head.length < PREFACE.length && PREFACE.startsWith(text)) return;
+  /** Reads the first bytes of `conn` and hands it to its protocol's server. */
+  async function route(conn: Deno.Conn) {
+    const sniffing = () => closeConn(conn);
+    others.add(sniffing);
+    const timer = setTimeout(() => closeConn(conn), firstBytesTimeout);
+    let head: Uint8Array | undefined;
+    try {
+      head = await readHead(conn);
+    } finally {
       clearTimeout(timer);
-      socket.off("data", onData);
-      if (text === PREFACE) {
-        others.delete(socket);
-        h2.serve(socket, head);
-        return;
-      }
-      socket.pause();
-      socket.unshift(head);
-      h1.emit("connection", socket);
-      socket.resume();
-    };
-    socket.on("data", onData);
-  });
+      others.delete(sniffing);
+    }
+    if (!head) {
+      closeConn(conn);
+      return;
+    }
+    if (startsWithPreface(head)) {
+      h2.serve(conn, head);
+      return;
+    }
+    const socket = new ConnDuplex(conn, head);
+    const destroy = () => socket.destroy();
+    others.add(destroy);
+    socket.on("close", () => others.delete(destroy));
+    socket.on("error", () => socket.destroy());
+    h1.emit("connection", socket);
+  }
 
   await removeStaleSocket(options.path);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ path: options.path, backlog: LISTEN_BACKLOG }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  await fs.chmod(options.path, options.mode ?? 0o660);
-  await fs.chown(options.path, options.uid ?? 0, options.gid ?? 0);
+  const server = Deno.listen({ transport: "unix", path: options.path });
+  try {
+    setListenBacklog(options.path, LISTEN_BACKLOG);
+    await fs.chmod(options.path, options.mode ?? 0o660);
+    await fs.chown(options.path, options.uid ?? 0, options.gid ?? 0);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+
+  let closed = false;
+  const accepting = (async () => {
+    while (!closed) {
+      let conn;
+      try {
+        conn = await server.accept();
+      } catch {
+        if (closed) return;
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      route(conn).catch(() => closeConn(conn));
+    }
+  })();
 
   return {
     path: options.path,
     async close() {
-      const closed = new Promise<void>((resolve) =>
-        server.close(() => resolve())
-      );
-      for (const socket of others) socket.destroy();
+      closed = true;
+      server.close();
+      await accepting;
+      for (const close of [...others]) close();
       await h2.shutdown(SHUTDOWN_GRACE_MS);
-      await closed;
       await fs.rm(options.path, { force: true });
     },
   };
+}
+
+/**
+ * Reads until the bytes tell HTTP/2's preface from anything else; the
+ * bytes read, or undefined when the connection ended (or was closed)
+ * first.
+ */
+async function readHead(conn: Deno.Conn): Promise<Uint8Array | undefined> {
+  let head = new Uint8Array(0);
+  const buffer = new Uint8Array(1024);
+  while (head.length < PREFACE.length && startsWithPreface(head)) {
+    let n;
+    try {
+      n = await conn.read(buffer);
+    } catch {
+      return undefined;
+    }
+    if (n === null) return undefined;
+    const grown = new Uint8Array(head.length + n);
+    grown.set(head);
+    grown.set(buffer.subarray(0, n), head.length);
+    head = grown;
+  }
+  return head;
+}
+
+/** True when `bytes` begin as HTTP/2's preface does (as far as they go). */
+function startsWithPreface(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.length, PREFACE.length);
+  for (let i = 0; i < n; i++) if (bytes[i] !== PREFACE[i]) return false;
+  return true;
+}
+
+function closeConn(conn: Deno.Conn) {
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
 }
 
 /** Removes a socket file left by a daemon that died; refuses other files. */

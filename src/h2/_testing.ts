@@ -22,6 +22,7 @@ import {
   MAX_MAX_FRAME_SIZE,
 } from "./frames.ts";
 import type { HeaderField } from "./hpack.ts";
+import type { H2Connection } from "./connection.ts";
 import { H2Server, type ServerOptions } from "./server.ts";
 import type { H2Stream } from "./stream.ts";
 import type { Clock } from "./_limits.ts";
@@ -34,8 +35,8 @@ export interface TestServer extends AsyncDisposable {
   server: H2Server;
   /** The length of every socket write the server made, in order. */
   writes: number[];
-  /** The server's side of each connection open now. */
-  sockets: Set<net.Socket>;
+  /** The server's side of each connection, in the order accepted. */
+  connections: H2Connection[];
 }
 
 /** Serves `onStream` (and `options`) on a temporary UNIX socket. */
@@ -46,27 +47,30 @@ export async function serve(
   const dir = await Deno.makeTempDir({ prefix: "berth-h2-" });
   const path = join(dir, "h2.sock");
   const server = new H2Server({ ...options, onStream });
-  const sockets = new Set<net.Socket>();
+  const connections: H2Connection[] = [];
   const writes: number[] = [];
-  const listener = net.createServer((socket) => {
-    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-    socket.write = ((chunk: Uint8Array, ...rest: unknown[]) => {
-      writes.push(chunk.length);
-      return write(chunk, ...rest);
-    }) as typeof socket.write;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    server.serve(socket);
-  });
-  await new Promise<void>((resolve) => listener.listen(path, resolve));
+  const listener = Deno.listen({ transport: "unix", path });
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections.push(server.serve({
+        read: (buffer) => conn.read(buffer),
+        write: (bytes) => {
+          writes.push(bytes.length);
+          return conn.write(bytes);
+        },
+        close: () => conn.close(),
+      }));
+    }
+  })();
   return {
     path,
     server,
     writes,
-    sockets,
+    connections,
     async [Symbol.asyncDispose]() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => listener.close(resolve));
+      server.close();
+      listener.close();
+      await accepting.catch(() => {});
       await Deno.remove(dir, { recursive: true });
     },
   };

@@ -1,78 +1,98 @@
 /**
  * A connection's outgoing frames, gathered into one buffer and written to
- * the socket once per turn of the event loop: a unary call's HEADERS, DATA
- * and trailers, and everything the other calls answered in the same turn,
- * leave in one `write` (one `sendto`).
+ * the connection once per turn of the event loop: a unary call's HEADERS,
+ * DATA and trailers, and everything the other calls answered in the same
+ * turn, leave in one `write` (one `sendto`). While a write is in flight,
+ * what later turns gather waits and leaves in one write after it.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import type * as net from "node:net";
 import { FRAME_HEADER_LENGTH, writeFrameHeader } from "./frames.ts";
+
+/** Where a writer's bytes go: a `Deno.Conn`, or anything writing like one. */
+export interface ByteSink {
+  /** Writes some of `bytes`; resolves with how many. */
+  write(bytes: Uint8Array): Promise<number>;
+}
 
 /** The payload of a frame that has none. */
 const NO_PAYLOAD = new Uint8Array(0);
 
-/** The first size of a turn's buffer (below node's pool cut, so pooled). */
+/** The first size of a turn's buffer. */
 const INITIAL_CAPACITY = 1024;
 
 /**
- * The largest turn's buffer kept for later turns once the socket is done
- * with it.
+ * The largest turn's buffer kept for later turns once the connection is
+ * done with it.
  */
 const MAX_SPARE = 4 << 20;
 
 /**
- * Bytes the socket may hold unsent before the connection stops reading
- * from its peer (a peer that sends but never reads).
+ * Bytes unsent past which DATA waits for the connection (as a `node:net`
+ * socket's write returns false from its high water mark on).
+ */
+const HIGH_WATER = 64 << 10;
+
+/**
+ * Bytes unsent past which the connection stops reading from its peer (a
+ * peer that sends but never reads).
  */
 const MAX_UNSENT = 16 << 20;
 
-/** Frames bound for one socket; see the module doc. */
+/** Frames bound for one connection; see the module doc. */
 export class FrameWriter {
-  #socket: net.Socket;
-  #buffer: Buffer | undefined;
+  #sink: ByteSink;
+  #buffer: Uint8Array | undefined;
   /**
    * A written turn's buffer, taken by the next turn: a stream of 32 KiB
    * answers (`ctr content get`) otherwise allocates and grows a buffer for
    * each, which kept V8's collector busy.
    */
-  #spare: Buffer | undefined;
+  #spare: Uint8Array | undefined;
   #used = 0;
+  /** Bytes of the write in flight not yet taken by the connection. */
+  #writing = 0;
+  #inFlight = false;
   #scheduled = false;
   #blocked = false;
+  #closed = false;
   #onDrain: () => void;
+  #drainWaiters: (() => void)[] = [];
 
   /**
-   * A writer for `socket`; `onDrain` runs when the socket takes data again
-   * after it refused more.
+   * A writer to `sink`; `onDrain` runs once everything is written after
+   * the writer was {@linkcode blocked}.
    */
-  constructor(socket: net.Socket, onDrain: () => void) {
-    this.#socket = socket;
+  constructor(sink: ByteSink, onDrain: () => void) {
+    this.#sink = sink;
     this.#onDrain = onDrain;
-    socket.on("drain", () => {
-      this.#blocked = false;
-      if (socket.isPaused()) socket.resume();
-      this.#onDrain();
-    });
   }
 
   /**
-   * True while the socket holds more than it wants: DATA waits (control
-   * frames still go).
+   * True while the connection holds more than it wants: DATA waits
+   * (control frames still go).
    */
   get blocked(): boolean {
     return this.#blocked;
   }
 
+  /** Bytes gathered or in flight, not yet taken by the connection. */
+  get unsent(): number {
+    return this.#used + this.#writing;
+  }
+
   /**
-   * Writes what was gathered now if, with what the socket holds, it is
-   * more than a peer may leave unread (see `flush`). Called after each
-   * chunk read: a peer that never reads stops being read after one
-   * chunk's answers, not after all that one turn read.
+   * True when more is unsent than a peer may leave unread: the connection
+   * stops reading until {@linkcode drained}.
    */
-  flushIfBehind(): void {
-    if (this.#used + this.#socket.writableLength > MAX_UNSENT) this.flush();
+  get behind(): boolean {
+    return this.unsent > MAX_UNSENT;
+  }
+
+  /** Resolves once nothing is unsent, or the writer is closed. */
+  drained(): Promise<void> {
+    if (this.unsent === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   /** Adds a frame with `payload` (or an empty one). */
@@ -94,6 +114,7 @@ export class FrameWriter {
     start: number,
     end: number,
   ): void {
+    if (this.#closed) return;
     const offset = this.#reserve(FRAME_HEADER_LENGTH + end - start);
     const buffer = this.#buffer!;
     writeFrameHeader(buffer, offset, end - start, type, flags, streamId);
@@ -103,24 +124,72 @@ export class FrameWriter {
     );
   }
 
-  /** Writes what was gathered now (before the socket ends). */
+  /**
+   * Writes what was gathered now (or, while a write is in flight, right
+   * after it).
+   */
   flush(): void {
     this.#scheduled = false;
-    if (this.#used === 0) return;
+    if (this.#used === 0 || this.#closed) return;
+    if (this.unsent >= HIGH_WATER) this.#blocked = true;
+    if (this.#inFlight) return;
     const buffer = this.#buffer!;
-    const bytes = buffer.subarray(0, this.#used);
+    const length = this.#used;
     this.#buffer = undefined;
     this.#used = 0;
-    const socket = this.#socket;
-    if (socket.destroyed || !socket.writable) return;
-    if (!socket.write(bytes, () => this.#recycle(buffer))) {
-      this.#blocked = true;
-      if (socket.writableLength > MAX_UNSENT) socket.pause();
+    this.#send(buffer, length);
+  }
+
+  /** Drops what is unsent and writes nothing more (the connection is gone). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#buffer = undefined;
+    this.#spare = undefined;
+    this.#used = 0;
+    this.#writing = 0;
+    this.#wakeDrainWaiters();
+  }
+
+  async #send(buffer: Uint8Array, length: number) {
+    this.#inFlight = true;
+    this.#writing = length;
+    try {
+      let offset = 0;
+      while (offset < length) {
+        offset += await this.#sink.write(buffer.subarray(offset, length));
+        if (this.#closed) return;
+        this.#writing = length - offset;
+      }
+    } catch {
+      // The peer is gone; the connection learns it from its read.
+      this.close();
+      return;
+    } finally {
+      this.#inFlight = false;
+    }
+    this.#writing = 0;
+    this.#recycle(buffer);
+    if (this.#used > 0) {
+      this.flush();
+      return;
+    }
+    this.#wakeDrainWaiters();
+    if (this.#blocked) {
+      this.#blocked = false;
+      this.#onDrain();
     }
   }
 
+  #wakeDrainWaiters() {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
   /** Keeps `buffer`, written out, for a later turn. */
-  #recycle(buffer: Buffer) {
+  #recycle(buffer: Uint8Array) {
     if (buffer.length > MAX_SPARE) return;
     if (!this.#spare || this.#spare.length < buffer.length) {
       this.#spare = buffer;
@@ -136,7 +205,7 @@ export class FrameWriter {
     }
     const buffer = this.#buffer;
     if (!buffer || used + n > buffer.length) {
-      const grown = Buffer.allocUnsafe(
+      const grown = new Uint8Array(
         Math.max(used + n, buffer ? buffer.length * 2 : INITIAL_CAPACITY),
       );
       if (buffer) grown.set(buffer.subarray(0, used));

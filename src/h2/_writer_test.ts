@@ -10,11 +10,9 @@ function turn(): Promise<void> {
 Deno.test("frame writer: turns written while the socket still holds earlier ones arrive intact", async () => {
   const dir = await Deno.makeTempDir({ prefix: "berth-h2-writer-" });
   const path = `${dir}/s`;
-  const accepted = Promise.withResolvers<net.Socket>();
-  const server = net.createServer((socket) => accepted.resolve(socket));
-  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const listener = Deno.listen({ transport: "unix", path });
   const client = net.connect(path);
-  const socket = await accepted.promise;
+  const conn = await listener.accept();
   try {
     const frames: Frame[] = [];
     const decoder = new FrameDecoder(1 << 20);
@@ -31,7 +29,7 @@ Deno.test("frame writer: turns written while the socket still holds earlier ones
     // turns unsent while later turns are gathered.
     client.pause();
     let drained = 0;
-    const writer = new FrameWriter(socket, () => drained++);
+    const writer = new FrameWriter(conn, () => drained++);
     for (let i = 0; i < count; i++) {
       // Turns of different sizes, each frame filled with its own number.
       const payload = new Uint8Array(1000 + (i % 7) * 20_000).fill(i & 0xff);
@@ -57,8 +55,8 @@ Deno.test("frame writer: turns written while the socket still holds earlier ones
     }
   } finally {
     client.destroy();
-    socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    conn.close();
+    listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,16 +1,16 @@
 /**
- * The server side of one HTTP/2 connection (RFC 9113) over a socket: the
+ * The server side of one HTTP/2 connection (RFC 9113) over a socket
+ * (a `Deno.Conn`, read in a loop into one reused buffer): the
  * preface and SETTINGS exchange, the stream state machine, flow control
  * both ways, PING, RST_STREAM and GOAWAY.
  *
  * Errors are answered as the RFC says: a connection error with GOAWAY
- * carrying its code, then the socket is ended; a stream error with
+ * carrying its code, then the socket is closed; a stream error with
  * RST_STREAM. Frames are written through one buffer per turn of the event
  * loop (see `_writer.ts`).
  *
  * @module
  */
-import type * as net from "node:net";
 import { ConnectionError, ErrorCode, StreamError } from "./errors.ts";
 import {
   CLIENT_PREFACE,
@@ -47,7 +47,15 @@ import {
   SETTINGS_TIMEOUT_MS,
   SYSTEM_CLOCK,
 } from "./_limits.ts";
-import { FrameWriter } from "./_writer.ts";
+import { type ByteSink, FrameWriter } from "./_writer.ts";
+
+/** The byte stream a connection is served on: a `Deno.Conn`, or one like it. */
+export interface Transport extends ByteSink {
+  /** Reads into `buffer`; resolves with how many bytes, null at the end. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Closes the connection (a read waiting rejects). */
+  close(): void;
+}
 
 /** Options for {@linkcode H2Connection}. */
 export interface ConnectionOptions {
@@ -84,6 +92,9 @@ const HANG_UP_TIMEOUT_MS = 1000;
 /** The highest stream id there can be: a GOAWAY naming it refuses none. */
 const LAST_STREAM_ID = 2 ** 31 - 1;
 
+/** Bytes read from the socket at once (its reads reuse one buffer). */
+const READ_SIZE = 64 << 10;
+
 /** The payload of the PING that follows a graceful GOAWAY. */
 const SHUTDOWN_PING = new TextEncoder().encode("shutdown");
 
@@ -100,7 +111,7 @@ interface PendingHeaders {
 
 /** One client connection; see the module doc. */
 export class H2Connection {
-  #socket: net.Socket;
+  #conn: Transport;
   #options: ConnectionOptions;
   #writer: FrameWriter;
   #decoder = new FrameDecoder();
@@ -140,18 +151,21 @@ export class H2Connection {
   /** Shutting down, and the client knows (or is not told): new streams are refused. */
   #drained = false;
   #closing = false;
+  /** The transport is closed (nothing more is read or written). */
+  #destroyed = false;
+  #readingPaused = false;
   #closed = false;
 
   /**
-   * Serves `socket`; `head` are bytes already read from it (the listener's
+   * Serves `conn`; `head` are bytes already read from it (the listener's
    * peek at the preface).
    */
   constructor(
-    socket: net.Socket,
+    conn: Transport,
     options: ConnectionOptions,
     head?: Uint8Array,
   ) {
-    this.#socket = socket;
+    this.#conn = conn;
     this.#options = options;
     this.#maxStreams = options.maxConcurrentStreams ?? 1000;
     this.#streamWindow = options.streamWindow ?? 1 << 20;
@@ -162,7 +176,7 @@ export class H2Connection {
     this.#recvWindow = this.#connectionWindow;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#calm = new CalmBudget(this.#clock);
-    this.#writer = new FrameWriter(socket, () => this.#pumpWaiting());
+    this.#writer = new FrameWriter(conn, () => this.#pumpWaiting());
     this.#host = this.#makeHost();
 
     this.#writer.frame(
@@ -192,15 +206,25 @@ export class H2Connection {
       options.settingsTimeout ?? SETTINGS_TIMEOUT_MS,
     );
 
-    socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
-    socket.on("error", () => socket.destroy());
-    socket.on("close", () => this.#lost());
-    if (head && head.length > 0) this.#receive(head);
+    this.#readLoop(head);
   }
 
   /** Streams open now. */
   get streamCount(): number {
     return this.#streams.size;
+  }
+
+  /** Bytes answered but not yet taken by the socket. */
+  get unsent(): number {
+    return this.#writer.unsent;
+  }
+
+  /**
+   * True while the connection does not read: its peer left too much
+   * unread (see `_writer.ts`).
+   */
+  get readingPaused(): boolean {
+    return this.#readingPaused;
   }
 
   /**
@@ -244,7 +268,42 @@ export class H2Connection {
     this.#closing = true;
     this.#clearSettingsTimer();
     this.#abortAll(ErrorCode.CANCEL);
-    this.#socket.destroy();
+    this.#destroy();
+  }
+
+  /**
+   * Reads the socket until it ends, into one buffer: each chunk is copied
+   * out of it, as frames hand views of their chunk to streams that keep
+   * them. The connection stops reading while its peer leaves too much
+   * unread, and ends (its streams lost) with the socket.
+   */
+  async #readLoop(head: Uint8Array | undefined) {
+    if (head && head.length > 0) this.#receive(head);
+    const buffer = new Uint8Array(READ_SIZE);
+    try {
+      while (!this.#destroyed) {
+        if (this.#writer.behind) {
+          this.#writer.flush();
+          this.#readingPaused = true;
+          await this.#writer.drained();
+          this.#readingPaused = false;
+          continue;
+        }
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        this.#receive(buffer.slice(0, n));
+      }
+    } catch {
+      // Reset by the peer, or closed here.
+    }
+    if (!this.#destroyed) {
+      // The peer ended its side: what was answered still leaves.
+      this.#closing = true;
+      this.#clearSettingsTimer();
+      await this.#endSocket();
+    }
+    this.#destroy();
+    this.#lost();
   }
 
   #receive(chunk: Uint8Array) {
@@ -270,7 +329,6 @@ export class H2Connection {
     } catch (err) {
       this.#failWith(err);
     }
-    this.#writer.flushIfBehind();
   }
 
   #onFrame = (frame: Frame): boolean => {
@@ -828,23 +886,39 @@ export class H2Connection {
   }
 
   /**
-   * Writes what is pending and ends the socket (destroyed once the last
-   * bytes are out, or after a while when the client does not read them).
+   * Writes what is pending and closes the socket (once the last bytes are
+   * out, or after a while when the client does not read them).
    */
   #hangUp() {
     if (this.#closing) return;
     this.#closing = true;
     this.#clearSettingsTimer();
-    this.#writer.flush();
     // Once the last bytes are out, nothing more is read either.
-    const socket = this.#socket;
-    const timer = this.#clock.setTimeout(
-      () => socket.destroy(),
-      HANG_UP_TIMEOUT_MS,
-    );
-    socket.once("close", () => this.#clock.clearTimeout(timer));
-    socket.once("finish", () => socket.destroy());
-    socket.end();
+    this.#endSocket().then(() => this.#destroy());
+  }
+
+  /**
+   * Resolves once what is pending is written, or the client took too long
+   * to read it.
+   */
+  async #endSocket(): Promise<void> {
+    this.#writer.flush();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = this.#clock.setTimeout(resolve, HANG_UP_TIMEOUT_MS);
+    await Promise.race([this.#writer.drained(), promise]);
+    this.#clock.clearTimeout(timer);
+  }
+
+  /** Closes the socket (its read ends: see `#readLoop`). */
+  #destroy() {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#writer.close();
+    try {
+      this.#conn.close();
+    } catch {
+      // Closed already.
+    }
   }
 
   #clearSettingsTimer() {

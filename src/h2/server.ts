@@ -1,12 +1,15 @@
 /**
- * An HTTP/2 server: serves the connections it is handed (sockets whose
- * first bytes may already have been read), and shuts them down
+ * An HTTP/2 server: serves the connections it is handed (`Deno.Conn`s
+ * whose first bytes may already have been read), and shuts them down
  * gracefully or closes them all at once.
  *
  * @module
  */
-import type * as net from "node:net";
-import { type ConnectionOptions, H2Connection } from "./connection.ts";
+import {
+  type ConnectionOptions,
+  H2Connection,
+  type Transport,
+} from "./connection.ts";
 import { SYSTEM_CLOCK } from "./_limits.ts";
 
 /** Options for {@linkcode H2Server}: those of every connection. */
@@ -26,9 +29,9 @@ export class H2Server {
     this.#options = options;
   }
 
-  /** Serves `socket`; `head` are bytes already read from it. */
-  serve(socket: net.Socket, head?: Uint8Array): H2Connection {
-    const connection: H2Connection = new H2Connection(socket, {
+  /** Serves `conn`; `head` are bytes already read from it. */
+  serve(conn: Transport, head?: Uint8Array): H2Connection {
+    const connection: H2Connection = new H2Connection(conn, {
       ...this.#options,
       onClose: () => {
         this.#connections.delete(connection);

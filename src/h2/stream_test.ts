@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type * as net from "node:net";
 import { ErrorCode } from "./errors.ts";
 import { FrameDecoder, FrameType } from "./frames.ts";
 import type { HeaderField } from "./hpack.ts";
@@ -22,20 +21,16 @@ class FakeHost implements StreamHost {
 
   constructor() {
     const decoder = new FrameDecoder(1 << 24);
-    const socket = {
-      destroyed: false,
-      writable: true,
-      writableLength: 0,
-      on() {},
+    const sink = {
       write: (bytes: Uint8Array) => {
         decoder.push(bytes, (frame) => {
           this.frames.push([frame.type, frame.flags, frame.payload.length]);
           return true;
         });
-        return true;
+        return Promise.resolve(bytes.length);
       },
     };
-    this.writer = new FrameWriter(socket as unknown as net.Socket, () => {});
+    this.writer = new FrameWriter(sink, () => {});
   }
   sendHeaders(_id: number, fields: HeaderField[], end: boolean) {
     this.headers.push({ fields, end });
