@@ -43,7 +43,12 @@ import { unmountAll } from "../mount/unmount.ts";
 import { SyscallError } from "../sys/libc.ts";
 import { ProcessSet } from "../sys/pidfd.ts";
 import { signalProcess } from "../sys/proc.ts";
-import { cgroupDirOf, cgroupMembers, joinCgroup } from "./cgroup.ts";
+import {
+  cgroupDirOf,
+  cgroupMembers,
+  joinCgroup,
+  primeMigration,
+} from "./cgroup.ts";
 import type { TtrpcServiceImpl } from "../ttrpc/server.ts";
 import { BerthError, Code } from "../types/errors.ts";
 import { validateIdentifier } from "../types/identifiers.ts";
@@ -335,6 +340,8 @@ export class TaskService {
         throw err;
       }
     }
+    // runc create moves the init into the container's cgroup.
+    void primeMigration();
     const rootfs = join(bundle, "rootfs");
     let rootfsMounted = false;
     const stdio = {
@@ -445,6 +452,9 @@ export class TaskService {
             : "cannot start a running process",
         );
       }
+      // runc exec moves the process into the container's cgroup; the prime
+      // made at Exec may have worn off if the Start came long after it.
+      void primeMigration();
       const spec = container.execSpecs.get(r.execId)!;
       const pid = await withPipedBytes(
         spec,
@@ -481,6 +491,9 @@ export class TaskService {
         `exec ${r.execId}: spec must be a ${PROCESS_TYPE}`,
       );
     }
+    // Its Start's runc exec moves a process between cgroups: the kernel is
+    // readied for that now, while the client gets on to the Start.
+    void primeMigration();
     container.execSpecs.set(
       r.execId,
       execProcessSpec(r.execId, r.spec.value, r.terminal),
