@@ -7,6 +7,7 @@ import {
   BUSYBOX as IMAGE,
   ctrExec,
   fifoDir,
+  readShimPid,
   taskStatuses,
   waitUntil,
   withBusybox,
@@ -321,6 +322,48 @@ async function withSleeper(
     await fn({ daemon, namespace, tasks, ctrRun });
   });
 }
+
+Deno.test("an exited exec's state, once its wait has answered, is what its shim answered, without asking the shim, until it is deleted", async () => {
+  await withSleeper("answered", async ({ daemon, namespace, tasks }) => {
+    await using events = await watchEvents(daemon.address);
+    const exec = await ctrExec(daemon, [
+      "--detach",
+      "--exec-id",
+      "e1",
+      "answered",
+      "sh",
+      "-c",
+      "exit 3",
+    ]);
+    assert.equal(exec.code, 0, exec.stderr);
+    await events.waitFor(/\/tasks\/exit[^\n]*"id":"e1"/);
+    const process = { containerId: "answered", execId: "e1" };
+    // Not waited for through the daemon yet: the shim answers.
+    const fromShim = await tasks.get(process);
+    assert.equal(fromShim.process?.status, Status.STOPPED);
+    assert.equal(fromShim.process?.exitStatus, 3);
+    assert.ok(fromShim.process?.pid);
+    assert.equal((await tasks.wait(process)).exitStatus, 3);
+    // A stopped shim answers nothing: the daemon answers for it.
+    const shim = await readShimPid(daemon, namespace, "answered");
+    assert.ok(shim);
+    Deno.kill(shim, "SIGSTOP");
+    try {
+      assert.deepEqual(
+        await tasks.get(process, { timeoutMs: 10_000 }),
+        fromShim,
+      );
+    } finally {
+      Deno.kill(shim, "SIGCONT");
+    }
+    assert.equal((await tasks.deleteProcess(process)).exitStatus, 3);
+    await assert.rejects(tasks.get(process), (err) => {
+      assert.ok(err instanceof ClientError, String(err));
+      assert.equal(err.code, Code.NotFound);
+      return true;
+    });
+  });
+});
 
 Deno.test("an exec whose start fails stays created with no exit, as in containerd", async () => {
   await withSleeper("failing", async ({ daemon, namespace, tasks, ctrRun }) => {

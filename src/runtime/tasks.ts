@@ -47,6 +47,7 @@ import {
   writeShimAddress,
 } from "./bundle.ts";
 import { type Shim, ShimManager } from "./shims.ts";
+import { ExitedExecs } from "./_exited_execs.ts";
 import {
   deleteShim,
   findShimBinary,
@@ -112,6 +113,8 @@ interface Task {
   pid: number;
   /** Its runtime: how its shim is run, for the clean-up after it died. */
   runtime: Runtime;
+  /** Its exec'd processes, as far as they were seen to run and exit. */
+  execs: ExitedExecs;
 }
 
 /**
@@ -281,6 +284,7 @@ export class TaskManager {
         shim,
         pid: created.pid,
         runtime,
+        execs: new ExitedExecs(),
       });
       return created.pid;
     } catch (err) {
@@ -293,19 +297,29 @@ export class TaskManager {
 
   /** Starts the task's init process (or exec `execId`); returns its pid. */
   async start(namespace: string, id: string, execId = ""): Promise<number> {
-    const pid = (await this.#api(namespace, id).start({ id, execId })).pid;
+    const task = this.#task(namespace, id);
+    const pid = (await task.shim.api.start({ id, execId })).pid;
+    if (execId) task.execs.started(execId, pid);
     return pid;
   }
 
   /** Waits for the process to exit; its status and time. */
   async wait(namespace: string, id: string, execId = "") {
-    const done = await this.#api(namespace, id).wait({ id, execId });
-    return { exitStatus: done.exitStatus, exitedAt: done.exitedAt };
+    const task = this.#task(namespace, id);
+    const done = await task.shim.api.wait({ id, execId });
+    const exit = { exitStatus: done.exitStatus, exitedAt: done.exitedAt };
+    if (execId) task.execs.exited(execId, exit);
+    return exit;
   }
 
-  /** The process's state. */
+  /**
+   * The process's state: its shim's answer, or for an exec'd process
+   * whose exit its shim has told, what that shim would answer.
+   */
   async state(namespace: string, id: string, execId = "") {
-    return await this.#api(namespace, id).state({ id, execId });
+    const task = this.#task(namespace, id);
+    return (execId && task.execs.state(task.bundle.path, execId)) ||
+      await task.shim.api.state({ id, execId });
   }
 
   /**
@@ -358,12 +372,16 @@ export class TaskManager {
     // containerd checks the exec id before its shim is asked, in these words.
     const problem = identifierProblem(execId);
     if (problem) throw invalidArgument(`invalid exec id ${execId}: ${problem}`);
-    await this.#api(namespace, id).exec({ id, execId, ...options });
+    const task = this.#task(namespace, id);
+    await task.shim.api.exec({ id, execId, ...options });
+    task.execs.added(execId, options);
   }
 
   /** Deletes exited process `execId`; its pid and exit. */
   async deleteProcess(namespace: string, id: string, execId: string) {
-    const deleted = await this.#api(namespace, id).delete({ id, execId });
+    const task = this.#task(namespace, id);
+    task.execs.forget(execId);
+    const deleted = await task.shim.api.delete({ id, execId });
     return {
       pid: deleted.pid,
       exitStatus: deleted.exitStatus,
@@ -463,6 +481,7 @@ export class TaskManager {
           shim,
           pid: state.pid,
           runtime,
+          execs: new ExitedExecs(),
         });
         readShimLog(this.#shims.startOptions(command, bundle));
       } catch {
