@@ -12,7 +12,6 @@
  */
 import { BerthError, Code } from "../types/errors.ts";
 import { dirname, join } from "../types/path.ts";
-import { warmCgroupAttach } from "../sys/cgroup_warm.ts";
 import { type DetachedTmpfs, detachedTmpfs } from "../sys/detached_tmpfs.ts";
 import { Errno, SyscallError } from "../sys/libc.ts";
 import {
@@ -271,9 +270,6 @@ export class Runc {
     stdio: StdioFiles,
     cwd: string | undefined,
   ): Promise<number> {
-    // runc moves the process into the container's cgroups: the lock that
-    // takes is readied while runc starts up (see sys/cgroup_warm.ts).
-    warmCgroupAttach();
     // Beside the log (in the bundle) when there is no detached tmpfs.
     const pidFile = newPidFile(dirname(this.log));
     try {
