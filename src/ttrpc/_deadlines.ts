@@ -13,6 +13,12 @@
  * @module
  */
 
+/**
+ * The longest delay a timer takes (2^31 - 1 ms, ~24.8 days): a longer one
+ * fires at once, so a far deadline is waited for in steps of this.
+ */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 /** What ends at its deadline unless it ended first. */
 export interface Expiring {
   /** When it expires, in `performance.now()` milliseconds. */
@@ -52,7 +58,7 @@ export class Deadlines {
     this.#firesAt = at;
     const timer = setTimeout(
       () => this.#fire(),
-      Math.max(0, at - performance.now()),
+      Math.min(MAX_DELAY_MS, Math.max(0, at - performance.now())),
     );
     // A deadline never keeps a process alive by itself.
     Deno.unrefTimer(timer);

@@ -57,3 +57,23 @@ Deno.test("deadlines: items one after another with the same timeout arm one time
     deadlines.clear();
   }
 });
+
+Deno.test("deadlines: one further away than a timer can wait is waited for in steps, not at once", () => {
+  const deadlines = new Deadlines();
+  const { setTimeout: timeout } = globalThis;
+  const delays: number[] = [];
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return timeout(fn, ms);
+  }) as typeof setTimeout;
+  try {
+    // 30 days: a timer given more than 2^31 - 1 ms fires after 1 ms, and
+    // the shared timer would be re-armed every millisecond until then.
+    deadlines.add(item(30 * 24 * 3_600_000, [], "far"));
+  } finally {
+    globalThis.setTimeout = timeout;
+    deadlines.clear();
+  }
+  assert.equal(delays.length, 1);
+  assert.ok(delays[0] <= 2 ** 31 - 1, `timer armed for ${delays[0]} ms`);
+});
