@@ -140,3 +140,50 @@ Deno.test("calls with a deadline answered in time arm one timer between them, no
     await Deno.remove(s.dir, { recursive: true });
   }
 });
+
+Deno.test("a call past its deadline is answered DeadlineExceeded and its handler's signal aborts; a call on a connection that ends is canceled", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ttrpc-" });
+  const path = join(dir, "s.sock");
+  const server = new TtrpcServer();
+  const aborted: { method: string; reason: unknown }[] = [];
+  const { promise: bothAborted, resolve } = Promise.withResolvers<void>();
+  const hold = (_: Uint8Array, ctx: { method: string; signal: AbortSignal }) =>
+    new Promise<Uint8Array>((_, reject) => {
+      ctx.signal.addEventListener("abort", () => {
+        aborted.push({ method: ctx.method, reason: ctx.signal.reason });
+        if (aborted.length === 2) resolve();
+        reject(ctx.signal.reason);
+      });
+    });
+  server.register("test.Hold", { Expires: hold, Dropped: hold });
+  server.listen(path);
+  const conn = await Deno.connect({ transport: "unix", path });
+  const channel = new Channel(conn);
+  const call = (method: string, timeoutNano: bigint) =>
+    encodeRequest({
+      service: "test.Hold",
+      method,
+      payload: new Uint8Array(),
+      timeoutNano,
+      metadata: {},
+    });
+  try {
+    await channel.send(1, MessageType.Request, call("Dropped", 0n));
+    await channel.send(3, MessageType.Request, call("Expires", 20_000_000n));
+    const f = await channel.recv();
+    assert.equal(f?.header.streamId, 3);
+    assert.equal(decodeResponse(f!.data!).status?.code, Code.DeadlineExceeded);
+    channel.close();
+    await bothAborted;
+    assert.deepEqual(
+      aborted.map((
+        { method, reason },
+      ) => [method, (reason as { code: Code }).code]),
+      [["Expires", Code.DeadlineExceeded], ["Dropped", Code.Canceled]],
+    );
+  } finally {
+    channel.close();
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
