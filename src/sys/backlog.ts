@@ -30,14 +30,21 @@ export function setListenBacklog(path: string, backlog: number): void {
   }
 }
 
+/**
+ * A line of `/proc/net/unix` (`Num RefCount Protocol Flags Type St Inode
+ * Path`): its flags, inode and path. The path is the rest of the line as
+ * bound, spaces and all.
+ */
+const UNIX_SOCKET_LINE =
+  /^\s*\S+:\s+\S+\s+\S+\s+(\S+)\s+\S+\s+\S+\s+(\d+) (.*)$/;
+
 /** The descriptor of this process's socket listening on `path`. */
 function listeningFd(path: string): number {
-  // Num RefCount Protocol Flags Type St Inode Path
   const inodes = new Set<string>();
   for (const line of Deno.readTextFileSync("/proc/net/unix").split("\n")) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[7] !== path) continue;
-    if (parseInt(fields[3], 16) & ACCEPTING) inodes.add(fields[6]);
+    const entry = UNIX_SOCKET_LINE.exec(line);
+    if (entry?.[3] !== path) continue;
+    if (parseInt(entry[1], 16) & ACCEPTING) inodes.add(entry[2]);
   }
   for (const entry of Deno.readDirSync("/proc/self/fd")) {
     let target;

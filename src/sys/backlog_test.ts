@@ -46,3 +46,19 @@ Deno.test("setListenBacklog: a path this process does not listen on is refused",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("setListenBacklog: a path with spaces in it is found", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth backlog " });
+  try {
+    const path = `${dir}/a  socket.sock`;
+    const listener = Deno.listen({ transport: "unix", path });
+    try {
+      setListenBacklog(path, 8);
+      assert.ok(await refusedOf(path, 100) > 0);
+    } finally {
+      listener.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
