@@ -362,6 +362,22 @@ Deno.test("an exited exec's state, once its wait has answered, is what its shim 
       assert.equal(err.code, Code.NotFound);
       return true;
     });
+    // The id used again: the new process's exit, not the deleted one's.
+    const again = await ctrExec(daemon, [
+      "--detach",
+      "--exec-id",
+      "e1",
+      "answered",
+      "sh",
+      "-c",
+      "exit 5",
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await tasks.wait(process)).exitStatus, 5);
+    const reused = await tasks.get(process);
+    assert.equal(reused.process?.status, Status.STOPPED);
+    assert.equal(reused.process?.exitStatus, 5);
+    assert.equal((await tasks.deleteProcess(process)).exitStatus, 5);
   });
 });
 
