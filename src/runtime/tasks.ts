@@ -4,6 +4,8 @@
  * serve a group of tasks (see `shims.ts`). The daemon keeps no process
  * state of its own: everything is in the shims and the bundle directories
  * (`bundle.ts`), so tasks outlive the daemon and are found again on start.
+ * (It only remembers, in memory, what it saw of exec'd processes that have
+ * exited, to answer for them without a round trip: `_exited_execs.ts`.)
  *
  * @module
  */
