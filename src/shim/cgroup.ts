@@ -32,7 +32,7 @@ export function joinCgroup(
  * cgroup a join is leaving, nor writes it after the join.
  */
 let ownMoves: Promise<unknown> = Promise.resolve();
-/** The prime not yet done: a second would wait for the same grace period. */
+/** The prime under way: a second would only wait for the same grace period. */
 let priming: Promise<boolean> | undefined;
 
 function ownMove<T>(move: () => Promise<T>): Promise<T> {
@@ -57,18 +57,24 @@ function ownMove<T>(move: () => Promise<T>): Promise<T> {
  * bare `runc exec -d` took 29 ms, 16 ms with a prime made 0–15 ms before.
  *
  * Resolves with whether the move was made; never fails: without the
- * hierarchy it does nothing (and creates no file). Primes asked for before
- * one has begun are one.
+ * hierarchy it does nothing (and creates no file). A prime asked for while
+ * one is under way is that one: once it is made the kernel stays ready for
+ * a grace period or more, which covers runc's move in the usual case (an
+ * Exec's prime, then its Start a few ms later). That spares the shim a
+ * second write (~0.1-0.3 ms of CPU each, from a blocking thread).
  */
 export function primeMigration(root: string = CGROUP_ROOT): Promise<boolean> {
   priming ??= ownMove(async () => {
-    priming = undefined; // from now on a new prime is another move
-    const dir = cgroupDirOf(Deno.pid, "freezer", root);
-    if (!dir) return false;
-    await Deno.writeTextFile(join(dir, "cgroup.procs"), `${Deno.pid}\n`, {
-      create: false,
-    });
-    return true;
+    try {
+      const dir = cgroupDirOf(Deno.pid, "freezer", root);
+      if (!dir) return false;
+      await Deno.writeTextFile(join(dir, "cgroup.procs"), `${Deno.pid}\n`, {
+        create: false,
+      });
+      return true;
+    } finally {
+      priming = undefined; // the next prime is another move
+    }
   }).catch(() => false); // not a cgroup: runc pays the wait itself
   return priming;
 }

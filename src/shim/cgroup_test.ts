@@ -70,3 +70,28 @@ Deno.test("a prime asked for during a join is made after it", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("primes asked for while one is under way are that one", async () => {
+  // The prime's cgroup.procs is a FIFO: its write waits for the test's read.
+  const root = await Deno.makeTempDir();
+  try {
+    const procs = join(cgroupDirOf(Deno.pid, "freezer", root)!, "cgroup.procs");
+    await Deno.mkdir(dirname(procs), { recursive: true });
+    assert.ok(
+      (await new Deno.Command("mkfifo", { args: [procs] }).output()).success,
+    );
+    const first = primeMigration(root);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // it has begun
+    const second = primeMigration(root);
+    assert.strictEqual(second, first);
+    assert.equal(await Deno.readTextFile(procs), `${Deno.pid}\n`);
+    assert.equal(await first, true);
+    // Done: the next is another move (it waits for a reader again).
+    const third = primeMigration(root);
+    assert.notStrictEqual(third, first);
+    assert.equal(await Deno.readTextFile(procs), `${Deno.pid}\n`);
+    assert.equal(await third, true);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -452,8 +452,8 @@ export class TaskService {
             : "cannot start a running process",
         );
       }
-      // runc exec moves the process into the container's cgroup; the prime
-      // made at Exec may have worn off if the Start came long after it.
+      // runc exec moves the process into the container's cgroup: primed at
+      // Exec, unless that prime is done and has worn off (a Start long after).
       void primeMigration();
       const spec = container.execSpecs.get(r.execId)!;
       const pid = await withPipedBytes(
