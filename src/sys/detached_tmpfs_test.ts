@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { detachedTmpfs } from "./detached_tmpfs.ts";
 
+/**
+ * Mounted tmpfs of 64 KiB (the test's size): other processes of the host
+ * mount and unmount other things meanwhile.
+ */
 function mountCount(): number {
-  return Deno.readTextFileSync("/proc/self/mountinfo").trim().split("\n")
-    .length;
+  return Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+    .filter((line) => / - tmpfs \S+ \S*\bsize=64k\b/.test(line)).length;
 }
 
 Deno.test("a detached tmpfs is private, usable by other processes, in no mount table, and gone once closed", async () => {
