@@ -190,7 +190,13 @@ Deno.test("ctr tasks metrics reports the container's cgroup", async () => {
       "sleep",
       "600",
     ]);
-    const table = await daemon.ctr(["tasks", "metrics", "m1"]);
+    // The start answers once runc has let the init go; until it has exec'd
+    // sleep, runc init's threads count in the cgroup too.
+    let table = await daemon.ctr(["tasks", "metrics", "m1"]);
+    await waitUntil("m1's cgroup holds only sleep", async () => {
+      table = await daemon.ctr(["tasks", "metrics", "m1"]);
+      return /pids\.current\s+1\b/.test(table.stdout);
+    });
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^ID\s+TIMESTAMP/);
     assert.match(table.stdout, /m1/);
