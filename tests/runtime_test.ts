@@ -23,6 +23,9 @@ import {
   withBusybox,
 } from "./_containers.ts";
 import { run, startDaemon, watchEvents } from "./_harness.ts";
+import { Client } from "../src/client/mod.ts";
+import { Tasks } from "../src/gen/containerd/services/tasks/v1/tasks_pb.ts";
+import { Status } from "../src/gen/containerd/types/task/task_pb.ts";
 
 const CONTAINERD_SHIM = "/usr/bin/containerd-shim-runc-v2";
 const SHIM_SOCKETS = ["/run/containerd/s", "/run/containerd"];
@@ -73,6 +76,32 @@ Deno.test("containerd-shim-runc-v2 as a runtime runs containers", async () => {
       "from exec",
     ]);
     assert.equal(exec.stdout, "from exec\n", exec.stderr);
+    // Tasks.Get names an exec'd process by its exec id (containerd: the
+    // process's ID), whether its shim answers (its State leaves exec_id
+    // unset) or, once its exit was waited for, the daemon does.
+    const detached = await daemon.ctr([
+      "tasks",
+      "exec",
+      "--detach",
+      "--fifo-dir",
+      fifoDir(daemon),
+      "--exec-id",
+      "e2",
+      "c3",
+      "true",
+    ]);
+    assert.equal(detached.code, 0, detached.stderr);
+    const tasks = new Client({
+      address: daemon.address,
+      namespace: daemon.namespace,
+    }).service(Tasks);
+    const e2 = { containerId: "c3", execId: "e2" };
+    assert.equal((await tasks.get(e2)).process?.id, "e2");
+    assert.equal((await tasks.wait(e2)).exitStatus, 0);
+    const waited = await tasks.get(e2);
+    assert.equal(waited.process?.id, "e2");
+    assert.equal(waited.process?.status, Status.STOPPED);
+    await tasks.deleteProcess(e2);
     // The shim's own events reach berth's subscribers.
     await events.waitFor(
       /\/tasks\/exit[^\n]*container_id=c2|\/tasks\/exec-started/,
