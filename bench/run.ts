@@ -294,12 +294,18 @@ async function shimMemory(side: Side, rows: Rows, run: number, log: Log) {
  * what ctr said.
  */
 async function execLatency(sides: Side[], rows: Rows, run: number, log: Log) {
-  const id = `exec-${run}`;
+  // An id per side: ctr puts a container in cgroup /NAMESPACE/ID, so the
+  // sides' containers, alive at once here, would share their cgroups, and
+  // one side's `runc kill --all` (freeze, kill, thaw) reached the other's
+  // processes (once: berth's runc delete found the cgroup frozen, "paused").
+  const idOf = (side: Side) => `exec-${run}-${side.name}`;
   const live = sides.filter((side) =>
     rows.exec.unavailable?.[side.name] === undefined
   );
   await Promise.all(
-    live.map((side) => side.must([...side.runArgs("-d"), id, "sleep", "3600"])),
+    live.map((side) =>
+      side.must([...side.runArgs("-d"), idOf(side), "sleep", "3600"])
+    ),
   );
   try {
     for (let i = 0; i < EXEC_SAMPLES; i++) {
@@ -312,7 +318,7 @@ async function execLatency(sides: Side[], rows: Rows, run: number, log: Log) {
           `true-${i}`,
           "--fifo-dir",
           side.fifos,
-          id,
+          idOf(side),
           "true",
         ];
         const started = performance.now();
@@ -331,7 +337,7 @@ async function execLatency(sides: Side[], rows: Rows, run: number, log: Log) {
       }
     }
   } finally {
-    await Promise.all(live.map((side) => side.remove(id)));
+    await Promise.all(live.map((side) => side.remove(idOf(side))));
   }
 }
 
