@@ -98,23 +98,6 @@ const READ_SIZE = 64 << 10;
 /** The payload of the PING that follows a graceful GOAWAY. */
 const SHUTDOWN_PING = new TextEncoder().encode("shutdown");
 
-/**
- * The payload of grpc-go's bandwidth-delay-product PING, which a grpc-go
- * client sends whenever DATA comes and its last one is unanswered no more.
- */
-const GO_BDP_PING = Uint8Array.of(2, 4, 16, 16, 9, 14, 7, 7);
-
-/**
- * Milliseconds the acknowledgement of grpc-go's BDP PING is held back.
- * Answered at once, it brings the next PING with the next answer: each
- * `ctr tasks exec` cost the daemon six PINGs read and six acks written, a
- * wake-up and a write each. Held, one PING covers the calls of a while,
- * and the estimator counts more bytes per round trip (it only grows its
- * windows sooner). Other PINGs (keepalives, nghttp2's) are answered at
- * once, as RFC 9113 §6.7 asks.
- */
-const BDP_ACK_DELAY_MS = 200;
-
 /** What a header block spanning CONTINUATION frames has gathered. */
 interface PendingHeaders {
   streamId: number;
@@ -168,9 +151,6 @@ export class H2Connection {
   /** Shutting down, and the client knows (or is not told): new streams are refused. */
   #drained = false;
   #closing = false;
-  /** grpc-go BDP PINGs not yet acknowledged (see `BDP_ACK_DELAY_MS`). */
-  #heldBdpAcks = 0;
-  #bdpAckTimer: unknown;
   /** The transport is closed (nothing more is read or written). */
   #destroyed = false;
   #readingPaused = false;
@@ -286,7 +266,7 @@ export class H2Connection {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#clearTimers();
+    this.#clearSettingsTimer();
     this.#abortAll(ErrorCode.CANCEL);
     this.#destroy();
   }
@@ -319,7 +299,7 @@ export class H2Connection {
     if (!this.#destroyed) {
       // The peer ended its side: what was answered still leaves.
       this.#closing = true;
-      this.#clearTimers();
+      this.#clearSettingsTimer();
       await this.#endSocket();
     }
     this.#destroy();
@@ -720,7 +700,7 @@ export class H2Connection {
     }
     if (
       frame.flags & Flag.ACK && this.#goingAway && !this.#drained &&
-      samePayload(frame.payload, SHUTDOWN_PING)
+      frame.payload.every((byte, i) => byte === SHUTDOWN_PING[i])
     ) {
       this.#drained = true;
       if (this.#streams.size === 0) this.#hangUp();
@@ -728,18 +708,9 @@ export class H2Connection {
     }
     // Other acknowledgements answer nothing this server sent.
     this.#glitch("PING frames");
-    if (frame.flags & Flag.ACK) return;
-    if (!samePayload(frame.payload, GO_BDP_PING)) {
+    if (!(frame.flags & Flag.ACK)) {
       this.#writer.frame(FrameType.PING, Flag.ACK, 0, frame.payload);
-      return;
     }
-    this.#heldBdpAcks++;
-    this.#bdpAckTimer ??= this.#clock.setTimeout(() => {
-      this.#bdpAckTimer = undefined;
-      for (; this.#heldBdpAcks > 0; this.#heldBdpAcks--) {
-        this.#writer.frame(FrameType.PING, Flag.ACK, 0, GO_BDP_PING);
-      }
-    }, BDP_ACK_DELAY_MS);
   }
 
   #onGoaway(frame: Frame) {
@@ -921,7 +892,7 @@ export class H2Connection {
   #hangUp() {
     if (this.#closing) return;
     this.#closing = true;
-    this.#clearTimers();
+    this.#clearSettingsTimer();
     // Once the last bytes are out, nothing more is read either.
     this.#endSocket().then(() => this.#destroy());
   }
@@ -950,14 +921,6 @@ export class H2Connection {
     }
   }
 
-  /** Stops the connection's timers: it is closing. */
-  #clearTimers() {
-    this.#clearSettingsTimer();
-    if (this.#bdpAckTimer === undefined) return;
-    this.#clock.clearTimeout(this.#bdpAckTimer);
-    this.#bdpAckTimer = undefined;
-  }
-
   #clearSettingsTimer() {
     if (this.#settingsTimer === undefined) return;
     this.#clock.clearTimeout(this.#settingsTimer);
@@ -973,16 +936,10 @@ export class H2Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
-    this.#clearTimers();
+    this.#clearSettingsTimer();
     this.#abortAll(ErrorCode.CANCEL);
     this.#options.onClose?.();
   }
-}
-
-/** True when PING payloads `a` and `b` (of 8 bytes) are the same. */
-function samePayload(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 8; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** True when `stream` comes from grpc-go (which takes GOAWAY well). */

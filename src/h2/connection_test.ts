@@ -17,7 +17,6 @@ import type { H2Stream } from "./stream.ts";
 import {
   codeName,
   connect,
-  ManualClock,
   post,
   RawPeer,
   request,
@@ -292,49 +291,6 @@ Deno.test("a PING is answered with its payload at once", async () => {
   } finally {
     session.destroy();
   }
-});
-
-Deno.test("grpc-go's BDP PING is answered 200 ms later, every one of them; other PINGs at once", async () => {
-  const clock = new ManualClock();
-  await using server = await serve(echo, { clock });
-  const peer = await RawPeer.connect(server.path);
-  const bdp = Uint8Array.of(2, 4, 16, 16, 9, 14, 7, 7);
-  const bdpAcks = () =>
-    peer.frames.filter((f) =>
-      f.type === FrameType.PING && f.flags === Flag.ACK &&
-      f.payload.every((byte, i) => byte === bdp[i])
-    ).length;
-  try {
-    peer.frame(FrameType.SETTINGS, Flag.ACK, 0);
-    peer.frame(FrameType.PING, 0, 0, bdp);
-    // Answered at once, after the BDP PING was read.
-    await roundTrip(peer);
-    assert.equal(bdpAcks(), 0);
-    clock.advance(199);
-    peer.frame(FrameType.PING, 0, 0, bdp);
-    await roundTrip(peer);
-    assert.equal(bdpAcks(), 0);
-    clock.advance(1);
-    await peer.next(() => bdpAcks() === 2);
-    assert.equal(clock.timers, 0);
-  } finally {
-    peer.close();
-  }
-});
-
-Deno.test("a BDP PING still held when the connection closes leaves no timer", async () => {
-  const clock = new ManualClock();
-  await using server = await serve(echo, { clock });
-  const peer = await RawPeer.connect(server.path);
-  peer.frame(FrameType.SETTINGS, Flag.ACK, 0);
-  peer.frame(FrameType.PING, 0, 0, Uint8Array.of(2, 4, 16, 16, 9, 14, 7, 7));
-  await roundTrip(peer);
-  assert.equal(clock.timers, 1);
-  peer.close();
-  while (server.server.connectionCount > 0) {
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  assert.equal(clock.timers, 0);
 });
 
 Deno.test("after a client's GOAWAY, open calls finish, then the server ends the connection", async () => {
