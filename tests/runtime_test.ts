@@ -12,6 +12,7 @@ import { join } from "node:path";
 import {
   bundlesDir,
   BUSYBOX as IMAGE,
+  ctrExec,
   ctrRun,
   fifoDir,
   isAlive,
@@ -64,11 +65,7 @@ Deno.test("containerd-shim-runc-v2 as a runtime runs containers", async () => {
       "-q",
     ]);
     assert.equal(listed.stdout.trim(), "c3");
-    const exec = await daemon.ctr([
-      "tasks",
-      "exec",
-      "--fifo-dir",
-      fifoDir(daemon),
+    const exec = await ctrExec(daemon, [
       "--exec-id",
       "e1",
       "c3",
@@ -79,12 +76,8 @@ Deno.test("containerd-shim-runc-v2 as a runtime runs containers", async () => {
     // Tasks.Get names an exec'd process by its exec id (containerd: the
     // process's ID), whether its shim answers (its State leaves exec_id
     // unset) or, once its exit was waited for, the daemon does.
-    const detached = await daemon.ctr([
-      "tasks",
-      "exec",
+    const detached = await ctrExec(daemon, [
       "--detach",
-      "--fifo-dir",
-      fifoDir(daemon),
       "--exec-id",
       "e2",
       "c3",
